@@ -1,0 +1,23 @@
+# darkvoyage: every target bootstraps uv and the locked environment first, so a fresh
+# machine with Python 3.11 and make needs nothing else.
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --locked
+
+.PHONY: setup demo test bench clean
+
+setup:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --locked --quiet
+
+demo: setup
+	$(RUN) darkvoyage demo
+
+test: setup
+	$(RUN) pytest -q
+
+bench: setup
+	$(RUN) python benchmarks/run_all.py
+
+clean:
+	rm -rf .venv .pytest_cache build dist

@@ -1,0 +1,144 @@
+"""Row-wise validation: coerce canonical columns and give every bad row its reason.
+
+Nothing here looks at more than one row; checks that need a vessel's neighbouring fixes
+(duplicates, implausible jumps) live in :mod:`features.tracks`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import schema as S
+
+def _to_utc(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse time stamps to ``datetime64[us, UTC]``; returns (parsed, unparseable mask).
+
+    Zone-less times are UTC (contract). Strings may be ISO 8601 or the Danish Maritime
+    Authority's ``dd/mm/yyyy HH:MM:SS``; numbers are Unix seconds (milliseconds above 1e11).
+    """
+    present = col.notna().to_numpy()
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        out = col.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(col.dtype):
+        out = col.dt.tz_localize("UTC")
+    elif pd.api.types.is_numeric_dtype(col.dtype):
+        sec = col.astype("float64")
+        sec = sec.where(sec < 1e11, sec / 1000.0)
+        out = pd.to_datetime(sec, unit="s", utc=True, errors="coerce")
+    else:
+        text = col.astype("str").str.strip()
+        dayfirst = text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}")
+        out = pd.Series(pd.NaT, index=col.index, dtype="datetime64[us, UTC]")
+        iso = ~dayfirst.fillna(False).to_numpy() & present
+        if iso.any():
+            out[iso] = pd.to_datetime(text[iso], utc=True, format="ISO8601", errors="coerce")
+        dmy = dayfirst.fillna(False).to_numpy() & present
+        if dmy.any():
+            out[dmy] = pd.to_datetime(text[dmy], utc=True, format="%d/%m/%Y %H:%M:%S", errors="coerce")
+    out = out.dt.as_unit("us")
+    bad = present & out.isna().to_numpy()
+    return out, bad
+
+
+def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Float values and a mask of present-but-not-numeric cells."""
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return col.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(col), bool)
+    vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    present = col.notna().to_numpy().copy()
+    if col.dtype != object and not pd.api.types.is_numeric_dtype(col.dtype):
+        present &= (col.astype("str").str.strip() != "").to_numpy()
+    return vals, present & np.isnan(vals)
+
+
+def _text(col: pd.Series) -> pd.Series:
+    """Optional text column: numbers written as integers where they are whole (IMO 8808757.0)."""
+    if pd.api.types.is_float_dtype(col.dtype):
+        v = col.to_numpy()
+        whole = np.isfinite(v) & (np.floor(v) == v)
+        txt = pd.Series(np.where(whole, np.nan_to_num(v).astype(np.int64).astype(str), v.astype(str)),
+                        index=col.index, dtype="str")
+        return txt.where(col.notna())
+    if pd.api.types.is_integer_dtype(col.dtype):
+        return col.astype("str")
+    out = col.astype("str").str.strip()
+    return out.where(col.notna() & (out != ""))
+
+
+def validate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce the canonical columns of ``frame`` and mark each row.
+
+    Returns a copy with ``mmsi`` int64, ``timestamp`` datetime64[us, UTC], ``lat``/``lon``/
+    ``sog``/``cog``/``heading``/``draught`` float64 (AIS "not available" sentinels as NaN),
+    text columns as strings, ``_reason``/``_detail`` set for rejected rows and ``_static``
+    True for accepted identity rows without a position. Row count and order are unchanged.
+    """
+    f = frame.copy()
+    n = len(f)
+    # Reasons and details as category codes: 10 M rows of Python strings would cost seconds.
+    if S.REASON_COL in f:
+        reason = pd.Categorical(f[S.REASON_COL], categories=S.REASONS).codes.astype(np.int16)
+        detail_codes, detail_cats = pd.factorize(f[S.DETAIL_COL])
+        detail_cats = list(detail_cats)
+        detail = detail_codes.astype(np.int32)
+    else:
+        reason = np.full(n, -1, np.int16)
+        detail = np.full(n, -1, np.int32)
+        detail_cats = []
+    open_ = reason < 0
+
+    def mark(mask, why, what):
+        nonlocal open_
+        m = open_ & mask
+        if m.any():
+            reason[m] = S.REASONS.index(why)
+            if what not in detail_cats:
+                detail_cats.append(what)
+            detail[m] = detail_cats.index(what)
+            open_ &= ~m
+
+    mmsi_raw = f["mmsi"]
+    mmsi, mmsi_bad = _numeric(mmsi_raw)
+    ts, ts_bad = _to_utc(f["timestamp"])
+    lat, lat_bad = _numeric(f["lat"])
+    lon, lon_bad = _numeric(f["lon"])
+
+    mark(mmsi_raw.isna().to_numpy(), S.MISSING_FIELD, "mmsi is empty")
+    mark(f["timestamp"].isna().to_numpy(), S.MISSING_FIELD, "timestamp is empty")
+    whole = np.isfinite(mmsi) & (np.floor(mmsi) == mmsi)
+    mark(mmsi_bad | ~whole | (mmsi < S.MMSI_MIN) | (mmsi > S.MMSI_MAX), S.INVALID_MMSI,
+         f"not a ship station MMSI ({S.MMSI_MIN}-{S.MMSI_MAX})")
+    mark(ts_bad, S.BAD_TIMESTAMP, "timestamp is neither ISO 8601 nor dd/mm/yyyy HH:MM:SS")
+    mark(lat_bad | lon_bad, S.UNPARSEABLE, "lat/lon is not a number")
+    no_pos = np.isnan(lat) & np.isnan(lon)
+    static = open_ & no_pos
+    open_ &= ~no_pos
+    mark(np.isnan(lat) | np.isnan(lon), S.MISSING_FIELD, "lat or lon is empty")
+    mark((lat == 91) | (lon == 181), S.NOT_AVAILABLE, "AIS sentinel 91/181")
+    mark((np.abs(lat) > 90) | (np.abs(lon) > 180), S.OUT_OF_RANGE, "lat outside [-90, 90] or lon outside [-180, 180]")
+    mark((lat == 0) & (lon == 0), S.NULL_ISLAND, "lat = lon = 0")
+
+    f["mmsi"] = np.where(np.isfinite(mmsi), mmsi, 0).astype(np.int64)
+    f["timestamp"] = ts
+    f["lat"] = lat
+    f["lon"] = lon
+    for c in S.NUMERIC_OPTIONAL:
+        if c in f:
+            v, _ = _numeric(f[c])
+            f[c] = v
+    if "sog" in f:  # 102.3 = not available; 102.2 = "102.2 kn or more"; nothing in the Caspian
+        f["sog"] = f["sog"].where((f["sog"] >= 0) & (f["sog"] < 102.2))
+    if "cog" in f:  # 360 = not available
+        f["cog"] = f["cog"].where((f["cog"] >= 0) & (f["cog"] < 360))
+    if "heading" in f:  # 511 = not available
+        f["heading"] = f["heading"].where((f["heading"] >= 0) & (f["heading"] < 360))
+    if "draught" in f:
+        f["draught"] = f["draught"].where(f["draught"] > 0)
+    for c in S.TEXT_OPTIONAL:
+        if c in f:
+            f[c] = _text(f[c])
+    f[S.REASON_COL] = pd.Categorical.from_codes(reason, categories=list(S.REASONS))
+    f[S.DETAIL_COL] = pd.Categorical.from_codes(detail, categories=detail_cats)
+    f[S.STATIC_COL] = static
+    return f

@@ -1,0 +1,122 @@
+"""Every threshold of the feature pipeline, in one place, with its unit and its reason.
+
+A pipeline run takes one :class:`Config`; nothing else in ``features`` hard-codes a number that
+changes an answer. Change a value here (or pass ``Config(gap_hours=2)``) and every stage, the
+CLI, training and serving agree on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+#: Where the curated Caspian gazetteer lives when darkvoyage runs from a checkout with
+#: ``../shared`` beside it; the packaged copy (``features/data``) is used otherwise.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGED_DATA = Path(__file__).resolve().parent / "data"
+
+#: Bumped whenever a feature's definition changes, so models record which code made their inputs.
+FEATURE_CODE_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Thresholds of cleaning, segmentation, port visits, voyages and features.
+
+    Units are in the names: ``_kn`` knots, ``_km`` kilometres, ``_h`` hours, ``_s`` seconds,
+    ``_deg`` degrees.
+    """
+
+    # --- cleaning ------------------------------------------------------------------------
+    #: A track's fix is "implausible" when reaching it from the previous fix needs more than
+    #: this speed. Caspian general cargo does 9-12 kn, ferries ~15 kn; GFW's segmenter uses
+    #: ~25-30 kn. 30 kn leaves room for GPS noise without joining two ships.
+    max_speed_kn: float = 30.0
+    #: Distance that GPS noise and receiver time-stamping can add between two fixes; it is
+    #: forgiven before the implied speed is judged, so a jittering moored ship is not "jumping".
+    position_noise_km: float = 0.5
+    #: Shortest time step used for implied speed: AIS time stamps are whole seconds and two
+    #: receivers may stamp the same message a few seconds apart.
+    min_step_s: float = 10.0
+    #: The same transmission heard by two receivers arrives with time stamps a few seconds
+    #: apart and an identical position: within this window it is a duplicate message.
+    duplicate_window_s: float = 10.0
+    #: Close a track after this long without fixes (None: never). GFW's segmenter closes
+    #: after 24 h, which also cuts every long AIS gap out of its tracks; darkvoyage keeps a
+    #: ship's track across gaps of any length, because the gap is the evidence.
+    track_max_idle_h: float | None = None
+    #: A fix that starts a track of fewer than this many fixes, on an MMSI that also has a
+    #: longer track, is an outlier (a jump), not a second ship, and is rejected.
+    min_track_fixes: int = 3
+
+    # --- gaps ----------------------------------------------------------------------------
+    #: An interval between consecutive fixes of a track longer than this is an AIS gap.
+    #: Class A ships report every 2-10 s under way; an archive thinned to 1-3 min still never
+    #: goes an hour silent while covered. The issue's default; GFW uses 12 h for "disabling".
+    gap_hours: float = 1.0
+    #: Gap-length bands counted per voyage: 1 h (any gap), 6 h, 12 h (GFW's intentional
+    #: disabling threshold) and 30 h (Lloyd's List's "dark activity" reporting threshold).
+    gap_bands_h: tuple[float, ...] = (1.0, 6.0, 12.0, 30.0)
+
+    # --- ports ---------------------------------------------------------------------------
+    #: Exit radius = entry radius (the gazetteer's ``radius_km``) times this. GFW's port
+    #: visits use entry 3 km / exit 4 km; the same 4/3 hysteresis stops a ship at the edge
+    #: of a port from flickering in and out.
+    port_exit_factor: float = 4.0 / 3.0
+    #: Below this speed a ship is stopped (GFW: 0.2 kn) ...
+    stop_speed_kn: float = 0.2
+    #: ... and above this it is moving again (GFW: 0.5 kn); the band between is hysteresis.
+    moving_speed_kn: float = 0.5
+    #: A stay inside a port radius counts as a visit when the ship stopped there or stayed at
+    #: least this long: a ship sailing past a port's edge at 10 kn is out again in < 1 h.
+    min_port_stay_h: float = 2.0
+    #: "Near" a sensitive port without calling: within this distance. 30 km is about two
+    #: hours of steaming at 8 kn from the harbour, where pilots and anchorages are.
+    sensitive_near_km: float = 30.0
+
+    # --- dark port calls -----------------------------------------------------------------
+    #: A call at a port needs at least this long alongside (cargo, papers, pilot): a few
+    #: hours for a small general cargo ship.
+    min_call_stay_h: float = 4.0
+    #: Only gaps at least this long are checked for hidden port calls.
+    dark_call_min_gap_h: float = 6.0
+    #: Speed used for the vessel's sailing time when its own is unknown: the low end of
+    #: Caspian river-sea cargo service speed (9-12 kn).
+    default_speed_kn: float = 9.0
+    #: Straight-line distances are stretched by this factor for sailing time: sea lanes
+    #: bend round the Absheron peninsula and the Volga channel.
+    route_factor: float = 1.15
+
+    # --- out-and-back, loitering ----------------------------------------------------------
+    #: A voyage with no known ports is "out-and-back" when it ends within this of its start.
+    out_and_back_km: float = 20.0
+    #: Loitering: slower than this away from ports (GFW's loitering speed).
+    loiter_speed_kn: float = 2.0
+    #: ... for at least this long to count as an event (GFW: 4 h).
+    loiter_min_h: float = 4.0
+    #: A gap at least this long whose implied speed is under ``loiter_speed_kn`` is
+    #: "loitering while dark": the ship ended near where it went dark.
+    dark_loiter_min_gap_h: float = 6.0
+    #: Angle within which the course into a gap "points at" a sensitive port.
+    heading_tolerance_deg: float = 45.0
+
+    # --- reception -----------------------------------------------------------------------
+    #: Coverage grid cell size. 0.25 deg is ~25 km in the Caspian, about the range at which
+    #: a coastal AIS station hears a ship reliably, and small enough to separate coast from
+    #: the open middle sea.
+    coverage_cell_deg: float = 0.25
+    #: Neighbour count time bucket.
+    coverage_bucket_h: float = 1.0
+    #: Neighbours are counted in the gap-start cell and this many cells around it (1 = 3x3).
+    neighbour_cells: int = 1
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["gap_bands_h"] = list(self.gap_bands_h)
+        return d
+
+    def with_(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+
+DEFAULT = Config()

@@ -1,0 +1,139 @@
+"""Reception context from the data itself.
+
+Two different things, kept apart on purpose (train/serve skew):
+
+* :class:`CoverageGrid` - a static reference: per grid cell, how often tracks there go more
+  than ``gap_hours`` between fixes, and their usual reporting interval. Built once from
+  training data and logged with the model, it can be looked up for any single vessel, so
+  features derived from it are model inputs.
+* :func:`neighbours_during_gaps` - live evidence: how many *other* vessels kept reporting
+  near where a gap started while it lasted. It needs everyone's traffic, which ``/score``
+  does not have, so it feeds reasons and reports, not the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .geo import cell_key, key_offset
+
+
+@dataclass(frozen=True)
+class CoverageGrid:
+    """Per cell of ``cell_deg`` degrees: intervals seen, gap intervals, mean non-gap interval."""
+
+    cell_deg: float
+    gap_hours: float
+    table: pd.DataFrame  # columns: cell (int64, sorted), n_intervals, n_gaps, mean_interval_s
+
+    @classmethod
+    def build(cls, tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+              cfg: Config) -> "CoverageGrid":
+        """From fixes sorted by (track, time); an interval counts in the cell where it starts."""
+        n = len(tid)
+        if n < 2:
+            return cls.empty(cfg)
+        same = tid[1:] == tid[:-1]
+        a = np.flatnonzero(same)
+        dt = t_s[a + 1] - t_s[a]
+        cells = cell_key(lat[a], lon[a], cfg.coverage_cell_deg)
+        uniq, inv = np.unique(cells, return_inverse=True)
+        gap = dt > cfg.gap_hours * 3600.0
+        n_int = np.bincount(inv, minlength=len(uniq))
+        n_gap = np.bincount(inv, weights=gap, minlength=len(uniq))
+        ok = ~gap
+        sum_ok = np.bincount(inv[ok], weights=dt[ok], minlength=len(uniq))
+        cnt_ok = np.bincount(inv[ok], minlength=len(uniq))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_int = np.where(cnt_ok > 0, sum_ok / cnt_ok, np.nan)
+        table = pd.DataFrame({"cell": uniq, "n_intervals": n_int.astype(np.int64),
+                              "n_gaps": n_gap.astype(np.int64), "mean_interval_s": mean_int})
+        return cls(cfg.coverage_cell_deg, cfg.gap_hours, table)
+
+    @classmethod
+    def empty(cls, cfg: Config) -> "CoverageGrid":
+        return cls(cfg.coverage_cell_deg, cfg.gap_hours, pd.DataFrame(
+            {"cell": pd.Series(dtype="int64"), "n_intervals": pd.Series(dtype="int64"),
+             "n_gaps": pd.Series(dtype="int64"), "mean_interval_s": pd.Series(dtype="float64")}))
+
+    def lookup(self, lat, lon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(gap rate in [0, 1], mean interval s, intervals seen) of each point's cell; NaN where unseen."""
+        keys = cell_key(lat, lon, self.cell_deg)
+        cells = self.table["cell"].to_numpy()
+        n = len(keys)
+        rate = np.full(n, np.nan)
+        mean_int = np.full(n, np.nan)
+        seen = np.zeros(n)
+        if len(cells) == 0 or n == 0:
+            return rate, mean_int, seen
+        pos = np.clip(np.searchsorted(cells, keys), 0, len(cells) - 1)
+        hit = cells[pos] == keys
+        n_int = self.table["n_intervals"].to_numpy()[pos]
+        rate[hit] = (self.table["n_gaps"].to_numpy()[pos] / np.maximum(n_int, 1))[hit]
+        mean_int[hit] = self.table["mean_interval_s"].to_numpy()[pos][hit]
+        seen[hit] = n_int[hit]
+        return rate, mean_int, seen
+
+    def save(self, path: str | Path) -> None:
+        t = self.table.copy()
+        t.attrs = {}
+        t.to_parquet(path, index=False)
+        meta = pd.DataFrame({"cell_deg": [self.cell_deg], "gap_hours": [self.gap_hours]})
+        meta.to_json(str(path) + ".json", orient="records")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CoverageGrid":
+        table = pd.read_parquet(path)
+        meta = pd.read_json(str(path) + ".json", orient="records").iloc[0]
+        return cls(float(meta["cell_deg"]), float(meta["gap_hours"]), table)
+
+
+def neighbours_during_gaps(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                           gap_t0: np.ndarray, gap_t1: np.ndarray, gap_lat: np.ndarray,
+                           gap_lon: np.ndarray, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Other vessels still reporting near each gap's start while the gap lasted.
+
+    ``tid, t_s, lat, lon``: all fixes of the live data, sorted by (track, time). A gap starts
+    at ``gap_t0`` (s) at ``gap_lat, gap_lon`` and ends at ``gap_t1``. Over the whole time
+    buckets strictly inside the gap (the silent vessel has no fix there) this counts vessels
+    reporting in the start cell and the ``neighbour_cells`` rings around it. Returns
+    (vessel-hours, mean vessels per hour); NaN where the gap spans no whole bucket.
+    """
+    m = len(gap_t0)
+    if m == 0 or len(tid) == 0:
+        return np.full(m, np.nan), np.full(m, np.nan)
+    bucket_s = cfg.coverage_bucket_h * 3600.0
+    hour = np.floor(t_s / bucket_s).astype(np.int64)
+    cell = cell_key(lat, lon, cfg.coverage_cell_deg)
+    # One presence per (track, cell, bucket): consecutive fixes of a track in the same cell and
+    # bucket collapse, which shrinks millions of fixes to tens of thousands of presences.
+    new = np.ones(len(tid), bool)
+    new[1:] = (tid[1:] != tid[:-1]) | (cell[1:] != cell[:-1]) | (hour[1:] != hour[:-1])
+    p_cell, p_hour = cell[new], hour[new]
+    h0 = int(hour.min())
+    span = int(hour.max()) - h0 + 2
+    uniq, counts = np.unique(p_cell * span + (p_hour - h0), return_counts=True)
+    csum = np.concatenate([[0], np.cumsum(counts)])
+
+    g_cell = cell_key(gap_lat, gap_lon, cfg.coverage_cell_deg)
+    first_b = np.floor(np.asarray(gap_t0) / bucket_s).astype(np.int64) + 1
+    last_b = np.floor(np.asarray(gap_t1) / bucket_s).astype(np.int64) - 1
+    first_c = np.clip(first_b - h0, 0, span - 1)
+    last_c = np.clip(last_b - h0, -1, span - 1)
+    n_b = last_b - first_b + 1
+    total = np.zeros(m)
+    r = cfg.neighbour_cells
+    for di in range(-r, r + 1):
+        for dj in range(-r, r + 1):
+            c = key_offset(g_cell, di, dj)
+            lo = np.searchsorted(uniq, c * span + first_c, side="left")
+            hi = np.searchsorted(uniq, c * span + last_c, side="right")
+            total += np.where((n_b > 0) & (hi > lo), csum[hi] - csum[lo], 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_h = np.where(n_b > 0, total / (n_b * cfg.coverage_bucket_h), np.nan)
+    return np.where(n_b > 0, total * cfg.coverage_bucket_h, np.nan), per_h

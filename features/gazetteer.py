@@ -1,0 +1,162 @@
+"""Port gazetteer: load, validate, and answer "which port is this fix in / near?" fast.
+
+The file has the columns of ``caspian_ports.csv``: port_id, name, country, lat, lon,
+radius_km, kind, sensitive (yes/no), coord_source. ``radius_km`` is the entry radius of a
+port visit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import PACKAGED_DATA
+from .geo import haversine_km
+
+DEFAULT_GAZETTEER = PACKAGED_DATA / "caspian_ports.csv"
+REQUIRED_COLUMNS = ("port_id", "name", "lat", "lon", "radius_km", "sensitive")
+#: Grid resolution of the "which port is in reach" look-up. Small enough that a cell rarely
+#: reaches two ports, large enough that the Caspian grid is a few hundred kB.
+_LOOKUP_CELL_DEG = 0.05
+
+
+class GazetteerError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, eq=False)
+class Gazetteer:
+    """Ports as parallel arrays (index = row of ``ports``)."""
+
+    ports: pd.DataFrame
+    _grids: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.ports)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.ports["port_id"].to_numpy(dtype=object)
+
+    @property
+    def names(self) -> np.ndarray:
+        return self.ports["name"].to_numpy(dtype=object)
+
+    @property
+    def lat(self) -> np.ndarray:
+        return self.ports["lat"].to_numpy(dtype=float)
+
+    @property
+    def lon(self) -> np.ndarray:
+        return self.ports["lon"].to_numpy(dtype=float)
+
+    @property
+    def radius_km(self) -> np.ndarray:
+        return self.ports["radius_km"].to_numpy(dtype=float)
+
+    @property
+    def sensitive(self) -> np.ndarray:
+        return self.ports["sensitive"].to_numpy(dtype=bool)
+
+    def short_name(self, idx: int) -> str:
+        """Name without the parenthesised qualifier: 'Astrakhan', 'Bandar-e Anzali'."""
+        return re.sub(r"\s*\(.*?\)\s*", " ", str(self.names[idx])).strip()
+
+    def distances(self, lat, lon) -> np.ndarray:
+        """(n_points, n_ports) km. For few points (gap ends), not for every fix."""
+        lat = np.asarray(lat, float)[:, None]
+        lon = np.asarray(lon, float)[:, None]
+        return haversine_km(lat, lon, self.lat[None, :], self.lon[None, :])
+
+    def nearest(self, lat, lon, sensitive_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(port index, km) of the nearest (sensitive) port per point; -1/NaN when there is none."""
+        n = len(np.asarray(lat))
+        cols = np.flatnonzero(self.sensitive) if sensitive_only else np.arange(self.n)
+        if n == 0 or len(cols) == 0:
+            return np.full(n, -1, np.int64), np.full(n, np.nan)
+        d = self.distances(lat, lon)[:, cols]
+        d = np.where(np.isnan(d), np.inf, d)
+        k = np.argmin(d, axis=1)
+        best = d[np.arange(n), k]
+        idx = np.where(np.isfinite(best), cols[k], -1)
+        return idx, np.where(np.isfinite(best), best, np.nan)
+
+    def in_reach(self, lat, lon, reach_km: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per point: the port whose ``reach_km`` circle holds it (-1 if none) and the distance.
+
+        Vectorised over millions of fixes through a coarse grid that lists, per cell, the one
+        port within reach of it; only points in such cells get an exact distance.
+        """
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = self._build_grid(np.asarray(reach_km, float))
+            self._grids[key] = grid
+        lat0, lon0, cells = grid
+        lat = np.asarray(lat, float)
+        lon = np.asarray(lon, float)
+        n = len(lat)
+        idx = np.full(n, -1, np.int64)
+        dist = np.full(n, np.nan)
+        if cells.size == 0 or n == 0:
+            return idx, dist
+        i = np.floor((lat - lat0) / _LOOKUP_CELL_DEG)
+        j = np.floor((lon - lon0) / _LOOKUP_CELL_DEG)
+        ok = (i >= 0) & (j >= 0) & (i < cells.shape[0]) & (j < cells.shape[1])
+        rows = np.flatnonzero(ok)
+        cand = cells[i[rows].astype(np.int64), j[rows].astype(np.int64)]
+        has = cand >= 0
+        rows, cand = rows[has], cand[has]
+        d = haversine_km(lat[rows], lon[rows], self.lat[cand], self.lon[cand])
+        inside = d <= np.asarray(reach_km, float)[cand]
+        idx[rows[inside]] = cand[inside]
+        dist[rows[inside]] = d[inside]
+        return idx, dist
+
+    def _build_grid(self, reach: np.ndarray):
+        if self.n == 0:
+            return 0.0, 0.0, np.empty((0, 0), np.int64)
+        pad = reach.max() / 111.0 / max(np.cos(np.radians(np.abs(self.lat).max())), 0.05) + _LOOKUP_CELL_DEG
+        lat0 = self.lat.min() - pad
+        lon0 = self.lon.min() - pad
+        ni = int(np.ceil((self.lat.max() + pad - lat0) / _LOOKUP_CELL_DEG)) + 1
+        nj = int(np.ceil((self.lon.max() + pad - lon0) / _LOOKUP_CELL_DEG)) + 1
+        ci = lat0 + (np.arange(ni) + 0.5) * _LOOKUP_CELL_DEG
+        cj = lon0 + (np.arange(nj) + 0.5) * _LOOKUP_CELL_DEG
+        clat, clon = np.meshgrid(ci, cj, indexing="ij")
+        half_diag = haversine_km(0, 0, _LOOKUP_CELL_DEG / 2, _LOOKUP_CELL_DEG / 2)
+        d = haversine_km(clat[..., None], clon[..., None], self.lat, self.lon)  # (ni, nj, ports)
+        slack = d - reach  # <= 0: the cell centre is within reach
+        slack = np.where(slack <= half_diag, slack, np.inf)
+        best = np.argmin(slack, axis=2)
+        cells = np.where(np.isfinite(np.min(slack, axis=2)), best, -1).astype(np.int64)
+        return lat0, lon0, cells
+
+
+def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
+    """Read and check a gazetteer CSV (default: the packaged curated Caspian list)."""
+    path = Path(path) if path else DEFAULT_GAZETTEER
+    try:
+        ports = pd.read_csv(path, dtype={"port_id": "str", "name": "str"})
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise GazetteerError(f"{path}: not a readable gazetteer CSV ({err})") from err
+    missing = [c for c in REQUIRED_COLUMNS if c not in ports.columns]
+    if missing:
+        raise GazetteerError(f"{path}: gazetteer lacks column(s) {', '.join(missing)}")
+    for c in ("lat", "lon", "radius_km"):
+        ports[c] = pd.to_numeric(ports[c], errors="coerce")
+    bad = ports[ports[["lat", "lon", "radius_km"]].isna().any(axis=1) | (ports["lat"].abs() > 90)
+                | (ports["lon"].abs() > 180) | (ports["radius_km"] <= 0)]
+    if len(bad):
+        raise GazetteerError(f"{path}: port {bad['port_id'].iloc[0]!r} has a bad lat, lon or radius_km")
+    if ports["port_id"].duplicated().any():
+        raise GazetteerError(f"{path}: duplicate port_id {ports['port_id'][ports['port_id'].duplicated()].iloc[0]!r}")
+    sens = ports["sensitive"].astype("str").str.strip().str.lower()
+    if not sens.isin(["yes", "no", "true", "false", "1", "0"]).all():
+        raise GazetteerError(f"{path}: column sensitive must be yes/no")
+    ports["sensitive"] = sens.isin(["yes", "true", "1"])
+    return Gazetteer(ports.reset_index(drop=True))

@@ -1,0 +1,201 @@
+"""Order fixes per vessel, drop duplicates, and split each MMSI into tracks (one per ship).
+
+One MMSI can carry several ships (default MMSIs such as 200000010, spoofing, a typo in a
+transponder). A fix joins the open track it most plausibly continues - the nearest one it can
+reach without exceeding ``max_speed_kn`` - and otherwise opens a new track, like GFW's
+gpsdio-segment. Almost every MMSI is one ship whose consecutive fixes are all reachable; those
+take a vectorised fast path and never enter the per-fix loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import schema as S
+from .config import Config
+from .geo import KM_PER_NM, haversine_km
+
+_US = 1_000_000
+
+
+def epoch_us(ts: pd.Series) -> np.ndarray:
+    """Microseconds since the Unix epoch of a ``datetime64[*, UTC]`` column, as int64."""
+    return np.asarray(ts.dt.as_unit("us").array.asi8, dtype=np.int64)
+
+
+def group_starts(*keys: np.ndarray) -> np.ndarray:
+    """Boolean mask of rows that start a new run of equal keys (arrays already sorted)."""
+    n = len(keys[0])
+    first = np.zeros(n, bool)
+    if n:
+        first[0] = True
+        for k in keys:
+            first[1:] |= k[1:] != k[:-1]
+    return first
+
+
+def sort_order(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Permutation sorting rows by (mmsi, time, lat, lon), independent of input order.
+
+    One int64 key (MMSI in the high bits, whole seconds below) sorts most rows in one pass;
+    rows sharing an MMSI and second are then ordered by (microseconds, lat, lon).
+    """
+    n = len(mmsi)
+    if n == 0:
+        return np.arange(0)
+    sec = t_us // _US
+    span = int(sec.max() - sec.min()) if n else 0
+    if span < (1 << 33) and int(mmsi.max()) < (1 << 30):
+        key = (mmsi.astype(np.int64) << 33) | (sec - sec.min())
+        order = np.argsort(key, kind="quicksort")
+        k = key[order]
+        tie = np.zeros(n, bool)
+        same = k[1:] == k[:-1]
+        tie[1:] |= same
+        tie[:-1] |= same
+        if tie.any():
+            rows = order[tie]
+            sub = np.lexsort((lon[rows], lat[rows], t_us[rows], mmsi[rows]))
+            order[tie] = rows[sub]
+        return order
+    return np.lexsort((lon, lat, t_us, mmsi))
+
+
+def duplicate_mask(mmsi, t_us, lat, lon, cfg: Config) -> np.ndarray:
+    """Rows (sorted) repeating the previous row's MMSI and exact position within
+    ``duplicate_window_s``: one transmission heard twice."""
+    dup = np.zeros(len(mmsi), bool)
+    if len(mmsi) > 1:
+        dup[1:] = ((mmsi[1:] == mmsi[:-1]) & (lat[1:] == lat[:-1]) & (lon[1:] == lon[:-1])
+                   & (t_us[1:] - t_us[:-1] <= cfg.duplicate_window_s * _US))
+    return dup
+
+
+def implied_speed_kn(d_km: np.ndarray, dt_s: np.ndarray, cfg: Config) -> np.ndarray:
+    """Speed needed to cover ``d_km`` in ``dt_s``, forgiving GPS noise and time-stamp jitter."""
+    d = np.maximum(d_km - cfg.position_noise_km, 0.0)
+    return d / (np.maximum(dt_s, cfg.min_step_s) / 3600.0) / KM_PER_NM
+
+
+def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config) -> np.ndarray:
+    """Track number per fix for one MMSI whose fixes do not form one plausible path.
+
+    A fix may continue a track from the track's last fix or, when that last fix was itself
+    off (a stale or coarse position that AIS repeaters and long-range messages produce), from
+    the fix before it; among the tracks it can continue it joins the nearest.
+    """
+    n = len(t_s)
+    seg = np.empty(n, np.int64)
+    # Per open track: last and second-to-last fix (time, lat, lon); NaN time = none.
+    last = np.empty((0, 3))
+    prev = np.empty((0, 3))
+    idle = cfg.track_max_idle_h * 3600.0 if cfg.track_max_idle_h is not None else np.inf
+    for k in range(n):
+        if len(last):
+            d1 = haversine_km(last[:, 1], last[:, 2], lat[k], lon[k])
+            d2 = haversine_km(prev[:, 1], prev[:, 2], lat[k], lon[k])
+            ok1 = implied_speed_kn(d1, t_s[k] - last[:, 0], cfg) <= cfg.max_speed_kn
+            ok2 = implied_speed_kn(d2, t_s[k] - prev[:, 0], cfg) <= cfg.max_speed_kn
+            ok = (ok1 | (ok2 & np.isfinite(prev[:, 0]))) & ((t_s[k] - last[:, 0]) <= idle)
+            if ok.any():
+                dist = np.where(ok1, d1, d2)
+                s = int(np.flatnonzero(ok)[np.argmin(dist[ok])])
+                seg[k] = s
+                prev[s] = last[s]
+                last[s] = (t_s[k], lat[k], lon[k])
+                continue
+        seg[k] = len(last)
+        last = np.vstack([last, (t_s[k], lat[k], lon[k])])
+        prev = np.vstack([prev, (np.nan, np.nan, np.nan)])
+    return seg
+
+
+def segment(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+            cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Split sorted, de-duplicated fixes into tracks.
+
+    Returns ``(track_no, jump)``: the track number within the MMSI (0, 1, ... in order of
+    each track's first fix) and a mask of fixes rejected as implausible jumps (tracks shorter
+    than ``min_track_fixes`` on an MMSI that has a longer one; their track_no is -1).
+    """
+    n = len(mmsi)
+    track = np.zeros(n, np.int64)
+    jump = np.zeros(n, bool)
+    if n == 0:
+        return track, jump
+    t_s = t_us / _US
+    first = group_starts(mmsi)
+    d = np.empty(n)
+    d[0] = 0.0
+    d[1:] = haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    dt = np.empty(n)
+    dt[0] = 0.0
+    dt[1:] = t_s[1:] - t_s[:-1]
+    bad = implied_speed_kn(d, dt, cfg) > cfg.max_speed_kn
+    if cfg.track_max_idle_h is not None:
+        bad |= dt > cfg.track_max_idle_h * 3600.0
+    bad &= ~first
+    if not bad.any():
+        return track, jump
+    gid = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], n)
+    for g in np.unique(gid[bad]):
+        a, b = starts[g], ends[g]
+        seg = _segment_loop(t_s[a:b], lat[a:b], lon[a:b], cfg)
+        sizes = np.bincount(seg)
+        if sizes.max() >= cfg.min_track_fixes:
+            small = sizes < cfg.min_track_fixes
+            jump[a:b] = small[seg]
+            # Renumber the kept tracks 0.. in order of their first fix (creation order).
+            new_no = np.cumsum(~small) - 1
+            seg = np.where(small[seg], -1, new_no[seg])
+        track[a:b] = seg
+    return track, jump
+
+
+def order_by_track(mmsi: np.ndarray, track: np.ndarray) -> np.ndarray | None:
+    """Permutation that makes each track contiguous (rows already sorted by MMSI and time);
+    ``None`` when every MMSI is a single track and nothing needs to move."""
+    if track.max(initial=0) <= 0:
+        return None
+    n = len(mmsi)
+    first = group_starts(mmsi)
+    gid = np.cumsum(first) - 1
+    multi = np.zeros(gid[-1] + 1, bool)
+    multi[gid[track > 0]] = True
+    mask = multi[gid]
+    rows = np.flatnonzero(mask)
+    order = np.arange(n)
+    order[mask] = rows[np.lexsort((rows, track[rows], gid[rows]))]
+    return order
+
+
+def fill_identity(pos: pd.DataFrame, static: pd.DataFrame) -> pd.DataFrame:
+    """Give each fix its vessel's latest known identity (name, IMO, call sign, ship type,
+    declared destination, draught) from static rows and other fixes of the same MMSI.
+
+    Both frames are sorted by (mmsi, timestamp). Values carried by the fix itself win; else the
+    latest earlier value; a vessel's first fixes take the first value reported after them.
+    """
+    cols = [c for c in S.IDENTITY if c in pos.columns or c in static.columns]
+    if not cols or (len(static) == 0 and not any(pos[c].notna().any() for c in cols if c in pos)):
+        return pos
+    both = pd.concat([pos[["mmsi", "timestamp"] + [c for c in cols if c in pos]].assign(_pos=np.arange(len(pos))),
+                      static[["mmsi", "timestamp"] + [c for c in cols if c in static]].assign(_pos=-1)],
+                     ignore_index=True, sort=False)
+    both = both.sort_values(["mmsi", "timestamp", "_pos"], kind="stable")
+    g = both.groupby("mmsi", sort=False)
+    filled = g[cols].ffill()
+    filled = filled.fillna(filled.groupby(both["mmsi"].to_numpy(), sort=False).bfill())
+    keep = both["_pos"].to_numpy() >= 0
+    at = both["_pos"].to_numpy()[keep]
+    out = pos.copy()
+    for c in cols:
+        vals = filled[c].to_numpy()[keep]
+        col = pd.Series(vals, index=at).sort_index()
+        out[c] = col.to_numpy()
+        if c not in pos.columns and c in static.columns:
+            out[c] = out[c].astype(static[c].dtype)
+    return out
