@@ -40,6 +40,7 @@ def score_file(path: Path, gaz, cfg) -> dict:
     pred = tr.positions[["_line", "mmsi", "track_no"]]
     m = truth.merge(pred, on="_line", how="left")
     # Rejected messages: a track of their own each.
+    m["track_no"] = m["track_no"].astype(float)
     solo = m["track_no"].isna()
     m.loc[solo, "track_no"] = -1 - np.arange(int(solo.sum()))
     m["pred"] = m["mmsi"].astype("Int64").astype(str) + ":" + m["track_no"].astype(int).astype(str)

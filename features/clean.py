@@ -19,6 +19,8 @@ def _to_utc(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """
     present = col.notna().to_numpy()
     if isinstance(col.dtype, pd.DatetimeTZDtype):
+        if str(col.dtype) == "datetime64[us, UTC]":
+            return col, np.zeros(len(col), bool)
         out = col.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(col.dtype):
         out = col.dt.tz_localize("UTC")
@@ -67,14 +69,14 @@ def _text(col: pd.Series) -> pd.Series:
 
 
 def validate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Coerce the canonical columns of ``frame`` and mark each row.
+    """Coerce the canonical columns of ``frame`` (in place) and mark each row.
 
-    Returns a copy with ``mmsi`` int64, ``timestamp`` datetime64[us, UTC], ``lat``/``lon``/
+    Returns the frame with ``mmsi`` int64, ``timestamp`` datetime64[us, UTC], ``lat``/``lon``/
     ``sog``/``cog``/``heading``/``draught`` float64 (AIS "not available" sentinels as NaN),
     text columns as strings, ``_reason``/``_detail`` set for rejected rows and ``_static``
     True for accepted identity rows without a position. Row count and order are unchanged.
     """
-    f = frame.copy()
+    f = frame
     n = len(f)
     # Reasons and details as category codes: 10 M rows of Python strings would cost seconds.
     if S.REASON_COL in f:
@@ -99,16 +101,22 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
             open_ &= ~m
 
     mmsi_raw = f["mmsi"]
-    mmsi, mmsi_bad = _numeric(mmsi_raw)
     ts, ts_bad = _to_utc(f["timestamp"])
     lat, lat_bad = _numeric(f["lat"])
     lon, lon_bad = _numeric(f["lon"])
 
-    mark(mmsi_raw.isna().to_numpy(), S.MISSING_FIELD, "mmsi is empty")
+    if mmsi_raw.dtype == np.int64:  # the common Parquet case: no conversion, no missing values
+        mmsi_int = mmsi_raw.to_numpy()
+        mark((mmsi_int < S.MMSI_MIN) | (mmsi_int > S.MMSI_MAX), S.INVALID_MMSI,
+             f"not a ship station MMSI ({S.MMSI_MIN}-{S.MMSI_MAX})")
+    else:
+        mmsi, mmsi_bad = _numeric(mmsi_raw)
+        mark(mmsi_raw.isna().to_numpy(), S.MISSING_FIELD, "mmsi is empty")
+        whole = np.isfinite(mmsi) & (np.floor(mmsi) == mmsi)
+        mark(mmsi_bad | ~whole | (mmsi < S.MMSI_MIN) | (mmsi > S.MMSI_MAX), S.INVALID_MMSI,
+             f"not a ship station MMSI ({S.MMSI_MIN}-{S.MMSI_MAX})")
+        mmsi_int = np.where(np.isfinite(mmsi), mmsi, 0).astype(np.int64)
     mark(f["timestamp"].isna().to_numpy(), S.MISSING_FIELD, "timestamp is empty")
-    whole = np.isfinite(mmsi) & (np.floor(mmsi) == mmsi)
-    mark(mmsi_bad | ~whole | (mmsi < S.MMSI_MIN) | (mmsi > S.MMSI_MAX), S.INVALID_MMSI,
-         f"not a ship station MMSI ({S.MMSI_MIN}-{S.MMSI_MAX})")
     mark(ts_bad, S.BAD_TIMESTAMP, "timestamp is neither ISO 8601 nor dd/mm/yyyy HH:MM:SS")
     mark(lat_bad | lon_bad, S.UNPARSEABLE, "lat/lon is not a number")
     no_pos = np.isnan(lat) & np.isnan(lon)
@@ -116,25 +124,30 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     open_ &= ~no_pos
     mark(np.isnan(lat) | np.isnan(lon), S.MISSING_FIELD, "lat or lon is empty")
     mark((lat == 91) | (lon == 181), S.NOT_AVAILABLE, "AIS sentinel 91/181")
-    mark((np.abs(lat) > 90) | (np.abs(lon) > 180), S.OUT_OF_RANGE, "lat outside [-90, 90] or lon outside [-180, 180]")
+    mark((lat > 90) | (lat < -90) | (lon > 180) | (lon < -180), S.OUT_OF_RANGE,
+         "lat outside [-90, 90] or lon outside [-180, 180]")
     mark((lat == 0) & (lon == 0), S.NULL_ISLAND, "lat = lon = 0")
 
-    f["mmsi"] = np.where(np.isfinite(mmsi), mmsi, 0).astype(np.int64)
-    f["timestamp"] = ts
-    f["lat"] = lat
-    f["lon"] = lon
+    if mmsi_raw.dtype != np.int64:
+        f["mmsi"] = mmsi_int
+    if f["timestamp"].dtype != ts.dtype:
+        f["timestamp"] = ts
+    for c, v in (("lat", lat), ("lon", lon)):
+        if f[c].dtype != np.float64:
+            f[c] = v
+    # AIS "not available" values become NaN: sog 102.3 (102.2 = "102.2 kn or more": nothing
+    # in the Caspian), cog 360, heading 511, draught 0. Columns are only rewritten when a
+    # sentinel or a non-number is actually present.
+    valid_range = {"sog": (0.0, 102.2), "cog": (0.0, 360.0), "heading": (0.0, 360.0), "draught": (1e-9, np.inf)}
     for c in S.NUMERIC_OPTIONAL:
         if c in f:
             v, _ = _numeric(f[c])
-            f[c] = v
-    if "sog" in f:  # 102.3 = not available; 102.2 = "102.2 kn or more"; nothing in the Caspian
-        f["sog"] = f["sog"].where((f["sog"] >= 0) & (f["sog"] < 102.2))
-    if "cog" in f:  # 360 = not available
-        f["cog"] = f["cog"].where((f["cog"] >= 0) & (f["cog"] < 360))
-    if "heading" in f:  # 511 = not available
-        f["heading"] = f["heading"].where((f["heading"] >= 0) & (f["heading"] < 360))
-    if "draught" in f:
-        f["draught"] = f["draught"].where(f["draught"] > 0)
+            lo_, hi_ = valid_range[c]
+            out = (v < lo_) | (v >= hi_)
+            if out.any():
+                v = np.where(out, np.nan, v)
+            if out.any() or f[c].dtype != np.float64:
+                f[c] = v
     for c in S.TEXT_OPTIONAL:
         if c in f:
             f[c] = _text(f[c])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .geo import cell_key, key_offset
+from .geo import cell_key, grid_shape, key_offset
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,18 @@ class CoverageGrid:
         a = np.flatnonzero(same)
         dt = t_s[a + 1] - t_s[a]
         cells = cell_key(lat[a], lon[a], cfg.coverage_cell_deg)
-        uniq, inv = np.unique(cells, return_inverse=True)
+        size = int(np.prod(grid_shape(cfg.coverage_cell_deg)))
         gap = dt > cfg.gap_hours * 3600.0
-        n_int = np.bincount(inv, minlength=len(uniq))
-        n_gap = np.bincount(inv, weights=gap, minlength=len(uniq))
-        ok = ~gap
-        sum_ok = np.bincount(inv[ok], weights=dt[ok], minlength=len(uniq))
-        cnt_ok = np.bincount(inv[ok], minlength=len(uniq))
+        n_int = np.bincount(cells, minlength=size)
+        n_gap = np.bincount(cells, weights=gap, minlength=size)
+        ok_dt = np.where(gap, 0.0, dt)
+        sum_ok = np.bincount(cells, weights=ok_dt, minlength=size)
+        seen = np.flatnonzero(n_int)
+        cnt_ok = n_int[seen] - n_gap[seen]
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean_int = np.where(cnt_ok > 0, sum_ok / cnt_ok, np.nan)
-        table = pd.DataFrame({"cell": uniq, "n_intervals": n_int.astype(np.int64),
-                              "n_gaps": n_gap.astype(np.int64), "mean_interval_s": mean_int})
+            mean_int = np.where(cnt_ok > 0, sum_ok[seen] / cnt_ok, np.nan)
+        table = pd.DataFrame({"cell": seen.astype(np.int64), "n_intervals": n_int[seen].astype(np.int64),
+                              "n_gaps": n_gap[seen].astype(np.int64), "mean_interval_s": mean_int})
         return cls(cfg.coverage_cell_deg, cfg.gap_hours, table)
 
     @classmethod
@@ -130,7 +131,7 @@ def neighbours_during_gaps(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lo
     r = cfg.neighbour_cells
     for di in range(-r, r + 1):
         for dj in range(-r, r + 1):
-            c = key_offset(g_cell, di, dj)
+            c = key_offset(g_cell, di, dj, cfg.coverage_cell_deg)
             lo = np.searchsorted(uniq, c * span + first_c, side="left")
             hi = np.searchsorted(uniq, c * span + last_c, side="right")
             total += np.where((n_b > 0) & (hi > lo), csum[hi] - csum[lo], 0)

@@ -100,17 +100,25 @@ class Gazetteer:
         lat = np.asarray(lat, float)
         lon = np.asarray(lon, float)
         n = len(lat)
-        idx = np.full(n, -1, np.int64)
+        idx = np.full(n, -1, np.int32)
         dist = np.full(n, np.nan)
         if cells.size == 0 or n == 0:
             return idx, dist
-        i = np.floor((lat - lat0) / _LOOKUP_CELL_DEG)
-        j = np.floor((lon - lon0) / _LOOKUP_CELL_DEG)
-        ok = (i >= 0) & (j >= 0) & (i < cells.shape[0]) & (j < cells.shape[1])
-        rows = np.flatnonzero(ok)
-        cand = cells[i[rows].astype(np.int64), j[rows].astype(np.int64)]
-        has = cand >= 0
-        rows, cand = rows[has], cand[has]
+        ni, nj = cells.shape
+        inv = 1.0 / _LOOKUP_CELL_DEG
+        lat1, lon1 = lat0 + ni * _LOOKUP_CELL_DEG, lon0 + nj * _LOOKUP_CELL_DEG
+        ok = (lat >= lat0) & (lat < lat1)
+        ok &= (lon >= lon0)
+        ok &= (lon < lon1)
+        rows = None if ok.all() else np.flatnonzero(ok)
+        la, lo = (lat, lon) if rows is None else (lat[rows], lon[rows])
+        flat = ((la - lat0) * inv).astype(np.int64)
+        flat *= nj
+        flat += ((lo - lon0) * inv).astype(np.int64)
+        cand = cells.ravel()[flat]
+        hit = np.flatnonzero(cand >= 0)
+        rows = hit if rows is None else rows[hit]
+        cand = cand[hit]
         d = haversine_km(lat[rows], lon[rows], self.lat[cand], self.lon[cand])
         inside = d <= np.asarray(reach_km, float)[cand]
         idx[rows[inside]] = cand[inside]

@@ -12,10 +12,58 @@ KM_PER_NM = 1.852
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     """Great-circle distance in km; arrays broadcast (degrees in)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlam = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dphi * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam * 0.5) ** 2
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    dphi = np.subtract(p2, p1)
+    dlam = np.radians(np.subtract(lon2, lon1))
+    shapes = {np.shape(x) for x in (lat1, lon1, lat2, lon2)}
+    if len(shapes) > 1 or np.ndim(dphi) == 0:  # broadcasting or scalars: the plain formula
+        a = np.sin(dphi * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlam * 0.5) ** 2
+        return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    # In-place steps: on millions of fixes the temporaries, not the trigonometry, cost most.
+    dphi *= 0.5
+    a = np.sin(dphi, out=dphi)
+    a *= a
+    dlam *= 0.5
+    s = np.sin(dlam, out=dlam)
+    s *= s
+    c = np.cos(p1)
+    c *= np.cos(p2)
+    c *= s
+    a = a + c
+    np.clip(a, 0.0, 1.0, out=a)
+    np.sqrt(a, out=a)
+    np.arcsin(a, out=a)
+    a *= 2.0 * EARTH_RADIUS_KM
+    return a
+
+
+def planar_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Equirectangular distance in km: within 0.5 % of great-circle up to ~500 km away from
+    the poles, at a fraction of the cost. For ranking and thresholds, not for reported gaps."""
+    k = np.pi / 180.0 * EARTH_RADIUS_KM
+    dy = np.subtract(lat2, lat1)
+    dy *= k
+    dx = np.subtract(lon2, lon1)
+    if np.ndim(dx) and np.abs(dx).max(initial=0.0) > 180.0:  # across the date line
+        dx = (dx + 180.0) % 360.0 - 180.0
+    mid = np.add(lat1, lat2)
+    mid *= np.pi / 360.0
+    c = np.cos(mid, out=mid) if np.ndim(mid) else np.cos(mid)
+    dx = dx * c
+    dx *= k
+    return np.hypot(dx, dy)
+
+
+def step_km(lat: np.ndarray, lon: np.ndarray, exact_above_km: float = 20.0) -> np.ndarray:
+    """Distance (km) from each point to the next, length n - 1.
+
+    Most AIS steps are a few hundred metres, where the equirectangular formula equals the
+    great circle to metres at half the cost; steps longer than ``exact_above_km`` (gaps) are
+    recomputed exactly."""
+    d = planar_km(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    far = np.flatnonzero(d > exact_above_km)
+    if len(far):
+        d[far] = haversine_km(lat[far], lon[far], lat[far + 1], lon[far + 1])
+    return d
 
 
 def bearing_deg(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -33,13 +81,22 @@ def angle_diff_deg(a, b) -> np.ndarray:
     return np.minimum(d, 360.0 - d)
 
 
+def grid_shape(cell_deg: float) -> tuple[int, int]:
+    """Rows and columns of the global grid of ``cell_deg`` squares."""
+    return int(np.ceil(180.0 / cell_deg)) + 1, int(np.ceil(360.0 / cell_deg)) + 1
+
+
 def cell_key(lat, lon, cell_deg: float) -> np.ndarray:
-    """int64 key of the global grid cell (``cell_deg`` square) holding each point."""
-    i = np.floor((np.asarray(lat) + 90.0) / cell_deg).astype(np.int64)
-    j = np.floor((np.asarray(lon) + 180.0) / cell_deg).astype(np.int64)
-    return i * 100_000 + j
+    """int64 index (row-major) of the global grid cell holding each point: dense, so a
+    bincount over a whole ocean's fixes needs no sort."""
+    ncol = grid_shape(cell_deg)[1]
+    i = ((np.asarray(lat) + 90.0) * (1.0 / cell_deg)).astype(np.int64)
+    j = ((np.asarray(lon) + 180.0) * (1.0 / cell_deg)).astype(np.int64)
+    i *= ncol
+    i += j
+    return i
 
 
-def key_offset(key: np.ndarray, di: int, dj: int) -> np.ndarray:
+def key_offset(key: np.ndarray, di: int, dj: int, cell_deg: float) -> np.ndarray:
     """The key of the cell ``di`` rows and ``dj`` columns away (no wrap at the date line)."""
-    return key + di * 100_000 + dj
+    return key + di * grid_shape(cell_deg)[1] + dj

@@ -103,9 +103,9 @@ def track_positions_table(tr: TrackResult, gaz: Gazetteer) -> pd.DataFrame:
     pos = tr.positions
     n = len(pos)
     mmsi = pos["mmsi"].to_numpy(np.int64)
-    track_no = pos["track_no"].to_numpy(np.int64)
-    visit = pos["visit"].to_numpy(np.int64)
-    voyage_no = pos["voyage_no"].to_numpy(np.int64)
+    track_no = pos["track_no"].to_numpy()
+    visit = pos["visit"].to_numpy()
+    voyage_no = pos["voyage_no"].to_numpy()
     t_us = np.asarray(pos["timestamp"].dt.as_unit("us").array.asi8)
     tstart = group_starts(mmsi, track_no)
     tid = np.cumsum(tstart) - 1
@@ -125,7 +125,7 @@ def track_positions_table(tr: TrackResult, gaz: Gazetteer) -> pd.DataFrame:
     vid = pc.binary_join_element_wise(tid_str, stamp, "-")
     vid = pc.if_else(pa.array(at_sea), vid, pa.scalar(None, pa.string()))
     ids = np.asarray(gaz.ids, dtype=object)
-    pidx = pos["port_idx"].to_numpy(np.int64)
+    pidx = pos["port_idx"].to_numpy()
     port = pa.array(np.where(pidx >= 0, ids[np.maximum(pidx, 0)], None), pa.string())
     keep = [c for c in pos.columns if c not in S.INTERNAL and c not in TRACK_COLS]
     out = pos[keep].copy()

@@ -18,7 +18,7 @@ import pandas as pd
 from pyais.exceptions import AISBaseException
 from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
-from .readers import InputError, ReadResult, _open_text, _unparseable
+from .readers import InputError, ReadResult, _file_col, _open_text, _unparseable
 from .schema import DETAIL_COL, FILE_COL, LINE_COL, NOT_VESSEL, REASON_COL
 
 #: Position reports (Class A 1-3, Class B 18/19, long range 27) and static reports (5, 24).
@@ -130,5 +130,5 @@ def read_nmea(path: Path) -> ReadResult:
     if LINE_COL not in frame.columns:
         frame[LINE_COL] = pd.Series(dtype="int64")
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
-    frame[FILE_COL] = str(path)
+    frame[FILE_COL] = _file_col(path, len(frame))
     return ReadResult(frame, _unparseable(str(path), bad_lines, bad_raw, bad_detail))

@@ -23,7 +23,7 @@ from .coverage import CoverageGrid, neighbours_during_gaps
 from .gazetteer import Gazetteer, load_gazetteer
 from .readers import read_inputs
 from .tracks import (duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
-                     order_by_track, segment, sort_order)
+                     order_by_track, segment, sort_order, step_km)
 from .voyage_features import voyage_features
 from .voyages import port_visits
 from .geo import haversine_km
@@ -31,7 +31,9 @@ from .geo import haversine_km
 log = logging.getLogger(__name__)
 
 #: Columns the tracking stage adds (internal integer codes; ids are built at write time).
-TRACK_COLS = ("track_no", "near_port", "port_idx", "visit", "voyage_no")
+TRACK_COLS = ("track_no", "step_km", "near_port", "port_idx", "visit", "voyage_no")
+#: Input columns the voyage features read; ``features`` gathers only these.
+FEATURE_INPUTS = ("mmsi", "timestamp", "lat", "lon", "sog", "cog") + S.IDENTITY
 
 Stage = Callable[[str], None]
 
@@ -71,59 +73,100 @@ def _t_us(frame: pd.DataFrame) -> np.ndarray:
     return epoch_us(frame["timestamp"])
 
 
-def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config):
-    """Validated, accepted rows of any set of vessels -> (accepted fixes, newly rejected, static, visits)."""
-    static_mask = rows[S.STATIC_COL].to_numpy(bool)
-    static = rows[static_mask]
-    pos = rows[~static_mask]
-    mmsi = pos["mmsi"].to_numpy(np.int64)
-    t_us = _t_us(pos)
-    lat = pos["lat"].to_numpy(float)
-    lon = pos["lon"].to_numpy(float)
+def _pick(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    return a if rows is None else a[rows]
+
+
+def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool = True):
+    """Validated rows of any set of vessels -> (accepted fixes, newly rejected, static, visits).
+
+    Rows already carrying a ``_reason`` are skipped (the caller accounts for them). The work
+    runs on a few numpy columns; the wide frame is gathered once, at the end, in final order.
+    """
+    reason_set = rows[S.REASON_COL].notna().to_numpy()
+    static_mask = rows[S.STATIC_COL].to_numpy(bool) & ~reason_set
+    is_pos = ~reason_set & ~static_mask
+    if is_pos.all():  # the common large-file case: no copies just to select every row
+        idx_pos = np.arange(len(rows))
+        mmsi, t_us = rows["mmsi"].to_numpy(np.int64), epoch_us(rows["timestamp"])
+        lat, lon = rows["lat"].to_numpy(float), rows["lon"].to_numpy(float)
+    else:
+        idx_pos = np.flatnonzero(is_pos)
+        mmsi = rows["mmsi"].to_numpy(np.int64)[idx_pos]
+        t_us = epoch_us(rows["timestamp"])[idx_pos]
+        lat = rows["lat"].to_numpy(float)[idx_pos]
+        lon = rows["lon"].to_numpy(float)[idx_pos]
+    del is_pos
     order = sort_order(mmsi, t_us, lat, lon)
     mmsi, t_us, lat, lon = mmsi[order], t_us[order], lat[order], lon[order]
 
     dup = duplicate_mask(mmsi, t_us, lat, lon, cfg)
-    keep = np.flatnonzero(~dup)
-    track, jump = segment(mmsi[keep], t_us[keep], lat[keep], lon[keep], cfg)
-    acc_rows = keep[~jump]
-    track = track[~jump]
-    reorder = order_by_track(mmsi[acc_rows], track)
+    # Row selections stay ``None`` while they are "all sorted rows, in order": on clean
+    # input nothing is copied just to be selected.
+    seg_rows = np.flatnonzero(~dup) if dup.any() else None
+    track, jump, step = segment(*(_pick(x, seg_rows) for x in (mmsi, t_us, lat, lon)), cfg)
+    acc_rows, jump_rows = seg_rows, np.zeros(0, np.int64)
+    if jump.any():
+        seg_idx = np.arange(len(mmsi)) if seg_rows is None else seg_rows
+        acc_rows, jump_rows, track, step = seg_idx[~jump], seg_idx[jump], track[~jump], None
+    reorder = order_by_track(_pick(mmsi, acc_rows), track)
     if reorder is not None:
-        acc_rows, track = acc_rows[reorder], track[reorder]
+        acc_rows = reorder if acc_rows is None else acc_rows[reorder]
+        track, step = track[reorder], None
+    mm, la, lo, tt = (_pick(x, acc_rows) for x in (mmsi, lat, lon, t_us))
+    if step is None:
+        step = step_km(mm, track, la, lo)
+    else:  # one track per MMSI and the segmenter's order: its steps stand
+        step[group_starts(mm)] = 0.0
 
-    rej_dup = pos.iloc[order[dup]].copy()
+    rej_dup = rows.take(idx_pos[order[dup]])
     rej_dup[S.REASON_COL] = S.DUPLICATE
     rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
-    rej_jump = pos.iloc[order[keep[jump]]].copy()
+    rej_jump = rows.take(idx_pos[order[jump_rows]])
     rej_jump[S.REASON_COL] = S.JUMP
     rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
     rejected = pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
 
-    acc = pos.iloc[order[acc_rows]].reset_index(drop=True)
-    acc["track_no"] = track
-    static = static.iloc[sort_order(static["mmsi"].to_numpy(np.int64), _t_us(static),
-                                    np.zeros(len(static)), np.zeros(len(static)))].reset_index(drop=True)
+    # Accepted rows have no reason and are not static: those bookkeeping columns go; without
+    # ``keep_all`` only the columns the voyage features read are gathered.
+    cols = [c for c in rows.columns if c not in (S.REASON_COL, S.DETAIL_COL, S.STATIC_COL)
+            and (keep_all or c in FEATURE_INPUTS)]
+    sorted_rows = order if acc_rows is None else order[acc_rows]
+    take = sorted_rows if len(idx_pos) == len(rows) else idx_pos[sorted_rows]
+    del sorted_rows
+    # The four core columns are already sorted in hand; gather only the others, and build
+    # the frame from the arrays without copying them again.
+    data = {"mmsi": mm, "timestamp": pd.DatetimeIndex(tt.astype("datetime64[us]")).tz_localize("UTC"),
+            "lat": la, "lon": lo}
+    for c in cols:
+        if c not in data:
+            data[c] = rows[c].array.take(take)
+    del take
+    data["track_no"] = track
+    data["step_km"] = step
+    acc = pd.DataFrame(data, copy=False)
+    sidx = np.flatnonzero(static_mask)
+    static = rows.take(sidx)
+    static = static.take(sort_order(static["mmsi"].to_numpy(np.int64), epoch_us(static["timestamp"]),
+                                    np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
     acc = fill_identity(acc, static)
 
     # Port visits and voyages need a speed per fix: the reported SOG, else the implied one.
-    mm = acc["mmsi"].to_numpy(np.int64)
-    tid = np.cumsum(group_starts(mm, track)) - 1
-    t_s = _t_us(acc) / 1e6
-    la, lo = acc["lat"].to_numpy(float), acc["lon"].to_numpy(float)
-    speed = acc["sog"].to_numpy(float).copy() if "sog" in acc else np.full(len(acc), np.nan)
+    tid = np.cumsum(group_starts(mm, track), dtype=np.int32)
+    tid -= 1
+    t_s = tt / 1e6
+    speed = acc["sog"].to_numpy(float) if "sog" in acc else np.full(len(acc), np.nan)
     miss = np.flatnonzero(~np.isfinite(speed))
     if len(miss):
+        speed = speed.copy()
         prev = np.maximum(miss - 1, 0)
         same = (miss > 0) & (tid[prev] == tid[miss])
         d = haversine_km(la[prev], lo[prev], la[miss], lo[miss])
         imp = implied_speed_kn(d + cfg.position_noise_km, t_s[miss] - t_s[prev], cfg)
         speed[miss] = np.where(same, imp, np.nan)
     vr = port_visits(tid, t_s, la, lo, speed, gaz, cfg)
-    acc["near_port"] = vr.near_port
-    acc["port_idx"] = vr.port_idx
-    acc["visit"] = vr.visit
-    acc["voyage_no"] = vr.voyage_no
+    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
+                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
     return acc, rejected, static, vr.visits
 
 
@@ -142,20 +185,24 @@ def vessel_voyages(positions: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAUL
 
 
 def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-               stage: Stage = _noop) -> TrackResult:
-    """Read, validate, de-duplicate, split into tracks, find port visits and voyages."""
+               stage: Stage = _noop, keep_all: bool = True) -> TrackResult:
+    """Read, validate, de-duplicate, split into tracks, find port visits and voyages.
+
+    ``keep_all``: carry every input column to the accepted positions (the ``tracks``
+    output); without it only the columns the voyage features read."""
     gaz = gaz or load_gazetteer()
     stage("reading")
     raw = read_inputs(paths)
     stage("validating")
     rows = validate(raw.frame)
-    bad = rows[S.REASON_COL].notna().to_numpy()
+    bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())
     stage("tracks, port visits, voyages")
-    acc, rej2, static, visits = _split_tracks(rows[~bad], gaz, cfg)
-    rejected = pd.concat([x for x in (raw.unparseable, rows[bad], rej2) if len(x)],
-                         ignore_index=True, sort=False) if (len(raw.unparseable) or bad.any() or len(rej2)) \
-        else rows.iloc[:0]
-    counts = RowCounts(read=raw.n_read, positions=len(acc), static=len(static),
+    acc, rej2, static, visits = _split_tracks(rows, gaz, cfg, keep_all)
+    parts = [x for x in (raw.unparseable, rows.take(bad), rej2) if len(x)]
+    n_read = raw.n_read
+    del raw, rows
+    rejected = pd.concat(parts, ignore_index=True, sort=False) if parts else rej2
+    counts = RowCounts(read=n_read, positions=len(acc), static=len(static),
                        rejected={str(k): int(v) for k, v in
                                  rejected[S.REASON_COL].astype("str").value_counts().items()})
     if not counts.balanced:  # a bug, never bad input: say so loudly
@@ -167,7 +214,7 @@ def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFA
 def build_coverage(positions: pd.DataFrame, cfg: Config = DEFAULT) -> CoverageGrid:
     """Reference coverage grid from tracked fixes (training data, or the input itself)."""
     mm = positions["mmsi"].to_numpy(np.int64)
-    tid = np.cumsum(group_starts(mm, positions["track_no"].to_numpy(np.int64))) - 1
+    tid = np.cumsum(group_starts(mm, positions["track_no"].to_numpy())) - 1
     return CoverageGrid.build(tid, _t_us(positions) / 1e6, positions["lat"].to_numpy(float),
                               positions["lon"].to_numpy(float), cfg)
 
@@ -178,7 +225,7 @@ def add_live_context(voyages: pd.DataFrame, positions: pd.DataFrame, cfg: Config
     if not has.any() or len(positions) == 0:
         return voyages
     mm = positions["mmsi"].to_numpy(np.int64)
-    tid = np.cumsum(group_starts(mm, positions["track_no"].to_numpy(np.int64))) - 1
+    tid = np.cumsum(group_starts(mm, positions["track_no"].to_numpy())) - 1
     v = voyages[has]
     t0 = epoch_us(v["lg_start"]) / 1e6
     t1 = epoch_us(v["lg_end"]) / 1e6
@@ -196,7 +243,7 @@ def run_features(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DE
     """Voyage table for the inputs. Without a reference ``coverage`` grid, one is built from
     the inputs themselves."""
     gaz = gaz or load_gazetteer()
-    tr = run_tracks(paths, gaz, cfg, stage)
+    tr = run_tracks(paths, gaz, cfg, stage, keep_all=False)
     stage("coverage grid")
     grid = coverage if coverage is not None else build_coverage(tr.positions, cfg)
     stage("voyage features")

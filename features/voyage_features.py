@@ -16,7 +16,7 @@ from .config import Config
 from .coverage import CoverageGrid
 from .flags import flag_of
 from .gazetteer import Gazetteer
-from .geo import KM_PER_NM, angle_diff_deg, bearing_deg, haversine_km
+from .geo import KM_PER_NM, angle_diff_deg, bearing_deg, haversine_km, planar_km
 from .tracks import epoch_us, group_starts
 
 # (column, unit, meaning). Everything here is computable from one vessel's track plus the
@@ -51,7 +51,7 @@ FEATURES: list[tuple[str, str, str]] = [
     ("dc_best_spare_h", "h", "largest spare time = gap - sailing start->port->end - minimum stay, over gaps and ports"),
     ("dc_sensitive_spare_h", "h", "largest spare time at a sensitive port"),
     ("oab", "0/1", "out-and-back: returns to its origin port, or ends within out_and_back_km of its start after going farther"),
-    ("oab_max_excursion_km", "km", "farthest fix from the voyage start"),
+    ("oab_max_excursion_km", "km", "farthest fix from the voyage start, for out-and-back voyages (0 otherwise)"),
     ("oab_dark_share", "fraction", "dark_share of an out-and-back voyage (0 otherwise)"),
     ("oab_dark_sensitive", "0/1", "out-and-back whose gaps fit a call at a sensitive port"),
     ("loiter_h", "h", "time under loiter_speed_kn away from ports, gaps excluded"),
@@ -128,64 +128,78 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     """
     n = len(pos)
     mmsi = pos["mmsi"].to_numpy(np.int64)
-    track_no = pos["track_no"].to_numpy(np.int64)
+    track_no = pos["track_no"].to_numpy()
     t = epoch_us(pos["timestamp"]) / 1e6
     lat = pos["lat"].to_numpy(float)
     lon = pos["lon"].to_numpy(float)
     sog = pos["sog"].to_numpy(float) if "sog" in pos else np.full(n, np.nan)
     cog = pos["cog"].to_numpy(float) if "cog" in pos else np.full(n, np.nan)
-    near_port = pos["near_port"].to_numpy(np.int64)
-    port_idx = pos["port_idx"].to_numpy(np.int64)
-    visit = pos["visit"].to_numpy(np.int64)
-    voyage_no = pos["voyage_no"].to_numpy(np.int64)
+    near_port = pos["near_port"].to_numpy()
+    port_idx = pos["port_idx"].to_numpy()
+    visit = pos["visit"].to_numpy()
+    voyage_no = pos["voyage_no"].to_numpy()
 
     tstart = group_starts(mmsi, track_no)
     tid = np.cumsum(tstart) - 1
-    b_all = np.flatnonzero(~tstart)           # interval (b-1, b)
-    a_all = b_all - 1
-    dt_all = t[b_all] - t[a_all]
-    d_all = haversine_km(lat[a_all], lon[a_all], lat[b_all], lon[b_all])
+    n_tracks = int(tid[-1]) + 1 if n else 0
+    if n < 2:
+        return _empty_table()
+    # Interval space: interval i joins fix i and fix i + 1. Arrays are length n - 1 views or
+    # single passes; intervals across a track start or inside one port visit are invalid.
+    dt = np.diff(t)
+    d = (pos["step_km"].to_numpy(float)[1:] if "step_km" in pos
+         else haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:]))
+    same_track = ~tstart[1:]
+    valid = same_track & ~((visit[:-1] >= 0) & (visit[:-1] == visit[1:]))
     gap_s = cfg.gap_hours * 3600.0
-    gap_all = dt_all > gap_s
+    gap = valid & (dt > gap_s)
+    tid_iv = tid[1:]
 
     # Track-level: usual reporting interval and speed.
-    n_tracks = int(tid[-1]) + 1 if n else 0
-    tid_iv = tid[b_all]
-    ok = ~gap_all
-    cnt = np.bincount(tid_iv[ok], minlength=n_tracks)
-    usual_interval = np.where(cnt > 0, np.bincount(tid_iv[ok], weights=dt_all[ok], minlength=n_tracks)
-                              / np.maximum(cnt, 1), np.nan)
-    moving = np.nan_to_num(sog, nan=0.0) > cfg.moving_speed_kn
-    mv_cnt = np.bincount(tid[moving], minlength=n_tracks)
-    mv_speed = np.bincount(tid[moving], weights=sog[moving], minlength=n_tracks) / np.maximum(mv_cnt, 1)
+    ok = same_track & ~(dt > gap_s)
+    cnt = np.bincount(tid_iv, weights=ok, minlength=n_tracks)
     with np.errstate(invalid="ignore", divide="ignore"):
-        step_kn = np.where(dt_all > 0, d_all / np.maximum(dt_all, 1e-9) * 3600.0 / KM_PER_NM, np.nan)
+        usual_interval = np.where(cnt > 0, np.bincount(tid_iv, weights=np.where(ok, dt, 0.0), minlength=n_tracks)
+                                  / np.maximum(cnt, 1), np.nan)
+        step_kn = d / dt * (3600.0 / KM_PER_NM)
+    moving = sog > cfg.moving_speed_kn
+    mv_cnt = np.bincount(tid, weights=moving, minlength=n_tracks)
+    mv_speed = np.bincount(tid, weights=np.where(moving, sog, 0.0), minlength=n_tracks) / np.maximum(mv_cnt, 1)
     imp_ok = ok & (step_kn > cfg.moving_speed_kn) & (step_kn < cfg.max_speed_kn)
-    imp_cnt = np.bincount(tid_iv[imp_ok], minlength=n_tracks)
-    imp_speed = np.bincount(tid_iv[imp_ok], weights=step_kn[imp_ok], minlength=n_tracks) / np.maximum(imp_cnt, 1)
+    imp_cnt = np.bincount(tid_iv, weights=imp_ok, minlength=n_tracks)
+    imp_speed = np.bincount(tid_iv, weights=np.where(imp_ok, step_kn, 0.0), minlength=n_tracks) / np.maximum(imp_cnt, 1)
     usual_speed = np.where(mv_cnt >= 3, mv_speed, np.where(imp_cnt >= 3, imp_speed, cfg.default_speed_kn))
-    tracks_per_mmsi = pd.Series(track_no).groupby(mmsi).transform("max").to_numpy() + 1 if n else np.zeros(0)
 
-    # Voyage intervals: all intervals except those inside one port visit.
-    in_port = (visit[a_all] >= 0) & (visit[a_all] == visit[b_all])
-    sel = ~in_port
-    a, b = a_all[sel], b_all[sel]
-    dt, d, gap = dt_all[sel], d_all[sel], gap_all[sel]
-    vfirst = group_starts(tid[b], voyage_no[b])
+    # Voyages: maximal runs of valid intervals with one (track, voyage number).
+    vkey_change = np.ones(n - 1, bool)
+    vkey_change[1:] = ~valid[:-1] | (tid_iv[1:] != tid_iv[:-1]) | (voyage_no[2:] != voyage_no[1:-1])
+    vfirst = valid & vkey_change
     gst = np.flatnonzero(vfirst)
     nv = len(gst)
     if nv == 0:
         return _empty_table()
-    gidx = np.cumsum(vfirst) - 1
-    gend = np.append(gst[1:], len(b)) - 1
-    row_first, row_last = a[gst], b[gend]
+    gidx = np.cumsum(vfirst) - 1     # voyage of each interval (meaningful where valid)
+    idx = np.arange(n - 1)
+    gend = np.maximum.reduceat(np.where(valid, idx, -1), gst)
+    row_first, row_last = gst, gend + 1
     vtid = tid[row_first]
 
-    def vsum(x):
-        return np.add.reduceat(np.asarray(x, float), gst)
+    # Per-voyage reductions. reduceat over [gst[j], gst[j+1]) also sweeps the few invalid
+    # intervals (port stays, track starts) that follow voyage j; subtracting them is far
+    # cheaper than masking millions of valid ones. ``x`` must be finite.
+    inval = np.flatnonzero(~valid)
+    inval = inval[inval >= gst[0]]
+    inval_v = gidx[inval]
 
-    def vmax(x):
-        return np.maximum.reduceat(np.asarray(x, float), gst)
+    def vsum(x):
+        x = np.broadcast_to(np.asarray(x, float), valid.shape)
+        total = np.add.reduceat(x, gst)
+        if len(inval):
+            total -= np.bincount(inval_v, weights=x[inval], minlength=nv)
+        return total
+
+    def vmax(x, fill=-np.inf):
+        return np.maximum.reduceat(np.where(valid, x, fill), gst)
 
     origin = np.where(visit[row_first] >= 0, port_idx[row_first], -1)
     dest = np.where(visit[row_last] >= 0, port_idx[row_last], -1)
@@ -194,33 +208,41 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     out = {}
     out["duration_h"] = duration_s / 3600.0
     out["distance_km"] = vsum(d)
-    out["n_positions"] = np.diff(np.append(gst, len(b))) + 1.0
-    ok_v = ~gap
+    out["n_positions"] = (gend - gst + 1) - (np.bincount(inval_v, minlength=nv) if len(inval) else 0) + 1.0
+    no_gap = valid & ~gap
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["mean_speed_kn"] = vsum(np.where(ok_v, d, 0)) / (vsum(np.where(ok_v, dt, 0)) / 3600.0) / KM_PER_NM
-    sog_b = sog[b]
+        out["mean_speed_kn"] = (np.add.reduceat(np.where(no_gap, d, 0.0), gst)
+                                / (np.add.reduceat(np.where(no_gap, dt, 0.0), gst) / 3600.0) / KM_PER_NM)
+    sog_b = sog[1:]
     has_sog = np.isfinite(sog_b)
+    all_sog = bool(has_sog.all())
+    n_sog = vsum(has_sog)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["mean_sog_kn"] = vsum(np.where(has_sog, sog_b, 0)) / vsum(has_sog)
-    out["max_sog_kn"] = np.where(vsum(has_sog) > 0, vmax(np.where(has_sog, sog_b, -np.inf)), np.nan)
+        out["mean_sog_kn"] = vsum(sog_b if all_sog else np.where(has_sog, sog_b, 0.0)) / n_sog
+    out["max_sog_kn"] = np.where(n_sog > 0, vmax(sog_b if all_sog else np.where(has_sog, sog_b, -np.inf)), np.nan)
     out["usual_interval_s"] = usual_interval[vtid]
 
+    # Gaps are few: everything about them runs on the gap intervals only.
+    gi = np.flatnonzero(gap)
+    gv = gidx[gi]
+    g_dt = dt[gi]
     for band in cfg.gap_bands_h:
-        out[f"n_gaps_{band:g}h"] = vsum(dt > band * 3600.0)
-    gap_dt = np.where(gap, dt, 0.0)
-    max_gap = vmax(gap_dt)
+        out[f"n_gaps_{band:g}h"] = np.bincount(gv, weights=g_dt > band * 3600.0, minlength=nv)
+    max_gap = np.zeros(nv)
+    np.maximum.at(max_gap, gv, g_dt)
+    total_gap = np.bincount(gv, weights=g_dt, minlength=nv)
     out["max_gap_h"] = max_gap / 3600.0
-    out["total_dark_h"] = vsum(gap_dt) / 3600.0
+    out["total_dark_h"] = total_gap / 3600.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["dark_share"] = np.where(duration_s > 0, vsum(gap_dt) / duration_s, 0.0)
+        out["dark_share"] = np.where(duration_s > 0, total_gap / duration_s, 0.0)
 
-    # The longest gap of each voyage.
-    k = np.arange(len(b))
-    cand = np.where(gap & (dt == max_gap[gidx]), k, _BIG)
-    lg = np.minimum.reduceat(cand, gst)
-    has_lg = lg < _BIG
-    lgk = lg[has_lg]
-    la, lb = a[lgk], b[lgk]
+    # The longest gap of each voyage (the first, if two are equally long).
+    order = np.lexsort((gi, -g_dt, gv))
+    pick = order[group_starts(gv[order])] if len(gi) else np.zeros(0, np.int64)
+    has_lg = np.zeros(nv, bool)
+    has_lg[gv[pick]] = True
+    lgi = gi[pick]               # interval index of each voyage's longest gap, voyage order
+    la, lb = lgi, lgi + 1
     nan = np.full(nv, np.nan)
 
     def put(vals, fill=np.nan, dtype=float):
@@ -228,9 +250,9 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
         o[has_lg] = vals
         return o
 
-    out["lg_displacement_km"] = put(d[lgk])
+    out["lg_displacement_km"] = put(d[lgi])
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["lg_implied_speed_kn"] = put(d[lgk] / (dt[lgk] / 3600.0) / KM_PER_NM)
+        out["lg_implied_speed_kn"] = put(d[lgi] / (dt[lgi] / 3600.0) / KM_PER_NM)
     sp_idx, sp_km = gaz.nearest(lat[la], lon[la])
     ep_idx, ep_km = gaz.nearest(lat[lb], lon[lb])
     ss_idx, ss_km = gaz.nearest(lat[la], lon[la], sensitive_only=True)
@@ -252,7 +274,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
         off = np.full(len(la), np.nan)
     out["lg_heading_off_sensitive_deg"] = put(off)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["lg_vs_usual"] = put(dt[lgk] / usual_interval[tid[la]])
+        out["lg_vs_usual"] = put(dt[lgi] / usual_interval[tid[la]])
     if coverage is not None and len(coverage.table):
         rate, cell_int, _ = coverage.lookup(lat[la], lon[la])
     else:
@@ -261,42 +283,58 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     out["lg_cell_interval_s"] = put(cell_int)
 
     # Possible dark port calls in every long gap.
-    dc = _dark_calls(a, b, dt, gap, gidx, nv, lat, lon, usual_speed[tid[a]], gaz, cfg)
+    dc = _dark_calls(gi, g_dt, gv, nv, lat, lon, usual_speed[tid[gi]], gaz, cfg)
     out.update({k_: v for k_, v in dc.items() if not k_.startswith("_")})
 
-    # Out-and-back.
+    # Out-and-back: back at the origin port, or (ports unknown) back near the start after
+    # going farther away. The excursion is measured on those candidate voyages only.
     first_lat, first_lon = lat[row_first], lon[row_first]
-    excursion = vmax(haversine_km(lat[b], lon[b], first_lat[gidx], first_lon[gidx]))
     end_gap_km = haversine_km(first_lat, first_lon, lat[row_last], lon[row_last])
-    oab = ((origin >= 0) & (origin == dest)) | (
-        (origin < 0) & (dest < 0) & (end_gap_km <= cfg.out_and_back_km) & (excursion > cfg.out_and_back_km))
+    same_port = (origin >= 0) & (origin == dest)
+    cand = np.flatnonzero(same_port | ((origin < 0) & (dest < 0) & (end_gap_km <= cfg.out_and_back_km)))
+    excursion = np.zeros(nv)
+    if len(cand):
+        lens = gend[cand] - gst[cand] + 1
+        rows = np.repeat(gst[cand] - np.cumsum(np.append(0, lens[:-1])), lens) + np.arange(lens.sum())
+        owner = np.repeat(cand, lens)
+        dist = planar_km(lat[row_first[owner]], lon[row_first[owner]], lat[rows + 1], lon[rows + 1])
+        np.maximum.at(excursion, owner, np.where(valid[rows], dist, 0.0))
+    oab = same_port | ((origin < 0) & (dest < 0) & (end_gap_km <= cfg.out_and_back_km)
+                       & (excursion > cfg.out_and_back_km))
+    excursion = np.where(oab, excursion, 0.0)
     out["oab"] = oab.astype(float)
     out["oab_max_excursion_km"] = excursion
     out["oab_dark_share"] = np.where(oab, out["dark_share"], 0.0)
     out["oab_dark_sensitive"] = (oab & (out["dc_sensitive_feasible"] > 0)).astype(float)
 
     # Loitering (slow, away from ports) and loitering while dark.
-    spd_b = np.where(np.isfinite(sog[b]), sog[b], step_kn_of(d, dt))
-    spd_a = np.where(np.isfinite(sog[a]), sog[a], step_kn_of(d, dt))
-    slow = ~gap & (spd_a < cfg.loiter_speed_kn) & (spd_b < cfg.loiter_speed_kn) & (near_port[a] < 0) & (near_port[b] < 0)
-    out["loiter_h"] = vsum(np.where(slow, dt, 0)) / 3600.0
-    prev_slow = np.concatenate([[False], slow[:-1]])
-    run_start = slow & (vfirst | ~prev_slow)
-    run_id = np.cumsum(run_start) - 1
-    if slow.any():
-        dur = np.bincount(run_id[slow], weights=dt[slow])
-        run_v = gidx[np.flatnonzero(run_start)]
+    spd = np.where(np.isfinite(sog), sog, np.inf)  # unknown speed is not "slow"
+    spd_iv = np.where(np.isfinite(step_kn), step_kn, np.inf)
+    slow = (no_gap & (np.minimum(spd[:-1], spd_iv) < cfg.loiter_speed_kn)
+            & (np.minimum(spd[1:], spd_iv) < cfg.loiter_speed_kn) & (near_port[:-1] < 0) & (near_port[1:] < 0))
+    si = np.flatnonzero(slow)
+    out["loiter_h"] = np.bincount(gidx[si], weights=dt[si], minlength=nv) / 3600.0
+    if len(si):
+        run_start = np.ones(len(si), bool)
+        run_start[1:] = (si[1:] != si[:-1] + 1) | (gidx[si[1:]] != gidx[si[:-1]])
+        run_id = np.cumsum(run_start) - 1
+        dur = np.bincount(run_id, weights=dt[si])
+        run_v = gidx[si[run_start]]
         out["loiter_events"] = np.bincount(run_v[dur >= cfg.loiter_min_h * 3600.0], minlength=nv).astype(float)
     else:
         out["loiter_events"] = np.zeros(nv)
-    dark_loiter = gap & (dt >= cfg.dark_loiter_min_gap_h * 3600.0) & (step_kn_of(d, dt) < cfg.loiter_speed_kn)
-    out["dark_loiter_h"] = vsum(np.where(dark_loiter, dt, 0)) / 3600.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g_kn = d[gi] / (g_dt / 3600.0) / KM_PER_NM
+    dark_loiter = (g_dt >= cfg.dark_loiter_min_gap_h * 3600.0) & (g_kn < cfg.loiter_speed_kn)
+    out["dark_loiter_h"] = np.bincount(gv, weights=np.where(dark_loiter, g_dt, 0.0), minlength=nv) / 3600.0
 
     # Proximity to sensitive ports without a call there.
     reach = np.where(gaz.sensitive, gaz.radius_km + cfg.sensitive_near_km, -1.0)
-    near_s, _ = gaz.in_reach(lat[a], lon[a], reach, key=f"sens{cfg.sensitive_near_km}")
-    ns = ~gap & (near_s >= 0) & (near_s != origin[gidx]) & (near_s != dest[gidx])
-    out["near_sensitive_h"] = vsum(np.where(ns, dt, 0)) / 3600.0
+    near_s, _ = gaz.in_reach(lat[:-1], lon[:-1], reach, key=f"sens{cfg.sensitive_near_km}")
+    ni = np.flatnonzero(no_gap & (near_s >= 0))
+    nsv = gidx[ni]
+    ns = (near_s[ni] != origin[nsv]) & (near_s[ni] != dest[nsv])
+    out["near_sensitive_h"] = np.bincount(nsv, weights=np.where(ns, dt[ni], 0.0), minlength=nv) / 3600.0
     sens = gaz.sensitive
     out["origin_sensitive"] = np.where(origin >= 0, sens[np.maximum(origin, 0)], False).astype(float)
     out["dest_sensitive"] = np.where(dest >= 0, sens[np.maximum(dest, 0)], False).astype(float)
@@ -307,7 +345,10 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
         if declared[i]:
             mismatch[i] = 0.0 if destination_matches(declared[i], ids[dest[i]], names[dest[i]]) else 1.0
     out["dest_declared_mismatch"] = mismatch
-    out["n_tracks_mmsi"] = tracks_per_mmsi[row_first].astype(float)
+    # Rows are grouped by MMSI: the last row of each MMSI holds its highest track number.
+    mfirst = np.flatnonzero(group_starts(mmsi))
+    mlast = np.append(mfirst[1:], n) - 1
+    out["n_tracks_mmsi"] = (track_no[mlast] + 1)[np.searchsorted(mfirst, row_first, side="right") - 1].astype(float)
 
     # Descriptive columns.
     vm = mmsi[row_first]
@@ -348,26 +389,25 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     return pd.concat([ctx, feats], axis=1)
 
 
-def step_kn_of(d_km: np.ndarray, dt_s: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(dt_s > 0, d_km / (dt_s / 3600.0) / KM_PER_NM, np.inf)
+def _dark_calls(gi, g_dt, gv, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg: Config) -> dict:
+    """Per voyage: which ports a call fits at, in its gaps of at least dark_call_min_gap_h.
 
-
-def _dark_calls(a, b, dt, gap, gidx, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg: Config) -> dict:
-    """Per voyage: which ports a call fits at, in its gaps of at least dark_call_min_gap_h."""
+    ``gi``: interval index of each gap (from fix gi to fix gi + 1), ``g_dt`` its seconds,
+    ``gv`` its voyage, ``speed_kn`` its vessel's usual speed."""
     res = {
         "dc_n_feasible": np.zeros(nv), "dc_sensitive_feasible": np.zeros(nv),
         "dc_best_spare_h": np.full(nv, np.nan), "dc_sensitive_spare_h": np.full(nv, np.nan),
         "_port": np.full(nv, -1, np.int64), "_gap_h": np.full(nv, np.nan), "_spare_h": np.full(nv, np.nan),
     }
-    gi = np.flatnonzero(gap & (dt >= cfg.dark_call_min_gap_h * 3600.0))
-    if len(gi) == 0 or gaz.n == 0:
+    long_ = g_dt >= cfg.dark_call_min_gap_h * 3600.0
+    if not long_.any() or gaz.n == 0:
         return res
-    ga, gb = a[gi], b[gi]
+    ga = gi[long_]
     ds = gaz.distances(lat[ga], lon[ga])
-    de = gaz.distances(lat[gb], lon[gb])
-    gap_h = dt[gi] / 3600.0
-    sail_h = (ds + de) * cfg.route_factor / (speed_kn[gi][:, None] * KM_PER_NM)
+    de = gaz.distances(lat[ga + 1], lon[ga + 1])
+    gap_h = g_dt[long_] / 3600.0
+    gv = gv[long_]
+    sail_h = (ds + de) * cfg.route_factor / (speed_kn[long_][:, None] * KM_PER_NM)
     spare = gap_h[:, None] - sail_h - cfg.min_call_stay_h
     # A gap that starts and ends at the same port is a quiet stay there, not a hidden call.
     exit_r = gaz.radius_km * cfg.port_exit_factor
@@ -380,7 +420,6 @@ def _dark_calls(a, b, dt, gap, gidx, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg
     s_spare = np.where(sens, spare, -np.inf)
     best_s = s_spare.max(axis=1)
     best_s_port = s_spare.argmax(axis=1)
-    gv = gidx[gi]
     np.maximum.at(res["dc_n_feasible"], gv, n_feas)
     np.maximum.at(res["dc_sensitive_feasible"], gv, (best_s > 0).astype(float))
     tmp = np.full(nv, -np.inf)

@@ -41,56 +41,63 @@ def port_visits(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarr
     n = len(tid)
     exit_r = gaz.radius_km * cfg.port_exit_factor
     near, dist = gaz.in_reach(lat, lon, exit_r, key=f"exit{cfg.port_exit_factor}")
-    inner = np.zeros(n, bool)
-    has = near >= 0
-    inner[has] = dist[has] <= gaz.radius_km[near[has]]
-    tstart = group_starts(tid)
-
-    # Runs of consecutive fixes of one track near the same port.
-    run_start = tstart | group_starts(near)
-    run_id = np.cumsum(run_start) - 1
+    # No visit, no port: one shared all -1 array serves both until a visit is found.
+    port_idx = visit = np.full(n, -1, np.int32)
+    # Everything below runs on the fixes near a port only: at sea, nothing happens.
+    nz = np.flatnonzero(near >= 0)
+    zt, zp = tid[nz], near[nz]
+    run_start = np.ones(len(nz), bool)
+    if len(nz) > 1:
+        run_start[1:] = (nz[1:] != nz[:-1] + 1) | (zt[1:] != zt[:-1]) | (zp[1:] != zp[:-1])
     starts = np.flatnonzero(run_start)
-    ends = np.append(starts[1:], n) - 1
-    rport = near[starts]
-    any_inner = np.add.reduceat(inner.astype(np.int64), starts) > 0 if n else np.zeros(0, bool)
-    stopped = np.nan_to_num(speed_kn, nan=np.inf) < cfg.stop_speed_kn
-    any_stop = np.add.reduceat(stopped.astype(np.int64), starts) > 0 if n else np.zeros(0, bool)
-    stay_h = (t_s[ends] - t_s[starts]) / 3600.0
-    is_visit = (rport >= 0) & any_inner & (any_stop | (stay_h >= cfg.min_port_stay_h))
-
+    ends = np.append(starts[1:], len(nz)) - 1
+    if len(starts):
+        inner = dist[nz] <= gaz.radius_km[zp]
+        stopped = np.nan_to_num(speed_kn[nz], nan=np.inf) < cfg.stop_speed_kn
+        any_inner = np.add.reduceat(inner.astype(np.int64), starts) > 0
+        any_stop = np.add.reduceat(stopped.astype(np.int64), starts) > 0
+        stay_h = (t_s[nz[ends]] - t_s[nz[starts]]) / 3600.0
+        is_visit = any_inner & (any_stop | (stay_h >= cfg.min_port_stay_h))
+    else:
+        is_visit = np.zeros(0, bool)
     vrun = np.flatnonzero(is_visit)
-    visit_of_run = np.full(len(starts), -1, np.int64)
-    visit_of_run[vrun] = np.arange(len(vrun))
-    visit = visit_of_run[run_id] if n else np.zeros(0, np.int64)
-    port_idx = np.where(visit >= 0, near, -1)
+    vs, ve = nz[starts[vrun]], nz[ends[vrun]]
+    # Mark visit rows: +1 at each visit start, -1 after its end, cumulative sum > 0 inside.
+    if len(vrun):
+        mark = np.zeros(n + 1, np.int64)
+        np.add.at(mark, vs, np.arange(1, len(vrun) + 1))
+        np.add.at(mark, ve + 1, -np.arange(1, len(vrun) + 1))
+        visit = (np.cumsum(mark[:-1]) - 1).astype(np.int32)
+        port_idx = np.where(visit >= 0, near, -1).astype(np.int32)
+    rport = near[vs] if len(vrun) else np.zeros(0, np.int64)
 
     # Observed entry/exit: the neighbouring fix is in the same track and not across a gap.
     gap_s = cfg.gap_hours * 3600.0
-    vs, ve = starts[vrun], ends[vrun]
+    tstart = group_starts(tid)
     prev_ok = np.zeros(len(vrun), bool)
-    nz = ~tstart[vs]
-    prev_ok[nz] = (t_s[vs[nz]] - t_s[vs[nz] - 1]) <= gap_s
+    nz_prev = ~tstart[vs]
+    prev_ok[nz_prev] = (t_s[vs[nz_prev]] - t_s[vs[nz_prev] - 1]) <= gap_s
     next_ok = np.zeros(len(vrun), bool)
-    inb = ve + 1 < n
-    cand = np.zeros(len(vrun), bool)
-    cand[inb] = ~tstart[np.minimum(ve[inb] + 1, n - 1)]
+    cand = ve + 1 < n
+    cand[cand] = ~tstart[ve[cand] + 1]
     next_ok[cand] = (t_s[ve[cand] + 1] - t_s[ve[cand]]) <= gap_s
     visits = pd.DataFrame({
-        "tid": tid[vs], "port_idx": rport[vrun], "first_row": vs, "last_row": ve,
+        "tid": tid[vs], "port_idx": rport, "first_row": vs, "last_row": ve,
         "arrival_s": t_s[vs], "departure_s": t_s[ve],
         "entry_observed": prev_ok, "exit_observed": next_ok,
     })
 
     # Voyage number of the interval (row-1, row): the count of visits of the track that
-    # ended before the row. Visit ends are counted per track with a cumulative sum.
-    vend = np.zeros(n, np.int64)
-    vend[ve] = 1
-    ended_through = np.cumsum(vend)  # visits ended at or before row (global)
-    ended_before = np.empty(n, np.int64)
-    if n:
+    # ended before the row.
+    if len(vrun) == 0:
+        voyage_no = np.zeros(n, np.int32)
+    else:
+        vend = np.zeros(n, np.int64)
+        vend[ve] = 1
+        ended_before = np.empty(n, np.int64)
         ended_before[0] = 0
-        ended_before[1:] = ended_through[:-1]
-    base = ended_before[np.flatnonzero(tstart)]
-    track_no = np.cumsum(tstart) - 1
-    voyage_no = ended_before - base[track_no] if n else np.zeros(0, np.int64)
-    return VisitResult(near, port_idx, visit, voyage_no, visits)
+        np.cumsum(vend[:-1], out=ended_before[1:])
+        first_rows = np.flatnonzero(tstart)
+        base = ended_before[first_rows]
+        voyage_no = (ended_before - np.repeat(base, np.diff(np.append(first_rows, n)))).astype(np.int32)
+    return VisitResult(near.astype(np.int32, copy=False), port_idx, visit, voyage_no, visits)
