@@ -115,7 +115,7 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
         whole = np.isfinite(mmsi) & (np.floor(mmsi) == mmsi)
         mark(mmsi_bad | ~whole | (mmsi < S.MMSI_MIN) | (mmsi > S.MMSI_MAX), S.INVALID_MMSI,
              f"not a ship station MMSI ({S.MMSI_MIN}-{S.MMSI_MAX})")
-        mmsi_int = np.where(np.isfinite(mmsi), mmsi, 0).astype(np.int64)
+        mmsi_int = np.where(np.isfinite(mmsi) & (np.abs(mmsi) < 1e15), mmsi, 0).astype(np.int64)
     mark(f["timestamp"].isna().to_numpy(), S.MISSING_FIELD, "timestamp is empty")
     mark(ts_bad, S.BAD_TIMESTAMP, "timestamp is neither ISO 8601 nor dd/mm/yyyy HH:MM:SS")
     mark(lat_bad | lon_bad, S.UNPARSEABLE, "lat/lon is not a number")

@@ -8,6 +8,7 @@ to ``<out>.rejected.csv``: the row as read, ``reason``, ``detail``, ``file``, ``
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,11 @@ def write_table(frame: pd.DataFrame, out: str | Path, counts: RowCounts | None =
     for k, v in (extra_meta or {}).items():
         meta[f"darkvoyage.{k}".encode()] = json.dumps(v, default=str).encode()
     if out.suffix.lower() == ".parquet":
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with warnings.catch_warnings():
+            # pyarrow's pandas bridge still reads Series.values of zoned time stamps, which
+            # pandas 3.1 deprecates; the conversion itself is right.
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+            table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         pq.write_table(table, out, compression="zstd")
     else:
@@ -120,8 +125,9 @@ def track_positions_table(tr: TrackResult, gaz: Gazetteer) -> pd.DataFrame:
     start_row = np.where(k > 0, last_rows[np.clip(vbase[tid] + k - 1, 0, max(len(last_rows) - 1, 0))]
                          if len(last_rows) else first_row[tid], first_row[tid])
     tid_str = pc.binary_join_element_wise(pa.array(mmsi).cast(pa.string()), pa.array(track_no).cast(pa.string()), "-")
-    start_ts = pa.array(t_us[start_row], pa.timestamp("us", tz="UTC"))
-    stamp = pc.strftime(pc.floor_temporal(start_ts, unit="second"), format="%Y%m%dT%H%M%SZ")
+    # Whole seconds, as in the voyage table's ids (Arrow's %S prints fractions of finer units).
+    start_s = pa.array(np.floor_divide(t_us[start_row], 1_000_000), pa.timestamp("s", tz="UTC"))
+    stamp = pc.strftime(start_s, format="%Y%m%dT%H%M%SZ")
     vid = pc.binary_join_element_wise(tid_str, stamp, "-")
     vid = pc.if_else(pa.array(at_sea), vid, pa.scalar(None, pa.string()))
     ids = np.asarray(gaz.ids, dtype=object)

@@ -127,39 +127,45 @@ def _flatten_objects(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_csv(path: Path) -> ReadResult:
-    bad_lines: list[int] = []
-    bad_raw: list[str] = []
+    delimiter = "\t" if ".tsv" in [x.lower() for x in path.suffixes] else ","
 
-    def handler(row):
-        bad_lines.append(int(row.number) if row.number is not None else -1)
-        bad_raw.append(row.text)
-        return "skip"
+    def attempt(threads: bool, as_text: bool):
+        bad: list[tuple[int | None, str]] = []
 
-    parse = pacsv.ParseOptions(invalid_row_handler=handler,
-                               delimiter="\t" if ".tsv" in [s.lower() for s in path.suffixes] else ",")
-    try:
-        try:
-            table = pacsv.read_csv(path, parse_options=parse)
-        except pa.ArrowInvalid:
-            # A column whose type changes mid-file (an "abc" in the MMSI column): read all as text.
-            bad_lines.clear(); bad_raw.clear()
-            header = pacsv.read_csv(path, parse_options=parse,
+        def handler(row):
+            bad.append((row.number, row.text))
+            return "skip"
+
+        parse = pacsv.ParseOptions(invalid_row_handler=handler, delimiter=delimiter)
+        read = pacsv.ReadOptions(use_threads=threads)
+        convert = pacsv.ConvertOptions()
+        if as_text:
+            header = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(invalid_row_handler=lambda r: "skip",
+                                                                            delimiter=delimiter),
                                     read_options=pacsv.ReadOptions(block_size=1 << 16)).column_names
             convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in header})
-            table = pacsv.read_csv(path, parse_options=parse, convert_options=convert)
+        return pacsv.read_csv(path, parse_options=parse, read_options=read, convert_options=convert), bad
+
+    try:
+        try:
+            table, bad = attempt(True, False)
+        except pa.ArrowInvalid:
+            # A column whose type changes mid-file (an "abc" in the MMSI column): read as text.
+            table, bad = attempt(True, True)
+        if any(n is None for n, _ in bad):
+            # Multi-threaded parsing does not know line numbers of bad rows; parse once more,
+            # single-threaded, only for files that have any.
+            table, bad = attempt(False, table.schema.types and all(t == pa.string() for t in table.schema.types))
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not a readable CSV file ({err})") from err
-    frame = table.to_pandas()
-    frame = _rename(frame, path)
-    # Data row k (0-based) sits on line k + 2 (after the header) when no row was skipped;
-    # skipped rows shift the numbering, so take pyarrow's own numbers where it gives them.
-    frame[LINE_COL] = np.arange(2, len(frame) + 2, dtype=np.int32)
-    if bad_lines:
-        keep = np.setdiff1d(np.arange(1, len(frame) + len(bad_lines) + 2), np.asarray(bad_lines))
-        frame[LINE_COL] = keep[1:len(frame) + 1] if len(keep) > len(frame) else frame[LINE_COL]
+    frame = _rename(table.to_pandas(), path)
+    bad_lines = [int(n) if n is not None else -1 for n, _ in bad]
+    # Data rows sit on lines 2, 3, ... (line 1 is the header), skipping the bad ones.
+    lines = np.setdiff1d(np.arange(2, len(frame) + len(bad) + 2), np.asarray(bad_lines, np.int64))
+    frame[LINE_COL] = lines[:len(frame)].astype(np.int32)
     frame[FILE_COL] = _file_col(path, len(frame))
-    bad = _unparseable(str(path), bad_lines, bad_raw, ["wrong number of fields"] * len(bad_lines))
-    return ReadResult(frame, bad)
+    unparseable = _unparseable(str(path), bad_lines, [t for _, t in bad], ["wrong number of fields"] * len(bad))
+    return ReadResult(frame, unparseable)
 
 
 def read_parquet(path: Path) -> ReadResult:

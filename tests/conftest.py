@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+REAL = SHARED / "real"
+GFW_REGR = REAL / "gfw_gpsdio_segment" / "regr_2021-01"
+GFW_MASTER = REAL / "gfw_gpsdio_segment" / "master_fixtures"
+NMEA = REAL / "nmea"
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+
+def pytest_configure(config):
+    if not REAL.exists():
+        raise pytest.UsageError(f"{REAL} is missing: the tests run against ../shared/data beside the project")
+
+
+@pytest.fixture(scope="session")
+def gaz():
+    from features.gazetteer import load_gazetteer
+    return load_gazetteer()
+
+
+@pytest.fixture(scope="session")
+def real_files() -> list[Path]:
+    return sorted(GFW_REGR.glob("*.json")) + sorted(GFW_MASTER.glob("*.json")) + sorted(NMEA.glob("*.txt"))

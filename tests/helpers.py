@@ -1,0 +1,61 @@
+"""Hand-built AIS tracks for tests: sail between waypoints at a speed, stay in place, go dark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.geo import KM_PER_NM, haversine_km
+
+T0 = pd.Timestamp("2024-03-01T00:00:00Z")
+
+
+def km_north(lat: float, lon: float, km: float) -> tuple[float, float]:
+    """The point ``km`` due north (negative: south) of (lat, lon)."""
+    return lat + km / 111.195, lon
+
+
+def sail(mmsi: int, start: pd.Timestamp, waypoints: list[tuple[float, float]], speed_kn: float = 10.0,
+         every_min: float = 2.0) -> pd.DataFrame:
+    """Fixes every ``every_min`` along straight legs between waypoints at ``speed_kn``."""
+    legs = []
+    t = 0.0  # hours since start
+    for (la0, lo0), (la1, lo1) in zip(waypoints[:-1], waypoints[1:]):
+        dist = float(haversine_km(la0, lo0, la1, lo1))
+        hours = dist / (speed_kn * KM_PER_NM)
+        n = max(int(hours * 60 / every_min), 1)
+        f = np.arange(n) / n
+        legs.append(pd.DataFrame({"h": t + f * hours, "lat": la0 + f * (la1 - la0), "lon": lo0 + f * (lo1 - lo0)}))
+        t += hours
+    last = waypoints[-1]
+    legs.append(pd.DataFrame({"h": [t], "lat": [last[0]], "lon": [last[1]]}))
+    df = pd.concat(legs, ignore_index=True)
+    return pd.DataFrame({"mmsi": mmsi, "timestamp": start + pd.to_timedelta(df["h"], unit="h"),
+                         "lat": df["lat"], "lon": df["lon"], "sog": speed_kn})
+
+
+def stay(mmsi: int, start: pd.Timestamp, lat: float, lon: float, hours: float, every_min: float = 3.0) -> pd.DataFrame:
+    n = int(hours * 60 / every_min) + 1
+    return pd.DataFrame({"mmsi": mmsi, "timestamp": start + pd.to_timedelta(np.arange(n) * every_min, unit="min"),
+                         "lat": lat, "lon": lon, "sog": 0.0})
+
+
+def chain(*parts: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True).sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def end_of(df: pd.DataFrame) -> pd.Timestamp:
+    return df["timestamp"].max()
+
+
+def go_dark(df: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Drop the fixes strictly between ``start`` and ``end``."""
+    t = df["timestamp"]
+    return df[(t <= start) | (t >= end)].reset_index(drop=True)
+
+
+def write_csv(df: pd.DataFrame, path) -> str:
+    out = df.copy()
+    out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_csv(path, index=False)
+    return str(path)

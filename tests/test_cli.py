@@ -1,0 +1,59 @@
+"""The command line as a user runs it: exit codes, one-line errors, outputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .conftest import GFW_REGR
+
+EXE = str(Path(sys.executable).parent / "darkvoyage")
+
+
+def run(*args, cwd=None):
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["features", "/no/such/file.csv", "--out", "{tmp}/v.parquet"], "/no/such/file.csv: no such file"),
+    (["features", str(GFW_REGR / "regr_200000010.json"), "--out", "{tmp}/v.txt"], "output must end in .parquet or .csv"),
+    (["features", str(GFW_REGR / "regr_200000010.json"), "--out", "{tmp}/nodir/v.parquet"], "output folder does not exist"),
+    (["tracks", str(GFW_REGR / "regr_200000010.json"), "--out", "{tmp}/t.parquet", "--set", "gap_hourz=2"], "--set 'gap_hourz=2'"),
+    (["tracks", str(GFW_REGR / "regr_200000010.json"), "--out", "{tmp}/t.parquet", "--set", "gap_hours=abc"], "is not a valid value"),
+    (["tracks", "{tmp}/garbage.parquet", "--out", "{tmp}/t.parquet"], "not a readable Parquet file"),
+    (["tracks", "{tmp}/nocols.csv", "--out", "{tmp}/t.parquet"], "no column for mmsi"),
+    (["features", str(GFW_REGR / "regr_200000010.json"), "--out", "{tmp}/v.parquet", "--gazetteer", "{tmp}/nocols.csv"], "gazetteer lacks column"),
+])
+def test_bad_usage_exits_2_with_one_line(tmp_path, args, message):
+    (tmp_path / "garbage.parquet").write_bytes(b"PAR1 this is not parquet")
+    (tmp_path / "nocols.csv").write_text("a,b\n1,2\n")
+    res = run(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], res.stderr
+
+
+def test_missing_argument_is_usage_error(tmp_path):
+    res = run("features", "--out", tmp_path / "v.parquet")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_features_command_end_to_end(tmp_path):
+    out = tmp_path / "v.parquet"
+    res = run("features", GFW_REGR / "regr_224306000.json", GFW_REGR / "regr_412331088.json", "--out", out,
+              "--set", "gap_hours=2")
+    assert res.returncode == 0, res.stderr
+    v = pd.read_parquet(out)
+    assert "voyages" in res.stdout and "duplicate message" in res.stdout
+    assert set(v["mmsi"]) == {224306000, 412331088}
+    # gap_hours=2: no counted gap is shorter than 2 h.
+    assert (v.loc[v["n_gaps_1h"] > 0, "max_gap_h"] > 2).all()
+    import pyarrow.parquet as pq
+    import json
+    meta = pq.read_schema(out).metadata
+    assert json.loads(meta[b"darkvoyage.config"])["gap_hours"] == 2.0

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from features.docs import render
+from features.voyage_features import CONTEXT, FEATURE_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_feature_reference_is_current():
+    assert (ROOT / "docs" / "features.md").read_text() == render(), "run: python -m features.docs > docs/features.md"
+
+
+def test_every_documented_column_is_produced(tmp_path):
+    from features.pipeline import run_features
+    from .conftest import GFW_REGR
+    v, _ = run_features([GFW_REGR / "regr_441723000.json"])
+    assert list(v.columns) == [c for c, _, _ in CONTEXT] + FEATURE_NAMES
