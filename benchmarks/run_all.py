@@ -1,0 +1,18 @@
+"""Run every benchmark and print their JSON lines (``make bench``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = [
+    ["bench_features.py", "--rows", "1000000", "10000000", "--repeat", "3"],
+    ["segmenter_eval.py"],
+]
+
+if __name__ == "__main__":
+    for script, *args in SCRIPTS:
+        print(f"# {script}", flush=True)
+        subprocess.run([sys.executable, str(HERE / script), *args], check=True)
