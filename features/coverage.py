@@ -138,3 +138,36 @@ def neighbours_during_gaps(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lo
     with np.errstate(invalid="ignore", divide="ignore"):
         per_h = np.where(n_b > 0, total / (n_b * cfg.coverage_bucket_h), np.nan)
     return np.where(n_b > 0, total * cfg.coverage_bucket_h, np.nan), per_h
+
+
+def cell_day_coverage(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                      q_t: np.ndarray, q_lat: np.ndarray, q_lon: np.ndarray,
+                      cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Live coverage of the cell and UTC day of each query point (a gap's start): the share of
+    all tracks' intervals starting there that day that are gaps, and their mean non-gap
+    interval (s). Only intervals in the queried cells are aggregated."""
+    m = len(q_t)
+    rate, mean_int = np.full(m, np.nan), np.full(m, np.nan)
+    if m == 0 or len(tid) < 2:
+        return rate, mean_int
+    day_s = 86400.0
+    q_key = cell_key(q_lat, q_lon, cfg.coverage_cell_deg) * 100_000 + np.floor(np.asarray(q_t) / day_s).astype(np.int64)
+    wanted = np.unique(q_key // 100_000)
+    a = np.flatnonzero(tid[1:] == tid[:-1])
+    cells = cell_key(lat[a], lon[a], cfg.coverage_cell_deg)
+    a = a[np.isin(cells, wanted)]
+    if len(a) == 0:
+        return rate, mean_int
+    dt = t_s[a + 1] - t_s[a]
+    key = cell_key(lat[a], lon[a], cfg.coverage_cell_deg) * 100_000 + np.floor(t_s[a] / day_s).astype(np.int64)
+    uniq, inv = np.unique(key, return_inverse=True)
+    gap = dt > cfg.gap_hours * 3600.0
+    n = np.bincount(inv, minlength=len(uniq))
+    n_gap = np.bincount(inv, weights=gap, minlength=len(uniq))
+    ok_sum = np.bincount(inv, weights=np.where(gap, 0.0, dt), minlength=len(uniq))
+    pos = np.clip(np.searchsorted(uniq, q_key), 0, len(uniq) - 1)
+    hit = uniq[pos] == q_key
+    rate[hit] = (n_gap / n)[pos[hit]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_int[hit] = (ok_sum / (n - n_gap))[pos[hit]]
+    return rate, mean_int

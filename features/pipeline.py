@@ -19,7 +19,7 @@ import pandas as pd
 from . import schema as S
 from .clean import validate
 from .config import DEFAULT, Config
-from .coverage import CoverageGrid, neighbours_during_gaps
+from .coverage import CoverageGrid, cell_day_coverage, neighbours_during_gaps
 from .gazetteer import Gazetteer, load_gazetteer
 from .readers import read_inputs
 from .tracks import (duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
@@ -220,7 +220,9 @@ def build_coverage(positions: pd.DataFrame, cfg: Config = DEFAULT) -> CoverageGr
 
 
 def add_live_context(voyages: pd.DataFrame, positions: pd.DataFrame, cfg: Config = DEFAULT) -> pd.DataFrame:
-    """Fill the ``ctx_neighbour*`` columns: other vessels reporting near each longest gap."""
+    """Fill the live-context columns of each voyage's longest gap from all vessels' traffic:
+    neighbours still reporting near its start while it lasted, and the coverage of its start
+    cell on that day."""
     has = voyages["lg_start"].notna().to_numpy()
     if not has.any() or len(positions) == 0:
         return voyages
@@ -232,9 +234,14 @@ def add_live_context(voyages: pd.DataFrame, positions: pd.DataFrame, cfg: Config
     vh, per_h = neighbours_during_gaps(tid, _t_us(positions) / 1e6, positions["lat"].to_numpy(float),
                                        positions["lon"].to_numpy(float), t0, t1,
                                        v["lg_start_lat"].to_numpy(float), v["lg_start_lon"].to_numpy(float), cfg)
+    rate, mean_int = cell_day_coverage(tid, _t_us(positions) / 1e6, positions["lat"].to_numpy(float),
+                                       positions["lon"].to_numpy(float), t0, v["lg_start_lat"].to_numpy(float),
+                                       v["lg_start_lon"].to_numpy(float), cfg)
     voyages = voyages.copy()
     voyages.loc[has, "ctx_neighbour_vessel_h"] = vh
     voyages.loc[has, "ctx_neighbours_per_h"] = per_h
+    voyages.loc[has, "ctx_cell_day_gap_rate"] = rate
+    voyages.loc[has, "ctx_cell_day_interval_s"] = mean_int
     return voyages
 
 

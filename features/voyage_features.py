@@ -95,6 +95,8 @@ CONTEXT: list[tuple[str, str, str]] = [
     ("dc_port_spare_h", "h", "spare time of that call"),
     ("ctx_neighbour_vessel_h", "vessel-h", "live data: other vessels' reporting hours near the longest gap's start while it lasted (not a model input)"),
     ("ctx_neighbours_per_h", "vessels", "the same per hour of gap (0 while others report = a switch-off, not a coverage hole)"),
+    ("ctx_cell_day_gap_rate", "fraction", "live data: share of all tracks' intervals in the gap's start cell that UTC day that are gaps"),
+    ("ctx_cell_day_interval_s", "s", "live data: their mean reporting interval outside gaps"),
 ]
 
 _BIG = np.iinfo(np.int64).max
@@ -385,6 +387,8 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     ctx["dc_port_spare_h"] = dc["_spare_h"]
     ctx["ctx_neighbour_vessel_h"] = nan.copy()
     ctx["ctx_neighbours_per_h"] = nan.copy()
+    ctx["ctx_cell_day_gap_rate"] = nan.copy()
+    ctx["ctx_cell_day_interval_s"] = nan.copy()
     feats = pd.DataFrame({name: np.asarray(out[name], float) for name in FEATURE_NAMES})
     return pd.concat([ctx, feats], axis=1)
 
@@ -448,7 +452,7 @@ def _empty_table() -> pd.DataFrame:
     for c in ("start", "end", "lg_start", "lg_end"):
         cols[c] = pd.Series(dtype="datetime64[us, UTC]")
     for c in ("lg_start_lat", "lg_start_lon", "lg_end_lat", "lg_end_lon", "dc_gap_h", "dc_port_spare_h",
-              "ctx_neighbour_vessel_h", "ctx_neighbours_per_h"):
+              "ctx_neighbour_vessel_h", "ctx_neighbours_per_h", "ctx_cell_day_gap_rate", "ctx_cell_day_interval_s"):
         cols[c] = pd.Series(dtype="float64")
     for c in ("origin_exit_observed", "dest_entry_observed"):
         cols[c] = pd.Series(dtype="boolean")

@@ -131,6 +131,7 @@ def test_switch_off_while_neighbours_kept_reporting(tmp_path):
     assert x["max_gap_h"] == pytest.approx(10.0, abs=1e-6)
     assert x["ctx_neighbours_per_h"] == pytest.approx(2.0)  # both neighbours, every hour
     assert x["lg_cell_gap_rate"] < 0.01
+    assert x["ctx_cell_day_gap_rate"] < 0.01 and x["ctx_cell_day_interval_s"] == pytest.approx(300, rel=0.3)
 
 
 def test_coverage_hole_where_neighbours_were_silent_too(tmp_path):
@@ -138,6 +139,7 @@ def test_coverage_hole_where_neighbours_were_silent_too(tmp_path):
     x = v[v["mmsi"] == 422000001].iloc[0]
     assert x["max_gap_h"] == pytest.approx(10.0, abs=1e-6)
     assert x["ctx_neighbours_per_h"] == 0.0
+    assert x["ctx_cell_day_gap_rate"] > 0.0
     # The reference grid sees gaps in that cell from the neighbours too.
     others = v[v["mmsi"] != 422000001]
     assert (others["max_gap_h"] > 9.9).all()
