@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ["bench_features.py", "--rows", "1000000", "10000000", "--repeat", "3"],
     ["segmenter_eval.py"],
+    ["bench_simulator.py"],
 ]
 
 if __name__ == "__main__":

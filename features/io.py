@@ -54,6 +54,15 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``pa.Table.from_pandas`` without the index, quietly."""
+    with warnings.catch_warnings():
+        # pyarrow's pandas bridge still reads Series.values of zoned time stamps, which
+        # pandas 3.1 deprecates; the conversion itself is right.
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        return pa.Table.from_pandas(frame, preserve_index=False)
+
+
 def write_table(frame: pd.DataFrame, out: str | Path, counts: RowCounts | None = None,
                 extra_meta: dict | None = None) -> Path:
     """Write ``frame`` to ``out`` (.parquet or .csv) with the row counts as metadata."""
@@ -65,11 +74,7 @@ def write_table(frame: pd.DataFrame, out: str | Path, counts: RowCounts | None =
     for k, v in (extra_meta or {}).items():
         meta[f"darkvoyage.{k}".encode()] = json.dumps(v, default=str).encode()
     if out.suffix.lower() == ".parquet":
-        with warnings.catch_warnings():
-            # pyarrow's pandas bridge still reads Series.values of zoned time stamps, which
-            # pandas 3.1 deprecates; the conversion itself is right.
-            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = arrow_table(frame)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         pq.write_table(table, out, compression="zstd")
     else:

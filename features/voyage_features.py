@@ -28,7 +28,6 @@ FEATURES: list[tuple[str, str, str]] = [
     ("mean_speed_kn", "kn", "distance over time, gaps excluded"),
     ("mean_sog_kn", "kn", "mean reported speed over ground"),
     ("max_sog_kn", "kn", "maximum reported speed over ground"),
-    ("usual_interval_s", "s", "the track's mean reporting interval outside gaps"),
     ("n_gaps_1h", "count", "intervals between fixes longer than 1 h"),
     ("n_gaps_6h", "count", "... longer than 6 h"),
     ("n_gaps_12h", "count", "... longer than 12 h (GFW's intentional-disabling threshold)"),
@@ -58,10 +57,17 @@ FEATURES: list[tuple[str, str, str]] = [
     ("loiter_events", "count", "loitering stretches of at least loiter_min_h"),
     ("dark_loiter_h", "h", "gaps of at least dark_loiter_min_gap_h whose implied speed is under loiter_speed_kn"),
     ("near_sensitive_h", "h", "time within sensitive_near_km of a sensitive port area that is neither origin nor destination"),
+    ("origin_visit_dark_h", "h", "longest AIS gap during the stay at the origin port"),
+    ("dest_visit_dark_h", "h", "longest AIS gap during the stay at the destination port"),
+    ("dest_anchorage", "0/1", "the voyage ends at an anchorage (a queue off a port), not a berth"),
     ("origin_sensitive", "0/1", "the voyage starts from a sensitive port"),
     ("dest_sensitive", "0/1", "the voyage ends at a sensitive port"),
-    ("dest_declared_mismatch", "0/1/NaN", "declared AIS destination does not name the port reached (NaN: unknown)"),
+    ("dest_declared_mismatch", "0/1/NaN", "declared AIS destination does not name the port reached (NaN: unknown, or an anchorage)"),
+    ("dest_declared_is_origin", "0/1/NaN", "declared destination names the origin port: a stale entry, not a false one (NaN: unknown)"),
+    ("starts_at_sea_km", "km", "voyage without an origin: distance from its first fix to the nearest port (0 with an origin)"),
+    ("ends_at_sea_km", "km", "voyage without a destination: distance from its last fix to the nearest port (0 with one)"),
     ("n_tracks_mmsi", "count", "tracks (ships) seen under this MMSI"),
+    ("concurrent_tracks", "count", "other tracks of this MMSI reporting during the voyage: two ships under one identity at once"),
 ]
 FEATURE_NAMES = [f[0] for f in FEATURES]
 
@@ -82,6 +88,7 @@ CONTEXT: list[tuple[str, str, str]] = [
     ("origin_exit_observed", "bool", "the departure from the origin was seen (not across a gap)"),
     ("dest_entry_observed", "bool", "the arrival at the destination was seen"),
     ("declared_destination", "", "AIS destination field at the end of the voyage"),
+    ("usual_interval_s", "s", "the track's mean reporting interval outside gaps (a transponder trait, not behaviour: not a model input)"),
     ("lg_start", "UTC", "start of the longest gap"),
     ("lg_end", "UTC", "end of the longest gap"),
     ("lg_start_lat", "deg", "latitude of the fix before the longest gap"),
@@ -222,7 +229,6 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     with np.errstate(invalid="ignore", divide="ignore"):
         out["mean_sog_kn"] = vsum(sog_b if all_sog else np.where(has_sog, sog_b, 0.0)) / n_sog
     out["max_sog_kn"] = np.where(n_sog > 0, vmax(sog_b if all_sog else np.where(has_sog, sog_b, -np.inf)), np.nan)
-    out["usual_interval_s"] = usual_interval[vtid]
 
     # Gaps are few: everything about them runs on the gap intervals only.
     gi = np.flatnonzero(gap)
@@ -337,20 +343,55 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     nsv = gidx[ni]
     ns = (near_s[ni] != origin[nsv]) & (near_s[ni] != dest[nsv])
     out["near_sensitive_h"] = np.bincount(nsv, weights=np.where(ns, dt[ni], 0.0), minlength=nv) / 3600.0
+    # AIS gaps during the port stays at either end (a dark stay at an anchorage, say).
+    in_visit = same_track & (visit[:-1] >= 0) & (visit[:-1] == visit[1:]) & (dt > gap_s)
+    vi = np.flatnonzero(in_visit)
+    n_vis = int(visit.max()) + 1 if n else 0
+    visit_dark = np.zeros(max(n_vis, 1))
+    if len(vi):
+        np.maximum.at(visit_dark, visit[vi], dt[vi])
+    ov, dv = visit[row_first], visit[row_last]
+    out["origin_visit_dark_h"] = np.where(ov >= 0, visit_dark[np.maximum(ov, 0)], 0.0) / 3600.0
+    out["dest_visit_dark_h"] = np.where(dv >= 0, visit_dark[np.maximum(dv, 0)], 0.0) / 3600.0
+    kinds_ = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
+    out["dest_anchorage"] = np.where(dest >= 0, kinds_[np.maximum(dest, 0)] == "anchorage", False).astype(float)
     sens = gaz.sensitive
     out["origin_sensitive"] = np.where(origin >= 0, sens[np.maximum(origin, 0)], False).astype(float)
     out["dest_sensitive"] = np.where(dest >= 0, sens[np.maximum(dest, 0)], False).astype(float)
     declared = pos["destination"].to_numpy(dtype=object, na_value=None)[row_last] if "destination" in pos else np.full(nv, None)
     mismatch = np.full(nv, np.nan)
     ids, names = gaz.ids, gaz.names
-    for i in np.flatnonzero(dest >= 0):
+    # An anchorage (a queue off a port) is where a ship waits, not the port it declares.
+    kinds = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
+    for i in np.flatnonzero((dest >= 0) & (kinds[np.maximum(dest, 0)] != "anchorage")):
         if declared[i]:
             mismatch[i] = 0.0 if destination_matches(declared[i], ids[dest[i]], names[dest[i]]) else 1.0
     out["dest_declared_mismatch"] = mismatch
+    is_origin = np.full(nv, np.nan)
+    for i in np.flatnonzero(origin >= 0):
+        if declared[i]:
+            is_origin[i] = 1.0 if destination_matches(declared[i], ids[origin[i]], names[origin[i]]) else 0.0
+    out["dest_declared_is_origin"] = is_origin
+    _, first_km = gaz.nearest(lat[row_first], lon[row_first])
+    _, last_km = gaz.nearest(lat[row_last], lon[row_last])
+    out["starts_at_sea_km"] = np.where(origin >= 0, 0.0, first_km)
+    out["ends_at_sea_km"] = np.where(dest >= 0, 0.0, last_km)
     # Rows are grouped by MMSI: the last row of each MMSI holds its highest track number.
     mfirst = np.flatnonzero(group_starts(mmsi))
     mlast = np.append(mfirst[1:], n) - 1
     out["n_tracks_mmsi"] = (track_no[mlast] + 1)[np.searchsorted(mfirst, row_first, side="right") - 1].astype(float)
+    # Other tracks of the same MMSI whose time span overlaps the voyage (few MMSIs have any).
+    conc = np.zeros(nv)
+    multi = np.flatnonzero(out["n_tracks_mmsi"] > 1)
+    if len(multi):
+        tfirst = np.flatnonzero(tstart)
+        tlast = np.append(tfirst[1:], n) - 1
+        spans = pd.DataFrame({"mmsi": mmsi[tfirst], "tid": np.arange(len(tfirst)), "t0": t[tfirst], "t1": t[tlast]})
+        vv = pd.DataFrame({"v": multi, "mmsi": mmsi[row_first[multi]], "vtid": vtid[multi],
+                           "s": start_s[multi], "e": end_s[multi]}).merge(spans, on="mmsi")
+        hit = vv[(vv["tid"] != vv["vtid"]) & (vv["t0"] <= vv["e"]) & (vv["t1"] >= vv["s"])]
+        conc[:] = np.bincount(hit["v"].to_numpy(), minlength=nv)
+    out["concurrent_tracks"] = conc
 
     # Descriptive columns.
     vm = mmsi[row_first]
@@ -376,6 +417,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     ctx["origin_exit_observed"] = pd.array(np.where(origin >= 0, ~gap[gst], None), dtype="boolean")
     ctx["dest_entry_observed"] = pd.array(np.where(dest >= 0, ~gap[gend], None), dtype="boolean")
     ctx["declared_destination"] = pd.array(declared, dtype="str")
+    ctx["usual_interval_s"] = usual_interval[vtid]
     ctx["lg_start"] = pd.to_datetime(put(t[la]) * 1e6, unit="us", utc=True)
     ctx["lg_end"] = pd.to_datetime(put(t[lb]) * 1e6, unit="us", utc=True)
     ctx["lg_start_lat"], ctx["lg_start_lon"] = put(lat[la]), put(lon[la])

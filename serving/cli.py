@@ -183,6 +183,60 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
 
 
 @app.command()
+def simulate(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+             vessels: Annotated[int, typer.Option(help="Vessels in the fleet.", min=2)] = 600,
+             days: Annotated[float, typer.Option(help="Scenario length in days.", min=1)] = 60.0,
+             seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
+             start: Annotated[str, typer.Option(help="First day (UTC), YYYY-MM-DD.")] = "2024-10-01",
+             suspicious_share: Annotated[float, typer.Option(help="Share of the fleet with a suspicious profile.", min=0, max=1)] = 0.10,
+             label_noise: Annotated[float, typer.Option(help="Share of voyage labels flipped on purpose.", min=0, max=1)] = 0.0,
+             verbose: Verbose = False):
+    """Labelled Caspian traffic: positions.parquet, labels.csv, vessels.csv."""
+    _setup_logging(verbose)
+    with user_errors():
+        import pandas as pd
+        from training.simulator import SimConfig, simulate as run_sim, write_scenario
+        try:
+            pd.Timestamp(start)
+        except ValueError:
+            raise UsageProblem(f"--start {start!r} is not a date (YYYY-MM-DD)") from None
+        cfg = SimConfig(vessels=vessels, days=days, seed=seed, start=start, suspicious_share=suspicious_share,
+                        label_noise=label_noise)
+        t0 = time.perf_counter()
+        with vessel_progress(vessels) as tick:
+            sc = run_sim(cfg, progress=tick)
+        paths = write_scenario(sc, out)
+        lab = sc.labels
+        _table("simulated", {
+            "vessels (suspicious)": f"{len(sc.vessels):,} ({int((sc.vessels['profile'] != 'benign').sum())})",
+            "positions": f"{len(sc.positions):,}",
+            "labelled voyages": f"{len(lab):,} ({int((lab['label'] == 'suspicious').sum())} suspicious)",
+            "seconds": f"{time.perf_counter() - t0:.1f}",
+            "written": ", ".join(paths.values()),
+        })
+
+
+@contextmanager
+def vessel_progress(total: int):
+    """A progress bar over vessels on a terminal; yields ``tick(done, total)``."""
+    if not err_console.is_terminal:
+        yield lambda done, n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task("vessels", total=total)
+        yield lambda done, n: progress.update(task, completed=done)
+
+
+def _table(title: str, rows: dict):
+    t = Table(title=title, show_header=False, box=None)
+    for k, v in rows.items():
+        t.add_row(k, v)
+    out_console.print(t)
+
+
+@app.command()
 def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the demo outputs.")] = Path("out/demo"),
          verbose: Verbose = False):
     """Run the main job end to end on built-in data and print what it found."""
