@@ -13,6 +13,7 @@ Two different things, kept apart on purpose (train/serve skew):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,17 +82,19 @@ class CoverageGrid:
         return rate, mean_int, seen
 
     def save(self, path: str | Path) -> None:
-        t = self.table.copy()
-        t.attrs = {}
-        t.to_parquet(path, index=False)
-        meta = pd.DataFrame({"cell_deg": [self.cell_deg], "gap_hours": [self.gap_hours]})
-        meta.to_json(str(path) + ".json", orient="records")
+        """Parquet, with the cell size and gap threshold in its key-value metadata."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        table = pa.Table.from_pandas(self.table, preserve_index=False)
+        meta = {b"darkvoyage.coverage": json.dumps({"cell_deg": self.cell_deg, "gap_hours": self.gap_hours}).encode()}
+        pq.write_table(table.replace_schema_metadata(meta), path)
 
     @classmethod
     def load(cls, path: str | Path) -> "CoverageGrid":
-        table = pd.read_parquet(path)
-        meta = pd.read_json(str(path) + ".json", orient="records").iloc[0]
-        return cls(float(meta["cell_deg"]), float(meta["gap_hours"]), table)
+        import pyarrow.parquet as pq
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {})[b"darkvoyage.coverage"])
+        return cls(float(meta["cell_deg"]), float(meta["gap_hours"]), table.to_pandas())
 
 
 def neighbours_during_gaps(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,

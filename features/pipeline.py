@@ -21,7 +21,7 @@ from .clean import validate
 from .config import DEFAULT, Config
 from .coverage import CoverageGrid, cell_day_coverage, neighbours_during_gaps
 from .gazetteer import Gazetteer, load_gazetteer
-from .readers import read_inputs
+from .readers import ReadResult, read_inputs
 from .tracks import (duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
                      order_by_track, segment, sort_order, step_km)
 from .voyage_features import voyage_features
@@ -190,9 +190,14 @@ def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFA
 
     ``keep_all``: carry every input column to the accepted positions (the ``tracks``
     output); without it only the columns the voyage features read."""
-    gaz = gaz or load_gazetteer()
     stage("reading")
-    raw = read_inputs(paths)
+    return tracks_from_raw(read_inputs(paths), gaz, cfg, stage, keep_all)
+
+
+def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
+                    stage: Stage = _noop, keep_all: bool = True) -> TrackResult:
+    """:func:`run_tracks` for rows already in memory (a REST request, say)."""
+    gaz = gaz or load_gazetteer()
     stage("validating")
     rows = validate(raw.frame)
     bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())

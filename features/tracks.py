@@ -82,36 +82,43 @@ def implied_speed_kn(d_km: np.ndarray, dt_s: np.ndarray, cfg: Config) -> np.ndar
     return d / (np.maximum(dt_s, cfg.min_step_s) / 3600.0) / KM_PER_NM
 
 
-def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config) -> np.ndarray:
+def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config,
+                  bad: np.ndarray) -> np.ndarray:
     """Track number per fix for one MMSI whose fixes do not form one plausible path.
 
-    A fix may continue a track from the track's last fix or, when that last fix was itself
-    off (a stale or coarse position that AIS repeaters and long-range messages produce), from
-    the fix before it; among the tracks it can continue it joins the nearest.
+    ``bad[k]`` marks a step from fix k-1 to fix k that no ship could make. Runs of fixes
+    between bad steps (chains) are each one ship's; the loop decides only where a chain
+    goes. A chain continues the open track it can reach from that track's last fix or, when
+    that last fix was itself off (a stale or coarse position from a repeater or a long-range
+    message), from the fix before it; among those it joins the nearest. Otherwise it opens a
+    new track.
     """
     n = len(t_s)
+    starts = np.flatnonzero(np.r_[True, bad[1:]])
+    ends = np.append(starts[1:], n) - 1
     seg = np.empty(n, np.int64)
     # Per open track: last and second-to-last fix (time, lat, lon); NaN time = none.
     last = np.empty((0, 3))
     prev = np.empty((0, 3))
     idle = cfg.track_max_idle_h * 3600.0 if cfg.track_max_idle_h is not None else np.inf
-    for k in range(n):
+    for a, b in zip(starts, ends):
+        s = -1
         if len(last):
-            d1 = haversine_km(last[:, 1], last[:, 2], lat[k], lon[k])
-            d2 = haversine_km(prev[:, 1], prev[:, 2], lat[k], lon[k])
-            ok1 = implied_speed_kn(d1, t_s[k] - last[:, 0], cfg) <= cfg.max_speed_kn
-            ok2 = implied_speed_kn(d2, t_s[k] - prev[:, 0], cfg) <= cfg.max_speed_kn
-            ok = (ok1 | (ok2 & np.isfinite(prev[:, 0]))) & ((t_s[k] - last[:, 0]) <= idle)
+            d1 = haversine_km(last[:, 1], last[:, 2], lat[a], lon[a])
+            d2 = haversine_km(prev[:, 1], prev[:, 2], lat[a], lon[a])
+            ok1 = implied_speed_kn(d1, t_s[a] - last[:, 0], cfg) <= cfg.max_speed_kn
+            ok2 = implied_speed_kn(d2, t_s[a] - prev[:, 0], cfg) <= cfg.max_speed_kn
+            ok = (ok1 | (ok2 & np.isfinite(prev[:, 0]))) & ((t_s[a] - last[:, 0]) <= idle)
             if ok.any():
                 dist = np.where(ok1, d1, d2)
                 s = int(np.flatnonzero(ok)[np.argmin(dist[ok])])
-                seg[k] = s
-                prev[s] = last[s]
-                last[s] = (t_s[k], lat[k], lon[k])
-                continue
-        seg[k] = len(last)
-        last = np.vstack([last, (t_s[k], lat[k], lon[k])])
-        prev = np.vstack([prev, (np.nan, np.nan, np.nan)])
+        if s < 0:
+            s = len(last)
+            last = np.vstack([last, (np.nan, np.nan, np.nan)])
+            prev = np.vstack([prev, (np.nan, np.nan, np.nan)])
+        seg[a:b + 1] = s
+        prev[s] = (t_s[b - 1], lat[b - 1], lon[b - 1]) if b > a else last[s]
+        last[s] = (t_s[b], lat[b], lon[b])
     return seg
 
 
@@ -154,7 +161,7 @@ def segment(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray
     ends = np.append(starts[1:], n)
     for g in np.unique(gid[bad]):
         a, b = starts[g], ends[g]
-        seg = _segment_loop(t_s[a:b], lat[a:b], lon[a:b], cfg)
+        seg = _segment_loop(t_s[a:b], lat[a:b], lon[a:b], cfg, bad[a:b])
         sizes = np.bincount(seg)
         if sizes.max() >= cfg.min_track_fixes:
             small = sizes < cfg.min_track_fixes
@@ -198,24 +205,37 @@ def fill_identity(pos: pd.DataFrame, static: pd.DataFrame) -> pd.DataFrame:
 
     Both frames are sorted by (mmsi, timestamp). Values carried by the fix itself win; else the
     latest earlier value; a vessel's first fixes take the first value reported after them.
+    Forward/backward fill runs on row positions with numpy, not a groupby.
     """
     cols = [c for c in S.IDENTITY if c in pos.columns or c in static.columns]
-    if not cols or (len(static) == 0 and not any(pos[c].notna().any() for c in cols if c in pos)):
+    todo = [c for c in cols if len(static) or (c in pos.columns and pos[c].isna().any())]
+    if not todo:
         return pos
-    both = pd.concat([pos[["mmsi", "timestamp"] + [c for c in cols if c in pos]].assign(_pos=np.arange(len(pos))),
-                      static[["mmsi", "timestamp"] + [c for c in cols if c in static]].assign(_pos=-1)],
+    n_pos = len(pos)
+    both = pd.concat([pos[["mmsi", "timestamp"] + [c for c in todo if c in pos.columns]],
+                      static[["mmsi", "timestamp"] + [c for c in todo if c in static.columns]]],
                      ignore_index=True, sort=False)
-    both = both.sort_values(["mmsi", "timestamp", "_pos"], kind="stable")
-    g = both.groupby("mmsi", sort=False)
-    filled = g[cols].ffill()
-    filled = filled.fillna(filled.groupby(both["mmsi"].to_numpy(), sort=False).bfill())
-    keep = both["_pos"].to_numpy() >= 0
-    at = both["_pos"].to_numpy()[keep]
+    is_pos = np.r_[np.ones(n_pos, bool), np.zeros(len(static), bool)]
+    order = np.lexsort((~is_pos, epoch_us(both["timestamp"]), both["mmsi"].to_numpy()))
+    mm = both["mmsi"].to_numpy()[order]
+    first = group_starts(mm)
+    gstart = np.maximum.accumulate(np.where(first, np.arange(len(mm)), 0))
+    gend = np.minimum.accumulate(np.where(np.r_[first[1:], True], np.arange(len(mm)), len(mm))[::-1])[::-1]
+    back = np.empty(len(order), np.int64)
+    back[order] = np.arange(len(order))
+    rows = back[:n_pos]  # where each position sits in the sorted combined frame
     out = pos.copy()
-    for c in cols:
-        vals = filled[c].to_numpy()[keep]
-        col = pd.Series(vals, index=at).sort_index()
-        out[c] = col.to_numpy()
-        if c not in pos.columns and c in static.columns:
-            out[c] = out[c].astype(static[c].dtype)
+    for c in todo:
+        col = both[c].take(order).reset_index(drop=True)
+        have = col.notna().to_numpy()
+        idx = np.where(have, np.arange(len(col)), -1)
+        ff = np.maximum.accumulate(idx)
+        ff = np.where(ff >= gstart, ff, -1)
+        bf_src = np.where(have, np.arange(len(col)), len(col))
+        bf = np.minimum.accumulate(bf_src[::-1])[::-1]
+        bf = np.where(bf <= gend, bf, -1)
+        pick = np.where(ff >= 0, ff, bf)[rows]
+        vals = col.take(np.maximum(pick, 0)).reset_index(drop=True)
+        vals[pick < 0] = None
+        out[c] = vals.to_numpy() if not isinstance(vals.dtype, pd.CategoricalDtype) else vals.values
     return out

@@ -458,6 +458,9 @@ def _dark_calls(gi, g_dt, gv, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg: Confi
     # A gap that starts and ends at the same port is a quiet stay there, not a hidden call.
     exit_r = gaz.radius_km * cfg.port_exit_factor
     spare = np.where((ds <= exit_r) & (de <= exit_r), -np.inf, spare)
+    # An anchorage is where ships queue, not where cargo is worked: not a call.
+    kinds = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
+    spare = np.where((kinds == "anchorage")[None, :], -np.inf, spare)
     feasible = spare > 0
     sens = gaz.sensitive[None, :]
     n_feas = feasible.sum(axis=1)

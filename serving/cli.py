@@ -183,6 +183,124 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
 
 
 @app.command()
+def train(positions: Annotated[list[Path], typer.Option("--positions", help="AIS positions (any reader format); repeatable.")],
+          labels: Annotated[Path, typer.Option("--labels", help="Label CSV: mmsi, start, end, label.")],
+          experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "voyage-risk",
+          search: Annotated[int, typer.Option(help="Hyperparameter trials (optuna), 0 = none.", min=0)] = 0,
+          promote: Annotated[str, typer.Option(help="auto: only if better than the champion; force; never.")] = "auto",
+          seed: Annotated[int, typer.Option(help="Split and model seed.")] = 0,
+          gazetteer: GazOpt = None, verbose: Verbose = False):
+    """Fit, evaluate, log to MLflow, register; promote to champion only if better."""
+    _setup_logging(verbose)
+    with user_errors():
+        from features.gazetteer import load_gazetteer
+        from training.labels import LabelError
+        from training.train import TrainConfig, TrainingError, train as run_train
+        if promote not in ("auto", "force", "never"):
+            raise UsageProblem(f"--promote must be auto, force or never, not {promote!r}")
+        for p in positions:
+            if not p.exists():
+                raise UsageProblem(f"{p}: no such file")
+        t0 = time.perf_counter()
+        try:
+            with stages() as stage:
+                s = run_train(positions, labels, experiment, search, promote, TrainConfig(seed=seed),
+                              gaz=load_gazetteer(gazetteer), stage=stage)
+        except (LabelError, TrainingError) as err:
+            raise UsageProblem(str(err)) from None
+        m, c = s["metrics"], s["counts"]
+        rows = {
+            "labelled voyages": f"{c['labelled']:,} ({c['suspicious']} suspicious); labels matching no voyage: {c['labels_unmatched']}",
+            "test (unseen vessels)": f"{c['test_voyages']:,} voyages, {c['test_suspicious']} suspicious, {c['test_vessels']} vessels",
+            "average precision": f"{m['test_average_precision']:.3f}  (GFW rule 12 h {m['rule_gap12h_average_precision']:.3f}, "
+                                 f"30 h {m['rule_gap30h_average_precision']:.3f}, logreg {m['logreg_average_precision']:.3f}, "
+                                 f"iforest {m['iforest_average_precision']:.3f})",
+            "ROC-AUC / recall@FPR5%": f"{m.get('test_roc_auc', float('nan')):.3f} / {m.get('test_recall_at_fpr05', float('nan')):.3f}",
+            "calibration (Brier / ECE)": f"{m['test_brier']:.4f} / {m['test_ece']:.4f}",
+            "later-in-time holdout AP": f"{m.get('time_holdout_average_precision', float('nan')):.3f}",
+        }
+        for k, v in sorted(m.items()):
+            if k.startswith("test_recall_") and k != "test_recall_at_fpr05":
+                rows[f"recall: {k[len('test_recall_'):]}"] = f"{v:.2f}"
+        rows.update({"model": f"voyage-risk v{s['model_version']} (alias challenger)", "promotion": s["promotion"],
+                     "run": f"{s['run_id']} in {s['tracking_uri']}", "seconds": f"{time.perf_counter() - t0:.1f}"})
+        _table("training", rows)
+
+
+@app.command()
+def watchlist(inputs: Inputs,
+              out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .parquet, .geojson or .html.")],
+              top: Annotated[Optional[int], typer.Option(help="Keep the N riskiest vessels.", min=1)] = None,
+              model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
+              sanctions: Annotated[Optional[Path], typer.Option(help="CSV of sanctioned vessels (IMO, MMSI and/or name).")] = None,
+              verbose: Verbose = False):
+    """Score every voyage and rank vessels by their riskiest voyage."""
+    _setup_logging(verbose)
+    with user_errors():
+        from serving.export import ExportError, check_suffix, match_sanctions, read_sanctions, write_watchlist
+        from serving.scoring import score_files, watchlist as ranked
+        from training.registry import ModelUnavailable, load_model
+        try:
+            check_suffix(out)
+            sanc = read_sanctions(sanctions) if sanctions else None
+        except ExportError as err:
+            raise UsageProblem(str(err)) from None
+        t0 = time.perf_counter()
+        try:
+            m, info = load_model(model)
+        except ModelUnavailable as err:
+            raise UsageProblem(str(err)) from None
+        with stages() as stage:
+            scored = score_files(inputs, m, DEFAULT, stage)
+            wl = ranked(scored.voyages, top)
+            if sanc is not None:
+                wl["sanctions_match"] = match_sanctions(wl, scored.voyages, sanc)
+                hit = wl["sanctions_match"] != ""
+                wl.loc[hit, "reasons"] = wl.loc[hit, "reasons"] + "; on a sanctions list (" + wl.loc[hit, "sanctions_match"] + ")"
+            stage("writing")
+            write_watchlist(wl, scored, out, m.levels)
+        print_watchlist(wl.head(10), f"watchlist (model {info['name']} v{info['version']})")
+        _table("", {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
+                    "voyages scored": f"{len(scored.voyages):,}", "rows read": f"{scored.tracks.counts.read:,}",
+                    "seconds": f"{time.perf_counter() - t0:.1f}", "written": str(out)})
+
+
+def print_watchlist(wl, title: str):
+    t = Table(title=title, show_lines=False)
+    for c in ("rank", "mmsi", "name", "flag", "risk", "level", "reasons"):
+        t.add_column(c, overflow="fold", max_width=70 if c == "reasons" else None)
+    for r in wl.itertuples(index=False):
+        t.add_row(str(r.rank), str(r.mmsi), str(r.name), str(r.flag), f"{r.risk:.3f}", str(r.level), str(r.reasons))
+    out_console.print(t)
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 3000,
+          model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
+          verbose: Verbose = False):
+    """Start the REST service (BentoML): /score, /score_voyages, /watchlist, /model."""
+    _setup_logging(verbose)
+    with user_errors():
+        import os
+        import shutil
+        from training.registry import ModelUnavailable, load_model
+        try:
+            _, info = load_model(model)  # refuse to start without a model, with the reason
+        except ModelUnavailable as err:
+            raise UsageProblem(str(err)) from None
+        env = dict(os.environ)
+        env.setdefault("BENTOML_DO_NOT_TRACK", "true")
+        if model:
+            env["DARKVOYAGE_MODEL_URI"] = model
+        from training.train import tracking_uri
+        env["MLFLOW_TRACKING_URI"] = tracking_uri()
+        exe = shutil.which("bentoml") or str(Path(sys.executable).parent / "bentoml")
+        err_console.print(f"serving {info['name']} v{info['version']} on http://{host}:{port}", highlight=False)
+        os.execvpe(exe, [exe, "serve", "serving.service:VoyageRisk", "--host", host, "--port", str(port)], env)
+
+
+@app.command()
 def simulate(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
              vessels: Annotated[int, typer.Option(help="Vessels in the fleet.", min=2)] = 600,
              days: Annotated[float, typer.Option(help="Scenario length in days.", min=1)] = 60.0,
@@ -238,32 +356,47 @@ def _table(title: str, rows: dict):
 
 @app.command()
 def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the demo outputs.")] = Path("out/demo"),
+         vessels: Annotated[int, typer.Option(help="Fleet size of the scenario.", min=20)] = 600,
          verbose: Verbose = False):
-    """Run the main job end to end on built-in data and print what it found."""
+    """Simulate the Caspian scenario, train and register a model, write the watchlist for a
+    fresh month, and print its top ten."""
     _setup_logging(verbose)
     with user_errors():
-        from features.gazetteer import load_gazetteer
-        from features.io import write_rejected, write_table
-        from features.pipeline import run_features
-        data = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
-        inputs = sorted(data.glob("gfw_gpsdio_segment/*/*.json")) + sorted(data.glob("nmea/*"))
-        if not inputs:
-            raise UsageProblem(f"{data}: no demo data found (expected ../shared/data/real beside the project)")
+        import pandas as pd
+        from serving.export import write_watchlist
+        from serving.scoring import score_files, watchlist as ranked
+        from training.registry import load_model
+        from training.simulator import SimConfig, simulate as run_sim, write_scenario
+        from training.train import train as run_train
+        t0 = time.perf_counter()
         out_dir.mkdir(parents=True, exist_ok=True)
-        out = out_dir / "voyages.parquet"
+        with vessel_progress(vessels) as tick:
+            train_paths = write_scenario(run_sim(SimConfig(vessels=vessels, days=60, seed=7), progress=tick), out_dir / "train")
         with stages() as stage:
-            voyages, tr = run_features(inputs, load_gazetteer(), DEFAULT, None, stage)
-            write_table(voyages, out, tr.counts)
-            write_rejected(tr.rejected, out)
-        _print_counts(tr.counts, {"voyages": f"{len(voyages):,}", "written": str(out)})
-        top = voyages.sort_values("max_gap_h", ascending=False).head(10)
-        t = Table(title="longest AIS gaps (real GFW and DMA data)")
-        for c in ("voyage_id", "flag", "max_gap_h", "lg_displacement_km", "ctx_neighbours_per_h"):
-            t.add_column(c)
-        for _, r in top.iterrows():
-            t.add_row(str(r["voyage_id"]), str(r["flag"]), f"{r['max_gap_h']:.1f}",
-                      f"{r['lg_displacement_km']:.0f}", f"{r['ctx_neighbours_per_h']:.1f}")
-        out_console.print(t)
+            s = run_train([train_paths["positions"]], train_paths["labels"], "voyage-risk-demo", stage=stage)
+        # A fresh month, after the training period, with its own seed: what an analyst gets on Monday.
+        start = (pd.Timestamp("2024-10-01") + pd.Timedelta(days=60)).strftime("%Y-%m-%d")
+        with vessel_progress(vessels) as tick:
+            month = write_scenario(run_sim(SimConfig(vessels=vessels, days=30, seed=8, start=start), progress=tick),
+                                   out_dir / "month")
+        m, info = load_model()
+        with stages() as stage:
+            scored = score_files([month["positions"]], m, DEFAULT, stage)
+            wl = ranked(scored.voyages)
+            stage("writing")
+            csv = write_watchlist(wl, scored, out_dir / "watchlist.csv", m.levels)
+            html_ = write_watchlist(wl.head(50), scored, out_dir / "watchlist.html", m.levels)
+        met = s["metrics"]
+        print_watchlist(wl.head(10), f"top ten of {len(wl)} vessels, {start} + 30 days (model v{info['version']})")
+        from training.train import tracking_uri
+        _table("demo", {
+            "model": f"voyage-risk v{s['model_version']}: {s['promotion']}",
+            "test average precision": f"{met['test_average_precision']:.3f} (GFW 12 h rule {met['rule_gap12h_average_precision']:.3f})",
+            "watchlist": f"{csv}  and  {html_} (opens offline in a browser)",
+            "MLflow UI": f"uv run mlflow ui --backend-store-uri {tracking_uri()}",
+            "REST service": "uv run darkvoyage serve   (then POST http://127.0.0.1:3000/score)",
+            "seconds": f"{time.perf_counter() - t0:.0f}",
+        })
 
 
 def main():  # pragma: no cover - console-script entry point

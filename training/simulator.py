@@ -264,7 +264,8 @@ class Planner:
         n = len(t)
         # A slow random walk, bounded: ships swing at anchor, supply boats idle about platforms.
         walk = np.cumsum(self.rng.normal(0, 1, (n, 2)), axis=0)
-        walk = walk / max(np.abs(walk).max(), 1.0) * drift_km
+        walk -= walk[0]  # start where the ship arrived
+        walk = walk / max(np.abs(walk).max(), 1.0, np.sqrt(n) / 3) * drift_km
         lat_ = lat + walk[:, 0] / 111.0
         lon_ = lon + walk[:, 1] / (111.0 * np.cos(np.radians(lat)))
         sog = np.round(np.abs(self.rng.normal(speed_kn, speed_kn / 2 + 0.05, n)), 1)

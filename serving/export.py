@@ -1,0 +1,304 @@
+"""Watchlist files: CSV, Parquet, GeoJSON and a self-contained offline HTML report, plus
+sanctions-list matching."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.config import PACKAGED_DATA
+from features.io import arrow_table
+from .scoring import WATCHLIST_COLUMNS, Scored
+
+SUFFIXES = (".csv", ".parquet", ".geojson", ".html")
+
+
+class ExportError(ValueError):
+    pass
+
+
+def check_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ExportError(f"{path}: watchlist output must end in {', '.join(SUFFIXES)}")
+    if not path.parent.exists():
+        raise ExportError(f"{path.parent}: output folder does not exist")
+    return suffix
+
+
+# --- sanctions ------------------------------------------------------------------------------
+
+def _norm_name(s) -> str:
+    s = re.sub(r"[^A-Z0-9 ]+", " ", str(s).upper())
+    s = re.sub(r"\b(MV|M V|MT|M T|SS|THE)\b", " ", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def _digits(s) -> str:
+    return re.sub(r"\D", "", str(s)) if s is not None and not (isinstance(s, float) and np.isnan(s)) else ""
+
+
+def read_sanctions(path: Path) -> pd.DataFrame:
+    """A CSV with any of IMO, MMSI, name columns (the shape of the public US/UK/EU lists)."""
+    if not Path(path).is_file():
+        raise ExportError(f"{path}: no such sanctions file")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise ExportError(f"{path}: not a readable CSV ({str(err).splitlines()[0]})") from None
+    cols = {c.lower().strip(): c for c in df.columns}
+    pick = {k: next((cols[c] for c in cols if c == k or c.startswith(k) or c.endswith(k)), None)
+            for k in ("imo", "mmsi", "name")}
+    if not any(pick.values()):
+        raise ExportError(f"{path}: sanctions file needs an IMO, MMSI or name column")
+    out = pd.DataFrame({
+        "imo": df[pick["imo"]].map(_digits) if pick["imo"] else "",
+        "mmsi": df[pick["mmsi"]].map(_digits) if pick["mmsi"] else "",
+        "name": df[pick["name"]].map(_norm_name) if pick["name"] else ""})
+    return out
+
+
+def match_sanctions(wl: pd.DataFrame, voyages: pd.DataFrame, sanctions: pd.DataFrame) -> pd.Series:
+    """Per watchlist row: how it matched ("IMO 9123456", "MMSI ...", "name ...") or empty.
+    IMO first, then MMSI, then the normalised name."""
+    imo_of = voyages.drop_duplicates("track_id").set_index("track_id")["imo"]
+    imos = set(sanctions["imo"]) - {""}
+    mmsis = set(sanctions["mmsi"]) - {""}
+    names = set(sanctions["name"]) - {""}
+    out = []
+    for r in wl.itertuples(index=False):
+        imo = _digits(imo_of.get(r.track_id, ""))
+        if len(imo) >= 7 and imo[-7:] in {i[-7:] for i in imos}:
+            out.append(f"IMO {imo[-7:]}")
+        elif str(r.mmsi) in mmsis:
+            out.append(f"MMSI {r.mmsi}")
+        elif _norm_name(r.name) and _norm_name(r.name) in names:
+            out.append(f"name {_norm_name(r.name)}")
+        else:
+            out.append("")
+    return pd.Series(out, index=wl.index, dtype="str")
+
+
+# --- writers ---------------------------------------------------------------------------------
+
+def write_watchlist(wl: pd.DataFrame, scored: Scored, out: Path, levels: dict | None = None) -> Path:
+    suffix = check_suffix(out)
+    if suffix == ".csv":
+        wl.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+        pq.write_table(arrow_table(wl), out)
+    elif suffix == ".geojson":
+        out.write_text(json.dumps(geojson(wl, scored), default=_json_default))
+    else:
+        out.write_text(html_report(wl, scored, levels or {}))
+    return out
+
+
+def _json_default(v):
+    if isinstance(v, (pd.Timestamp,)):
+        return v.isoformat()
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return None if not np.isfinite(v) else float(v)
+    return str(v)
+
+
+def _props(row: dict) -> dict:
+    p = {}
+    for k, v in row.items():
+        if isinstance(v, float) and not np.isfinite(v):
+            v = None
+        elif v is pd.NaT or (not isinstance(v, (str, list, dict)) and pd.isna(v)):
+            v = None
+        p[k] = v
+    return p
+
+
+def _voyage_fixes(scored: Scored, voyage_id: str, track_id: str) -> pd.DataFrame:
+    """The fixes of one voyage: from its start to its end on its track."""
+    pos = scored.tracks.positions
+    v = scored.voyages.set_index("voyage_id").loc[voyage_id]
+    mmsi, track = track_id.rsplit("-", 1)
+    sel = (pos["mmsi"] == int(mmsi)) & (pos["track_no"] == int(track)) & (pos["timestamp"] >= v["start"]) & (pos["timestamp"] <= v["end"])
+    return pos.loc[sel, ["timestamp", "lat", "lon", "step_km"]]
+
+
+def _gaps(fixes: pd.DataFrame, gap_h: float = 1.0) -> list[tuple]:
+    t = fixes["timestamp"]
+    dt = t.diff().dt.total_seconds().to_numpy() / 3600.0
+    idx = np.flatnonzero(dt > gap_h)
+    return [(fixes.iloc[i - 1], fixes.iloc[i], dt[i]) for i in idx]
+
+
+def geojson(wl: pd.DataFrame, scored: Scored) -> dict:
+    """Per listed vessel: its riskiest voyage's track, each gap, and its port visits."""
+    feats = []
+    vt = scored.voyages.set_index("voyage_id")
+    visits = scored.tracks.visits
+    pos = scored.tracks.positions
+    for row in wl.to_dict("records"):
+        props = _props(row)
+        fx = _voyage_fixes(scored, row["voyage_id"], row["track_id"])
+        coords = [[round(float(a), 6), round(float(b), 6)] for a, b in zip(fx["lon"], fx["lat"])]
+        if len(coords) == 1:
+            coords = coords * 2
+        if coords:
+            feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords},
+                          "properties": {**props, "feature": "voyage"}})
+        v = vt.loc[row["voyage_id"]]
+        for a, b, hours in _gaps(fx):
+            feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [
+                [float(a["lon"]), float(a["lat"])], [float(b["lon"]), float(b["lat"])]]},
+                "properties": {**props, "feature": "gap", "gap_start": a["timestamp"].isoformat(),
+                               "gap_end": b["timestamp"].isoformat(), "hours": round(float(hours), 2),
+                               "dark_call_port": None if pd.isna(v["dc_port"]) else v["dc_port"],
+                               "dark_call_spare_h": None if pd.isna(v["dc_port_spare_h"]) else round(float(v["dc_port_spare_h"]), 1)}})
+        mmsi, track = row["track_id"].rsplit("-", 1)
+        for vis in visits.itertuples():
+            p0 = pos.iloc[vis.first_row]
+            if int(p0["mmsi"]) != int(mmsi) or int(p0["track_no"]) != int(track):
+                continue
+            gz_id = scored_port_id(scored, vis.port_idx)
+            feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(p0["lon"]), float(p0["lat"])]},
+                          "properties": {**props, "feature": "port_visit", "port_id": gz_id,
+                                         "arrival": pd.Timestamp(vis.arrival_s, unit="s", tz="UTC").isoformat(),
+                                         "departure": pd.Timestamp(vis.departure_s, unit="s", tz="UTC").isoformat(),
+                                         "entry_observed": bool(vis.entry_observed), "exit_observed": bool(vis.exit_observed)}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def scored_port_id(scored: Scored, idx: int) -> str:
+    return str(scored.gaz.ids[idx])
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+def _water_paths() -> list[list[list[float]]]:
+    gj = json.loads((PACKAGED_DATA / "caspian_water.geojson").read_text())
+    rings = []
+    for f in gj["features"]:
+        g = f["geometry"]
+        if g["type"] == "Polygon":
+            rings += [[[round(x, 3), round(y, 3)] for x, y in ring[::2]] for ring in g["coordinates"]]
+    return rings
+
+
+def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
+    """A single self-contained page (no network): map, sortable table, per-vessel timelines."""
+    gaz = scored.gaz
+    ports = [{"id": str(i), "name": gaz.short_name(k), "lat": float(gaz.lat[k]), "lon": float(gaz.lon[k]),
+              "sensitive": bool(gaz.sensitive[k])} for k, i in enumerate(gaz.ids)]
+    vt = scored.voyages.set_index("voyage_id")
+    vessels = []
+    for row in wl.to_dict("records"):
+        fx = _voyage_fixes(scored, row["voyage_id"], row["track_id"])
+        v = vt.loc[row["voyage_id"]]
+        gaps = [{"a": [float(a["lon"]), float(a["lat"])], "b": [float(b["lon"]), float(b["lat"])],
+                 "t0": a["timestamp"].isoformat(), "t1": b["timestamp"].isoformat(), "h": round(float(h), 1)}
+                for a, b, h in _gaps(fx)]
+        step = max(len(fx) // 400, 1)
+        vessels.append({"rank": int(row["rank"]), "mmsi": int(row["mmsi"]), "name": _props(row)["name"],
+                        "risk": float(row["risk"]), "level": row["level"], "voyage": row["voyage_id"],
+                        "start": pd.Timestamp(row["voyage_start"]).isoformat(), "end": pd.Timestamp(row["voyage_end"]).isoformat(),
+                        "origin": _props(row)["origin_port"], "dest": _props(row)["destination_port"],
+                        "track": [[round(float(a), 4), round(float(b), 4)] for a, b in zip(fx["lon"].iloc[::step], fx["lat"].iloc[::step])],
+                        "gaps": gaps, "dc_port": None if pd.isna(v["dc_port"]) else str(v["dc_port"]),
+                        "reasons": row["reasons"]})
+    table_rows = []
+    for row in wl.to_dict("records"):
+        p = _props(row)
+        cells = "".join(f"<td>{html.escape('' if p.get(c) is None else (f'{p[c]:.3f}' if c == 'risk' else str(p[c])))}</td>"
+                        for c in WATCHLIST_COLUMNS if c not in ("track_id",))
+        table_rows.append(f"<tr class='lv-{html.escape(str(row['level']))}' data-mmsi='{int(row['mmsi'])}'>{cells}</tr>")
+    headers = "".join(f"<th data-col='{i}'>{html.escape(c)}</th>" for i, c in enumerate(c for c in WATCHLIST_COLUMNS if c != "track_id"))
+    data = json.dumps({"water": _water_paths(), "ports": ports, "vessels": vessels, "levels": levels})
+    return _TEMPLATE.replace("__HEADERS__", headers).replace("__ROWS__", "\n".join(table_rows)).replace(
+        "__DATA__", data.replace("</", "<\\/")).replace("__N__", str(len(wl)))
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>darkvoyage watchlist</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;color:#1b2631}
+header{padding:10px 16px;background:#1b2631;color:#fff}
+main{display:flex;flex-wrap:wrap;gap:12px;padding:12px}
+#map{width:560px;height:640px;border:1px solid #ccd;background:#f4f1ea}
+#side{flex:1;min-width:480px;overflow-x:auto}
+table{border-collapse:collapse;font-size:12px;width:100%}
+th{cursor:pointer;background:#e8ecf1;position:sticky;top:0}
+td,th{border:1px solid #d5dbe2;padding:3px 5px;text-align:left;vertical-align:top;white-space:nowrap}
+td:last-child{white-space:normal;min-width:420px}
+tr.lv-high td{background:#fde2e1} tr.lv-medium td{background:#fff3d6}
+tr.sel td{outline:2px solid #2471a3}
+.timeline{height:26px;position:relative;background:#eef2f5;margin:4px 0 10px}
+.timeline div{position:absolute;top:0;height:26px}
+.legend span{display:inline-block;margin-right:12px;font-size:12px}
+</style></head><body>
+<header><b>darkvoyage</b> &mdash; ranked watchlist (__N__ vessels). Risk is a calibrated probability that the voyage is suspicious.</header>
+<main>
+<svg id="map" viewBox="0 0 560 640" role="img" aria-label="Caspian Sea map"></svg>
+<div id="side">
+<div class="legend"><span>&#9644; voyage (AIS on)</span><span style="color:#c0392b">- - - AIS off (gap)</span>
+<span>&#9679; port</span><span style="color:#c0392b">&#9679; sensitive port</span><span style="color:#8e44ad">&#9711; feasible dark call</span></div>
+<h3>Timeline of the selected vessel</h3><div id="tl-title">click a row</div><div class="timeline" id="tl"></div>
+<table id="wl"><thead><tr>__HEADERS__</tr></thead><tbody>
+__ROWS__
+</tbody></table></div></main>
+<script id="data" type="application/json">__DATA__</script>
+<script>
+(function(){
+const D = JSON.parse(document.getElementById('data').textContent);
+const svg = document.getElementById('map'), NS = 'http://www.w3.org/2000/svg';
+const lon0 = 46.4, lon1 = 55.2, lat0 = 36.4, lat1 = 47.4, W = 560, H = 640;
+const k = Math.cos(42 * Math.PI / 180);
+const sx = W / ((lon1 - lon0) * k), sy = H / (lat1 - lat0), s = Math.min(sx, sy);
+const X = lon => (lon - lon0) * k * s, Y = lat => H - (lat - lat0) * s;
+function el(tag, attrs, parent){ const e = document.createElementNS(NS, tag); for (const a in attrs) e.setAttribute(a, attrs[a]); (parent || svg).appendChild(e); return e; }
+const water = D.water.map(r => 'M' + r.map(p => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join('L') + 'Z').join(' ');
+el('path', {d: water, fill: '#cfe3f3', stroke: '#7fa7c9', 'fill-rule': 'evenodd', 'stroke-width': 0.6});
+const layer = el('g', {id: 'tracks'});
+const byMmsi = {};
+D.vessels.forEach(v => {
+  const g = el('g', {'data-mmsi': v.mmsi, class: 'vessel'}, layer); byMmsi[v.mmsi] = v;
+  if (v.track.length > 1) el('polyline', {points: v.track.map(p => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join(' '),
+     fill: 'none', stroke: v.level === 'high' ? '#922b21' : '#34495e', 'stroke-width': 1.2, 'stroke-opacity': 0.8, class: 'track'}, g);
+  v.gaps.forEach(gp => el('line', {x1: X(gp.a[0]), y1: Y(gp.a[1]), x2: X(gp.b[0]), y2: Y(gp.b[1]), stroke: '#c0392b',
+     'stroke-width': 1.6, 'stroke-dasharray': '4 3', class: 'gap'}, g));
+});
+D.ports.forEach(p => {
+  const feas = D.vessels.some(v => v.dc_port === p.id);
+  if (feas) el('circle', {cx: X(p.lon), cy: Y(p.lat), r: 9, fill: 'none', stroke: '#8e44ad', 'stroke-width': 2, class: 'feasible'});
+  el('circle', {cx: X(p.lon), cy: Y(p.lat), r: p.sensitive ? 4.5 : 3, fill: p.sensitive ? '#c0392b' : '#1b2631', class: 'port'});
+  const t = el('text', {x: X(p.lon) + 6, y: Y(p.lat) + 3, 'font-size': 9, fill: '#1b2631'}); t.textContent = p.name;
+});
+function select(mmsi){
+  document.querySelectorAll('#wl tbody tr').forEach(r => r.classList.toggle('sel', r.dataset.mmsi == mmsi));
+  document.querySelectorAll('g.vessel').forEach(g => g.setAttribute('opacity', g.dataset.mmsi == mmsi ? 1 : 0.25));
+  const v = byMmsi[mmsi], tl = document.getElementById('tl'); tl.innerHTML = '';
+  if (!v) return;
+  document.getElementById('tl-title').textContent = (v.name || v.mmsi) + ': ' + (v.origin || 'sea') + ' \\u2192 ' + (v.dest || 'sea') + ' \\u2014 ' + v.reasons;
+  const t0 = Date.parse(v.start), t1 = Date.parse(v.end), span = Math.max(t1 - t0, 1);
+  const bar = (a, b, color, title) => { const d = document.createElement('div'); d.style.left = (100 * (a - t0) / span) + '%';
+    d.style.width = Math.max(100 * (b - a) / span, 0.4) + '%'; d.style.background = color; d.title = title; tl.appendChild(d); };
+  bar(t0, t1, '#5d6d7e', 'voyage');
+  v.gaps.forEach(g => bar(Date.parse(g.t0), Date.parse(g.t1), '#c0392b', 'AIS off ' + g.h + ' h'));
+}
+document.querySelectorAll('#wl tbody tr').forEach(r => r.addEventListener('click', () => select(r.dataset.mmsi)));
+document.querySelectorAll('#wl th').forEach(th => th.addEventListener('click', () => {
+  const i = +th.dataset.col, body = document.querySelector('#wl tbody'), rows = Array.from(body.rows);
+  const dir = th.dataset.dir = th.dataset.dir === 'asc' ? 'desc' : 'asc';
+  rows.sort((a, b) => { const x = a.cells[i].textContent, y = b.cells[i].textContent, nx = parseFloat(x), ny = parseFloat(y);
+    const c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y); return dir === 'asc' ? c : -c; });
+  rows.forEach(r => body.appendChild(r));
+}));
+if (D.vessels.length) select(D.vessels[0].mmsi);
+})();
+</script></body></html>
+"""

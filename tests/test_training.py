@@ -1,0 +1,153 @@
+"""Training against a real MLflow store in a temp dir: runs, metrics, artifacts, registry,
+the promotion gate, reproducible champion predictions, and bad label files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.labels import LabelError, assign_labels, read_labels
+from training.simulator import SimConfig, simulate, write_scenario
+
+METRIC_KEYS = ["test_average_precision", "test_roc_auc", "test_precision_at_k", "test_recall_at_fpr05", "test_brier",
+               "test_ece", "rule_gap12h_average_precision", "rule_gap30h_average_precision", "logreg_average_precision",
+               "iforest_average_precision"]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train_sim")
+    return write_scenario(simulate(SimConfig(vessels=160, days=24, seed=5, suspicious_share=0.2)), out)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    import mlflow
+    root = tmp_path_factory.mktemp("mlflow")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    yield root
+    mp.undo()
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="module")
+def first_run(scenario, store):
+    from training.train import train
+    return train([scenario["positions"]], scenario["labels"], experiment="t-exp")
+
+
+def test_run_logs_params_metrics_and_artifacts(first_run):
+    import mlflow
+    from mlflow import MlflowClient
+    client = MlflowClient()
+    run = client.get_run(first_run["run_id"])
+    for k in METRIC_KEYS:
+        assert k in run.data.metrics, k
+    assert any(k.startswith("test_recall_dark") for k in run.data.metrics)
+    assert "test_fpr_benign_gap12h" in run.data.metrics
+    assert run.data.params["feature_code_version"] and int(run.data.params["labelled_voyages"]) > 100
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"plots", "counts.json", "features.json", "feature_importance.csv", "test_predictions.csv"} <= names
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert plots == {"plots/precision_recall.png", "plots/calibration.png"}
+    imp = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="feature_importance.csv"))
+    assert list(imp.columns) == ["feature", "gain", "mean_abs_shap"] and imp["gain"].sum() > 0
+    assert first_run["counts"]["labels_unmatched"] >= 0
+    info = mlflow.models.get_model_info(first_run["model_uri"])
+    assert info.signature is not None and info.saved_input_example_info is not None
+
+
+def test_registered_with_aliases(first_run):
+    from mlflow import MlflowClient
+    client = MlflowClient()
+    assert first_run["promotion"].startswith("promoted (no champion")
+    assert str(client.get_model_version_by_alias("voyage-risk", "champion").version) == str(first_run["model_version"])
+    assert str(client.get_model_version_by_alias("voyage-risk", "challenger").version) == str(first_run["model_version"])
+
+
+def test_champion_reproduces_the_run_predictions(first_run, scenario):
+    import mlflow
+    from training.train import build_training_table
+    from features.config import DEFAULT
+    from features.gazetteer import load_gazetteer
+    preds = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=first_run["run_id"], artifact_path="test_predictions.csv"))
+    _, _, _, labelled = build_training_table([scenario["positions"]], scenario["labels"], load_gazetteer(), DEFAULT)
+    rows = labelled.set_index("voyage_id").loc[preds["voyage_id"]].reset_index()
+    pyfunc = mlflow.pyfunc.load_model("models:/voyage-risk@champion")
+    got = pyfunc.predict(rows)["risk"].to_numpy()
+    np.testing.assert_allclose(got, preds["risk"].to_numpy(), rtol=0, atol=1e-12)
+    assert ((got >= 0) & (got <= 1)).all()
+
+
+def test_worse_model_does_not_take_champion(first_run, scenario, tmp_path):
+    from mlflow import MlflowClient
+    from training.train import train
+    lab = pd.read_csv(scenario["labels"])
+    lab["label"] = np.random.default_rng(0).permutation(lab["label"].to_numpy())  # labels shuffled
+    bad = tmp_path / "shuffled.csv"
+    lab.to_csv(bad, index=False)
+    s = train([scenario["positions"]], bad, experiment="t-exp")
+    client = MlflowClient()
+    assert s["promotion"].startswith("kept champion")
+    assert str(client.get_model_version_by_alias("voyage-risk", "champion").version) == str(first_run["model_version"])
+    assert str(client.get_model_version_by_alias("voyage-risk", "challenger").version) == str(s["model_version"])
+    run = client.get_run(s["run_id"])
+    assert run.data.tags["promotion"].startswith("kept")
+    assert run.data.metrics["champion_test_average_precision"] > run.data.metrics["test_average_precision"]
+    forced = train([scenario["positions"]], bad, experiment="t-exp", promote="force")
+    assert str(client.get_model_version_by_alias("voyage-risk", "champion").version) == str(forced["model_version"])
+    # Put the good model back for the other tests of this module.
+    client.set_registered_model_alias("voyage-risk", "champion", str(first_run["model_version"]))
+
+
+def test_search_logs_nested_trials(first_run, scenario):
+    from mlflow import MlflowClient
+    from training.train import train
+    s = train([scenario["positions"]], scenario["labels"], experiment="t-search", search=2, promote="never")
+    client = MlflowClient()
+    runs = client.search_runs([s["experiment_id"]], filter_string=f"tags.mlflow.parentRunId = '{s['run_id']}'")
+    assert len(runs) == 2 and all("cv_average_precision" in r.data.metrics for r in runs)
+    assert s["promotion"].startswith("skipped")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("mmsi,start,end\n1,2024-01-01,2024-01-02\n", "lacks column(s) label"),
+    ("mmsi,start,end,label\n273000001,2024-01-01,2024-01-02,maybe\n", "line 2: label 'maybe'"),
+    ("mmsi,start,end,label\n273000001,2024-01-03,2024-01-02,benign\n", "line 2: end 2024-01-02 is before start"),
+    ("mmsi,start,end,label\nabc,2024-01-01,2024-01-02,1\n", "line 2: mmsi 'abc' is not a number"),
+    ("mmsi,start,end,label\n273000001,yesterday,2024-01-02,1\n", "line 2: start 'yesterday' is not an ISO 8601 time"),
+    ("", "not a readable CSV"),
+])
+def test_bad_label_files(tmp_path, text, message):
+    p = tmp_path / "labels.csv"
+    p.write_text(text)
+    with pytest.raises(LabelError) as err:
+        read_labels(p)
+    assert message in str(err.value) and str(p) in str(err.value)
+
+
+def test_bad_label_file_on_the_command_line(tmp_path, scenario):
+    p = tmp_path / "labels.csv"
+    p.write_text("mmsi,start,end,label\n273000001,2024-01-01,2024-01-02,perhaps\n")
+    exe = str(Path(sys.executable).parent / "darkvoyage")
+    res = subprocess.run([exe, "train", "--positions", scenario["positions"], "--labels", str(p)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("darkvoyage:") and "perhaps" in res.stderr
+
+
+def test_voyage_takes_the_label_it_overlaps_most():
+    t = pd.Timestamp("2024-01-01", tz="UTC")
+    v = pd.DataFrame({"voyage_id": ["a", "b", "c"], "mmsi": [1, 1, 2],
+                      "start": [t, t + pd.Timedelta(hours=10), t], "end": [t + pd.Timedelta(hours=10), t + pd.Timedelta(hours=20), t]})
+    lab = pd.DataFrame({"mmsi": [1, 1], "start": [t - pd.Timedelta(hours=1), t + pd.Timedelta(hours=8)],
+                        "end": [t + pd.Timedelta(hours=8), t + pd.Timedelta(hours=30)], "y": [0, 1],
+                        "behaviour": ["normal", "dark_approach"], "source": None, "note": None})
+    out = assign_labels(v, lab)
+    assert list(out["y"].iloc[:2]) == [0, 1] and np.isnan(out["y"].iloc[2])

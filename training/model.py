@@ -1,0 +1,237 @@
+"""The voyage-risk model as it is logged, registered and served.
+
+One object holds everything scoring needs, so training and serving cannot drift apart: the
+LightGBM booster, its Platt calibration, the feature list and feature-code version, the
+reference coverage grid and the gazetteer. It is an MLflow ``PythonModel``: loading
+``models:/voyage-risk@champion`` with ``mlflow.pyfunc.load_model`` gives calibrated
+probabilities, and ``unwrap_python_model()`` gives this object (explanations, levels).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from features.config import FEATURE_CODE_VERSION
+from features.coverage import CoverageGrid
+from features.gazetteer import Gazetteer, load_gazetteer
+from features.voyage_features import FEATURE_NAMES
+
+#: Risk levels on the calibrated probability: "high" when suspicious is more likely than not,
+#: "medium" from five times the simulated base rate (~2 % of voyages).
+DEFAULT_LEVELS = {"high": 0.5, "medium": 0.1}
+#: Features recomputed from the model's own coverage grid, whoever built the voyage table.
+GRID_FEATURES = ("lg_cell_gap_rate", "lg_cell_interval_s")
+
+
+class VoyageRiskModel(mlflow.pyfunc.PythonModel):
+    def __init__(self, booster: lgb.Booster | None = None, calib: tuple[float, float] = (1.0, 0.0),
+                 features: list[str] | None = None, grid: CoverageGrid | None = None,
+                 gaz: Gazetteer | None = None, levels: dict | None = None):
+        self.booster = booster
+        self.calib = tuple(float(x) for x in calib)
+        self.features = list(features or FEATURE_NAMES)
+        self.grid = grid
+        self.gaz = gaz
+        self.levels = dict(levels or DEFAULT_LEVELS)
+        self.feature_code_version = FEATURE_CODE_VERSION
+
+    # -- persistence ----------------------------------------------------------------------
+    def save_artifacts(self, folder: Path) -> dict[str, str]:
+        """Write the parts MLflow stores beside the pickled class; returns ``artifacts``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(folder / "booster.txt"))
+        (folder / "model.json").write_text(json.dumps({
+            "calibration": self.calib, "features": self.features, "levels": self.levels,
+            "feature_code_version": self.feature_code_version}, indent=1))
+        self.grid.save(folder / "coverage_grid.parquet")
+        self.gaz.ports.to_csv(folder / "gazetteer.csv", index=False)
+        return {"booster": str(folder / "booster.txt"), "meta": str(folder / "model.json"),
+                "coverage_grid": str(folder / "coverage_grid.parquet"), "gazetteer": str(folder / "gazetteer.csv")}
+
+    def load_context(self, context):
+        a = context.artifacts
+        self.booster = lgb.Booster(model_file=a["booster"])
+        meta = json.loads(Path(a["meta"]).read_text())
+        self.calib = tuple(meta["calibration"])
+        self.features = meta["features"]
+        self.levels = meta["levels"]
+        self.feature_code_version = meta["feature_code_version"]
+        self.grid = CoverageGrid.load(a["coverage_grid"])
+        gz = pd.read_csv(a["gazetteer"])
+        self.gaz = load_gazetteer(a["gazetteer"]) if "sensitive" in gz else None
+
+    def __getstate__(self):
+        # The booster, grid and gazetteer travel as artifacts, not in the pickle.
+        state = dict(self.__dict__)
+        state.update(booster=None, grid=None, gaz=None)
+        return state
+
+    # -- scoring --------------------------------------------------------------------------
+    def matrix(self, voyages: pd.DataFrame) -> pd.DataFrame:
+        """The model's input matrix: its features in order, grid features from its own grid."""
+        missing = [f for f in self.features if f not in voyages.columns]
+        if missing:
+            raise ValueError(f"voyage table lacks feature column(s): {', '.join(missing[:5])}")
+        X = voyages[self.features].astype(float).copy()
+        if self.grid is not None and {"lg_start_lat", "lg_start_lon"} <= set(voyages.columns):
+            lat = voyages["lg_start_lat"].to_numpy(float)
+            lon = voyages["lg_start_lon"].to_numpy(float)
+            ok = np.isfinite(lat) & np.isfinite(lon)
+            rate = np.full(len(X), np.nan)
+            cell = np.full(len(X), np.nan)
+            if ok.any():
+                r, c, _ = self.grid.lookup(lat[ok], lon[ok])
+                rate[ok], cell[ok] = r, c
+            for name, vals in zip(GRID_FEATURES, (rate, cell)):
+                if name in X:
+                    X[name] = vals
+        return X
+
+    def raw(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(X, raw_score=True, num_threads=1)
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        a, b = self.calib
+        return 1.0 / (1.0 + np.exp(-(a * raw + b)))
+
+    def risk(self, voyages: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability that each voyage is suspicious, in [0, 1]."""
+        if len(voyages) == 0:
+            return np.zeros(0)
+        return self.calibrate(self.raw(self.matrix(voyages)))
+
+    def level(self, risk) -> np.ndarray:
+        r = np.asarray(risk, float)
+        return np.where(r >= self.levels["high"], "high", np.where(r >= self.levels["medium"], "medium", "low"))
+
+    def contributions(self, voyages: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature SHAP contributions (log-odds) from LightGBM, one row per voyage."""
+        X = self.matrix(voyages)
+        c = self.booster.predict(X, pred_contrib=True, num_threads=1)
+        return pd.DataFrame(c[:, :-1], columns=self.features, index=voyages.index)
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        r = self.risk(model_input)
+        return pd.DataFrame({"risk": r, "level": self.level(r)}, index=model_input.index)
+
+
+# --- plain-language reasons ------------------------------------------------------------------
+
+def _port(gaz: Gazetteer | None, port_id) -> str:
+    if gaz is None or port_id is None or (isinstance(port_id, float) and np.isnan(port_id)) or pd.isna(port_id):
+        return "a port"
+    hit = np.flatnonzero(gaz.ids == port_id)
+    return gaz.short_name(int(hit[0])) if len(hit) else str(port_id)
+
+
+def _f(row, name, default=np.nan):
+    v = row.get(name, default)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
+    """One sentence, with values and port names, for a feature that raised the risk."""
+    gap = _f(row, "max_gap_h")
+    if feature in ("max_gap_h", "total_dark_h", "dark_share", "n_gaps_1h", "n_gaps_6h", "n_gaps_12h", "n_gaps_30h",
+                   "lg_start_port_km", "lg_end_port_km", "lg_start_sensitive_km", "lg_end_sensitive_km",
+                   "lg_vs_usual", "lg_heading_off_sensitive_deg", "lg_displacement_km", "lg_implied_speed_kn",
+                   "lg_cell_gap_rate", "lg_cell_interval_s"):
+        s_km, p_km = _f(row, "lg_start_sensitive_km"), _f(row, "lg_start_port_km")
+        if np.isfinite(s_km) and s_km <= 60:
+            where = f", starting {s_km:.0f} km from {_port(gaz, row.get('lg_start_sensitive_port'))}"
+        elif np.isfinite(p_km):
+            where = f", starting {p_km:.0f} km from {_port(gaz, row.get('lg_start_port'))}"
+        else:
+            where = ""
+        if feature == "lg_cell_gap_rate" and np.isfinite(_f(row, "lg_cell_gap_rate")):
+            return f"AIS off {gap:.0f} h where reception is normally good ({_f(row, 'lg_cell_gap_rate'):.0%} of intervals there are gaps)"
+        return f"AIS off {gap:.0f} h{where}"
+    if feature.startswith("dc_"):
+        return (f"a call at {_port(gaz, row.get('dc_port'))} fits in the gap "
+                f"({_f(row, 'dc_port_spare_h'):.0f} h to spare)")
+    if feature.startswith("oab"):
+        return (f"out-and-back from {_port(gaz, row.get('origin_port')) if pd.notna(row.get('origin_port')) else 'sea'}, "
+                f"{_f(row, 'oab_dark_share'):.0%} of it dark, {_f(row, 'oab_max_excursion_km'):.0f} km out")
+    if feature == "dark_loiter_h":
+        return f"loitered {_f(row, 'dark_loiter_h'):.0f} h while dark (ended near where it went dark)"
+    if feature in ("loiter_h", "loiter_events"):
+        return f"loitered {_f(row, 'loiter_h'):.0f} h at sea away from ports"
+    if feature == "near_sensitive_h":
+        return f"{_f(row, 'near_sensitive_h'):.0f} h near a sensitive port without calling there"
+    if feature in ("concurrent_tracks", "n_tracks_mmsi"):
+        return f"{_f(row, 'n_tracks_mmsi'):.0f} ships transmit this MMSI, {_f(row, 'concurrent_tracks'):.0f} at the same time"
+    if feature in ("dest_declared_mismatch", "dest_declared_is_origin"):
+        return (f"declared destination '{row.get('declared_destination')}' but arrived at "
+                f"{_port(gaz, row.get('destination_port'))}")
+    if feature in ("dest_visit_dark_h", "dest_anchorage"):
+        return f"AIS off {_f(row, 'dest_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('destination_port'))}"
+    if feature == "origin_visit_dark_h":
+        return f"AIS off {_f(row, 'origin_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('origin_port'))}"
+    if feature == "starts_at_sea_km":
+        return f"track appears {_f(row, 'starts_at_sea_km'):.0f} km out at sea"
+    if feature == "ends_at_sea_km":
+        return f"track ends {_f(row, 'ends_at_sea_km'):.0f} km out at sea"
+    if feature in ("origin_sensitive", "dest_sensitive"):
+        port = row.get("destination_port") if feature == "dest_sensitive" else row.get("origin_port")
+        return f"{'calls at' if feature == 'dest_sensitive' else 'sails from'} {_port(gaz, port)}, a sensitive port"
+    if feature == "duration_h":
+        return f"voyage took {_f(row, 'duration_h'):.0f} h"
+    if feature == "distance_km":
+        return f"sailed {_f(row, 'distance_km'):.0f} km"
+    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):
+        return f"averaged {_f(row, 'mean_speed_kn'):.1f} kn"
+    pretty = re.sub(r"_", " ", feature)
+    return f"{pretty} = {_f(row, feature):.3g}"
+
+
+def _family(feature: str) -> str:
+    """Reasons of one family read as one sentence; show each family once."""
+    if feature.startswith(("lg_", "n_gaps", "max_gap", "total_dark", "dark_share")):
+        return "gap"
+    for prefix in ("dc_", "oab", "dest_declared", "concurrent", "n_tracks"):
+        if feature.startswith(prefix):
+            return prefix
+    return feature
+
+
+def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3) -> list[list[dict]]:
+    """Top reasons per voyage: [{feature, value, contribution, text}], strongest first. Only
+    features that raised the risk count; reasons that read the same are merged. One function
+    for the CLI, the watchlist and the REST service."""
+    if len(voyages) == 0:
+        return []
+    contrib = model.contributions(voyages)
+    X = model.matrix(voyages)
+    out = []
+    for i, (idx, row) in enumerate(voyages.iterrows()):
+        c = contrib.iloc[i]
+        order = np.argsort(-c.to_numpy())
+        reasons, seen = [], set()
+        for k in order:
+            if c.iloc[k] <= 0 or len(reasons) >= top:
+                break
+            name = model.features[k]
+            val = X.iloc[i, k]
+            # Absence (0 or unknown) may lower a score's uncertainty, but it is no reason.
+            if pd.isna(val) or val == 0 or _family(name) in seen:
+                continue
+            seen.add(_family(name))
+            text = reason_text(name, row, model.gaz)
+            reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
+                            "contribution": round(float(c.iloc[k]), 4), "text": text})
+        out.append(reasons)
+    return out
+
+
+def reasons_line(reasons: list[dict]) -> str:
+    return "; ".join(r["text"] for r in reasons)

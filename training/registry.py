@@ -1,0 +1,48 @@
+"""Loading a registered model, with one clear error when there is none."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import VoyageRiskModel
+from .train import MODEL_NAME, tracking_uri
+
+DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@champion"
+
+
+class ModelUnavailable(RuntimeError):
+    pass
+
+
+def load_model(uri: str | None = None) -> tuple[VoyageRiskModel, dict]:
+    """(model, info) for ``uri`` (default ``models:/voyage-risk@champion``) from the tracking
+    store (``MLFLOW_TRACKING_URI``, else ``mlruns/`` at the project root)."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    uri = uri or DEFAULT_MODEL_URI
+    store = tracking_uri()
+    mlflow.set_tracking_uri(store)
+    try:
+        model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    except (MlflowException, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelUnavailable(f"no model at {uri} in {store} ({first[:160]}); train one with "
+                               "`darkvoyage train --positions P --labels L` (or run `make demo`)") from None
+    info = {"name": MODEL_NAME, "uri": uri, "version": None, "alias": None, "run_id": None, "metrics": {},
+            "features": model.features, "feature_code_version": model.feature_code_version, "levels": model.levels}
+    if uri.startswith("models:/"):
+        client = MlflowClient()
+        name, _, ref = uri[len("models:/"):].partition("@")
+        try:
+            mv = client.get_model_version_by_alias(name, ref) if ref else None
+            if mv is None and "/" in uri[len("models:/"):]:
+                name, ver = uri[len("models:/"):].split("/", 1)
+                mv = client.get_model_version(name, ver)
+            if mv is not None:
+                run = client.get_run(mv.run_id)
+                info.update(name=name, version=str(mv.version), alias=ref or None, run_id=mv.run_id,
+                            metrics={k: v for k, v in run.data.metrics.items() if np.isfinite(v)})
+        except MlflowException:
+            pass
+    return model, info
