@@ -34,6 +34,7 @@ MAX_POSITIONS = 50_000
 MAX_BODY_MB = float(os.environ.get("DARKVOYAGE_MAX_UPLOAD_MB", "100"))
 #: Largest batch /score_voyages takes in one request.
 MAX_VOYAGES = 10_000
+REQUIRED_FIELDS = ("timestamp", "lat", "lon")
 PROTECTED = ("/score", "/score_voyages", "/watchlist", "/model")
 MODEL_INFO: dict = {}
 
@@ -138,8 +139,10 @@ class VoyageRisk:
     def score(self, mmsi: int, positions: list[Position]) -> dict[str, Any]:
         """One vessel's positions -> per-voyage risk, level and reasons, and the vessel's risk."""
         from serving.scoring import score_frame
-        frame = pd.DataFrame([p.model_dump() for p in positions])
-        frame.insert(0, "mmsi", mmsi)
+        # Columns straight from the attributes: model_dump() per position costs ~5 us each.
+        cols = {f: [getattr(p, f) for p in positions] for f in Position.model_fields}
+        frame = pd.DataFrame({"mmsi": mmsi, **{f: v for f, v in cols.items()
+                                               if f in REQUIRED_FIELDS or any(x is not None for x in v)}})
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
         try:
             sc = score_frame(frame, self.model)
