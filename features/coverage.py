@@ -155,14 +155,16 @@ def cell_day_coverage(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np
         return rate, mean_int
     day_s = 86400.0
     q_key = cell_key(q_lat, q_lon, cfg.coverage_cell_deg) * 100_000 + np.floor(np.asarray(q_t) / day_s).astype(np.int64)
-    wanted = np.unique(q_key // 100_000)
-    a = np.flatnonzero(tid[1:] == tid[:-1])
-    cells = cell_key(lat[a], lon[a], cfg.coverage_cell_deg)
-    a = a[np.isin(cells, wanted)]
+    # Only intervals starting in a queried cell matter: select them through a dense mask over
+    # the global grid, not a set look-up on every fix.
+    wanted = np.zeros(int(np.prod(grid_shape(cfg.coverage_cell_deg))), bool)
+    wanted[q_key // 100_000] = True
+    cells_all = cell_key(lat, lon, cfg.coverage_cell_deg)
+    a = np.flatnonzero(wanted[cells_all[:-1]] & (tid[1:] == tid[:-1]))
     if len(a) == 0:
         return rate, mean_int
     dt = t_s[a + 1] - t_s[a]
-    key = cell_key(lat[a], lon[a], cfg.coverage_cell_deg) * 100_000 + np.floor(t_s[a] / day_s).astype(np.int64)
+    key = cells_all[a] * 100_000 + np.floor(t_s[a] / day_s).astype(np.int64)
     uniq, inv = np.unique(key, return_inverse=True)
     gap = dt > cfg.gap_hours * 3600.0
     n = np.bincount(inv, minlength=len(uniq))
