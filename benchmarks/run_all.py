@@ -11,6 +11,9 @@ SCRIPTS = [
     ["bench_features.py", "--rows", "1000000", "10000000", "--repeat", "3"],
     ["segmenter_eval.py"],
     ["bench_simulator.py"],
+    ["bench_training.py"],
+    ["bench_watchlist.py"],
+    ["bench_service.py"],
 ]
 
 if __name__ == "__main__":

@@ -97,8 +97,17 @@ def parse_settings(settings: list[str] | None) -> Config:
 
 
 def _setup_logging(verbose: bool):
+    import os
+    import warnings
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=err_console, show_path=False)], force=True)
+    # MLflow narrates every artifact download and its own environment inference; operators
+    # see our stage names instead unless they ask for --verbose.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if not verbose:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # read when mlflow is imported
+        logging.getLogger("alembic").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module="mlflow")
 
 
 def _print_counts(counts, extra: dict):
