@@ -178,10 +178,27 @@ def track_vessels(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT) -> 
     return pd.concat([acc, rej, static], ignore_index=True, sort=False)
 
 
+#: Rows per batch of whole vessels for the voyage features. Each vessel's voyages depend on
+#: its own fixes only, so batching changes nothing but memory: ~1 M-row batches keep every
+#: temporary array small enough for the allocator to reuse instead of mapping fresh pages.
+VOYAGE_BATCH_ROWS = 1_000_000
+
+
 def vessel_voyages(positions: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT,
-                   coverage: CoverageGrid | None = None) -> pd.DataFrame:
+                   coverage: CoverageGrid | None = None, batch_rows: int = VOYAGE_BATCH_ROWS) -> pd.DataFrame:
     """Per-vessel function, frame -> frame: accepted tracked fixes -> one row per voyage."""
-    return voyage_features(positions, gaz, cfg, coverage)
+    n = len(positions)
+    if n <= batch_rows:
+        return voyage_features(positions, gaz, cfg, coverage)
+    starts = np.flatnonzero(group_starts(positions["mmsi"].to_numpy(np.int64)))
+    cuts = [0]
+    for target in range(batch_rows, n, batch_rows):
+        k = int(np.searchsorted(starts, target))
+        if k < len(starts) and starts[k] > cuts[-1]:
+            cuts.append(int(starts[k]))
+    cuts.append(n)
+    parts = [voyage_features(positions.iloc[a:b], gaz, cfg, coverage) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    return pd.concat(parts, ignore_index=True)
 
 
 def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,

@@ -217,7 +217,10 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     out = {}
     out["duration_h"] = duration_s / 3600.0
     out["distance_km"] = vsum(d)
-    out["n_positions"] = (gend - gst + 1) - (np.bincount(inval_v, minlength=nv) if len(inval) else 0) + 1.0
+    # Intervals from a voyage's first to its last, less the invalid ones inside that span (the
+    # invalid ones after it, up to the next voyage, belong to no voyage), plus one fix.
+    inside = inval <= gend[inval_v] if len(inval) else np.zeros(0, bool)
+    out["n_positions"] = (gend - gst + 1) - np.bincount(inval_v[inside], minlength=nv) + 1.0
     no_gap = valid & ~gap
     with np.errstate(invalid="ignore", divide="ignore"):
         out["mean_speed_kn"] = (np.add.reduceat(np.where(no_gap, d, 0.0), gst)

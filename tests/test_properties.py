@@ -101,3 +101,15 @@ def test_every_row_is_accepted_or_rejected_with_a_reason(tmp_path, rows, extra_b
     assert tr.rejected["_reason"].notna().all()
     table = track_positions_table(tr, __import__("features.gazetteer", fromlist=["x"]).load_gazetteer())
     assert len(table) == c.positions
+
+
+def test_voyage_features_in_batches_of_vessels_equal_one_pass(tmp_path):
+    from features.gazetteer import load_gazetteer
+    from features.pipeline import build_coverage, vessel_voyages
+    tr = run_tracks(_write(BASE, tmp_path, 1, 0))
+    gaz = load_gazetteer()
+    grid = build_coverage(tr.positions)
+    whole = vessel_voyages(tr.positions, gaz, coverage=grid)
+    batched = vessel_voyages(tr.positions, gaz, coverage=grid, batch_rows=50)
+    assert tr.positions["mmsi"].nunique() >= 3
+    pd.testing.assert_frame_equal(whole, batched)
