@@ -154,8 +154,9 @@ def read_csv(path: Path) -> ReadResult:
             table, bad = attempt(True, True)
         if any(n is None for n, _ in bad):
             # Multi-threaded parsing does not know line numbers of bad rows; parse once more,
-            # single-threaded, only for files that have any.
-            table, bad = attempt(False, table.schema.types and all(t == pa.string() for t in table.schema.types))
+            # single-threaded, only for files that have any (as text if the first pass was).
+            as_text = all(t == pa.string() for t in table.schema.types)
+            table, bad = attempt(False, as_text)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not a readable CSV file ({err})") from err
     frame = _rename(table.to_pandas(), path)

@@ -113,3 +113,24 @@ def test_voyage_features_in_batches_of_vessels_equal_one_pass(tmp_path):
     batched = vessel_voyages(tr.positions, gaz, coverage=grid, batch_rows=50)
     assert tr.positions["mmsi"].nunique() >= 3
     pd.testing.assert_frame_equal(whole, batched)
+
+
+def test_per_vessel_function_keeps_every_row_and_needs_no_other_vessel(tmp_path):
+    """track_vessels is frame -> frame: run per MMSI group (as a distributed engine would) it
+    keeps every row and gives the same tracks as one pass over everything."""
+    from features import schema as S
+    from features.clean import validate
+    from features.gazetteer import load_gazetteer
+    from features.pipeline import track_vessels
+    from features.readers import read_inputs
+    gaz = load_gazetteer()
+    rows = validate(read_inputs(_write(BASE, tmp_path, 1, 0)).frame)
+    rows = rows[rows[S.REASON_COL].isna()].reset_index(drop=True)
+    whole = track_vessels(rows, gaz)
+    parts = pd.concat([track_vessels(g.reset_index(drop=True), gaz) for _, g in rows.groupby("mmsi")], ignore_index=True)
+    assert len(whole) == len(parts) == len(rows)
+    key = ["mmsi", "timestamp", "lat", "lon"]
+    a = whole[whole[S.REASON_COL].isna() & ~whole[S.STATIC_COL].fillna(False).astype(bool)].sort_values(key)
+    b = parts[parts[S.REASON_COL].isna() & ~parts[S.STATIC_COL].fillna(False).astype(bool)].sort_values(key)
+    assert (a["track_no"].to_numpy() == b["track_no"].to_numpy()).all()
+    assert (a["voyage_no"].to_numpy() == b["voyage_no"].to_numpy()).all()

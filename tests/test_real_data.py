@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
 
 from features.io import read_counts, rejected_path
 from features.pipeline import run_tracks
 
-from .conftest import GFW_REGR, REAL
+from .conftest import GFW_REGR
 
 
 def test_each_real_file_balances(real_files, gaz):

@@ -554,7 +554,7 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     rendezvous: dict[int, dict] = {}
     sts = [v for v in fleet if v.profile == "sts"]
     for i in range(0, len(sts) - 1, 2):
-        a, b = lanes[rng.integers(len(lanes))], None
+        a = lanes[rng.integers(len(lanes))]
         a = (float(a[0]) + rng.uniform(-0.15, 0.15), float(a[1]) + rng.uniform(-0.15, 0.15))
         if not geo.on_water([a[0]], [a[1]])[0]:
             a = tuple(map(float, lanes[0]))

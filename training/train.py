@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
@@ -29,8 +29,8 @@ from features.gazetteer import Gazetteer, load_gazetteer
 from features.pipeline import build_coverage, run_tracks, vessel_voyages
 from features.voyage_features import FEATURE_NAMES
 
-from .labels import LabelError, assign_labels, read_labels, unmatched_labels
-from .model import DEFAULT_LEVELS, VoyageRiskModel, explain
+from .labels import assign_labels, read_labels, unmatched_labels
+from .model import DEFAULT_LEVELS, VoyageRiskModel
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "voyage-risk"
