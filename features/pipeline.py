@@ -86,18 +86,18 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
     reason_set = rows[S.REASON_COL].notna().to_numpy()
     static_mask = rows[S.STATIC_COL].to_numpy(bool) & ~reason_set
     is_pos = ~reason_set & ~static_mask
-    if is_pos.all():  # the common large-file case: no copies just to select every row
-        idx_pos = np.arange(len(rows))
-        mmsi, t_us = rows["mmsi"].to_numpy(np.int64), epoch_us(rows["timestamp"])
-        lat, lon = rows["lat"].to_numpy(float), rows["lon"].to_numpy(float)
-    else:
-        idx_pos = np.flatnonzero(is_pos)
-        mmsi = rows["mmsi"].to_numpy(np.int64)[idx_pos]
-        t_us = epoch_us(rows["timestamp"])[idx_pos]
-        lat = rows["lat"].to_numpy(float)[idx_pos]
-        lon = rows["lon"].to_numpy(float)[idx_pos]
-    del is_pos
+    mmsi, t_us = rows["mmsi"].to_numpy(np.int64), epoch_us(rows["timestamp"])
+    lat, lon = rows["lat"].to_numpy(float), rows["lon"].to_numpy(float)
+    if not is_pos.all():
+        # Sort every row and drop the others from the order afterwards: one pass over the
+        # order instead of four gathers of the columns. Their MMSIs and times may be anything
+        # (NaT, 10 digits): give them harmless ones so the sort key stays compact.
+        t_us = np.where(is_pos, t_us, t_us[is_pos].min() if is_pos.any() else 0)
+        mmsi = np.where(is_pos, mmsi, 0)
     order = sort_order(mmsi, t_us, lat, lon)
+    if not is_pos.all():
+        order = order[is_pos[order]]
+    del is_pos
     mmsi, t_us, lat, lon = mmsi[order], t_us[order], lat[order], lon[order]
 
     dup = duplicate_mask(mmsi, t_us, lat, lon, cfg)
@@ -119,10 +119,10 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
     else:  # one track per MMSI and the segmenter's order: its steps stand
         step[group_starts(mm)] = 0.0
 
-    rej_dup = rows.take(idx_pos[order[dup]])
+    rej_dup = rows.take(order[dup])
     rej_dup[S.REASON_COL] = S.DUPLICATE
     rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
-    rej_jump = rows.take(idx_pos[order[jump_rows]])
+    rej_jump = rows.take(order[jump_rows])
     rej_jump[S.REASON_COL] = S.JUMP
     rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
     rejected = pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
@@ -131,9 +131,7 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
     # ``keep_all`` only the columns the voyage features read are gathered.
     cols = [c for c in rows.columns if c not in (S.REASON_COL, S.DETAIL_COL, S.STATIC_COL)
             and (keep_all or c in FEATURE_INPUTS)]
-    sorted_rows = order if acc_rows is None else order[acc_rows]
-    take = sorted_rows if len(idx_pos) == len(rows) else idx_pos[sorted_rows]
-    del sorted_rows
+    take = order if acc_rows is None else order[acc_rows]
     # The four core columns are already sorted in hand; gather only the others, and build
     # the frame from the arrays without copying them again.
     data = {"mmsi": mm, "timestamp": pd.DatetimeIndex(tt.astype("datetime64[us]")).tz_localize("UTC"),

@@ -60,7 +60,9 @@ def sort_order(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndar
             tie[1:] |= same
             tie[:-1] |= same
             rows = order[tie]
-            sub = np.lexsort((lon[rows], lat[rows], t_us[rows], mmsi[rows]))
+            # The row index last: exact duplicates keep their file order (the first one heard
+            # is the one kept), whatever quicksort did with equal keys.
+            sub = np.lexsort((rows, lon[rows], lat[rows], t_us[rows], mmsi[rows]))
             order[tie] = rows[sub]
         return order
     return np.lexsort((lon, lat, t_us, mmsi))
