@@ -64,6 +64,17 @@ def _text(col: pd.Series) -> pd.Series:
         return txt.where(col.notna())
     if pd.api.types.is_integer_dtype(col.dtype):
         return col.astype("str")
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # Work on the few categories, not the millions of rows (archives dictionary-encode
+        # names and destinations).
+        cats = pd.Series(col.cat.categories).astype("str").str.strip()
+        keep = (cats != "").to_numpy()
+        codes = col.cat.codes.to_numpy()
+        new_codes = np.where((codes >= 0) & keep[np.maximum(codes, 0)], codes, -1)
+        uniq = list(dict.fromkeys(cats[keep]))
+        remap = np.array([uniq.index(c) if k else -1 for c, k in zip(cats, keep)] or [-1], dtype=np.int64)
+        return pd.Series(pd.Categorical.from_codes(np.where(new_codes >= 0, remap[np.maximum(new_codes, 0)], -1),
+                                                   categories=uniq), index=col.index)
     out = col.astype("str").str.strip()
     return out.where(col.notna() & (out != ""))
 

@@ -361,7 +361,8 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     sens = gaz.sensitive
     out["origin_sensitive"] = np.where(origin >= 0, sens[np.maximum(origin, 0)], False).astype(float)
     out["dest_sensitive"] = np.where(dest >= 0, sens[np.maximum(dest, 0)], False).astype(float)
-    declared = pos["destination"].to_numpy(dtype=object, na_value=None)[row_last] if "destination" in pos else np.full(nv, None)
+    declared = (pos["destination"].iloc[row_last].to_numpy(dtype=object, na_value=None)
+                if "destination" in pos else np.full(nv, None))
     mismatch = np.full(nv, np.nan)
     ids, names = gaz.ids, gaz.names
     # An anchorage (a queue off a port) is where a ship waits, not the port it declares.
@@ -405,7 +406,8 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     def text_at(col, rows):
         if col not in pos:
             return pd.array([None] * len(rows), dtype="str")
-        return pd.array(pos[col].to_numpy(dtype=object, na_value=None)[rows], dtype="str")
+        # Pick the rows first: converting a whole categorical column to objects costs seconds.
+        return pd.array(pos[col].iloc[rows].to_numpy(dtype=object, na_value=None), dtype="str")
 
     def port_ids(idx):
         return pd.array(np.where(idx >= 0, ids[np.maximum(idx, 0)], None), dtype="str")
