@@ -22,8 +22,8 @@ from .config import DEFAULT, Config
 from .coverage import CoverageGrid, cell_day_coverage, neighbours_during_gaps
 from .gazetteer import Gazetteer, load_gazetteer
 from .readers import ReadResult, read_inputs
-from .tracks import (duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
-                     order_by_track, segment, sort_order, step_km)
+from .tracks import (Seconds, duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
+                     order_by_track, segment, sort_order, sort_rows, step_km)
 from .voyage_features import voyage_features
 from .voyages import port_visits
 from .geo import haversine_km
@@ -94,11 +94,13 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
         # (NaT, 10 digits): give them harmless ones so the sort key stays compact.
         t_us = np.where(is_pos, t_us, t_us[is_pos].min() if is_pos.any() else 0)
         mmsi = np.where(is_pos, mmsi, 0)
-    order = sort_order(mmsi, t_us, lat, lon)
+    order, mmsi, t_us, lat, lon = sort_rows(mmsi, t_us, lat, lon)
     if not is_pos.all():
-        order = order[is_pos[order]]
+        # Every other row got MMSI 0, below every ship-station MMSI: they sorted to the front,
+        # so dropping them is a slice, not a copy.
+        k = int(len(is_pos) - is_pos.sum())
+        order, mmsi, t_us, lat, lon = order[k:], mmsi[k:], t_us[k:], lat[k:], lon[k:]
     del is_pos
-    mmsi, t_us, lat, lon = mmsi[order], t_us[order], lat[order], lon[order]
 
     dup = duplicate_mask(mmsi, t_us, lat, lon, cfg)
     # Row selections stay ``None`` while they are "all sorted rows, in order": on clean
@@ -152,7 +154,7 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
     # Port visits and voyages need a speed per fix: the reported SOG, else the implied one.
     tid = np.cumsum(group_starts(mm, track), dtype=np.int32)
     tid -= 1
-    t_s = tt / 1e6
+    t_s = Seconds(tt)
     speed = acc["sog"].to_numpy(float) if "sog" in acc else np.full(len(acc), np.nan)
     miss = np.flatnonzero(~np.isfinite(speed))
     if len(miss):

@@ -17,7 +17,7 @@ from .coverage import CoverageGrid
 from .flags import flag_of
 from .gazetteer import Gazetteer
 from .geo import KM_PER_NM, angle_diff_deg, bearing_deg, haversine_km, planar_km
-from .tracks import epoch_us, group_starts
+from .tracks import Seconds, epoch_us, group_starts
 
 # (column, unit, meaning). Everything here is computable from one vessel's track plus the
 # gazetteer and the reference coverage grid, so /score computes it exactly as training did.
@@ -109,6 +109,8 @@ CONTEXT: list[tuple[str, str, str]] = [
 _BIG = np.iinfo(np.int64).max
 
 
+
+
 def _norm(s: str) -> str:
     return re.sub(r"[^A-Z0-9 ]+", " ", str(s).upper()).strip()
 
@@ -138,7 +140,8 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     n = len(pos)
     mmsi = pos["mmsi"].to_numpy(np.int64)
     track_no = pos["track_no"].to_numpy()
-    t = epoch_us(pos["timestamp"]) / 1e6
+    t_us = epoch_us(pos["timestamp"])
+    t = Seconds(t_us)
     lat = pos["lat"].to_numpy(float)
     lon = pos["lon"].to_numpy(float)
     sog = pos["sog"].to_numpy(float) if "sog" in pos else np.full(n, np.nan)
@@ -155,7 +158,9 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
         return _empty_table()
     # Interval space: interval i joins fix i and fix i + 1. Arrays are length n - 1 views or
     # single passes; intervals across a track start or inside one port visit are invalid.
-    dt = np.diff(t)
+    dt = np.empty(max(n - 1, 0))
+    np.subtract(t_us[1:], t_us[:-1], out=dt)  # one float array, no int64 intermediate
+    dt *= 1e-6
     d = (pos["step_km"].to_numpy(float)[1:] if "step_km" in pos
          else haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:]))
     same_track = ~tstart[1:]

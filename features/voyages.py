@@ -35,9 +35,10 @@ class VisitResult:
     visits: pd.DataFrame    # one row per visit
 
 
-def port_visits(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+def port_visits(tid: np.ndarray, t_s, lat: np.ndarray, lon: np.ndarray,
                 speed_kn: np.ndarray, gaz: Gazetteer, cfg: Config) -> VisitResult:
-    """Find port visits and number voyages. ``speed_kn``: reported SOG, else implied speed."""
+    """Find port visits and number voyages. ``t_s``: seconds, indexable by row (an array or a
+    :class:`features.tracks.Seconds`); ``speed_kn``: reported SOG, else implied speed."""
     n = len(tid)
     exit_r = gaz.radius_km * cfg.port_exit_factor
     near, dist = gaz.in_reach(lat, lon, exit_r, key=f"exit{cfg.port_exit_factor}")
