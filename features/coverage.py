@@ -39,16 +39,17 @@ class CoverageGrid:
         n = len(tid)
         if n < 2:
             return cls.empty(cfg)
-        same = tid[1:] == tid[:-1]
-        a = np.flatnonzero(same)
-        dt = t_s[a + 1] - t_s[a]
-        cells = cell_key(lat[a], lon[a], cfg.coverage_cell_deg)
+        # Whole-length passes, no gathers: intervals across a track boundary go to a spare
+        # bin past the grid and are dropped.
         size = int(np.prod(grid_shape(cfg.coverage_cell_deg)))
+        cells = cell_key(lat[:-1], lon[:-1], cfg.coverage_cell_deg)
+        cells[tid[1:] != tid[:-1]] = size
+        dt = np.diff(t_s)
         gap = dt > cfg.gap_hours * 3600.0
-        n_int = np.bincount(cells, minlength=size)
-        n_gap = np.bincount(cells, weights=gap, minlength=size)
-        ok_dt = np.where(gap, 0.0, dt)
-        sum_ok = np.bincount(cells, weights=ok_dt, minlength=size)
+        n_int = np.bincount(cells, minlength=size + 1)[:size]
+        n_gap = np.bincount(cells, weights=gap, minlength=size + 1)[:size]
+        dt[gap] = 0.0
+        sum_ok = np.bincount(cells, weights=dt, minlength=size + 1)[:size]
         seen = np.flatnonzero(n_int)
         cnt_ok = n_int[seen] - n_gap[seen]
         with np.errstate(invalid="ignore", divide="ignore"):
