@@ -48,52 +48,26 @@ def group_starts(*keys: np.ndarray) -> np.ndarray:
 
 
 def sort_order(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Permutation sorting rows by (mmsi, time, lat, lon), independent of input order.
-
-    One int64 key (MMSI in the high 30 bits, time in ~1.05 s steps below) sorts most rows in
-    one pass; rows sharing an MMSI and step are then ordered by (microseconds, lat, lon).
-    """
-    n = len(mmsi)
-    if n == 0:
-        return np.arange(0)
-    sec = t_us - t_us.min()
-    sec >>= 20  # 2**20 us steps: a shift, where a division by 10**6 costs a pass
-    if int(sec.max()) < (1 << 33) and int(mmsi.max()) < (1 << 30) and int(mmsi.min()) >= 0:
-        key = mmsi.astype(np.int64) << 33
-        key |= sec
-        del sec
-        order = np.argsort(key, kind="quicksort")
-        k = key[order]
-        same = k[1:] == k[:-1]
-        del k, key
-        if same.any():
-            tie = np.zeros(n, bool)
-            tie[1:] |= same
-            tie[:-1] |= same
-            rows = order[tie]
-            # The row index last: exact duplicates keep their file order (the first one heard
-            # is the one kept), whatever quicksort did with equal keys.
-            sub = np.lexsort((rows, lon[rows], lat[rows], t_us[rows], mmsi[rows]))
-            order[tie] = rows[sub]
-        return order
-    return np.lexsort((lon, lat, t_us, mmsi))
+    """Permutation sorting rows by (mmsi, time, lat, lon, row), independent of input order."""
+    return sort_rows(mmsi, t_us, lat, lon)[0]
 
 
 def sort_rows(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray):
-    """:func:`sort_order` plus the four columns in that order: ``(order, mmsi, t_us, lat, lon)``.
+    """Sort rows by (mmsi, time, lat, lon, row): ``(order, mmsi, t_us, lat, lon)`` in that order.
 
-    Ties are found on the gathered columns, which are needed anyway, instead of gathering the
+    One int64 key (MMSI in the high 30 bits, time in ~1.05 s steps below) sorts most rows in
+    one pass; rows sharing an MMSI and step are then ordered exactly. Ties are found on the gathered columns, which are needed anyway, instead of gathering the
     sort key a second time: at 10 M rows that random gather alone costs a quarter second.
     """
     n = len(mmsi)
-    if n == 0 or not (int(mmsi.min()) >= 0 and int(mmsi.max()) < (1 << 30)):
-        order = sort_order(mmsi, t_us, lat, lon)
-        return order, mmsi[order], t_us[order], lat[order], lon[order]
+    if n == 0:
+        return np.arange(0), mmsi, t_us, lat, lon
     t0 = int(t_us.min())
     sec = t_us - t0
-    sec >>= 20
-    if int(sec.max()) >= (1 << 33):
-        order = sort_order(mmsi, t_us, lat, lon)
+    sec >>= 20  # 2**20 us steps: a shift, where a division by 10**6 costs a pass
+    if not (int(mmsi.min()) >= 0 and int(mmsi.max()) < (1 << 30) and int(sec.max()) < (1 << 33)):
+        # Out of the packed key's range (an MMSI of 10 digits, centuries of data): the slow way.
+        order = np.lexsort((np.arange(n), lon, lat, t_us, mmsi))
         return order, mmsi[order], t_us[order], lat[order], lon[order]
     key = mmsi.astype(np.int64) << 33
     key |= sec

@@ -121,13 +121,26 @@ def _props(row: dict) -> dict:
     return p
 
 
-def _voyage_fixes(scored: Scored, voyage_id: str, track_id: str) -> pd.DataFrame:
-    """The fixes of one voyage: from its start to its end on its track."""
-    pos = scored.tracks.positions
-    v = scored.voyages.set_index("voyage_id").loc[voyage_id]
-    mmsi, track = track_id.rsplit("-", 1)
-    sel = (pos["mmsi"] == int(mmsi)) & (pos["track_no"] == int(track)) & (pos["timestamp"] >= v["start"]) & (pos["timestamp"] <= v["end"])
-    return pos.loc[sel, ["timestamp", "lat", "lon", "step_km"]]
+class _Fixes:
+    """Each voyage's fixes, found by binary search on the positions (sorted by MMSI, track,
+    time) rather than by scanning every fix once per listed vessel."""
+
+    def __init__(self, scored: Scored):
+        pos = scored.tracks.positions
+        self.pos = pos
+        self.voyages = scored.voyages.set_index("voyage_id")
+        self.key = (pos["mmsi"].to_numpy(np.int64) << 20) + pos["track_no"].to_numpy(np.int64)
+        self.t = np.asarray(pos["timestamp"].dt.as_unit("us").array.asi8)
+
+    def __call__(self, voyage_id: str, track_id: str) -> pd.DataFrame:
+        v = self.voyages.loc[voyage_id]
+        mmsi, track = track_id.rsplit("-", 1)
+        k = (int(mmsi) << 20) + int(track)
+        a, b = np.searchsorted(self.key, k, "left"), np.searchsorted(self.key, k, "right")
+        t = self.t[a:b]  # microseconds; Timestamp.value below is nanoseconds
+        lo = a + np.searchsorted(t, pd.Timestamp(v["start"]).value // 1000, "left")
+        hi = a + np.searchsorted(t, pd.Timestamp(v["end"]).value // 1000, "right")
+        return self.pos.iloc[lo:hi][["timestamp", "lat", "lon", "step_km"]]
 
 
 def _gaps(fixes: pd.DataFrame, gap_h: float = 1.0) -> list[tuple]:
@@ -140,12 +153,13 @@ def _gaps(fixes: pd.DataFrame, gap_h: float = 1.0) -> list[tuple]:
 def geojson(wl: pd.DataFrame, scored: Scored) -> dict:
     """Per listed vessel: its riskiest voyage's track, each gap, and its port visits."""
     feats = []
-    vt = scored.voyages.set_index("voyage_id")
+    fixes = _Fixes(scored)
+    vt = fixes.voyages
     visits = scored.tracks.visits
     pos = scored.tracks.positions
     for row in wl.to_dict("records"):
         props = _props(row)
-        fx = _voyage_fixes(scored, row["voyage_id"], row["track_id"])
+        fx = fixes(row["voyage_id"], row["track_id"])
         coords = [[round(float(a), 6), round(float(b), 6)] for a, b in zip(fx["lon"], fx["lat"])]
         if len(coords) == 1:
             coords = coords * 2
@@ -195,10 +209,11 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
     gaz = scored.gaz
     ports = [{"id": str(i), "name": gaz.short_name(k), "lat": float(gaz.lat[k]), "lon": float(gaz.lon[k]),
               "sensitive": bool(gaz.sensitive[k])} for k, i in enumerate(gaz.ids)]
-    vt = scored.voyages.set_index("voyage_id")
+    fixes = _Fixes(scored)
+    vt = fixes.voyages
     vessels = []
     for row in wl.to_dict("records"):
-        fx = _voyage_fixes(scored, row["voyage_id"], row["track_id"])
+        fx = fixes(row["voyage_id"], row["track_id"])
         v = vt.loc[row["voyage_id"]]
         gaps = [{"a": [float(a["lon"]), float(a["lat"])], "b": [float(b["lon"]), float(b["lat"])],
                  "t0": a["timestamp"].isoformat(), "t1": b["timestamp"].isoformat(), "h": round(float(h), 1)}
