@@ -75,6 +75,14 @@ def _text(col: pd.Series) -> pd.Series:
         remap = np.array([uniq.index(c) if k else -1 for c, k in zip(cats, keep)] or [-1], dtype=np.int64)
         return pd.Series(pd.Categorical.from_codes(np.where(new_codes >= 0, remap[np.maximum(new_codes, 0)], -1),
                                                    categories=uniq), index=col.index)
+    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("floating", "mixed-integer-float", "mixed"):
+        # Files concatenated before validation mix a float column (IMO 9472012.0 from one
+        # GFW file) with text from another: the floats are numbers, written as above.
+        vals = col.to_numpy(object).copy()
+        isf = np.fromiter((type(v) is float for v in vals), bool, len(vals))
+        if isf.any():
+            vals[isf] = _text(pd.Series(vals[isf].astype(float))).to_numpy(object, na_value=None)
+            col = pd.Series(vals, index=col.index, dtype=object)
     out = col.astype("str").str.strip()
     return out.where(col.notna() & (out != ""))
 

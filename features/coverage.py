@@ -33,9 +33,10 @@ class CoverageGrid:
     table: pd.DataFrame  # columns: cell (int64, sorted), n_intervals, n_gaps, mean_interval_s
 
     @classmethod
-    def build(cls, tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+    def build(cls, tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
               cfg: Config) -> "CoverageGrid":
-        """From fixes sorted by (track, time); an interval counts in the cell where it starts."""
+        """From fixes sorted by (track, time), ``t_us`` in epoch microseconds; an interval
+        counts in the cell where it starts."""
         n = len(tid)
         if n < 2:
             return cls.empty(cfg)
@@ -44,18 +45,24 @@ class CoverageGrid:
         size = int(np.prod(grid_shape(cfg.coverage_cell_deg)))
         cells = cell_key(lat[:-1], lon[:-1], cfg.coverage_cell_deg)
         cells[tid[1:] != tid[:-1]] = size
-        dt = np.diff(t_s)
-        gap = dt > cfg.gap_hours * 3600.0
+        dt = np.diff(t_us)
+        gap = dt > gap_us(cfg)
         n_int = np.bincount(cells, minlength=size + 1)[:size]
         n_gap = np.bincount(cells, weights=gap, minlength=size + 1)[:size]
-        dt[gap] = 0.0
+        dt[gap] = 0
         sum_ok = np.bincount(cells, weights=dt, minlength=size + 1)[:size]
         seen = np.flatnonzero(n_int)
-        cnt_ok = n_int[seen] - n_gap[seen]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_int = np.where(cnt_ok > 0, sum_ok[seen] / cnt_ok, np.nan)
-        table = pd.DataFrame({"cell": seen.astype(np.int64), "n_intervals": n_int[seen].astype(np.int64),
-                              "n_gaps": n_gap[seen].astype(np.int64), "mean_interval_s": mean_int})
+        return cls.from_sums(seen, n_int[seen], n_gap[seen], sum_ok[seen], cfg)
+
+    @classmethod
+    def from_sums(cls, cell, n_intervals, n_gaps, sum_ok_us, cfg: Config) -> "CoverageGrid":
+        """From per-cell sums (any engine's aggregation): intervals, gap intervals and the
+        summed length of the non-gap intervals in microseconds."""
+        order = np.argsort(np.asarray(cell, np.int64), kind="stable")
+        n_int = np.asarray(n_intervals, np.int64)[order]
+        n_gap = np.asarray(n_gaps, np.int64)[order]
+        table = pd.DataFrame({"cell": np.asarray(cell, np.int64)[order], "n_intervals": n_int, "n_gaps": n_gap,
+                              "mean_interval_s": mean_interval_s(np.asarray(sum_ok_us, float)[order], n_int - n_gap)})
         return cls(cfg.coverage_cell_deg, cfg.gap_hours, table)
 
     @classmethod
@@ -98,64 +105,116 @@ class CoverageGrid:
         return cls(float(meta["cell_deg"]), float(meta["gap_hours"]), table.to_pandas())
 
 
-def neighbours_during_gaps(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+def gap_us(cfg: Config) -> int:
+    """``gap_hours`` in whole microseconds: both engines compare integer intervals to it."""
+    return int(round(cfg.gap_hours * 3_600_000_000))
+
+
+def bucket_us(cfg: Config) -> int:
+    return int(round(cfg.coverage_bucket_h * 3_600_000_000))
+
+
+DAY_US = 86_400_000_000
+
+
+def mean_interval_s(sum_ok_us, n_ok) -> np.ndarray:
+    """Mean non-gap interval (s) from summed microseconds; NaN where no interval is a non-gap.
+    The Spark engine writes the same expression: ``sum_ok_us / (n_ok * 1e6)``."""
+    sum_ok_us, n_ok = np.asarray(sum_ok_us, float), np.asarray(n_ok, np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_ok > 0, sum_ok_us / (n_ok * 1e6), np.nan)
+
+
+def fix_keys(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config) -> dict:
+    """Per fix (sorted by track, time): what the cross-vessel aggregations group by.
+
+    ``cell`` (coverage grid key), ``bucket`` (``coverage_bucket_h`` since the epoch), ``day``
+    (UTC day since the epoch), ``next_dt_us`` (interval to the track's next fix, -1 at its last
+    fix) and ``presence`` (the fix opens a run of the track in one cell and bucket). Depends on
+    one track only, so an engine can compute it per vessel and aggregate across vessels.
+    """
+    n = len(tid)
+    cell = cell_key(lat, lon, cfg.coverage_cell_deg)
+    bucket = t_us // bucket_us(cfg)
+    nxt = np.full(n, -1, np.int64)
+    if n > 1:
+        same = tid[1:] == tid[:-1]
+        nxt[:-1] = np.where(same, np.diff(t_us), -1)
+    presence = np.ones(n, bool)
+    if n > 1:
+        presence[1:] = (tid[1:] != tid[:-1]) | (cell[1:] != cell[:-1]) | (bucket[1:] != bucket[:-1])
+    return {"cell": cell, "bucket": bucket, "day": t_us // DAY_US, "next_dt_us": nxt, "presence": presence}
+
+
+def gap_keys(t0_us: np.ndarray, t1_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config) -> dict:
+    """Per gap starting at ``t0_us`` at (lat, lon) and ending at ``t1_us``: its start ``cell``,
+    the first and last whole bucket strictly inside it (``first_b``, ``last_b``; none when
+    ``last_b < first_b``) and the UTC ``day`` it starts."""
+    b = bucket_us(cfg)
+    return {"cell": cell_key(lat, lon, cfg.coverage_cell_deg), "first_b": np.asarray(t0_us) // b + 1,
+            "last_b": np.asarray(t1_us) // b - 1, "day": np.asarray(t0_us) // DAY_US}
+
+
+def neighbour_values(total, n_b, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """(vessel-hours, vessels per hour) from presences counted over ``n_b`` buckets; NaN where
+    the gap spans no whole bucket. Spark: ``total * bucket_h`` and ``total / (n_b * bucket_h)``."""
+    total, n_b = np.asarray(total, float), np.asarray(n_b, np.int64)
+    h = cfg.coverage_bucket_h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_b > 0, total * h, np.nan), np.where(n_b > 0, total / (n_b * h), np.nan)
+
+
+def neighbours_during_gaps(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
                            gap_t0: np.ndarray, gap_t1: np.ndarray, gap_lat: np.ndarray,
                            gap_lon: np.ndarray, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """Other vessels still reporting near each gap's start while the gap lasted.
 
-    ``tid, t_s, lat, lon``: all fixes of the live data, sorted by (track, time). A gap starts
-    at ``gap_t0`` (s) at ``gap_lat, gap_lon`` and ends at ``gap_t1``. Over the whole time
-    buckets strictly inside the gap (the silent vessel has no fix there) this counts vessels
-    reporting in the start cell and the ``neighbour_cells`` rings around it. Returns
-    (vessel-hours, mean vessels per hour); NaN where the gap spans no whole bucket.
+    ``tid, t_us, lat, lon``: all fixes of the live data, sorted by (track, time), time in epoch
+    microseconds. A gap starts at ``gap_t0`` (us) at ``gap_lat, gap_lon`` and ends at
+    ``gap_t1``. Over the whole time buckets strictly inside the gap (the silent vessel has no
+    fix there) this counts vessels reporting in the start cell and the ``neighbour_cells`` rings
+    around it. Returns (vessel-hours, mean vessels per hour); NaN where the gap spans no whole
+    bucket.
     """
     m = len(gap_t0)
     if m == 0 or len(tid) == 0:
         return np.full(m, np.nan), np.full(m, np.nan)
-    bucket_s = cfg.coverage_bucket_h * 3600.0
-    hour = np.floor(t_s / bucket_s).astype(np.int64)
-    cell = cell_key(lat, lon, cfg.coverage_cell_deg)
-    # One presence per (track, cell, bucket): consecutive fixes of a track in the same cell and
-    # bucket collapse, which shrinks millions of fixes to tens of thousands of presences.
-    new = np.ones(len(tid), bool)
-    new[1:] = (tid[1:] != tid[:-1]) | (cell[1:] != cell[:-1]) | (hour[1:] != hour[:-1])
-    p_cell, p_hour = cell[new], hour[new]
-    h0 = int(hour.min())
-    span = int(hour.max()) - h0 + 2
+    k = fix_keys(tid, t_us, lat, lon, cfg)
+    # One presence per run of a track in one cell and bucket: millions of fixes shrink to
+    # tens of thousands of presences.
+    p_cell, p_hour = k["cell"][k["presence"]], k["bucket"][k["presence"]]
+    h0 = int(p_hour.min())
+    span = int(p_hour.max()) - h0 + 2
     uniq, counts = np.unique(p_cell * span + (p_hour - h0), return_counts=True)
     csum = np.concatenate([[0], np.cumsum(counts)])
 
-    g_cell = cell_key(gap_lat, gap_lon, cfg.coverage_cell_deg)
-    first_b = np.floor(np.asarray(gap_t0) / bucket_s).astype(np.int64) + 1
-    last_b = np.floor(np.asarray(gap_t1) / bucket_s).astype(np.int64) - 1
-    first_c = np.clip(first_b - h0, 0, span - 1)
-    last_c = np.clip(last_b - h0, -1, span - 1)
-    n_b = last_b - first_b + 1
-    total = np.zeros(m)
+    g = gap_keys(gap_t0, gap_t1, gap_lat, gap_lon, cfg)
+    first_c = np.clip(g["first_b"] - h0, 0, span - 1)
+    last_c = np.clip(g["last_b"] - h0, -1, span - 1)
+    n_b = g["last_b"] - g["first_b"] + 1
+    total = np.zeros(m, np.int64)
     r = cfg.neighbour_cells
     for di in range(-r, r + 1):
         for dj in range(-r, r + 1):
-            c = key_offset(g_cell, di, dj, cfg.coverage_cell_deg)
+            c = key_offset(g["cell"], di, dj, cfg.coverage_cell_deg)
             lo = np.searchsorted(uniq, c * span + first_c, side="left")
             hi = np.searchsorted(uniq, c * span + last_c, side="right")
             total += np.where((n_b > 0) & (hi > lo), csum[hi] - csum[lo], 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_h = np.where(n_b > 0, total / (n_b * cfg.coverage_bucket_h), np.nan)
-    return np.where(n_b > 0, total * cfg.coverage_bucket_h, np.nan), per_h
+    return neighbour_values(total, n_b, cfg)
 
 
-def cell_day_coverage(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+def cell_day_coverage(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
                       q_t: np.ndarray, q_lat: np.ndarray, q_lon: np.ndarray,
                       cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Live coverage of the cell and UTC day of each query point (a gap's start): the share of
-    all tracks' intervals starting there that day that are gaps, and their mean non-gap
-    interval (s). Only intervals in the queried cells are aggregated."""
+    """Live coverage of the cell and UTC day of each query point (a gap's start, ``q_t`` in
+    epoch microseconds): the share of all tracks' intervals starting there that day that are
+    gaps, and their mean non-gap interval (s). Only intervals in the queried cells are
+    aggregated."""
     m = len(q_t)
     rate, mean_int = np.full(m, np.nan), np.full(m, np.nan)
     if m == 0 or len(tid) < 2:
         return rate, mean_int
-    day_s = 86400.0
-    q_key = cell_key(q_lat, q_lon, cfg.coverage_cell_deg) * 100_000 + np.floor(np.asarray(q_t) / day_s).astype(np.int64)
+    q_key = cell_key(q_lat, q_lon, cfg.coverage_cell_deg) * 100_000 + np.asarray(q_t) // DAY_US
     # Only intervals starting in a queried cell matter: select them through a dense mask over
     # the global grid, not a set look-up on every fix.
     wanted = np.zeros(int(np.prod(grid_shape(cfg.coverage_cell_deg))), bool)
@@ -164,16 +223,15 @@ def cell_day_coverage(tid: np.ndarray, t_s: np.ndarray, lat: np.ndarray, lon: np
     a = np.flatnonzero(wanted[cells_all[:-1]] & (tid[1:] == tid[:-1]))
     if len(a) == 0:
         return rate, mean_int
-    dt = t_s[a + 1] - t_s[a]
-    key = cells_all[a] * 100_000 + np.floor(t_s[a] / day_s).astype(np.int64)
+    dt = t_us[a + 1] - t_us[a]
+    key = cells_all[a] * 100_000 + t_us[a] // DAY_US
     uniq, inv = np.unique(key, return_inverse=True)
-    gap = dt > cfg.gap_hours * 3600.0
+    gap = dt > gap_us(cfg)
     n = np.bincount(inv, minlength=len(uniq))
-    n_gap = np.bincount(inv, weights=gap, minlength=len(uniq))
-    ok_sum = np.bincount(inv, weights=np.where(gap, 0.0, dt), minlength=len(uniq))
+    n_gap = np.bincount(inv, weights=gap, minlength=len(uniq)).astype(np.int64)
+    ok_sum = np.bincount(inv, weights=np.where(gap, 0, dt), minlength=len(uniq))
     pos = np.clip(np.searchsorted(uniq, q_key), 0, len(uniq) - 1)
     hit = uniq[pos] == q_key
     rate[hit] = (n_gap / n)[pos[hit]]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_int[hit] = (ok_sum / (n - n_gap))[pos[hit]]
+    mean_int[hit] = mean_interval_s(ok_sum, n - n_gap)[pos[hit]]
     return rate, mean_int

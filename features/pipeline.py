@@ -237,7 +237,7 @@ def build_coverage(positions: pd.DataFrame, cfg: Config = DEFAULT) -> CoverageGr
     """Reference coverage grid from tracked fixes (training data, or the input itself)."""
     mm = positions["mmsi"].to_numpy(np.int64)
     tid = np.cumsum(group_starts(mm, positions["track_no"].to_numpy())) - 1
-    return CoverageGrid.build(tid, _t_us(positions) / 1e6, positions["lat"].to_numpy(float),
+    return CoverageGrid.build(tid, _t_us(positions), positions["lat"].to_numpy(float),
                               positions["lon"].to_numpy(float), cfg)
 
 
@@ -249,14 +249,13 @@ def add_live_context(voyages: pd.DataFrame, positions: pd.DataFrame, cfg: Config
     if not has.any() or len(positions) == 0:
         return voyages
     tid = np.cumsum(group_starts(positions["mmsi"].to_numpy(np.int64), positions["track_no"].to_numpy())) - 1
-    t_s = _t_us(positions) / 1e6
+    t_us = _t_us(positions)
     lat, lon = positions["lat"].to_numpy(float), positions["lon"].to_numpy(float)
     v = voyages[has]
-    t0 = epoch_us(v["lg_start"]) / 1e6
-    t1 = epoch_us(v["lg_end"]) / 1e6
+    t0, t1 = epoch_us(v["lg_start"]), epoch_us(v["lg_end"])
     g_lat, g_lon = v["lg_start_lat"].to_numpy(float), v["lg_start_lon"].to_numpy(float)
-    vh, per_h = neighbours_during_gaps(tid, t_s, lat, lon, t0, t1, g_lat, g_lon, cfg)
-    rate, mean_int = cell_day_coverage(tid, t_s, lat, lon, t0, g_lat, g_lon, cfg)
+    vh, per_h = neighbours_during_gaps(tid, t_us, lat, lon, t0, t1, g_lat, g_lon, cfg)
+    rate, mean_int = cell_day_coverage(tid, t_us, lat, lon, t0, g_lat, g_lon, cfg)
     voyages = voyages.copy()
     voyages.loc[has, "ctx_neighbour_vessel_h"] = vh
     voyages.loc[has, "ctx_neighbours_per_h"] = per_h
