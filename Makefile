@@ -13,8 +13,10 @@ setup:
 demo: setup
 	$(RUN) darkvoyage demo
 
+# The tests include the Spark engine's: they need the optional `spark` extra (and Java 17).
 test: setup
-	$(RUN) pytest -q
+	@$(UV) sync --locked --quiet --extra spark
+	$(RUN) --extra spark pytest -q
 
 bench: setup
 	$(RUN) python benchmarks/run_all.py

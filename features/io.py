@@ -88,6 +88,8 @@ def write_table(frame: pd.DataFrame, out: str | Path, counts: RowCounts | None =
 def read_counts(path: str | Path) -> dict:
     """The ``darkvoyage.rows`` accounting of a written output."""
     path = Path(path)
+    if path.is_dir():  # a Spark engine directory output
+        return json.loads((path / "_darkvoyage.json").read_text())["rows"]
     if path.suffix.lower() == ".parquet":
         md = pq.read_schema(path).metadata or {}
         return json.loads(md[META_KEY])

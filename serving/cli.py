@@ -122,15 +122,35 @@ def _print_counts(counts, extra: dict):
     out_console.print(t)
 
 
+def _print_spark(run, t0: float) -> None:
+    figures = {k: f"{v:,}" for k, v in run.figures.items() if k != "rejected"}
+    figures["seconds"] = f"{time.perf_counter() - t0:.1f}"
+    figures["written"] = f"{run.out}  (rejected rows: {run.figures['rejected']})"
+    _print_counts(run.counts, figures)
+
+
 Inputs = Annotated[list[Path], typer.Argument(help="AIS files: CSV, Parquet, NDJSON (.gz too) or NMEA.", show_default=False)]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output .parquet (or .csv).")]
 GazOpt = Annotated[Optional[Path], typer.Option("--gazetteer", help="Port list CSV (default: the curated Caspian list).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a threshold, e.g. --set gap_hours=2 (repeatable).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
+Engine = Annotated[str, typer.Option("--engine", help="local (one machine) or spark (PySpark; `uv sync --extra spark`).")]
+Master = Annotated[Optional[str], typer.Option("--spark-master", help="Spark master URL (local[4], spark://host:7077, yarn); default: spark-submit's, else local[*].")]
+
+
+def _check_engine(engine: str, master: str | None) -> None:
+    if engine not in ("local", "spark"):
+        raise UsageProblem(f"--engine {engine!r}: expected local or spark")
+    if master and engine != "spark":
+        raise UsageProblem("--spark-master needs --engine spark")
+
+
+SparkOut = Annotated[str, typer.Option("--out", "-o", help="Output .parquet (or .csv); with --engine spark also a folder ending in / or a URI.")]
 
 
 @app.command()
-def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = None, verbose: Verbose = False):
+def tracks(inputs: Inputs, out: SparkOut, gazetteer: GazOpt = None, set_: SetOpt = None,
+           engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """Clean AIS, split shared MMSIs into tracks, find port visits and cut voyages."""
     _setup_logging(verbose)
     with user_errors():
@@ -138,9 +158,18 @@ def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = No
         from features.io import check_output, track_positions_table, write_rejected, write_table
         from features.pipeline import run_tracks
         cfg = parse_settings(set_)
-        check_output(out)
+        _check_engine(engine, spark_master)
         gaz = load_gazetteer(gazetteer)
         t0 = time.perf_counter()
+        if engine == "spark":
+            from features import spark_engine
+            spark_engine.check_output(out)
+            with stages() as stage:
+                run = spark_engine.run_tracks(inputs, out, gaz, cfg, spark_master, stage)
+            _print_spark(run, t0)
+            return
+        out = Path(out)
+        check_output(out)
         with stages() as stage:
             tr = run_tracks(inputs, gaz, cfg, stage)
             stage("writing")
@@ -157,10 +186,10 @@ def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = No
 
 
 @app.command()
-def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
+def features(inputs: Inputs, out: SparkOut, gazetteer: GazOpt = None,
              coverage: Annotated[Optional[Path], typer.Option(
                  "--coverage", help="Reference coverage grid (.parquet, as logged with a model); default: built from the inputs.")] = None,
-             set_: SetOpt = None, verbose: Verbose = False):
+             set_: SetOpt = None, engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """One row per voyage: identity, times, ports and dark-activity features."""
     _setup_logging(verbose)
     with user_errors():
@@ -170,7 +199,13 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
         from features.pipeline import run_features
         from features.config import FEATURE_CODE_VERSION
         cfg = parse_settings(set_)
-        check_output(out)
+        _check_engine(engine, spark_master)
+        if engine == "spark":
+            from features import spark_engine
+            spark_engine.check_output(out)
+        else:
+            out = Path(out)
+            check_output(out)
         gaz = load_gazetteer(gazetteer)
         grid = None
         if coverage is not None:
@@ -178,6 +213,11 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
                 raise UsageProblem(f"{coverage}: no such coverage grid")
             grid = CoverageGrid.load(coverage)
         t0 = time.perf_counter()
+        if engine == "spark":
+            with stages() as stage:
+                run = spark_engine.run_features(inputs, out, gaz, cfg, grid, spark_master, stage)
+            _print_spark(run, t0)
+            return
         with stages() as stage:
             voyages, tr = run_features(inputs, gaz, cfg, grid, stage)
             stage("writing")

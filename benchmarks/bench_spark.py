@@ -1,0 +1,104 @@
+"""The Spark engine on one machine against the local engine and the numpy yardstick, on the same
+synthetic file, in the same run: ``darkvoyage features DATA --engine spark --spark-master
+local[N]`` versus ``darkvoyage features DATA``.
+
+Usage: python benchmarks/bench_spark.py [--rows 10000000] [--master local[2]] [--repeat 1]
+
+Prints one JSON line per size: rows, seconds (whole command incl. Spark's start-up), rows_per_s,
+peak_mb (largest total resident memory of the command's process tree: the CLI, Spark's JVM and
+its Python workers, sampled every 0.2 s), the local engine's figures and the yardstick's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_features import BENCH, ensure_data, run_timed  # noqa: E402
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants (Linux /proc)."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                parent[int(d)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/statm") as fh:
+                rss[int(d)] = int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    keep, frontier = {root}, [root]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p and c not in keep]
+        keep.update(kids)
+        frontier += kids
+    return sum(rss.get(p, 0) for p in keep) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run_tree(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of the whole process tree."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+            time.sleep(0.2)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, err = proc.communicate()
+    secs = time.perf_counter() - t0
+    th.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
+    return secs, peak[0]
+
+
+def main(argv=None) -> list[dict]:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, nargs="+", default=[10_000_000])
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--repeat", type=int, default=1)
+    a = ap.parse_args(argv)
+    folder = Path(tempfile.gettempdir()) / "darkvoyage-bench"
+    folder.mkdir(exist_ok=True)
+    exe = Path(sys.executable).parent / "darkvoyage"
+    results = []
+    for rows in a.rows:
+        data = ensure_data(rows, folder)
+        spark, local, yard = [], [], []
+        for _ in range(a.repeat):
+            _, _, y = run_timed([sys.executable, str(BENCH / "bench_numpy.py"), str(data)])
+            yard.append(json.loads(y.strip().splitlines()[-1])["rows_per_s"])
+            local.append(run_tree([str(exe), "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
+            spark.append(run_tree([str(exe), "features", str(data), "--out", str(folder / f"voyages_spark_{rows}.parquet"),
+                                   "--engine", "spark", "--spark-master", a.master]))
+        s, l = min(spark), min(local)
+        res = {"rows": rows, "engine": "spark", "master": a.master, "seconds": round(s[0], 2),
+               "rows_per_s": round(rows / s[0]), "peak_mb": round(max(p for _, p in spark)),
+               "local_seconds": round(l[0], 2), "local_rows_per_s": round(rows / l[0]),
+               "local_peak_mb": round(max(p for _, p in local)),
+               "spark_vs_local": round(l[0] / s[0], 3),
+               "yardstick_rows_per_s": max(yard), "ratio_to_yardstick": round(rows / s[0] / max(yard), 3)}
+        print(json.dumps(res), flush=True)
+        results.append(res)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""The Spark engine equals the local engine: same rows accepted and rejected (same reasons, files
+and lines), same tracks, same voyages, numeric features equal to 1e-9. On a real local[2]
+Spark with the real files, a simulated month, a CSV split into many blocks, a directory output,
+the CLI and spark-submit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from features import spark_engine as SE
+from features.io import read_counts, track_positions_table, write_rejected, write_table
+from features.pipeline import run_features, run_tracks
+
+from .conftest import ROOT
+
+MASTER = "local[2]"
+TOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def spark():
+    s = SE.session(MASTER)
+    yield s
+    s.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory) -> Path:
+    from training.simulator import SimConfig, simulate, write_scenario
+    out = tmp_path_factory.mktemp("month")
+    write_scenario(simulate(SimConfig(vessels=120, days=30, seed=11)), out)
+    return out / "positions.parquet"
+
+
+def _cell(v):
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return str(v)
+
+
+def assert_same_table(local: pd.DataFrame, spark: pd.DataFrame, key: list[str], skip: tuple = ()):
+    """Same columns, same rows (matched by ``key``), floats to 1e-9, everything else exactly."""
+    assert sorted(local.columns) == sorted(spark.columns)
+    assert len(local) == len(spark)
+    a = local.sort_values(key, kind="stable").reset_index(drop=True)
+    b = spark.sort_values(key, kind="stable").reset_index(drop=True)
+    for c in a.columns:
+        if c in skip:
+            continue
+        x, y = a[c], b[c]
+        if pd.api.types.is_float_dtype(x.dtype) or pd.api.types.is_float_dtype(y.dtype):
+            np.testing.assert_allclose(y.to_numpy(float), x.to_numpy(float), rtol=TOL, atol=TOL, equal_nan=True, err_msg=c)
+        else:
+            xs, ys = [_cell(v) for v in x.astype(object)], [_cell(v) for v in y.astype(object)]
+            bad = [i for i, (p, q) in enumerate(zip(xs, ys)) if p != q]
+            assert not bad, f"{c}: {len(bad)} rows differ, e.g. local {xs[bad[0]]!r} spark {ys[bad[0]]!r}"
+
+
+def _rejected_keys(path) -> list[tuple]:
+    r = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return sorted(zip(r["reason"], r["detail"].where(r["reason"] != "unparseable row", ""), r["file"], r["line"]))
+
+
+def _local_tracks(files, out: Path, gaz):
+    tr = run_tracks(files, gaz)
+    write_table(track_positions_table(tr, gaz), out, tr.counts)
+    write_rejected(tr.rejected, out)
+    return tr
+
+
+def _local_features(files, out: Path, gaz, grid=None):
+    voyages, tr = run_features(files, gaz, coverage=grid)
+    write_table(voyages, out, tr.counts)
+    write_rejected(tr.rejected, out)
+    return voyages
+
+
+def test_real_files_tracks_equal_local(spark, real_files, gaz, tmp_path):
+    """All 39 real files at once (GFW NDJSON with nested fields, NaN tokens and junk rows; NMEA)."""
+    _local_tracks(real_files, tmp_path / "local.parquet", gaz)
+    run = SE.run_tracks(real_files, str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    assert run.counts.balanced
+    assert read_counts(tmp_path / "spark.parquet") == read_counts(tmp_path / "local.parquet")
+    assert run.counts.rejected["unparseable row"] > 100 and run.counts.rejected["duplicate message"] > 5000
+    local = pq.read_table(tmp_path / "local.parquet").to_pandas()
+    got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
+    # GFW's nested `identities` is JSON text in both, written by json.dumps / Spark's to_json.
+    assert_same_table(local, got, ["mmsi", "timestamp", "lat", "lon"], skip=("identities",))
+    assert list(got.columns[:4]) == ["mmsi", "timestamp", "lat", "lon"]
+    assert json.loads(got["identities"].dropna().iloc[0])  # still JSON
+    assert run.figures["tracks"] == local["track_id"].nunique()
+    # Every rejected row is the same row with the same reason (unparseable NDJSON details
+    # are Python's JSON messages locally, one generic text on Spark).
+    a, b = _rejected_keys(tmp_path / "local.parquet.rejected.csv"), _rejected_keys(tmp_path / "spark.parquet.rejected.csv")
+    assert len(a) == sum(run.counts.rejected.values()) and a == b
+
+
+def test_real_files_features_equal_local(spark, real_files, gaz, tmp_path):
+    local = _local_features(real_files, tmp_path / "local.parquet", gaz)
+    run = SE.run_features(real_files, str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
+    assert run.figures["voyages"] == len(local) == len(got) > 700
+    assert_same_table(local, got, ["voyage_id"])
+    assert read_counts(tmp_path / "spark.parquet") == read_counts(tmp_path / "local.parquet")
+    # Same row order as the local engine: by MMSI, track, start.
+    assert list(got["voyage_id"]) == list(local["voyage_id"])
+
+
+def test_simulated_month_equal_local(spark, month, gaz, tmp_path):
+    """A month of simulated Caspian traffic: every feature family, dark calls, live context."""
+    local = _local_features([month], tmp_path / "local.parquet", gaz)
+    SE.run_features([month], str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
+    assert len(local) > 1000 and (local["max_gap_h"] >= 12).sum() > 20
+    assert local["ctx_neighbours_per_h"].notna().sum() > 100  # the live context is exercised
+    assert_same_table(local, got, ["voyage_id"])
+
+
+def test_reference_grid_and_directory_output(spark, month, gaz, tmp_path):
+    """With a model's reference coverage grid, into a Parquet directory (cluster style)."""
+    from features.pipeline import build_coverage
+    grid = build_coverage(run_tracks([month], gaz, keep_all=False).positions.iloc[::3].reset_index(drop=True))
+    local = _local_features([month], tmp_path / "local.parquet", gaz, grid)
+    out = str(tmp_path / "voyages") + "/"
+    SE.run_features([month], out, gaz, coverage=grid, master=MASTER)
+    got = pq.read_table(out).to_pandas()
+    assert_same_table(local, got, ["voyage_id"])
+    assert read_counts(out) == read_counts(tmp_path / "local.parquet")
+    meta = json.loads((Path(out) / SE.DIR_META).read_text())
+    assert meta["engine"] == "spark" and meta["feature_code_version"]
+
+
+def test_csv_split_into_blocks_keeps_line_numbers(spark, month, gaz, tmp_path):
+    """A CSV read as many blocks by different tasks: rejected rows carry their true line."""
+    pos = pd.read_parquet(month).iloc[:60_000].reset_index(drop=True)
+    pos["msgid"] = np.arange(len(pos))
+    pos = pd.concat([pos, pos.iloc[1000:1300]], ignore_index=True)  # 300 duplicate messages
+    pos.loc[5, "mmsi"] = 12345  # invalid MMSI
+    pos.loc[50_000, "lat"] = 91.0  # not available
+    path = tmp_path / "ais.csv"
+    pos.to_csv(path, index=False)
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(30_000, "273000001,2024-10-01T00:00:00Z,45.0\n")  # too few fields
+    lines.insert(45_000, "junk,,,,,,,,,,,,,,,,,,,,,,,\n")  # too many
+    path.write_text("".join(lines))
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(512 * 1024))
+    try:
+        run = SE.run_tracks([path], str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    _local_tracks([path], tmp_path / "local.parquet", gaz)
+    assert path.stat().st_size > 8 * 512 * 1024  # really many blocks
+    assert run.counts.to_dict() == read_counts(tmp_path / "local.parquet")
+    assert run.counts.rejected == {"duplicate message": 300, "invalid MMSI": 1,
+                                   "position not available (91/181)": 1, "unparseable row": 2}
+    a, b = _rejected_keys(tmp_path / "local.parquet.rejected.csv"), _rejected_keys(tmp_path / "spark.parquet.rejected.csv")
+    assert a == b
+    assert ("unparseable row", "", str(path), "30001") in b  # 1-based line, header is line 1
+    local = pq.read_table(tmp_path / "local.parquet").to_pandas()
+    got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
+    # CSV extra columns stay text on Spark (it does not guess types); pyarrow reads msgid as int.
+    got["msgid"] = got["msgid"].astype("int64")
+    assert_same_table(local, got, ["mmsi", "timestamp", "lat", "lon"])
+
+
+def _cli(*args, **kw):
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, **kw)
+
+
+def test_cli_engine_spark(real_files, month, tmp_path):
+    out = tmp_path / "v.parquet"
+    r = _cli(sys.executable, "-m", "serving.cli", "features", str(real_files[1]), "--out", str(out),
+             "--engine", "spark", "--spark-master", MASTER)
+    assert r.returncode == 0, r.stderr
+    assert "voyages" in r.stdout and "rejected rows" in r.stdout
+    assert read_counts(out) == run_tracks([real_files[1]]).counts.to_dict()
+    assert "Traceback" not in r.stderr and not re.search(r"\b(WARN|INFO) \w+:", r.stderr)  # Spark's log stays quiet
+    # Bad usage: one line, exit 2, before Spark starts.
+    for args, msg in ((["--engine", "sprk"], "expected local or spark"),
+                      (["--spark-master", "local[2]"], "--spark-master needs --engine spark")):
+        r = _cli(sys.executable, "-m", "serving.cli", "tracks", str(month), "--out", str(tmp_path / "t.parquet"), *args)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+    r = _cli(sys.executable, "-m", "serving.cli", "tracks", str(tmp_path / "none.json"), "--out",
+             str(tmp_path / "t.parquet"), "--engine", "spark")
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(sys.executable, "-m", "serving.cli", "tracks", str(month), "--out", str(tmp_path / "t.txt"), "--engine", "spark")
+    assert r.returncode == 2 and "folder ending in /" in r.stderr
+
+
+def test_spark_submit(real_files, tmp_path):
+    """The README's cluster recipe, on a local master: spark-submit runs the CLI module."""
+    submit = Path(sys.executable).parent / "spark-submit"
+    out = tmp_path / "t.parquet"
+    r = _cli(str(submit), "--master", MASTER, str(ROOT / "serving" / "cli.py"), "tracks", str(real_files[0]),
+             "--out", str(out), "--engine", "spark")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert read_counts(out)["read"] > 0 and pq.read_metadata(out).num_rows == read_counts(out)["positions"]
