@@ -193,18 +193,46 @@ def _canonical_names(columns: list[str], where: str) -> list[str]:
     return names
 
 
-def _file_column(F, paths: list[str]):
-    """``_file`` as the user named the file (the local engine's spelling), else Spark's path."""
-    col = F.col("_metadata.file_path")
-    local = [p for p in paths if not _is_uri(p) and Path(p).is_file()]
-    if len(local) == 1 and len(paths) == 1:
-        return F.lit(local[0])
-    if local:
-        pairs = []
-        for p in local:
-            pairs += [F.lit("file:" + os.path.abspath(p)), F.lit(p)]
-        return F.coalesce(F.create_map(*pairs)[col], col)
-    return col
+FILE_ID = "_file_id"
+
+
+class _Files:
+    """Every input file once: an int id travels with each row (a path string per row would
+    cost seconds per 10 M rows at every JVM/Python crossing) and the path, spelt as the user
+    gave it (the local engine's spelling), is joined back onto rejected rows at the end."""
+
+    def __init__(self):
+        self.keys: list[str] = []    # the path as Spark's ``_metadata.file_path`` spells it
+        self.names: list[str] = []   # as shown in the rejected file
+
+    def add(self, key: str, name: str) -> int:
+        if key not in self.keys:
+            self.keys.append(key)
+            self.names.append(name)
+        return self.keys.index(key)
+
+    def register(self, uris: list[str], given: list[str]) -> None:
+        """Spark's input files of one read, named after the paths the user gave."""
+        from urllib.parse import unquote, urlparse
+        local = {os.path.abspath(g): g for g in given if not _is_uri(g)}
+        dirs = {a: g for a, g in local.items() if Path(a).is_dir()}
+        for u in uris:
+            if not u.startswith("file:"):
+                self.add(u, u)
+                continue
+            # inputFiles() says file:///a%20b, _metadata.file_path says file:/a%20b.
+            key = "file:/" + u[len("file:"):].lstrip("/")
+            a = unquote(urlparse(u).path)
+            name = local.get(a)
+            if name is None:  # a file found inside a given folder
+                d = next((d for d in dirs if a.startswith(d.rstrip("/") + "/")), None)
+                name = os.path.join(dirs[d], os.path.relpath(a, d)) if d else a
+            self.add(key, name)
+
+    def frame(self, spark):
+        return spark.createDataFrame(pd.DataFrame({"_fkey": pd.Series(self.keys, dtype=object),
+                                                   FILE_ID: np.arange(len(self.keys), dtype=np.int32),
+                                                   S.FILE_COL: pd.Series(self.names, dtype=object)}))
 
 
 def _json_key_order(columns: list[str], paths: list[str]) -> list[str]:
@@ -244,14 +272,14 @@ def _record_numbers(df, F, first: int):
         "_path", "_blk", "_mid", "_mid0", "_before")
 
 
-def _read_source(spark, src: _Source):
-    """One Spark read -> DataFrame of canonical columns, extras, ``_file``, ``_line``, ``raw``,
-    ``_reason``, ``_detail`` (the last three set for unparseable records only)."""
+def _read_source(spark, src: _Source, files: _Files):
+    """One Spark read -> DataFrame of canonical columns, extras, ``_file_id``, ``_line``,
+    ``raw``, ``_reason``, ``_detail`` (the last three set for unparseable records only)."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
     where = src.paths[0] if len(src.paths) == 1 else f"{src.paths[0]} (+{len(src.paths) - 1} files)"
     if src.fmt == "nmea":
-        return _read_nmea(spark, src.paths[0])
+        return _read_nmea(spark, src.paths[0], files)
     try:
         if src.fmt == "parquet":
             df = spark.read.option("mergeSchema", "true").parquet(*src.paths)
@@ -281,7 +309,10 @@ def _read_source(spark, src: _Source):
         raise
     except Exception as err:  # noqa: BLE001 - Spark's analysis errors: name the input
         raise InputError(f"{where}: not a readable {src.fmt} input ({str(err).splitlines()[0][:200]})") from None
-    df = df.withColumn(S.FILE_COL, _file_column(F, src.paths))
+    files.register(df.inputFiles(), src.paths)
+    # A left join: a path spelt in a way the key misses would cost its name, never its rows.
+    df = (df.withColumn("_fkey", F.col("_metadata.file_path")).join(F.broadcast(files.frame(spark).drop(S.FILE_COL)), "_fkey", "left")
+          .drop("_fkey").withColumn(FILE_ID, F.coalesce(F.col(FILE_ID), F.lit(-1))))
     for c in ("lat", "lon"):
         if c not in df.columns:
             df = df.withColumn(c, F.lit(None).cast("double"))  # a static-only export
@@ -294,19 +325,18 @@ def _read_source(spark, src: _Source):
         df = (df.withColumn("raw", F.substring(_CORRUPT, 1, 2000))
               .withColumn(S.REASON_COL, F.when(bad, F.lit(S.UNPARSEABLE)))
               .withColumn(S.DETAIL_COL, F.when(bad, F.lit(corrupt))).drop(_CORRUPT))
-    else:
-        df = (df.withColumn("raw", F.lit(None).cast("string")).withColumn(S.REASON_COL, F.lit(None).cast("string"))
-              .withColumn(S.DETAIL_COL, F.lit(None).cast("string")))
+    # Parquet has no unparseable records: validation adds the reason columns (a column of
+    # nulls still costs seconds per 10 M rows at each JVM/Python crossing).
     return df.drop("_metadata")
 
 
-def _read_nmea(spark, path: str):
+def _read_nmea(spark, path: str, files: _Files):
     """NMEA has no Spark reader: decode on the driver with the local reader, then distribute."""
     rr = read_one(path)
-    frame = rr.frame
-    frame[S.FILE_COL] = path
     bad = rr.unparseable
-    frame = pd.concat([frame, bad], ignore_index=True, sort=False) if len(bad) else frame
+    frame = pd.concat([rr.frame, bad], ignore_index=True, sort=False) if len(bad) else rr.frame
+    frame = frame.drop(columns=[S.FILE_COL])
+    frame[FILE_ID] = np.int32(files.add(os.path.abspath(path), path))
     for c in ("raw", S.REASON_COL, S.DETAIL_COL):
         if c not in frame:
             frame[c] = None
@@ -333,11 +363,13 @@ def _validated_type(name: str, dtype):
     from pyspark.sql import types as T
     if name == "mmsi" or name == S.LINE_COL:
         return T.LongType()
+    if name == FILE_ID:
+        return T.IntegerType()
     if name == "timestamp":
         return T.TimestampType()
     if name in ("lat", "lon") or name in S.NUMERIC_OPTIONAL:
         return T.DoubleType()
-    if name in S.TEXT_OPTIONAL or name in (S.FILE_COL, "raw", S.REASON_COL, S.DETAIL_COL):
+    if name in S.TEXT_OPTIONAL or name in ("raw", S.REASON_COL, S.DETAIL_COL):
         return T.StringType()
     return dtype
 
@@ -383,16 +415,17 @@ def _validate_fn(schema):
     return fn
 
 
-def _validated(spark, sources: list[_Source]):
-    """Every input row, validated, in one DataFrame (extras of clashing types become text)."""
-    from pyspark.sql import functions as F
+def _validated_schema(raw_schema):
     from pyspark.sql import types as T
-    parts = []
-    for src in sources:
-        df = _read_source(spark, src)
-        fields = [T.StructField(f.name, _validated_type(f.name, f.dataType)) for f in df.schema.fields]
-        schema = T.StructType(fields + [T.StructField(S.STATIC_COL, T.BooleanType())])
-        parts.append(df.mapInPandas(_validate_fn(schema), schema))
+    fields = [T.StructField(f.name, _validated_type(f.name, f.dataType)) for f in raw_schema.fields]
+    have = {f.name for f in fields}
+    fields += [T.StructField(c, T.StringType()) for c in (S.REASON_COL, S.DETAIL_COL) if c not in have]
+    return T.StructType(fields + [T.StructField(S.STATIC_COL, T.BooleanType())])
+
+
+def _union(parts):
+    """One DataFrame of several validated sources (extras of clashing types become text)."""
+    from pyspark.sql import functions as F
     types: dict[str, list] = {}
     for p in parts:
         for f in p.schema.fields:
@@ -403,6 +436,20 @@ def _validated(spark, sources: list[_Source]):
         p = p.select(*[_c(F, c).cast("string").alias(c) if c in clash else _c(F, c) for c in p.columns])
         out = p if out is None else out.unionByName(p, allowMissingColumns=True)
     return out
+
+
+def _mmsi_key(df, F):
+    """The MMSI validation will give each row, as Spark parses it (None where it cannot): rows
+    are bucketed by it before validation, so a vessel's rows must agree on it. Spark and pandas
+    parse numbers alike; a text Spark cannot parse is no ship-station MMSI to pandas either."""
+    from pyspark.sql import types as T
+    t = df.schema["mmsi"].dataType
+    m = F.col("mmsi")
+    if isinstance(t, (T.LongType, T.IntegerType, T.ShortType, T.ByteType)):
+        return m.cast("long")
+    if isinstance(t, T.StringType):
+        return m.try_cast("double").try_cast("long")
+    return m.try_cast("long")
 
 
 # --------------------------------------------------------------------------- per MMSI bucket
@@ -423,11 +470,14 @@ def _with_fields(schema, extra: dict):
     return T.StructType(list(schema.fields) + [T.StructField(k, names[v]) for k, v in extra.items() if k not in have])
 
 
-def _track_fn(gaz: Gazetteer, cfg: Config, mode: str, schema):
+def _track_fn(gaz: Gazetteer, cfg: Config, mode: str, schema, validate_first: bool):
     """Rows of whole vessels -> the same rows: accepted fixes (with ids for ``tracks``, with
     track columns and aggregation keys for ``features``), rejected and static rows."""
     def fn(pdf: pd.DataFrame) -> pd.DataFrame:
         pdf = _from_spark(pdf)
+        if validate_first:
+            pdf = validate(pdf)
+            pdf[S.REASON_COL] = pdf[S.REASON_COL].astype(object).where(pdf[S.REASON_COL].notna(), None)
         done = pdf[S.REASON_COL].notna().to_numpy()
         parts = [pdf[done]]
         if not done.all():
@@ -549,17 +599,30 @@ class SparkRun:
     out: str
 
 
-def _staged(spark, sources: list[_Source], gaz: Gazetteer, cfg: Config, mode: str, ws: "_Workspace"):
+def _staged(spark, sources: list[_Source], gaz: Gazetteer, cfg: Config, mode: str, ws: "_Workspace",
+            files: _Files):
     """Read, validate and track every row, bucketed by MMSI, into the workspace: the stages
-    after read back only the columns they need (cheaper than caching every column)."""
+    after read back only the columns they need (cheaper than caching every column).
+
+    One source (the usual case: files of one format and columns) is validated inside the
+    tracking function, saving a JVM/Python round trip; several are validated one by one first
+    so that their columns have one type each before they are put together."""
     from pyspark.sql import functions as F
-    rows = _validated(spark, sources)
-    schema = _with_fields(rows.schema, TRACK_TYPES | KEY_COLS if mode == "features" else ID_TYPES)
+    extra = TRACK_TYPES | KEY_COLS if mode == "features" else ID_TYPES
     n = _buckets(spark)
-    # Rows already rejected need no vessel: spread them by origin, not onto MMSI 0's bucket.
-    key = F.pmod(F.when(F.col(S.REASON_COL).isNull(), F.xxhash64("mmsi"))
-                 .otherwise(F.xxhash64(S.FILE_COL, S.LINE_COL)), F.lit(n))
-    rows.groupBy(key.alias("_bucket_key")).applyInPandas(_track_fn(gaz, cfg, mode, schema), schema) \
+    raws = [_read_source(spark, src, files) for src in sources]
+    if len(raws) == 1:
+        rows = raws[0]
+        schema = _with_fields(_validated_schema(rows.schema), extra)
+        mmsi = _mmsi_key(rows, F)
+        key = F.when(mmsi.isNotNull(), F.xxhash64(mmsi))
+    else:
+        rows = _union([r.mapInPandas(_validate_fn(_validated_schema(r.schema)), _validated_schema(r.schema)) for r in raws])
+        schema = _with_fields(rows.schema, extra)
+        key = F.when(F.col(S.REASON_COL).isNull(), F.xxhash64("mmsi"))
+    # Rows without a vessel (rejected already) are spread by origin, not piled onto one bucket.
+    key = F.pmod(F.coalesce(key, F.xxhash64(FILE_ID, S.LINE_COL)), F.lit(n))
+    rows.groupBy(key.alias("_bucket_key")).applyInPandas(_track_fn(gaz, cfg, mode, schema, len(raws) == 1), schema) \
         .write.parquet(ws.path("staged"))
     return spark.read.parquet(ws.path("staged"))
 
@@ -603,14 +666,15 @@ def _accepted(staged):
     return staged.where(F.col(S.REASON_COL).isNull() & ~F.coalesce(F.col(S.STATIC_COL), F.lit(False)))
 
 
-def _rejected(staged, drop: Sequence[str]):
+def _rejected(spark, staged, drop: Sequence[str], files: _Files):
     from pyspark.sql import functions as F
     r = staged.where(F.col(S.REASON_COL).isNotNull())
-    gone = set(drop) | {S.STATIC_COL}
+    r = r.join(F.broadcast(files.frame(spark).drop("_fkey")), FILE_ID, "left")
+    gone = set(drop) | {S.STATIC_COL, FILE_ID}
     cols = [c for c in r.columns if c not in gone]
-    front = [S.REASON_COL, S.DETAIL_COL, S.FILE_COL, S.LINE_COL, "raw"]
-    return r.select(*front, *[c for c in cols if c not in front]).withColumnRenamed(S.REASON_COL, "reason") \
-        .withColumnRenamed(S.DETAIL_COL, "detail").withColumnRenamed(S.FILE_COL, "file").withColumnRenamed(S.LINE_COL, "line")
+    front = [c for c in (S.REASON_COL, S.DETAIL_COL, S.FILE_COL, S.LINE_COL, "raw") if c in cols]
+    names = {S.REASON_COL: "reason", S.DETAIL_COL: "detail", S.FILE_COL: "file", S.LINE_COL: "line"}
+    return r.select(*[_c(F, c).alias(names.get(c, c)) for c in front + [c for c in cols if c not in front]])
 
 
 def is_directory_output(out: str) -> bool:
@@ -715,15 +779,16 @@ def run_tracks(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: Con
     ws = _Workspace(spark, out)
     try:
         stage("reading, validating, tracking")
-        staged = _staged(spark, sources, gaz, cfg, "tracks", ws)
+        files = _Files()
+        staged = _staged(spark, sources, gaz, cfg, "tracks", ws, files)
         counts = _counts(staged)
         acc = _accepted(staged)
         figures = acc.agg(F.countDistinct("track_id").alias("t"), F.countDistinct("voyage_id").alias("v"),
                           F.sum(F.col("_visit_start").cast("long")).alias("p")).first()
-        keep = [c for c in acc.columns if c not in S.INTERNAL and c not in ("_visit_start", "raw")]
+        keep = [c for c in acc.columns if c not in S.INTERNAL and c not in ("_visit_start", "raw", FILE_ID)]
         keep = [c for c in S.REQUIRED if c in keep] + [c for c in keep if c not in S.REQUIRED]  # local order
         stage("writing")
-        rej = _write(acc.select(*keep), _rejected(staged, ("track_id", "voyage_id", "port_id", "_visit_start")),
+        rej = _write(acc.select(*keep), _rejected(spark, staged, ("track_id", "voyage_id", "port_id", "_visit_start"), files),
                      out, counts, {"config": cfg.to_dict(), "engine": "spark"}, spark, ws)
     finally:
         ws.remove()
@@ -745,7 +810,8 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
     grid_bc = None
     try:
         stage("reading, validating, tracking")
-        staged = _staged(spark, sources, gaz, cfg, "features", ws)
+        files = _Files()
+        staged = _staged(spark, sources, gaz, cfg, "features", ws, files)
         counts = _counts(staged)
         fixes = _accepted(staged)
         stage("coverage grid")
@@ -761,7 +827,7 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
         voyages = _live_context(spark.read.parquet(ws.path("voyages")), fixes, cfg)
         voyages = voyages.orderBy("mmsi", "_track_no", "start").select(*_empty_table().columns)
         stage("writing")
-        rej = _write(voyages, _rejected(staged, tuple(TRACK_TYPES) + tuple(KEY_COLS)), out, counts,
+        rej = _write(voyages, _rejected(spark, staged, tuple(TRACK_TYPES) + tuple(KEY_COLS), files), out, counts,
                      {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION, "engine": "spark"}, spark, ws)
         written = spark.read.parquet(out) if is_directory_output(out) else None
         if written is not None:

@@ -147,7 +147,8 @@ def test_csv_split_into_blocks_keeps_line_numbers(spark, month, gaz, tmp_path):
     pos = pd.concat([pos, pos.iloc[1000:1300]], ignore_index=True)  # 300 duplicate messages
     pos.loc[5, "mmsi"] = 12345  # invalid MMSI
     pos.loc[50_000, "lat"] = 91.0  # not available
-    path = tmp_path / "ais.csv"
+    path = tmp_path / "a folder" / "ais+1.csv"  # Spark spells this file:/.../a%20folder/ais+1.csv
+    path.parent.mkdir()
     pos.to_csv(path, index=False)
     lines = path.read_text().splitlines(keepends=True)
     lines.insert(30_000, "273000001,2024-10-01T00:00:00Z,45.0\n")  # too few fields
