@@ -19,7 +19,8 @@ test: setup
 	$(RUN) --extra spark pytest -q
 
 bench: setup
-	$(RUN) python benchmarks/run_all.py
+	@$(UV) sync --locked --quiet --extra spark
+	$(RUN) --extra spark python benchmarks/run_all.py
 
 clean:
 	rm -rf .venv .pytest_cache build dist

@@ -14,6 +14,7 @@ SCRIPTS = [
     ["bench_training.py"],
     ["bench_watchlist.py"],
     ["bench_service.py"],
+    ["bench_spark.py", "--rows", "10000000", "--repeat", "2"],  # needs the spark extra
 ]
 
 if __name__ == "__main__":

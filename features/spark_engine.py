@@ -2,13 +2,15 @@
 
 Parquet, CSV and NDJSON are read by Spark itself (so a single large file is split across
 tasks, and any Hadoop file system works: ``s3a://``, ``hdfs://``, ``abfss://``). NMEA has no
-Spark reader: it is decoded by pyais on the driver and handed to Spark. Every row is then
+Spark reader: it is decoded by pyais on the driver and handed to Spark. Then
 
-1. validated by :func:`features.clean.validate` (``mapInPandas``; it is row-wise);
-2. grouped by MMSI bucket (a hash of the MMSI, so every vessel's rows meet in one group) and
-   tracked by the local engine's own :func:`features.pipeline._split_tracks`
-   (``applyInPandas``), which also gives each fix the keys the cross-vessel measures need;
-3. for ``features``: the coverage grid, the live coverage of each gap's cell and day and the
+1. every row is grouped by MMSI bucket (a hash of the MMSI, so every vessel's rows meet in
+   one group), validated by :func:`features.clean.validate` and tracked by the local engine's
+   own :func:`features.pipeline._split_tracks` (``applyInPandas``), which also gives each fix
+   the keys the cross-vessel measures need; the result is staged as Parquet. (Several sources
+   with different columns are validated one by one first, ``mapInPandas``, so that each
+   column has one type when they are put together.)
+2. for ``features``: the coverage grid, the live coverage of each gap's cell and day and the
    neighbours reporting during each gap are Spark aggregations and joins over those keys;
    the voyage features are :func:`features.voyage_features.voyage_features` per MMSI bucket.
 
@@ -21,7 +23,6 @@ nested values are JSON written by Spark; ``line`` of NDJSON counts records, not 
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ import pyarrow.parquet as pq
 from . import schema as S
 from .clean import validate
 from .config import DEFAULT, FEATURE_CODE_VERSION, Config
-from .coverage import CoverageGrid, DAY_US, fix_keys, gap_keys, gap_us
+from .coverage import CoverageGrid, fix_keys, gap_keys, gap_us
 from .gazetteer import Gazetteer, load_gazetteer
 from .io import META_KEY, OUTPUT_SUFFIXES, OutputError, _arrow_safe, arrow_table, rejected_path, track_positions_table
 from .pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Stage, TrackResult, _noop, _split_tracks
@@ -336,7 +337,7 @@ def _read_nmea(spark, path: str, files: _Files):
     bad = rr.unparseable
     frame = pd.concat([rr.frame, bad], ignore_index=True, sort=False) if len(bad) else rr.frame
     frame = frame.drop(columns=[S.FILE_COL])
-    frame[FILE_ID] = np.int32(files.add(os.path.abspath(path), path))
+    frame[FILE_ID] = np.int32(files.add("nmea:" + os.path.abspath(path), path))
     for c in ("raw", S.REASON_COL, S.DETAIL_COL):
         if c not in frame:
             frame[c] = None
@@ -700,7 +701,7 @@ def _write(df, rejected, out: str, counts: RowCounts, meta: dict, spark, ws: _Wo
     meta = {"rows": counts.to_dict(), **meta}
     if is_directory_output(out):
         df.write.mode("overwrite").parquet(out)
-        (rejected.withColumn("timestamp", _iso(rejected)) if "timestamp" in rejected.columns else rejected) \
+        (rejected.withColumn("timestamp", _iso()) if "timestamp" in rejected.columns else rejected) \
             .write.mode("overwrite").option("header", True).csv(out.rstrip("/") + "/_rejected")
         _write_text(spark, out.rstrip("/") + "/" + DIR_META, json.dumps(meta, indent=1, default=str))
         return out.rstrip("/") + "/_rejected/"
@@ -712,7 +713,8 @@ def _write(df, rejected, out: str, counts: RowCounts, meta: dict, spark, ws: _Wo
     return str(_parts_to_csv(ws.local("rejected"), rejected_path(out)))
 
 
-def _iso(df):
+def _iso():
+    """Time stamps as the local engine's rejected file writes them."""
     from pyspark.sql import functions as F
     return F.date_format("timestamp", "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
 
