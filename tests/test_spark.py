@@ -23,6 +23,9 @@ from features.pipeline import run_features, run_tracks
 
 from .conftest import ROOT
 
+# Spark's Python workers run this interpreter; the driver binds to loopback only.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 MASTER = "local[2]"
 TOL = 1e-9
 
