@@ -1,7 +1,7 @@
 """The Spark engine equals the local engine: same rows accepted and rejected (same reasons, files
 and lines), same tracks, same voyages, numeric features equal to 1e-9. On a real local[2]
 Spark with the real files, a simulated month, a CSV split into many blocks, a directory output,
-the CLI and spark-submit."""
+the CLI and spark-submit, and on a real standalone cluster (master and worker JVMs)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from features import spark_engine as SE
 from features.io import read_counts, track_positions_table, write_rejected, write_table
 from features.pipeline import run_features, run_tracks
 
-from .conftest import ROOT
+from .conftest import GFW_REGR, NMEA, ROOT
 
 # Spark's Python workers run this interpreter; the driver binds to loopback only.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -210,3 +210,58 @@ def test_spark_submit(real_files, tmp_path):
              "--out", str(out), "--engine", "spark")
     assert r.returncode == 0, r.stderr[-2000:]
     assert read_counts(out)["read"] > 0 and pq.read_metadata(out).num_rows == read_counts(out)["positions"]
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(path: Path, text: str, proc, seconds: float = 60.0) -> None:
+    import time
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        assert proc.poll() is None, path.read_text(errors="replace")[-2000:]
+        time.sleep(0.3)
+    raise AssertionError(f"{path}: no {text!r} after {seconds} s")
+
+
+def test_standalone_cluster(real_files, gaz, tmp_path):
+    """A real Spark standalone cluster (master and worker in their own JVMs, executors apart
+    from the driver): several inputs of different formats into a Parquet directory."""
+    import signal
+    from pyspark.find_spark_home import _find_spark_home
+    spark_class = Path(_find_spark_home()) / "bin" / "spark-class"
+    port = _free_port()
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
+           "SPARK_LOG_DIR": str(tmp_path), "SPARK_WORKER_DIR": str(tmp_path / "work")}
+    procs = []
+    try:
+        master_log, worker_log = tmp_path / "master.log", tmp_path / "worker.log"
+        procs.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                                       "--port", str(port), "--webui-port", str(_free_port())],
+                                      stdout=master_log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        _wait_for(master_log, "I have been elected leader", procs[0])
+        procs.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
+                                       "--cores", "2", "--memory", "2g", "--webui-port", str(_free_port()),
+                                       "--work-dir", str(tmp_path / "work")],
+                                      stdout=worker_log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        _wait_for(worker_log, "Successfully registered with master", procs[1])
+        files = [GFW_REGR / "regr_666000001.json", NMEA / "dma_aislib_stream_example_2010-06-11.txt"]  # two sources
+        out = str(tmp_path / "voyages") + "/"
+        r = _cli(sys.executable, "-m", "serving.cli", "features", *map(str, files), "--out", out,
+                 "--engine", "spark", "--spark-master", f"spark://127.0.0.1:{port}")
+        assert r.returncode == 0, r.stderr[-3000:]
+        local = _local_features(files, tmp_path / "local.parquet", gaz)
+        assert len(local) > 100
+        assert_same_table(local, pq.read_table(out).to_pandas(), ["voyage_id"])
+        assert read_counts(out) == read_counts(tmp_path / "local.parquet")
+        assert "app-" in worker_log.read_text()  # the job ran on the cluster's executor
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=30)
