@@ -130,7 +130,7 @@ def _print_spark(run, t0: float) -> None:
 
 
 Inputs = Annotated[list[Path], typer.Argument(help="AIS files: CSV, Parquet, NDJSON (.gz too) or NMEA.", show_default=False)]
-Out = Annotated[Path, typer.Option("--out", "-o", help="Output .parquet (or .csv).")]
+Out = Annotated[str, typer.Option("--out", "-o", help="Output .parquet (or .csv); with --engine spark also a folder ending in / or a URI.")]
 GazOpt = Annotated[Optional[Path], typer.Option("--gazetteer", help="Port list CSV (default: the curated Caspian list).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a threshold, e.g. --set gap_hours=2 (repeatable).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")]
@@ -145,11 +145,8 @@ def _check_engine(engine: str, master: str | None) -> None:
         raise UsageProblem("--spark-master needs --engine spark")
 
 
-SparkOut = Annotated[str, typer.Option("--out", "-o", help="Output .parquet (or .csv); with --engine spark also a folder ending in / or a URI.")]
-
-
 @app.command()
-def tracks(inputs: Inputs, out: SparkOut, gazetteer: GazOpt = None, set_: SetOpt = None,
+def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = None,
            engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """Clean AIS, split shared MMSIs into tracks, find port visits and cut voyages."""
     _setup_logging(verbose)
@@ -186,7 +183,7 @@ def tracks(inputs: Inputs, out: SparkOut, gazetteer: GazOpt = None, set_: SetOpt
 
 
 @app.command()
-def features(inputs: Inputs, out: SparkOut, gazetteer: GazOpt = None,
+def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
              coverage: Annotated[Optional[Path], typer.Option(
                  "--coverage", help="Reference coverage grid (.parquet, as logged with a model); default: built from the inputs.")] = None,
              set_: SetOpt = None, engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
