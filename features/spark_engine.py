@@ -30,6 +30,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from .config import DEFAULT, FEATURE_CODE_VERSION, Config
 from .coverage import CoverageGrid, fix_keys, gap_keys, gap_us
 from .gazetteer import Gazetteer, load_gazetteer
 from .io import META_KEY, OUTPUT_SUFFIXES, OutputError, _arrow_safe, arrow_table, rejected_path, track_positions_table
+from .io import check_output as check_file_output
 from .pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Stage, TrackResult, _noop, _split_tracks
 from .readers import InputError, _open_text, detect_format, read_one
 from .tracks import epoch_us, group_starts
@@ -684,14 +686,13 @@ def is_directory_output(out: str) -> bool:
 
 
 def check_output(out: str | Path) -> str:
+    """A directory output as given; a single file as the local engine checks it."""
     out = str(out)
     if is_directory_output(out):
         return out
-    p = Path(out)
-    if p.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise OutputError(f"{p}: output must end in {' or '.join(OUTPUT_SUFFIXES)}, or be a folder ending in /")
-    if not p.parent.exists():
-        raise OutputError(f"{p.parent}: output folder does not exist")
+    if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise OutputError(f"{out}: output must end in {' or '.join(OUTPUT_SUFFIXES)}, or be a folder ending in /")
+    check_file_output(out)
     return out
 
 
@@ -769,31 +770,38 @@ def _parts_to_csv(folder: Path, path: Path) -> Path:
     return path
 
 
-def run_tracks(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-               master: str | None = None, stage: Stage = _noop) -> SparkRun:
-    """``darkvoyage tracks --engine spark``: the local engine's ``tracks`` output, on Spark."""
-    from pyspark.sql import functions as F
-    gaz = gaz or load_gazetteer()
+@contextmanager
+def _job(paths: Sequence, out: str, gaz: Gazetteer, cfg: Config, mode: str, master: str | None, stage: Stage):
+    """Check the inputs and output (before Spark starts), start Spark, stage every row tracked;
+    yields ``(spark, staged rows, files, workspace, counts)`` and removes the workspace after."""
     out = check_output(out)
-    sources = plan_sources(paths)  # missing files fail before Spark starts
+    sources = plan_sources(paths)
     stage("starting Spark")
     spark = session(master)
     ws = _Workspace(spark, out)
     try:
         stage("reading, validating, tracking")
         files = _Files()
-        staged = _staged(spark, sources, gaz, cfg, "tracks", ws, files)
-        counts = _counts(staged)
+        staged = _staged(spark, sources, gaz, cfg, mode, ws, files)
+        yield spark, staged, files, ws, _counts(staged)
+    finally:
+        ws.remove()
+
+
+def run_tracks(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
+               master: str | None = None, stage: Stage = _noop) -> SparkRun:
+    """``darkvoyage tracks --engine spark``: the local engine's ``tracks`` output, on Spark."""
+    from pyspark.sql import functions as F
+    gaz = gaz or load_gazetteer()
+    with _job(paths, out, gaz, cfg, "tracks", master, stage) as (spark, staged, files, ws, counts):
         acc = _accepted(staged)
         figures = acc.agg(F.countDistinct("track_id").alias("t"), F.countDistinct("voyage_id").alias("v"),
                           F.sum(F.col("_visit_start").cast("long")).alias("p")).first()
         keep = [c for c in acc.columns if c not in S.INTERNAL and c not in ("_visit_start", "raw", FILE_ID)]
         keep = [c for c in S.REQUIRED if c in keep] + [c for c in keep if c not in S.REQUIRED]  # local order
         stage("writing")
-        rej = _write(acc.select(*keep), _rejected(spark, staged, ("track_id", "voyage_id", "port_id", "_visit_start"), files),
+        rej = _write(acc.select(*keep), _rejected(spark, staged, tuple(ID_TYPES), files),
                      out, counts, {"config": cfg.to_dict(), "engine": "spark"}, spark, ws)
-    finally:
-        ws.remove()
     return SparkRun(counts, {"tracks": int(figures["t"] or 0), "voyages": int(figures["v"] or 0),
                              "port visits": int(figures["p"] or 0), "rejected": rej}, out)
 
@@ -804,43 +812,26 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
     """``darkvoyage features --engine spark``: the local engine's voyage table, on Spark."""
     from pyspark.sql import functions as F
     gaz = gaz or load_gazetteer()
-    out = check_output(out)
-    sources = plan_sources(paths)  # missing files fail before Spark starts
-    stage("starting Spark")
-    spark = session(master)
-    ws = _Workspace(spark, out)
-    grid_bc = None
-    try:
-        stage("reading, validating, tracking")
-        files = _Files()
-        staged = _staged(spark, sources, gaz, cfg, "features", ws, files)
-        counts = _counts(staged)
+    with _job(paths, out, gaz, cfg, "features", master, stage) as (spark, staged, files, ws, counts):
         fixes = _accepted(staged)
         stage("coverage grid")
-        grid = coverage if coverage is not None else _coverage_grid(fixes, cfg)
-        stage("voyage features")
-        grid_bc = spark.sparkContext.broadcast(grid)
-        schema = _voyage_schema()
-        inputs = [c for c in staged.columns if c in FEATURE_INPUTS or c in TRACK_COLS]
-        voyages = (fixes.select(*inputs).groupBy(F.pmod(F.xxhash64("mmsi"), F.lit(_buckets(spark))).alias("_bucket_key"))
-                   .applyInPandas(_voyage_fn(gaz, cfg, grid_bc, schema), schema))
-        voyages.write.parquet(ws.path("voyages"))
+        grid_bc = spark.sparkContext.broadcast(coverage if coverage is not None else _coverage_grid(fixes, cfg))
+        try:
+            stage("voyage features")
+            schema = _voyage_schema()
+            inputs = [c for c in staged.columns if c in FEATURE_INPUTS or c in TRACK_COLS]
+            fixes.select(*inputs).groupBy(F.pmod(F.xxhash64("mmsi"), F.lit(_buckets(spark))).alias("_bucket_key")) \
+                .applyInPandas(_voyage_fn(gaz, cfg, grid_bc, schema), schema).write.parquet(ws.path("voyages"))
+        finally:
+            grid_bc.destroy()
         stage("neighbours during gaps")
         voyages = _live_context(spark.read.parquet(ws.path("voyages")), fixes, cfg)
         voyages = voyages.orderBy("mmsi", "_track_no", "start").select(*_empty_table().columns)
         stage("writing")
         rej = _write(voyages, _rejected(spark, staged, tuple(TRACK_TYPES) + tuple(KEY_COLS), files), out, counts,
                      {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION, "engine": "spark"}, spark, ws)
-        written = spark.read.parquet(out) if is_directory_output(out) else None
-        if written is not None:
-            figures = written.agg(F.count(F.lit(1)).alias("n"), F.sum((F.col("max_gap_h") >= 12).cast("long")).alias("g")).first()
-            figures = {"n": figures["n"], "g": figures["g"]}
-        else:
-            gaps = pq.read_table(out, columns=["max_gap_h"])["max_gap_h"].to_numpy(zero_copy_only=False)
-            figures = {"n": len(gaps), "g": int((gaps >= 12).sum())}
-    finally:
-        if grid_bc is not None:
-            grid_bc.destroy()
-        ws.remove()
+        # The written voyages, as Spark wrote them (the workspace parts of a single file).
+        written = spark.read.parquet(out if is_directory_output(out) else ws.path("rows"))
+        figures = written.agg(F.count(F.lit(1)).alias("n"), F.sum((F.col("max_gap_h") >= 12).cast("long")).alias("g")).first()
     return SparkRun(counts, {"voyages": int(figures["n"] or 0), "with a gap >= 12 h": int(figures["g"] or 0),
                              "rejected": rej}, out)
