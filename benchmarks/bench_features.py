@@ -31,6 +31,23 @@ def ensure_data(rows: int, folder: Path) -> Path:
     return path
 
 
+#: The installed CLI beside this interpreter (whole-command timings include its start-up).
+DARKVOYAGE = Path(sys.executable).parent / "darkvoyage"
+
+
+def bench_folder() -> Path:
+    """Where generated data and outputs live between runs: $TMPDIR/darkvoyage-bench."""
+    folder = Path(tempfile.gettempdir()) / "darkvoyage-bench"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def yardstick_rows_per_s(data: Path) -> float:
+    """The numpy yardstick of ../shared/bench on ``data``."""
+    _, _, y = run_timed([sys.executable, str(BENCH / "bench_numpy.py"), str(data)])
+    return json.loads(y.strip().splitlines()[-1])["rows_per_s"]
+
+
 def run_timed(cmd: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) of the child, and its stdout."""
     t0 = time.perf_counter()
@@ -49,9 +66,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args(argv)
-    folder = Path(tempfile.gettempdir()) / "darkvoyage-bench"
-    folder.mkdir(exist_ok=True)
-    exe = Path(sys.executable).parent / "darkvoyage"
+    folder = bench_folder()
     results = []
     for rows in a.rows:
         data = ensure_data(rows, folder)
@@ -59,9 +74,8 @@ def main(argv=None) -> list[dict]:
         ours, yard = [], []
         for _ in range(a.repeat):
             # Alternate the two so that machine noise hits both alike.
-            _, _, y = run_timed([sys.executable, str(BENCH / "bench_numpy.py"), str(data)])
-            yard.append(json.loads(y.strip().splitlines()[-1])["rows_per_s"])
-            secs, peak, _ = run_timed([str(exe), "features", str(data), "--out", str(out)])
+            yard.append(yardstick_rows_per_s(data))
+            secs, peak, _ = run_timed([str(DARKVOYAGE), "features", str(data), "--out", str(out)])
             ours.append((secs, peak))
         best = min(ours)
         res = {"rows": rows, "seconds": round(best[0], 3), "rows_per_s": round(rows / best[0]),

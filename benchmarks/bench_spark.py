@@ -16,13 +16,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_features import BENCH, ensure_data, run_timed  # noqa: E402
+from bench_features import DARKVOYAGE, bench_folder, ensure_data, yardstick_rows_per_s  # noqa: E402
 
 
 def _tree_rss_mb(root: int) -> float:
@@ -75,18 +74,16 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args(argv)
-    folder = Path(tempfile.gettempdir()) / "darkvoyage-bench"
-    folder.mkdir(exist_ok=True)
-    exe = Path(sys.executable).parent / "darkvoyage"
+    folder = bench_folder()
+    exe = str(DARKVOYAGE)
     results = []
     for rows in a.rows:
         data = ensure_data(rows, folder)
         spark, local, yard = [], [], []
         for _ in range(a.repeat):
-            _, _, y = run_timed([sys.executable, str(BENCH / "bench_numpy.py"), str(data)])
-            yard.append(json.loads(y.strip().splitlines()[-1])["rows_per_s"])
-            local.append(run_tree([str(exe), "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
-            spark.append(run_tree([str(exe), "features", str(data), "--out", str(folder / f"voyages_spark_{rows}.parquet"),
+            yard.append(yardstick_rows_per_s(data))
+            local.append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
+            spark.append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_spark_{rows}.parquet"),
                                    "--engine", "spark", "--spark-master", a.master]))
         s, l = min(spark), min(local)
         res = {"rows": rows, "engine": "spark", "master": a.master, "seconds": round(s[0], 2),

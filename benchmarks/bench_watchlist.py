@@ -27,16 +27,14 @@ if __name__ == "__main__":
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--screenshot", default=None, help="PNG path for the HTML report's screenshot")
     a = ap.parse_args()
-    from benchmarks.bench_features import ensure_data
+    from benchmarks.bench_features import bench_folder, ensure_data
     from training.simulator import SimConfig, simulate, write_scenario
     with tempfile.TemporaryDirectory() as d:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{d}/mlflow.db"}
         sim = write_scenario(simulate(SimConfig(vessels=150, days=20, seed=51)), Path(d) / "sim")
         subprocess.run([EXE, "train", "--positions", sim["positions"], "--labels", sim["labels"]], env=env, check=True,
                        capture_output=True)
-        folder = Path(tempfile.gettempdir()) / "darkvoyage-bench"
-        folder.mkdir(exist_ok=True)
-        data = ensure_data(a.rows, folder)
+        data = ensure_data(a.rows, bench_folder())
         t0 = time.perf_counter()
         subprocess.run([EXE, "watchlist", str(data), "--out", f"{d}/wl.csv"], env=env, check=True, capture_output=True)
         secs = time.perf_counter() - t0

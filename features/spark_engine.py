@@ -528,7 +528,7 @@ def _voyage_fn(gaz: Gazetteer, cfg: Config, grid_bc, schema):
         for k, a in g.items():
             v[f"_g_{k}"] = pd.Series(np.where(has, a, 0), dtype="Int64").where(pd.Series(has))
         # track_id is "<mmsi>-<track_no>" (track_no may be -1): the sort key of the output
-        v["_track_no"] = pd.Series([int(s.split("-", 1)[1]) for s in v["track_id"]], dtype="Int64")
+        v["_track_no"] = v["track_id"].str.split("-", n=1).str[1].astype("int64")
         return _to_spark(v, schema)
     return fn
 
@@ -542,20 +542,28 @@ def _voyage_schema():
 
 # --------------------------------------------------------------------------- cross-vessel measures
 
-def _coverage_grid(fixes, cfg: Config) -> CoverageGrid:
-    """The reference grid as a Spark aggregation: per cell, intervals, gaps, non-gap time."""
+def _interval_sums(fixes, cfg: Config):
+    """Per grid cell and UTC day, the intervals starting there: count ``_n``, gaps ``_ng`` and
+    the summed length of the others ``_ok`` (us). One pass over the fixes feeds both the
+    coverage grid (summed over days) and each gap cell's live coverage that day."""
     from pyspark.sql import functions as F
-    iv = fixes.where(F.col("_next_dt_us") >= 0)
     gap = F.col("_next_dt_us") > F.lit(gap_us(cfg))
-    rows = iv.groupBy("_cell").agg(F.count(F.lit(1)).alias("n"), F.sum(gap.cast("long")).alias("g"),
-                                   F.sum(F.when(gap, 0).otherwise(F.col("_next_dt_us"))).alias("ok")).toPandas()
+    return (fixes.where(F.col("_next_dt_us") >= 0).groupBy("_cell", "_day")
+            .agg(F.count(F.lit(1)).alias("_n"), F.sum(gap.cast("long")).alias("_ng"),
+                 F.sum(F.when(gap, 0).otherwise(F.col("_next_dt_us"))).alias("_ok")))
+
+
+def _coverage_grid(sums, cfg: Config) -> CoverageGrid:
+    """The reference grid from :func:`_interval_sums`: per cell, intervals, gaps, non-gap time."""
+    from pyspark.sql import functions as F
+    rows = sums.groupBy("_cell").agg(*[F.sum(c).alias(c) for c in ("_n", "_ng", "_ok")]).toPandas()
     if rows.empty:
         return CoverageGrid.empty(cfg)
-    return CoverageGrid.from_sums(rows["_cell"].to_numpy(), rows["n"].to_numpy(), rows["g"].to_numpy(),
-                                  rows["ok"].to_numpy(np.int64), cfg)
+    return CoverageGrid.from_sums(rows["_cell"].to_numpy(), rows["_n"].to_numpy(), rows["_ng"].to_numpy(),
+                                  rows["_ok"].to_numpy(np.int64), cfg)
 
 
-def _live_context(voyages, fixes, cfg: Config):
+def _live_context(voyages, fixes, sums, cfg: Config):
     """Fill the ``ctx_*`` columns with joins: neighbours' presences in the 3x3 cells around each
     longest gap's start over the buckets inside it, and the gap cell's coverage that day.
     The arithmetic is :func:`features.coverage.neighbour_values` and ``mean_interval_s``."""
@@ -571,11 +579,7 @@ def _live_context(voyages, fixes, cfg: Config):
     # Every offset cell counts, repeats included, exactly as the local sum over the 3x3 offsets.
     total = (gaps.join(pres, (gaps["_c"] == pres["_cell"]) & pres["_bucket"].between(gaps["_g_first_b"], gaps["_g_last_b"]))
              .groupBy("voyage_id").agg(F.sum("_p").alias("_total")))
-    iv = fixes.where(F.col("_next_dt_us") >= 0)
-    gap = F.col("_next_dt_us") > F.lit(gap_us(cfg))
-    day = (iv.groupBy(F.col("_cell").alias("_g_cell"), F.col("_day").alias("_g_day"))
-           .agg(F.count(F.lit(1)).alias("_n"), F.sum(gap.cast("long")).alias("_ng"),
-                F.sum(F.when(gap, 0).otherwise(F.col("_next_dt_us"))).alias("_ok")))
+    day = sums.withColumnRenamed("_cell", "_g_cell").withColumnRenamed("_day", "_g_day")
     v = voyages.join(total, "voyage_id", "left").join(day, ["_g_cell", "_g_day"], "left")
     h = float(cfg.coverage_bucket_h)
     nan = F.lit(float("nan"))
@@ -620,7 +624,11 @@ def _staged(spark, sources: list[_Source], gaz: Gazetteer, cfg: Config, mode: st
         mmsi = _mmsi_key(rows, F)
         key = F.when(mmsi.isNotNull(), F.xxhash64(mmsi))
     else:
-        rows = _union([r.mapInPandas(_validate_fn(_validated_schema(r.schema)), _validated_schema(r.schema)) for r in raws])
+        parts = []
+        for r in raws:
+            sch = _validated_schema(r.schema)
+            parts.append(r.mapInPandas(_validate_fn(sch), sch))
+        rows = _union(parts)
         schema = _with_fields(rows.schema, extra)
         key = F.when(F.col(S.REASON_COL).isNull(), F.xxhash64("mmsi"))
     # Rows without a vessel (rejected already) are spread by origin, not piled onto one bucket.
@@ -739,7 +747,6 @@ def _part_files(folder: Path) -> list[Path]:
 def _merge_parts(folder: Path, out: Path, kv: dict) -> None:
     """Spark's part files -> one Parquet file (the local engine's layout), row groups streamed."""
     parts = _part_files(folder)
-    schema = pq.read_schema(parts[0]) if parts else None
     if out.suffix.lower() == ".csv":
         with out.open("w", newline="") as fh:
             for i, p in enumerate(parts):
@@ -747,6 +754,7 @@ def _merge_parts(folder: Path, out: Path, kv: dict) -> None:
                 frame.to_csv(fh, index=False, header=(i == 0))
         Path(str(out) + ".rows.json").write_text(json.dumps({k.decode(): json.loads(v) for k, v in kv.items()}, indent=1))
         return
+    schema = pq.read_schema(parts[0])
     schema = schema.with_metadata({**{k: v for k, v in (schema.metadata or {}).items()
                                        if not k.startswith(b"org.apache.spark")}, **kv})
     with pq.ParquetWriter(out, schema, compression="zstd") as w:
@@ -815,7 +823,8 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
     with _job(paths, out, gaz, cfg, "features", master, stage) as (spark, staged, files, ws, counts):
         fixes = _accepted(staged)
         stage("coverage grid")
-        grid_bc = spark.sparkContext.broadcast(coverage if coverage is not None else _coverage_grid(fixes, cfg))
+        sums = _interval_sums(fixes, cfg).persist()  # small: cells x days
+        grid_bc = spark.sparkContext.broadcast(coverage if coverage is not None else _coverage_grid(sums, cfg))
         try:
             stage("voyage features")
             schema = _voyage_schema()
@@ -825,7 +834,7 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
         finally:
             grid_bc.destroy()
         stage("neighbours during gaps")
-        voyages = _live_context(spark.read.parquet(ws.path("voyages")), fixes, cfg)
+        voyages = _live_context(spark.read.parquet(ws.path("voyages")), fixes, sums, cfg)
         voyages = voyages.orderBy("mmsi", "_track_no", "start").select(*_empty_table().columns)
         stage("writing")
         rej = _write(voyages, _rejected(spark, staged, tuple(TRACK_TYPES) + tuple(KEY_COLS), files), out, counts,
@@ -833,5 +842,6 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
         # The written voyages, as Spark wrote them (the workspace parts of a single file).
         written = spark.read.parquet(out if is_directory_output(out) else ws.path("rows"))
         figures = written.agg(F.count(F.lit(1)).alias("n"), F.sum((F.col("max_gap_h") >= 12).cast("long")).alias("g")).first()
+        sums.unpersist()
     return SparkRun(counts, {"voyages": int(figures["n"] or 0), "with a gap >= 12 h": int(figures["g"] or 0),
                              "rejected": rej}, out)
