@@ -125,25 +125,29 @@ def mean_interval_s(sum_ok_us, n_ok) -> np.ndarray:
         return np.where(n_ok > 0, sum_ok_us / (n_ok * 1e6), np.nan)
 
 
+def presence_keys(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config) -> dict:
+    """Per fix (sorted by track, time): ``cell`` (coverage grid key), ``bucket``
+    (``coverage_bucket_h`` since the epoch) and ``presence`` (the fix opens a run of its track
+    in one cell and bucket): what neighbour counts group by."""
+    cell = cell_key(lat, lon, cfg.coverage_cell_deg)
+    bucket = t_us // bucket_us(cfg)
+    presence = np.ones(len(tid), bool)
+    if len(tid) > 1:
+        presence[1:] = (tid[1:] != tid[:-1]) | (cell[1:] != cell[:-1]) | (bucket[1:] != bucket[:-1])
+    return {"cell": cell, "bucket": bucket, "presence": presence}
+
+
 def fix_keys(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config) -> dict:
     """Per fix (sorted by track, time): what the cross-vessel aggregations group by.
 
-    ``cell`` (coverage grid key), ``bucket`` (``coverage_bucket_h`` since the epoch), ``day``
-    (UTC day since the epoch), ``next_dt_us`` (interval to the track's next fix, -1 at its last
-    fix) and ``presence`` (the fix opens a run of the track in one cell and bucket). Depends on
-    one track only, so an engine can compute it per vessel and aggregate across vessels.
+    :func:`presence_keys`, plus ``day`` (UTC day since the epoch) and ``next_dt_us`` (interval
+    to the track's next fix, -1 at its last fix). Depends on one track only, so an engine can
+    compute it per vessel and aggregate across vessels.
     """
-    n = len(tid)
-    cell = cell_key(lat, lon, cfg.coverage_cell_deg)
-    bucket = t_us // bucket_us(cfg)
-    nxt = np.full(n, -1, np.int64)
-    if n > 1:
-        same = tid[1:] == tid[:-1]
-        nxt[:-1] = np.where(same, np.diff(t_us), -1)
-    presence = np.ones(n, bool)
-    if n > 1:
-        presence[1:] = (tid[1:] != tid[:-1]) | (cell[1:] != cell[:-1]) | (bucket[1:] != bucket[:-1])
-    return {"cell": cell, "bucket": bucket, "day": t_us // DAY_US, "next_dt_us": nxt, "presence": presence}
+    nxt = np.full(len(tid), -1, np.int64)
+    if len(tid) > 1:
+        nxt[:-1] = np.where(tid[1:] == tid[:-1], np.diff(t_us), -1)
+    return {**presence_keys(tid, t_us, lat, lon, cfg), "day": t_us // DAY_US, "next_dt_us": nxt}
 
 
 def gap_keys(t0_us: np.ndarray, t1_us: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config) -> dict:
@@ -179,7 +183,7 @@ def neighbours_during_gaps(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, l
     m = len(gap_t0)
     if m == 0 or len(tid) == 0:
         return np.full(m, np.nan), np.full(m, np.nan)
-    k = fix_keys(tid, t_us, lat, lon, cfg)
+    k = presence_keys(tid, t_us, lat, lon, cfg)
     # One presence per run of a track in one cell and bucket: millions of fixes shrink to
     # tens of thousands of presences.
     p_cell, p_hour = k["cell"][k["presence"]], k["bucket"][k["presence"]]
