@@ -1,5 +1,6 @@
 """Training against a real MLflow store in a temp dir: runs, metrics, artifacts, registry,
-the promotion gate, reproducible champion predictions, and bad label files."""
+the promotion gate, reproducible champion predictions, and bad label files. (The gate's own
+cases, the reference set and several scenarios: tests/test_gate.py.)"""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def test_run_logs_params_metrics_and_artifacts(first_run):
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"plots", "counts.json", "features.json", "feature_importance.csv", "test_predictions.csv"} <= names
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert plots == {"plots/precision_recall.png", "plots/calibration.png"}
+    assert plots == {"plots/precision_recall.png", "plots/calibration.png", "plots/reference_precision_recall.png"}
+    assert "reference_predictions.csv" in names and "gate.json" in names
     imp = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="feature_importance.csv"))
     assert list(imp.columns) == ["feature", "gain", "mean_abs_shap"] and imp["gain"].sum() > 0
     assert first_run["counts"]["labels_unmatched"] >= 0
@@ -99,7 +101,8 @@ def test_worse_model_does_not_take_champion(first_run, scenario, tmp_path):
     assert str(client.get_model_version_by_alias("voyage-risk", "challenger").version) == str(s["model_version"])
     run = client.get_run(s["run_id"])
     assert run.data.tags["promotion"].startswith("kept")
-    assert run.data.metrics["champion_test_average_precision"] > run.data.metrics["test_average_precision"]
+    assert run.data.metrics["gate_champion_ap"] > run.data.metrics["gate_candidate_ap"]
+    assert run.data.metrics["gate_diff_low"] <= 0
     forced = train([scenario["positions"]], bad, experiment="t-exp", promote="force")
     assert str(client.get_model_version_by_alias("voyage-risk", "champion").version) == str(forced["model_version"])
     # Put the good model back for the other tests of this module.

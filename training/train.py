@@ -1,9 +1,11 @@
-"""One training experiment: features, labels, vessel-grouped split, LightGBM and baselines,
-calibration, MLflow logging, registration and the promotion gate.
+"""One training experiment: features from one or more labelled scenarios, a vessel-grouped
+split, LightGBM and baselines, calibration, evaluation on the reference set, MLflow logging,
+registration and the promotion gate.
 
 The serving model never silently gets worse: every run registers a new version of
 ``voyage-risk`` under alias ``challenger``; ``champion`` moves only when the new version beats
-the current champion's average precision on this run's own holdout (or there is none yet).
+the current champion on the reference set (which neither learnt from) by a significant margin
+(paired bootstrap over vessels, :mod:`training.registry`). See ``docs/evaluation.md``.
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from features.config import DEFAULT, FEATURE_CODE_VERSION, PROJECT_ROOT, Config
 from features.gazetteer import Gazetteer, load_gazetteer
-from features.pipeline import build_coverage, run_tracks, vessel_voyages
 from features.voyage_features import FEATURE_NAMES
 
-from .labels import assign_labels, read_labels, unmatched_labels
+from .evaluation import (expected_calibration_error, model_metrics, ranking_metrics,  # noqa: F401 - re-exported
+                         recall_by_behaviour, reference_metrics, rule_scores)
+from .labels import unmatched_labels
 from .model import DEFAULT_LEVELS, VoyageRiskModel
+from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "voyage-risk"
@@ -66,70 +71,37 @@ def tracking_uri() -> str:
     return f"sqlite:///{store / 'mlflow.db'}"
 
 
+def _create_experiment(experiment: str) -> str:
+    """The id of ``experiment`` in the current store, created (artifacts beside a SQLite
+    store) if missing."""
+    import mlflow
+    uri = mlflow.get_tracking_uri()
+    exp = mlflow.get_experiment_by_name(experiment)
+    if exp is not None:
+        return exp.experiment_id
+    artifacts = None
+    if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
+        artifacts = (PROJECT_ROOT / "mlruns" / "artifacts").as_uri()
+    elif uri.startswith("sqlite:///"):
+        artifacts = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
+    return mlflow.create_experiment(experiment, artifact_location=artifacts)
+
+
 def _setup(experiment: str) -> str:
     import mlflow
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    exp = mlflow.get_experiment_by_name(experiment)
-    if exp is None:
-        artifacts = None
-        if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
-            artifacts = (PROJECT_ROOT / "mlruns" / "artifacts").as_uri()
-        elif uri.startswith("sqlite:///"):
-            artifacts = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
-        exp_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
-    else:
-        exp_id = exp.experiment_id
+    mlflow.set_tracking_uri(tracking_uri())
+    exp_id = _create_experiment(experiment)
     mlflow.set_experiment(experiment_id=exp_id)  # nested search trials land here too
     return exp_id
 
 
-# --- metrics -------------------------------------------------------------------------------
+# --- splitting and fitting -------------------------------------------------------------------
 
-def expected_calibration_error(y, p, bins: int = 10) -> float:
-    """Mean |observed rate - mean probability| over equal-width bins, weighted by count."""
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            ece += m.mean() * abs(y[m].mean() - p[m].mean())
-    return float(ece)
-
-
-def ranking_metrics(y, score, prefix: str) -> dict:
-    y = np.asarray(y, int)
-    s = np.asarray(score, float)
-    out = {f"{prefix}_average_precision": float(average_precision_score(y, s)) if y.any() else float("nan")}
-    if 0 < y.sum() < len(y):
-        out[f"{prefix}_roc_auc"] = float(roc_auc_score(y, s))
-    return out
-
-
-def model_metrics(y, p, prefix: str = "test") -> dict:
-    y = np.asarray(y, int)
-    p = np.asarray(p, float)
-    m = ranking_metrics(y, p, prefix)
-    k = int(y.sum())
-    top = np.argsort(-p, kind="stable")[:k]
-    m[f"{prefix}_precision_at_k"] = float(y[top].mean()) if k else float("nan")
-    if 0 < k < len(y):
-        fpr, tpr, _ = roc_curve(y, p)
-        m[f"{prefix}_recall_at_fpr05"] = float(np.max(tpr[fpr <= 0.05]))
-    m[f"{prefix}_brier"] = float(brier_score_loss(y, p))
-    m[f"{prefix}_ece"] = expected_calibration_error(y, p)
-    return m
-
-
-# --- splitting -------------------------------------------------------------------------------
-
-def grouped_split(mmsi: np.ndarray, y: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """Boolean mask of rows whose vessel goes to the held-out side; vessels with and without
-    suspicious voyages are drawn separately so both sides see both classes."""
+def grouped_split(groups: np.ndarray, y: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Boolean mask of rows whose vessel (group) goes to the held-out side; vessels with and
+    without suspicious voyages are drawn separately so both sides see both classes."""
     rng = np.random.default_rng(seed)
-    vessels = pd.Series(y).groupby(mmsi).max()
+    vessels = pd.Series(y).groupby(groups).max()
     chosen = []
     for cls in (1, 0):
         ids = vessels.index[vessels == cls].to_numpy()
@@ -137,7 +109,7 @@ def grouped_split(mmsi: np.ndarray, y: np.ndarray, share: float, seed: int) -> n
         if cls == 1 and len(ids) >= 2:
             n = max(n, 1)
         chosen += list(rng.choice(ids, size=n, replace=False)) if n else []
-    return np.isin(mmsi, np.asarray(chosen, dtype=mmsi.dtype))
+    return np.isin(groups, np.asarray(chosen, dtype=groups.dtype))
 
 
 def _fit_lgb(X, y, params, seed):
@@ -162,7 +134,6 @@ def _platt(raw, y) -> tuple[float, float]:
 def _search(X, y, groups, trials: int, base: dict, seed: int, mlflow) -> dict:
     """Optuna over LightGBM parameters, each trial a nested run, scored by grouped 3-fold AP."""
     import optuna
-    from sklearn.model_selection import GroupKFold
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folds = list(GroupKFold(n_splits=3).split(X, y, groups))
 
@@ -191,208 +162,303 @@ def _search(X, y, groups, trials: int, base: dict, seed: int, mlflow) -> dict:
     return {**base, **study.best_params}
 
 
+def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed: int) -> VoyageRiskModel:
+    """LightGBM on the ``fit`` rows, Platt-calibrated on 3-fold vessel-grouped out-of-fold raw
+    scores of those rows (so the final model still learns from every training vessel)."""
+    X = data[FEATURE_NAMES].astype(float)
+    y = data["y"].to_numpy(int)
+    groups = data["vessel_group"].to_numpy(np.int64)
+    idx = np.flatnonzero(fit)
+    oof = np.full(len(idx), np.nan)
+    mat = VoyageRiskModel(None, (1.0, 0.0), FEATURE_NAMES, grid, gaz).matrix(data.iloc[idx])
+    for tr_i, va_i in GroupKFold(n_splits=3).split(idx, y[idx], groups[idx]):
+        b = _fit_lgb(X.iloc[idx[tr_i]], y[idx[tr_i]], params, seed)
+        oof[va_i] = b.predict(mat.iloc[va_i], raw_score=True, num_threads=1)
+    booster = _fit_lgb(X.iloc[idx], y[idx], params, seed)
+    return VoyageRiskModel(booster, _platt(oof, y[idx]), FEATURE_NAMES, grid, gaz, DEFAULT_LEVELS)
+
+
+# --- evaluation on the training scenarios ---------------------------------------------------
+
+def holdout_metrics(data: pd.DataFrame, test: np.ndarray, p_test: np.ndarray, model: VoyageRiskModel,
+                    seed: int) -> tuple[dict, dict]:
+    """(metrics, baseline scores) on the vessel-grouped in-world test set: the model's metrics,
+    the binary gap rules, logistic regression, IsolationForest, recall per behaviour at k and
+    how benign long gaps fare."""
+    fit = ~test
+    X = data[FEATURE_NAMES].astype(float)
+    y = data["y"].to_numpy(int)
+    y_test, d_test = y[test], data[test]
+    metrics = model_metrics(y_test, p_test, "test")
+    base = {"rule_gap12h": (d_test["max_gap_h"] >= 12).astype(float).to_numpy(),
+            "rule_gap30h": (d_test["max_gap_h"] >= 30).astype(float).to_numpy()}
+    med = X[fit].median()
+    logreg = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000, C=0.5))
+    logreg.fit(X[fit].fillna(med), y[fit])
+    base["logreg"] = logreg.predict_proba(X[test].fillna(med))[:, 1]
+    iforest = IsolationForest(n_estimators=200, random_state=seed, n_jobs=1).fit(X[fit].fillna(med))
+    base["iforest"] = -iforest.score_samples(X[test].fillna(med))
+    for name, s in base.items():
+        metrics.update(ranking_metrics(y_test, s, name))
+    metrics.update(recall_by_behaviour(y_test, p_test, d_test["behaviour"], "test"))
+    ben12 = (y_test == 0) & (d_test["max_gap_h"].to_numpy() >= 12)
+    if ben12.any():
+        metrics["test_fpr_benign_gap12h"] = float((p_test[ben12] >= model.levels["high"]).mean())
+        metrics["test_benign_gap12h_mean_risk"] = float(p_test[ben12].mean())
+    return metrics, base
+
+
+def time_holdout_metrics(data: pd.DataFrame, test: np.ndarray, model: VoyageRiskModel, params: dict,
+                         share: float, seed: int) -> dict:
+    """The later-in-time holdout, grouped by vessel: a model fitted on the training-side
+    vessels' voyages that start before the last ``share`` of the labelled span, scored on the
+    test-side vessels' voyages that start within it (later voyages of unseen vessels)."""
+    y = data["y"].to_numpy(int)
+    late = (data["start"] >= data["start"].quantile(1 - share)).to_numpy()
+    fit, score = ~late & ~test, late & test
+    if not y[score].any() or y[fit].sum() < 2:
+        return {}
+    b = _fit_lgb(data.loc[fit, FEATURE_NAMES].astype(float), y[fit], params, seed)
+    return ranking_metrics(y[score], b.predict(model.matrix(data[score]), raw_score=True, num_threads=1), "time_holdout")
+
+
 # --- plots -----------------------------------------------------------------------------------
 
-def _plots(folder: Path, y, p, baselines: dict) -> list[Path]:
+def _pr_plot(path: Path, y, scores: dict, title: str) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve
-    out = []
     fig, ax = plt.subplots(figsize=(5, 4))
-    for name, s in {"model": p, **baselines}.items():
+    for name, s in scores.items():
+        s = np.nan_to_num(np.asarray(s, float), neginf=-1e9)
         pr, rc, _ = precision_recall_curve(y, s)
         ax.plot(rc, pr, label=f"{name} (AP {average_precision_score(y, s):.2f})")
-    ax.set_xlabel("recall"); ax.set_ylabel("precision"); ax.set_title("Precision-recall, vessel-grouped test")
+    ax.set_xlabel("recall"); ax.set_ylabel("precision"); ax.set_title(title)
     ax.legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(folder / "precision_recall.png", dpi=110); plt.close(fig)
-    out.append(folder / "precision_recall.png")
+    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    return path
+
+
+def _calibration_plot(path: Path, y, p) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    edges = np.linspace(0, 1, 11)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
+    idx = np.clip(np.digitize(p, np.linspace(0, 1, 11)[1:-1]), 0, 9)
     xs = [p[idx == b].mean() for b in range(10) if (idx == b).any()]
     ys = [np.asarray(y)[idx == b].mean() for b in range(10) if (idx == b).any()]
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.plot(xs, ys, "o-")
     ax.set_xlabel("predicted risk"); ax.set_ylabel("observed share suspicious"); ax.set_title("Calibration (test)")
-    fig.tight_layout(); fig.savefig(folder / "calibration.png", dpi=110); plt.close(fig)
-    out.append(folder / "calibration.png")
-    return out
+    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    return path
 
 
 # --- the experiment --------------------------------------------------------------------------
 
+def as_sources(positions, labels=None) -> list[ScenarioInput]:
+    """Training inputs as scenarios: a list of :class:`ScenarioInput`; or positions with one
+    label file (all positions one scenario); or positions and labels paired in order."""
+    positions = list(positions)
+    if positions and all(isinstance(p, ScenarioInput) for p in positions):
+        return positions
+    if labels is None or isinstance(labels, (list, tuple)):
+        return pair_inputs(positions, labels)
+    return [ScenarioInput(tuple(Path(p) for p in positions), Path(labels))]
+
+
 def build_training_table(positions, labels_path, gaz: Gazetteer, cfg: Config, stage=lambda s: None):
-    stage("features")
-    tr = run_tracks(positions, gaz, cfg, stage, keep_all=False)
-    grid = build_coverage(tr.positions, cfg)
-    voyages = vessel_voyages(tr.positions, gaz, cfg, grid)
-    stage("labels")
-    labels = read_labels(labels_path)
-    labelled = assign_labels(voyages, labels)
-    return tr, grid, labels, labelled
+    """(tracks, grid, labels, labelled voyages) of training inputs (see :func:`as_sources`);
+    tracks and labels are the first scenario's."""
+    tables, grid, voyages = combined_tables(as_sources(positions, labels_path), gaz, cfg, stage)
+    return tables[0].tracks, grid, tables[0].labels, voyages
 
 
-def train(positions, labels_path, experiment: str = DEFAULT_EXPERIMENT, search: int = 0, promote: str = "auto",
+def _labelled(voyages: pd.DataFrame, tables) -> pd.DataFrame:
+    data = voyages[voyages["y"].notna()].reset_index(drop=True)
+    y = data["y"].to_numpy(int)
+    if len(data) < 20 or y.sum() < 4 or (y == 0).sum() < 4:
+        unmatched = sum(unmatched_labels(t.voyages, t.labels) for t in tables)
+        raise TrainingError(f"too few labelled voyages to train: {len(data)} labelled, {int(y.sum())} suspicious "
+                            f"(need >= 20 and >= 4 of each class); {unmatched} of "
+                            f"{sum(len(t.labels) for t in tables)} labels matched no voyage")
+    data["y"] = y
+    return data
+
+
+def _reference(reference, gaz, cfg, stage):
+    from .reference import REFERENCE_WORLD_SEED, analyst_reference, default_reference
+    if reference is None:
+        return default_reference(gaz, cfg, stage), REFERENCE_WORLD_SEED
+    return analyst_reference(reference[0], reference[1], gaz, cfg, stage), None
+
+
+def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, search: int = 0, promote: str = "auto",
           tcfg: TrainConfig = TrainConfig(), cfg: Config = DEFAULT, gaz: Gazetteer | None = None,
-          stage=lambda s: None) -> dict:
-    """Run one experiment; returns a summary (run id, version, metrics, promotion decision)."""
+          stage=lambda s: None, reference: tuple | None = None) -> dict:
+    """Run one experiment; returns a summary (run id, version, metrics, gate, promotion).
+
+    ``positions``/``labels_path``: see :func:`as_sources`. ``reference``: (positions, labels)
+    of the analyst's own reference set; default: the stored default reference set.
+    """
     import mlflow
-    from mlflow import MlflowClient
     if promote not in ("auto", "force", "never"):
         raise TrainingError(f"--promote must be auto, force or never, not {promote!r}")
     gaz = gaz or load_gazetteer()
-    tr, grid, labels, labelled = build_training_table(positions, labels_path, gaz, cfg, stage)
-    data = labelled[labelled["y"].notna()].reset_index(drop=True)
-    y_all = data["y"].to_numpy(int)
-    if len(data) < 20 or y_all.sum() < 4 or (y_all == 0).sum() < 4:
-        raise TrainingError(f"too few labelled voyages to train: {len(data)} labelled, {int(y_all.sum())} suspicious "
-                            f"(need >= 20 and >= 4 of each class); {unmatched_labels(labelled, labels)} of "
-                            f"{len(labels)} labels matched no voyage")
-    X_all = data[FEATURE_NAMES].astype(float)
-    mmsi = data["mmsi"].to_numpy(np.int64)
-    test = grouped_split(mmsi, y_all, tcfg.test_share, tcfg.seed)
-    rest = fit = ~test
-
-    exp_id = _setup(experiment)
+    try:
+        sources = as_sources(positions, labels_path)
+        exp_id = _setup(experiment)
+        ref, reserved = _reference(reference, gaz, cfg, stage)
+        if reserved is not None:
+            check_not_reserved(sources, reserved)
+        tables, grid, voyages = combined_tables(sources, gaz, cfg, stage)
+    except ScenarioError as err:
+        raise TrainingError(str(err)) from None
+    data = _labelled(voyages, tables)
+    groups = data["vessel_group"].to_numpy(np.int64)
+    test = grouped_split(groups, data["y"].to_numpy(int), tcfg.test_share, tcfg.seed)
     stage("training")
     with mlflow.start_run(experiment_id=exp_id) as run, tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
         params = dict(tcfg.params)
         if search > 0:
             stage(f"hyperparameter search ({search} trials)")
-            params = _search(X_all[rest].reset_index(drop=True), y_all[rest], mmsi[rest], search, params, tcfg.seed, mlflow)
-        # Calibration from out-of-fold scores (3 vessel-grouped folds of the training side), so
-        # the final model still learns from every training vessel.
-        from sklearn.model_selection import GroupKFold
-        rest_idx = np.flatnonzero(rest)
-        oof = np.full(len(rest_idx), np.nan)
-        mat = VoyageRiskModel(None, (1.0, 0.0), FEATURE_NAMES, grid, gaz).matrix(data.iloc[rest_idx])
-        for tr_i, va_i in GroupKFold(n_splits=3).split(rest_idx, y_all[rest_idx], mmsi[rest_idx]):
-            b = _fit_lgb(X_all.iloc[rest_idx[tr_i]], y_all[rest_idx[tr_i]], params, tcfg.seed)
-            oof[va_i] = b.predict(mat.iloc[va_i], raw_score=True, num_threads=1)
-        booster = _fit_lgb(X_all[rest], y_all[rest], params, tcfg.seed)
-        model = VoyageRiskModel(booster, _platt(oof, y_all[rest_idx]), FEATURE_NAMES, grid, gaz, DEFAULT_LEVELS)
+            rest = data[~test].reset_index(drop=True)
+            params = _search(rest[FEATURE_NAMES].astype(float), rest["y"].to_numpy(int), groups[~test], search,
+                             params, tcfg.seed, mlflow)
+        model = fit_model(data, ~test, params, grid, gaz, tcfg.seed)
+        stage("evaluation")
         p_test = model.risk(data[test])
-        y_test = y_all[test]
-
-        stage("baselines")
-        metrics = model_metrics(y_test, p_test, "test")
-        d_test = data[test]
-        base_scores = {
-            "rule_gap12h": (d_test["max_gap_h"] >= 12).astype(float).to_numpy(),
-            "rule_gap30h": (d_test["max_gap_h"] >= 30).astype(float).to_numpy(),
-        }
-        med = X_all[fit].median()
-        logreg = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000, C=0.5))
-        logreg.fit(X_all[fit].fillna(med), y_all[fit])
-        base_scores["logreg"] = logreg.predict_proba(X_all[test].fillna(med))[:, 1]
-        iforest = IsolationForest(n_estimators=200, random_state=tcfg.seed, n_jobs=1).fit(X_all[fit].fillna(med))
-        base_scores["iforest"] = -iforest.score_samples(X_all[test].fillna(med))
-        for name, s in base_scores.items():
-            metrics.update(ranking_metrics(y_test, s, name))
-        best_rule = max(metrics["rule_gap12h_average_precision"], metrics["rule_gap30h_average_precision"])
-        metrics["margin_over_best_rule"] = metrics["test_average_precision"] - best_rule
-        # Recall per simulated behaviour, at the top-k cut (k = suspicious voyages in test).
-        k = int(y_test.sum())
-        flagged = np.zeros(len(y_test), bool)
-        flagged[np.argsort(-p_test, kind="stable")[:k]] = True
-        beh = d_test["behaviour"].fillna("").to_numpy()
-        for b in sorted(set(beh[y_test == 1])):
-            if b:
-                m = (beh == b) & (y_test == 1)
-                metrics[f"test_recall_{b}"] = float(flagged[m].mean())
-        ben12 = (y_test == 0) & (d_test["max_gap_h"].to_numpy() >= 12)
-        if ben12.any():
-            metrics["test_fpr_benign_gap12h"] = float((p_test[ben12] >= model.levels["high"]).mean())
-            metrics["test_benign_gap12h_mean_risk"] = float(p_test[ben12].mean())
-        # The later-in-time holdout: a model fitted on earlier voyages, scored on later ones.
-        cut = data["start"].quantile(1 - tcfg.time_holdout)
-        late = (data["start"] >= cut).to_numpy()
-        if y_all[late].any() and y_all[~late].sum() >= 2:
-            b_t = _fit_lgb(X_all[~late], y_all[~late], params, tcfg.seed)
-            metrics.update(ranking_metrics(y_all[late], b_t.predict(model.matrix(data[late]), raw_score=True,
-                                                                   num_threads=1), "time_holdout"))
-
-        counts = {"voyages": int(len(labelled)), "labelled": int(len(data)), "suspicious": int(y_all.sum()),
-                  "labels": int(len(labels)), "labels_unmatched": unmatched_labels(labelled, labels),
-                  "train_voyages": int(fit.sum()), "test_voyages": int(test.sum()),
-                  "test_suspicious": int(y_test.sum()), "train_vessels": int(len(np.unique(mmsi[fit]))),
-                  "test_vessels": int(len(np.unique(mmsi[test]))), "rows": tr.counts.to_dict()}
-        mlflow.log_params({**{f"lgb_{k_}": v for k_, v in params.items()}, "feature_code_version": FEATURE_CODE_VERSION,
-                           "n_features": len(FEATURE_NAMES), "seed": tcfg.seed, "search_trials": search,
-                           "positions": ",".join(map(str, positions))[:500], "labels": str(labels_path),
-                           "labelled_voyages": len(data), "suspicious_voyages": int(y_all.sum()),
-                           "labels_unmatched": counts["labels_unmatched"], "calibration": "platt, 3-fold grouped out-of-fold"})
-        mlflow.log_metrics({k_: v for k_, v in metrics.items() if np.isfinite(v)})
-        (tmp / "counts.json").write_text(json.dumps(counts, indent=1))
-        (tmp / "features.json").write_text(json.dumps({"feature_code_version": FEATURE_CODE_VERSION,
-                                                       "features": FEATURE_NAMES, "config": cfg.to_dict()}, indent=1))
-        gain = booster.feature_importance("gain")
-        shap = np.abs(model.contributions(data[test]).to_numpy()).mean(axis=0) if test.any() else np.zeros(len(FEATURE_NAMES))
-        imp = pd.DataFrame({"feature": FEATURE_NAMES, "gain": gain, "mean_abs_shap": shap}).sort_values("gain", ascending=False)
-        imp.to_csv(tmp / "feature_importance.csv", index=False)
-        pd.DataFrame({"voyage_id": d_test["voyage_id"], "y": y_test, "risk": p_test}).to_csv(tmp / "test_predictions.csv", index=False)
-        for f in _plots(tmp, y_test, p_test, base_scores):
-            mlflow.log_artifact(str(f), "plots")
-        for f in ("counts.json", "features.json", "feature_importance.csv", "test_predictions.csv"):
-            mlflow.log_artifact(str(tmp / f))
-        mlflow.log_artifact(str(tmp / "feature_importance.csv"), "importance")
-
+        metrics, base = holdout_metrics(data, test, p_test, model, tcfg.seed)
+        metrics.update(time_holdout_metrics(data, test, model, params, tcfg.time_holdout, tcfg.seed))
+        p_ref = model.risk(ref.voyages)
+        metrics.update(reference_metrics(ref.voyages, p_ref))
+        counts = _counts(tables, voyages, data, test)
+        _log_run(Path(tmp), sources, ref, params, metrics, counts, data, test, p_test, p_ref, base, model, search, tcfg, cfg)
         stage("logging the model")
-        from mlflow.models import infer_signature
-        example = d_test.head(3) if len(d_test) else data.head(3)
-        example = example[FEATURE_NAMES + ["lg_start_lat", "lg_start_lon"]].astype(float).reset_index(drop=True)
-        artifacts = model.save_artifacts(tmp / "model_artifacts")
-        signature = infer_signature(example, model.predict(None, example))
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=model, artifacts=artifacts, signature=signature, input_example=example,
-            pip_requirements=_requirements())
-        client = MlflowClient()
-        version = mlflow.register_model(info.model_uri, MODEL_NAME)
-        client.set_registered_model_alias(MODEL_NAME, "challenger", version.version)
-
+        info, version = _register(Path(tmp), model, data[test] if test.any() else data)
         stage("promotion")
-        decision, champ_ap = _promote(client, model, version.version, data[test], y_test, metrics, promote)
-        mlflow.set_tags({"promotion": decision, "model_version": version.version})
-        if champ_ap is not None:
-            mlflow.log_metric("champion_test_average_precision", champ_ap)
-        return {"run_id": run.info.run_id, "experiment_id": exp_id, "model_version": version.version,
-                "promotion": decision, "champion_test_average_precision": champ_ap, "metrics": metrics,
-                "counts": counts, "tracking_uri": mlflow.get_tracking_uri(), "model_uri": info.model_uri}
+        from .registry import promotion_gate
+        gate = promotion_gate(model, version, ref, p_ref, promote)
+        _log_gate(Path(tmp), gate, version)
+        return {"run_id": run.info.run_id, "experiment_id": exp_id, "model_version": version,
+                "promotion": gate["decision"], "gate": gate, "metrics": metrics, "counts": counts,
+                "reference": {"name": ref.name, "digest": ref.digest, "run_id": ref.run_id, "voyages": len(ref.voyages),
+                              "suspicious": int(ref.voyages["y"].sum())},
+                "tracking_uri": mlflow.get_tracking_uri(), "model_uri": info.model_uri}
 
 
-def _promote(client, model, version, d_test, y_test, metrics, promote):
-    from mlflow.exceptions import MlflowException
-    try:
-        champ = client.get_model_version_by_alias(MODEL_NAME, "champion")
-    except MlflowException:
-        champ = None
-    champ_ap = None
-    if champ is not None and y_test.any():
-        import mlflow
-        loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion").unwrap_python_model()
-        try:
-            champ_ap = float(average_precision_score(y_test, loaded.risk(d_test)))
-        except ValueError as err:  # an older champion without today's features
-            log.warning("champion cannot score this holdout (%s): treating its AP as 0", err)
-            champ_ap = 0.0
-    new_ap = metrics["test_average_precision"]
-    if promote == "never":
-        decision = "skipped (--promote never)"
-    elif promote == "force":
-        decision = "promoted (--promote force)"
-    elif champ is None:
-        decision = "promoted (no champion yet)"
-    elif new_ap > champ_ap:
-        decision = f"promoted (AP {new_ap:.3f} > champion v{champ.version} {champ_ap:.3f})"
-    else:
-        decision = f"kept champion v{champ.version} (AP {new_ap:.3f} <= {champ_ap:.3f})"
-    if decision.startswith("promoted"):
-        client.set_registered_model_alias(MODEL_NAME, "champion", version)
-    return decision, champ_ap
+def _counts(tables, voyages, data, test) -> dict:
+    y = data["y"].to_numpy(int)
+    groups = data["vessel_group"].to_numpy(np.int64)
+    rows = [t.tracks.counts.to_dict() for t in tables]
+    return {"scenarios": len(tables), "voyages": int(len(voyages)), "labelled": int(len(data)), "suspicious": int(y.sum()),
+            "labels": int(sum(len(t.labels) for t in tables)),
+            "labels_unmatched": int(sum(unmatched_labels(t.voyages, t.labels) for t in tables)),
+            "train_voyages": int((~test).sum()), "test_voyages": int(test.sum()), "test_suspicious": int(y[test].sum()),
+            "train_vessels": int(len(np.unique(groups[~test]))), "test_vessels": int(len(np.unique(groups[test]))),
+            "rows": rows[0] if len(rows) == 1 else rows}
+
+
+def _log_run(tmp: Path, sources, ref, params, metrics, counts, data, test, p_test, p_ref, base, model, search, tcfg, cfg):
+    """Parameters, metrics, the reference dataset input and every artifact except the model."""
+    import mlflow
+    from .reference import log_reference_input
+    mlflow.log_params({**{f"lgb_{k}": v for k, v in params.items()}, "feature_code_version": FEATURE_CODE_VERSION,
+                       "n_features": len(FEATURE_NAMES), "seed": tcfg.seed, "search_trials": search,
+                       "scenarios": len(sources),
+                       "positions": " | ".join(",".join(map(str, s.positions)) for s in sources)[:500],
+                       "labels": " | ".join(str(s.labels) for s in sources)[:500],
+                       "labelled_voyages": counts["labelled"], "suspicious_voyages": counts["suspicious"],
+                       "labels_unmatched": counts["labels_unmatched"], "calibration": "platt, 3-fold grouped out-of-fold",
+                       "reference": ref.name, "reference_digest": ref.digest, "reference_voyages": len(ref.voyages)})
+    mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+    log_reference_input(ref)
+    d_test, y_test = data[test], data["y"].to_numpy(int)[test]
+    (tmp / "counts.json").write_text(json.dumps(counts, indent=1))
+    (tmp / "features.json").write_text(json.dumps({"feature_code_version": FEATURE_CODE_VERSION,
+                                                   "features": FEATURE_NAMES, "config": cfg.to_dict()}, indent=1))
+    shap = np.abs(model.contributions(d_test).to_numpy()).mean(axis=0) if test.any() else np.zeros(len(FEATURE_NAMES))
+    imp = pd.DataFrame({"feature": FEATURE_NAMES, "gain": model.booster.feature_importance("gain"), "mean_abs_shap": shap})
+    imp.sort_values("gain", ascending=False).to_csv(tmp / "feature_importance.csv", index=False)
+    pd.DataFrame({"scenario": d_test["scenario"], "voyage_id": d_test["voyage_id"], "y": y_test,
+                  "risk": p_test}).to_csv(tmp / "test_predictions.csv", index=False)
+    rv = ref.voyages
+    pd.DataFrame({"voyage_id": rv["voyage_id"], "vessel_group": rv["vessel_group"], "y": rv["y"],
+                  "behaviour": rv["behaviour"], "risk": p_ref}).to_csv(tmp / "reference_predictions.csv", index=False)
+    mlflow.log_artifact(str(_pr_plot(tmp / "precision_recall.png", y_test, {"model": p_test, **base},
+                                     "Precision-recall, vessel-grouped test")), "plots")
+    mlflow.log_artifact(str(_calibration_plot(tmp / "calibration.png", y_test, p_test)), "plots")
+    rules = {f"rule {k}": v for k, v in rule_scores(rv).items()}
+    mlflow.log_artifact(str(_pr_plot(tmp / "reference_precision_recall.png", rv["y"].to_numpy(int),
+                                     {"model": p_ref, **rules}, "Precision-recall, reference set")), "plots")
+    for f in ("counts.json", "features.json", "feature_importance.csv", "test_predictions.csv",
+              "reference_predictions.csv"):
+        mlflow.log_artifact(str(tmp / f))
+    mlflow.log_artifact(str(tmp / "feature_importance.csv"), "importance")
+
+
+def _register(tmp: Path, model: VoyageRiskModel, sample: pd.DataFrame):
+    """Log the pyfunc model, register a version of ``voyage-risk`` and alias it ``challenger``."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+    example = sample.head(3)[FEATURE_NAMES + ["lg_start_lat", "lg_start_lon"]].astype(float).reset_index(drop=True)
+    artifacts = model.save_artifacts(tmp / "model_artifacts")
+    signature = infer_signature(example, model.predict(None, example))
+    info = mlflow.pyfunc.log_model(name="model", python_model=model, artifacts=artifacts, signature=signature,
+                                   input_example=example, pip_requirements=_requirements())
+    version = mlflow.register_model(info.model_uri, MODEL_NAME)
+    MlflowClient().set_registered_model_alias(MODEL_NAME, "challenger", version.version)
+    return info, str(version.version)
+
+
+def _log_gate(tmp: Path, gate: dict, version: str) -> None:
+    """The gate's decision, both APs and the interval on the run."""
+    import mlflow
+    mlflow.set_tags({"promotion": gate["decision"], "model_version": version,
+                     "champion_version": gate.get("champion_version") or ""})
+    mlflow.log_metrics({f"gate_{k}": float(v) for k, v in gate.items()
+                        if k in ("candidate_ap", "champion_ap", "diff", "diff_low", "diff_high", "resamples")
+                        and v is not None and np.isfinite(v)})
+    (tmp / "gate.json").write_text(json.dumps(gate, indent=1, default=str))
+    mlflow.log_artifact(str(tmp / "gate.json"))
 
 
 def _requirements() -> list[str]:
     from importlib.metadata import version
     return [f"{p}=={version(p)}" for p in ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow", "scikit-learn")]
+
+
+def summary_rows(s: dict) -> dict[str, str]:
+    """The lines ``darkvoyage train`` prints for a run summary (label: text)."""
+    m, c, g, r = s["metrics"], s["counts"], s["gate"], s["reference"]
+    nan = float("nan")
+    rows = {
+        "scenarios": f"{c['scenarios']}",
+        "labelled voyages": f"{c['labelled']:,} ({c['suspicious']} suspicious); labels matching no voyage: {c['labels_unmatched']}",
+        "test (unseen vessels)": f"{c['test_voyages']:,} voyages, {c['test_suspicious']} suspicious, {c['test_vessels']} vessels",
+        "test average precision": f"{m['test_average_precision']:.3f}  (GFW rule 12 h {m['rule_gap12h_average_precision']:.3f}, "
+                                  f"30 h {m['rule_gap30h_average_precision']:.3f}, logreg {m['logreg_average_precision']:.3f}, "
+                                  f"iforest {m['iforest_average_precision']:.3f})",
+        "later-in-time holdout AP": f"{m.get('time_holdout_average_precision', nan):.3f}",
+        "reference set": f"{r['name']} ({r['voyages']:,} voyages, {r['suspicious']} suspicious; digest {r['digest']})",
+        "reference average precision": f"{m['reference_average_precision']:.3f}  (rules: longest gap "
+                                       f"{m['reference_rule_longest_gap_average_precision']:.3f}, surplus time "
+                                       f"{m['reference_rule_surplus_time_average_precision']:.3f}; margin "
+                                       f"{m['margin_over_best_rule']:+.3f})",
+        "reference precision@k / ROC-AUC / ECE": f"{m['reference_precision_at_k']:.3f} / {m.get('reference_roc_auc', nan):.3f}"
+                                                 f" / {m['reference_ece']:.4f}",
+    }
+    if "reference_twin_fpr_at_k" in m:
+        rows["benign twins in the top k"] = f"{m['reference_twin_fpr_at_k']:.3f}"
+    for k, v in sorted(m.items()):
+        if k.startswith("reference_recall_"):
+            rows[f"recall: {k[len('reference_recall_'):]}"] = f"{v:.2f}"
+    if g.get("champion_ap") is not None:
+        rows["gate (reference AP)"] = (f"candidate {g['candidate_ap']:.3f}, champion v{g['champion_version']} "
+                                       f"{g['champion_ap']:.3f}; difference {g['diff']:+.3f}, 90 % interval "
+                                       f"[{g['diff_low']:+.3f}, {g['diff_high']:+.3f}] over {g['resamples']} vessel resamples")
+    rows.update({"model": f"voyage-risk v{s['model_version']} (alias challenger)", "promotion": s["promotion"],
+                 "run": f"{s['run_id']} in {s['tracking_uri']}"})
+    return rows

@@ -1,0 +1,239 @@
+"""The reference set: labelled voyages no training run learns from, on which every run is
+measured and the promotion gate compares champion and candidate.
+
+Default: a scenario simulated in a reserved world (:data:`REFERENCE_WORLD_SEED`) with its own
+simulation seed, built once per tracking store and kept there as a run of the experiment
+:data:`REFERENCE_EXPERIMENT` (positions, labels and the labelled voyage table as artifacts).
+Later runs find it by a key of everything it depends on (seeds, size, feature-code version,
+simulator source) and reuse it, so its digest is the same on every run. An analyst can bring
+their own instead (``darkvoyage train ... --reference POSITIONS LABELS``).
+
+Every training run records the set it was measured on as an MLflow dataset input
+(context ``reference``), with the digest of the whole voyage table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.config import FEATURE_CODE_VERSION, Config
+from features.gazetteer import Gazetteer
+from features.voyage_features import FEATURE_NAMES
+
+from .scenarios import ScenarioInput, scenario_table
+
+log = logging.getLogger(__name__)
+
+REFERENCE_EXPERIMENT = "voyage-risk-reference"
+#: The reserved world: no training scenario may be simulated in it (training refuses one whose
+#: world.json carries this seed), so the reference world's reception, traffic and behaviour
+#: parameters are never learnt.
+REFERENCE_WORLD_SEED = 90_210_001
+#: The reference scenario's own simulation seed (fleet, voyages, receptions).
+REFERENCE_SIM_SEED = 90_210_002
+#: 400 vessels x 30 days: ~4,000 labelled voyages and ~200 suspicious ones at a 15 % share of
+#: suspicious profiles, enough for a bootstrap interval of about +-0.03 AP; builds in ~10 s.
+REFERENCE_VESSELS = 400
+REFERENCE_DAYS = 30.0
+REFERENCE_SUSPICIOUS_SHARE = 0.15
+#: Artifact folder of the reference run and the files in it.
+ARTIFACT_DIR = "reference"
+VOYAGES_FILE = "voyages.parquet"
+#: Modules of this package that are not the simulator: every other module's text keys the
+#: default reference set, so a changed simulator builds a new reference set (the old one stays
+#: in the store under its own key).
+_NOT_SIMULATOR = {"__init__.py", "train.py", "registry.py", "evaluation.py", "reference.py", "scenarios.py",
+                  "labels.py", "model.py"}
+#: Columns of the MLflow dataset record (schema and profile); the digest covers every column.
+_IDENTITY = ["voyage_id", "vessel_group", "mmsi", "start", "end", "y", "behaviour"]
+
+
+@dataclass
+class ReferenceSet:
+    """Labelled reference voyages (``y`` 0/1, ``behaviour``, ``vessel_group``) and where they
+    come from."""
+
+    name: str
+    voyages: pd.DataFrame
+    digest: str
+    source: str
+    run_id: str | None = None
+    built: bool = False
+
+    @property
+    def feature_code_version(self) -> str:
+        return str(self.voyages.attrs.get("feature_code_version", FEATURE_CODE_VERSION))
+
+
+# --- the table -------------------------------------------------------------------------------
+
+def reference_frame(labelled: pd.DataFrame) -> pd.DataFrame:
+    """The labelled voyages of a scenario table, ``y`` as int, one vessel group per MMSI."""
+    out = labelled[labelled["y"].notna()].drop(columns=["label_idx"], errors="ignore").reset_index(drop=True)
+    out["y"] = out["y"].astype(np.int64)
+    out["behaviour"] = out["behaviour"].fillna("").astype(str)
+    if "vessel_group" not in out:
+        out["vessel_group"] = out["mmsi"].astype(np.int64)
+    return out
+
+
+def table_digest(df: pd.DataFrame) -> str:
+    """SHA-256 (first 20 hex digits) over every row and column of the table, order included."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, df.columns)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def _from_parquet(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def _round_trip(df: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, Path]:
+    """Write the table as Parquet and read it back: the digest is taken of what a later run
+    will read, so a stored set and a fresh one hash alike."""
+    path = folder / VOYAGES_FILE
+    df.to_parquet(path, index=False)
+    return _from_parquet(path), path
+
+
+def analyst_reference(positions, labels, gaz: Gazetteer, cfg: Config, stage=lambda s: None) -> ReferenceSet:
+    """The analyst's own reference set from a positions file (or folder) and a label file."""
+    from .scenarios import pair_inputs
+    source = pair_inputs([positions], [labels])[0]
+    stage("reference set")
+    frame = reference_frame(scenario_table(source, gaz, cfg).voyages)
+    _check_usable(frame, str(positions))
+    with tempfile.TemporaryDirectory() as tmp:
+        frame, _ = _round_trip(frame, Path(tmp))
+    return ReferenceSet(f"reference:{Path(positions).name}", frame, table_digest(frame),
+                        str(Path(positions).resolve()))
+
+
+def _check_usable(frame: pd.DataFrame, where: str) -> None:
+    from .train import TrainingError
+    y = frame["y"].to_numpy(int)
+    if y.sum() < 2 or (y == 0).sum() < 2 or pd.Series(frame["vessel_group"]).nunique() < 4:
+        raise TrainingError(f"{where}: reference set too small ({len(frame)} labelled voyages, {int(y.sum())} "
+                            "suspicious); it needs >= 2 of each class on >= 4 vessels")
+
+
+# --- the default reference set -----------------------------------------------------------------
+
+def sim_config():
+    """The SimConfig of the default reference scenario (world seed passed when the simulator
+    knows worlds)."""
+    from .simulator import SimConfig
+    known = SimConfig.__dataclass_fields__
+    kw = {"vessels": REFERENCE_VESSELS, "days": REFERENCE_DAYS, "seed": REFERENCE_SIM_SEED}
+    if "world_seed" in known:
+        kw["world_seed"] = REFERENCE_WORLD_SEED
+    if "suspicious_share" in known:
+        kw["suspicious_share"] = REFERENCE_SUSPICIOUS_SHARE
+    return SimConfig(**kw)
+
+
+def reference_key(cfg: Config) -> dict:
+    """Everything the default reference set depends on; its hash finds the stored set."""
+    here = Path(__file__).resolve().parent
+    code = hashlib.sha256()
+    for f in sorted(here.glob("*.py")):
+        if f.name not in _NOT_SIMULATOR:
+            code.update(f.name.encode() + f.read_bytes())
+    sim = dataclasses.asdict(sim_config())
+    params = {"world_seed": REFERENCE_WORLD_SEED, "sim_seed": REFERENCE_SIM_SEED, "vessels": REFERENCE_VESSELS,
+              "days": REFERENCE_DAYS, "sim_config": repr(sorted(sim.items())), "feature_code_version": FEATURE_CODE_VERSION,
+              "feature_config": repr(sorted(cfg.to_dict().items())), "simulator_code": code.hexdigest()[:16]}
+    params["key"] = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()[:16]
+    return params
+
+
+def default_reference(gaz: Gazetteer, cfg: Config, stage=lambda s: None) -> ReferenceSet:
+    """The stored default reference set, built and stored first if this store has none."""
+    import mlflow
+    from mlflow import MlflowClient
+    key = reference_key(cfg)
+    exp = _reference_experiment()
+    client = MlflowClient()
+    found = client.search_runs([exp], filter_string=f"tags.`darkvoyage.reference_key` = '{key['key']}' "
+                                                    "and attributes.status = 'FINISHED'",
+                               order_by=["attributes.start_time ASC"], max_results=1)
+    if found:
+        run = found[0]
+        stage("reference set (stored)")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=f"{ARTIFACT_DIR}/{VOYAGES_FILE}",
+                                                       dst_path=tmp)
+            frame = _from_parquet(Path(path))
+        digest = table_digest(frame)
+        if digest != run.data.tags.get("darkvoyage.reference_digest"):
+            log.warning("stored reference set %s reads back with digest %s, not %s", run.info.run_id, digest,
+                        run.data.tags.get("darkvoyage.reference_digest"))
+        return ReferenceSet(REFERENCE_EXPERIMENT, frame, digest, run.info.artifact_uri, run.info.run_id)
+    return _build_default(exp, key, gaz, cfg, stage)
+
+
+def _reference_experiment() -> str:
+    from .train import _create_experiment
+    return _create_experiment(REFERENCE_EXPERIMENT)
+
+
+def _build_default(exp_id: str, key: dict, gaz: Gazetteer, cfg: Config, stage) -> ReferenceSet:
+    """Simulate the reference scenario, build its labelled voyage table and store both as a run
+    of the reference experiment."""
+    import mlflow
+    from .simulator import simulate, write_scenario
+    stage("reference set (simulating, once per store)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = write_scenario(simulate(sim_config()), tmp / "scenario")
+        stage("reference set (features)")
+        table = scenario_table(ScenarioInput((Path(paths["positions"]),), Path(paths["labels"])), gaz, cfg)
+        frame, vpath = _round_trip(reference_frame(table.voyages), tmp)
+        digest = table_digest(frame)
+        with mlflow.start_run(experiment_id=exp_id, run_name=f"reference-{key['key']}", nested=mlflow.active_run() is not None) as run:
+            mlflow.log_params({k: str(v)[:500] for k, v in key.items()})
+            mlflow.log_params({"labelled_voyages": len(frame), "suspicious_voyages": int(frame["y"].sum()),
+                               "vessel_groups": int(frame["vessel_group"].nunique())})
+            mlflow.set_tags({"darkvoyage.reference_key": key["key"], "darkvoyage.reference_digest": digest})
+            for f in sorted((tmp / "scenario").iterdir()):
+                mlflow.log_artifact(str(f), ARTIFACT_DIR)
+            mlflow.log_artifact(str(vpath), ARTIFACT_DIR)
+            ref = ReferenceSet(REFERENCE_EXPERIMENT, frame, digest, run.info.artifact_uri, run.info.run_id, built=True)
+            log_reference_input(ref)
+    log.info("built reference set %s: %d voyages, digest %s", ref.run_id, len(frame), digest)
+    return ref
+
+
+# --- recording -------------------------------------------------------------------------------
+
+def dataset_frame(ref: ReferenceSet) -> pd.DataFrame:
+    """The columns of the dataset record: identity, label, behaviour and the model features."""
+    cols = [c for c in _IDENTITY + FEATURE_NAMES if c in ref.voyages.columns]
+    return ref.voyages[cols]
+
+
+def log_reference_input(ref: ReferenceSet) -> None:
+    """Record the reference set on the active run as a dataset input (context ``reference``)
+    with the digest of the whole table, plus its source as parameters."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    df = dataset_frame(ref)
+    with warnings.catch_warnings():  # "source can be interpreted in multiple ways": all local
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            ds = mlflow.data.from_pandas(df, source=ref.source, targets="y", name=ref.name, digest=ref.digest)
+        except MlflowException:  # a source URI MLflow cannot resolve (a remote artifact store, say)
+            ds = mlflow.data.from_pandas(df, targets="y", name=ref.name, digest=ref.digest)
+        mlflow.log_input(ds, context="reference")  # (schema inference warns about integer columns)
+    mlflow.set_tags({"darkvoyage.reference_digest": ref.digest, "darkvoyage.reference_run": ref.run_id or "",
+                     "darkvoyage.reference_source": ref.source[:500]})
