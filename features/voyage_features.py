@@ -66,6 +66,8 @@ FEATURES: list[tuple[str, str, str]] = [
     ("dest_declared_is_origin", "0/1/NaN", "declared destination names the origin port: a stale entry, not a false one (NaN: unknown)"),
     ("starts_at_sea_km", "km", "voyage without an origin: distance from its first fix to the nearest port (0 with an origin)"),
     ("ends_at_sea_km", "km", "voyage without a destination: distance from its last fix to the nearest port (0 with one)"),
+    ("open_start", "0/1", "the voyage is its track's first and has no origin port: the ship was already under way when its track begins (at the start of the data, or when it first appears), so the voyage's beginning is not in the data"),
+    ("open_end", "0/1", "the voyage is its track's last and has no destination port: the ship was still under way when its track ends (at the end of the data, or when it last reported), so the voyage's end is not in the data"),
     ("n_tracks_mmsi", "count", "tracks (ships) seen under this MMSI"),
     ("concurrent_tracks", "count", "other tracks of this MMSI reporting during the voyage: two ships under one identity at once"),
 ]
@@ -385,6 +387,13 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     _, last_km = gaz.nearest(lat[row_last], lon[row_last])
     out["starts_at_sea_km"] = np.where(origin >= 0, 0.0, first_km)
     out["ends_at_sea_km"] = np.where(dest >= 0, 0.0, last_km)
+    # Voyages come in track order: a track's first (last) voyage is where the track id changes.
+    track_first = np.ones(nv, bool)
+    track_first[1:] = vtid[1:] != vtid[:-1]
+    track_last = np.ones(nv, bool)
+    track_last[:-1] = vtid[:-1] != vtid[1:]
+    out["open_start"] = (track_first & (origin < 0)).astype(float)
+    out["open_end"] = (track_last & (dest < 0)).astype(float)
     # Rows are grouped by MMSI: the last row of each MMSI holds its highest track number.
     mfirst = np.flatnonzero(group_starts(mmsi))
     mlast = np.append(mfirst[1:], n) - 1

@@ -259,3 +259,43 @@ def test_tracks_without_ports_keep_every_accepted_row(tmp_path):
     a = sail(273000001, T0, [(40.3, 50.6), (40.8, 51.2)], every_min=3)
     tr = run_tracks([write_csv(a, tmp_path / "a.csv")])
     assert tr.counts.positions == len(a) and len(tr.visits) == 0
+
+
+# --- open voyages: cut by the edges of the data ---------------------------------------------
+
+def test_open_start_and_open_end(tmp_path):
+    """A track that starts at sea opens with an ``open_start`` voyage; one that ends at sea
+    closes with an ``open_end`` voyage; a port-to-port voyage between them is 0/0; a track at
+    sea from its first to its last fix is both."""
+    at_sea_first = 273000501   # sea -> Anzali, berth, Anzali -> Anzali round trip, berth
+    ends_at_sea = 273000502    # Anzali berth -> sea, never arrives
+    both = 273000503           # at sea throughout
+    berth_a = lambda m, t: stay(m, t, *ANZALI, hours=6)
+    leg1 = sail(at_sea_first, T0, [(38.6, 50.0), (37.56, 49.47), ANZALI])
+    b1 = berth_a(at_sea_first, end_of(leg1) + pd.Timedelta(minutes=3))
+    leg2 = sail(at_sea_first, end_of(b1) + pd.Timedelta(minutes=3), [ANZALI, (37.56, 49.47), (38.6, 50.0), (37.56, 49.47), ANZALI])
+    b2 = berth_a(at_sea_first, end_of(leg2) + pd.Timedelta(minutes=3))
+    b3 = berth_a(ends_at_sea, T0)
+    leg3 = sail(ends_at_sea, end_of(b3) + pd.Timedelta(minutes=3), [ANZALI, (37.56, 49.47), (38.6, 50.0)])
+    leg4 = sail(both, T0, [(41.0, 50.0), (41.5, 50.5)])
+    v, _ = features_of(tmp_path, leg1, b1, leg2, b2, b3, leg3, leg4)
+    v = v.sort_values(["mmsi", "start"]).reset_index(drop=True)
+    got = [(int(r.mmsi), r.origin_port if pd.notna(r.origin_port) else None,
+            r.destination_port if pd.notna(r.destination_port) else None, r.open_start, r.open_end)
+           for r in v.itertuples()]
+    assert got == [
+        (at_sea_first, None, "IRBAZ", 1.0, 0.0),     # already under way when the data starts
+        (at_sea_first, "IRBAZ", "IRBAZ", 0.0, 0.0),  # port to port: closed at both ends
+        (ends_at_sea, "IRBAZ", None, 0.0, 1.0),      # still under way when the data ends
+        (both, None, None, 1.0, 1.0),
+    ]
+
+
+def test_open_flags_are_per_track(tmp_path):
+    """Two ships under one MMSI: each track's own first and last voyage is open, computed
+    from that track alone (the same answer as each track on its own)."""
+    mmsi = 273999998
+    a = sail(mmsi, T0, [(40.3, 50.6), (40.8, 51.2)], every_min=3)
+    b = sail(mmsi, T0 + pd.Timedelta(seconds=70), [(43.5, 50.0), (43.0, 49.8)], every_min=3)
+    v, _ = features_of(tmp_path, a, b)
+    assert len(v) == 2 and (v["open_start"] == 1).all() and (v["open_end"] == 1).all()
