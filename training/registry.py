@@ -82,20 +82,22 @@ def champion_on_reference(ref) -> tuple[str | None, np.ndarray | None, str | Non
     return version, risk, None
 
 
-def promotion_gate(model, version: str, ref, p_ref: np.ndarray, promote: str) -> dict:
+def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain: float | None = None) -> dict:
     """Decide whether candidate ``version`` takes alias ``champion`` and move it if so.
 
     auto: only with no champion, or when the paired bootstrap over reference vessels puts the
-    5th percentile of AP(candidate) - AP(champion) above zero; a champion that cannot score the
+    5th percentile of AP(candidate) - AP(champion) above ``min_gain`` (default
+    :data:`training.evaluation.GATE_MIN_GAIN`); a champion that cannot score the
     reference set is kept (and said so). force: always. never: never. Returns the decision
     text and the figures behind it (both APs, the interval)."""
     from mlflow import MlflowClient
-    from .evaluation import BOOTSTRAP_RESAMPLES, GATE_QUANTILE, average_precision, paired_bootstrap_ap
+    from .evaluation import BOOTSTRAP_RESAMPLES, GATE_MIN_GAIN, GATE_QUANTILE, average_precision, paired_bootstrap_ap
+    min_gain = GATE_MIN_GAIN if min_gain is None else float(min_gain)
     y = ref.voyages["y"].to_numpy(int)
     champ_version, champ_risk, problem = champion_on_reference(ref)
     gate = {"candidate_version": version, "champion_version": champ_version, "candidate_ap": average_precision(y, p_ref),
             "champion_ap": None, "diff": None, "diff_low": None, "diff_high": None, "resamples": None,
-            "quantile": GATE_QUANTILE, "champion_problem": problem, "reference_digest": ref.digest}
+            "quantile": GATE_QUANTILE, "min_gain": min_gain, "champion_problem": problem, "reference_digest": ref.digest}
     if champ_risk is not None:
         b = paired_bootstrap_ap(y, p_ref, champ_risk, ref.voyages["vessel_group"].to_numpy(), BOOTSTRAP_RESAMPLES)
         gate.update(champion_ap=b["champion_ap"], diff=b["diff"], diff_low=b["low"], diff_high=b["high"],
@@ -125,6 +127,6 @@ def _decision(g: dict, promote: str) -> str:
         return f"promoted (no champion yet; {why})"
     if g["champion_problem"]:
         return f"kept champion v{cv} ({why}; only --promote force replaces it)"
-    if g["diff_low"] > 0:
-        return f"promoted ({why}: lower bound above 0)"
-    return f"kept champion v{cv} ({why}: not a significant gain)"
+    if g["diff_low"] > g["min_gain"]:
+        return f"promoted ({why}: lower bound above the {g['min_gain']:.3f} minimum gain)"
+    return f"kept champion v{cv} ({why}: not a significant gain, lower bound <= {g['min_gain']:.3f})"

@@ -53,6 +53,8 @@ class TrainConfig:
     test_share: float = 0.25
     #: The later-in-time holdout: voyages starting in the last 20 % of the labelled span.
     time_holdout: float = 0.2
+    #: AP gain the gate needs at the bootstrap's lower bound (None: evaluation.GATE_MIN_GAIN).
+    gate_min_gain: float | None = None
     params: dict = field(default_factory=lambda: {
         "objective": "binary", "learning_rate": 0.05, "n_estimators": 400, "num_leaves": 15,
         "min_child_samples": 10, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8,
@@ -339,7 +341,7 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
         info, version = _register(Path(tmp), model, data[test] if test.any() else data)
         stage("promotion")
         from .registry import promotion_gate
-        gate = promotion_gate(model, version, ref, p_ref, promote)
+        gate = promotion_gate(version, ref, p_ref, promote, tcfg.gate_min_gain)
         _log_gate(Path(tmp), gate, version)
         return {"run_id": run.info.run_id, "experiment_id": exp_id, "model_version": version,
                 "promotion": gate["decision"], "gate": gate, "metrics": metrics, "counts": counts,
@@ -419,7 +421,7 @@ def _log_gate(tmp: Path, gate: dict, version: str) -> None:
     mlflow.set_tags({"promotion": gate["decision"], "model_version": version,
                      "champion_version": gate.get("champion_version") or ""})
     mlflow.log_metrics({f"gate_{k}": float(v) for k, v in gate.items()
-                        if k in ("candidate_ap", "champion_ap", "diff", "diff_low", "diff_high", "resamples")
+                        if k in ("candidate_ap", "champion_ap", "diff", "diff_low", "diff_high", "resamples", "min_gain")
                         and v is not None and np.isfinite(v)})
     (tmp / "gate.json").write_text(json.dumps(gate, indent=1, default=str))
     mlflow.log_artifact(str(tmp / "gate.json"))

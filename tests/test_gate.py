@@ -1,0 +1,265 @@
+"""The promotion gate, the reference set and several training scenarios, against a real MLflow
+store in a temp dir with real training runs:
+
+* shuffled-label candidates never replace a good champion; a retrain with another seed is not
+  "better"; a clearly better model replaces a weak one;
+* a champion that cannot score the reference set is kept under auto (and said so), replaced
+  under force;
+* every run carries the reference metrics and the reference set as a dataset input whose
+  digest is the same on every run (the set is built once per store);
+* several scenarios on the command line, scenario folders, the analyst's own reference set,
+  and refusing a training scenario from the reserved reference world;
+* the model learns something that carries to another world: reference AP above a floor and
+  well above the best rule, which a model trained on shuffled labels does not reach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.simulator import SimConfig, simulate, write_scenario
+
+#: Measured (see docs/evaluation.md): a model from the 160-vessel x 24-day training world
+#: reaches reference AP 0.30-0.35 on the reserved world; a shuffled-label model ~0.05; the
+#: best continuous rule ~0.08. The floor sits well between.
+REFERENCE_AP_FLOOR = 0.2
+#: ... and the model must beat the best rule by at least this much AP.
+MARGIN_FLOOR = 0.1
+SHUFFLES = 5
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    import mlflow
+    root = tmp_path_factory.mktemp("mlflow_gate")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    yield root
+    mp.undo()
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="module")
+def world_a(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world_a")
+    return write_scenario(simulate(SimConfig(vessels=160, days=24, seed=5, suspicious_share=0.2)), out)
+
+
+@pytest.fixture(scope="module")
+def world_b(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world_b")
+    return write_scenario(simulate(SimConfig(vessels=80, days=20, seed=6, suspicious_share=0.2)), out)
+
+
+@pytest.fixture(scope="module")
+def good(store, world_a):
+    """A model trained on world A, forced in as champion."""
+    from training.train import train
+    return train([world_a["positions"]], world_a["labels"], experiment="gate", promote="force")
+
+
+def _shuffled(world, tmp: Path, seed: int) -> Path:
+    lab = pd.read_csv(world["labels"])
+    lab["label"] = np.random.default_rng(seed).permutation(lab["label"].to_numpy())
+    path = tmp / f"shuffled{seed}.csv"
+    lab.to_csv(path, index=False)
+    return path
+
+
+def _champion() -> str:
+    from mlflow import MlflowClient
+    return str(MlflowClient().get_model_version_by_alias("voyage-risk", "champion").version)
+
+
+def _set_champion(version) -> None:
+    from mlflow import MlflowClient
+    MlflowClient().set_registered_model_alias("voyage-risk", "champion", str(version))
+
+
+def _reference_inputs(run_id: str) -> list:
+    from mlflow import MlflowClient
+    run = MlflowClient().get_run(run_id)
+    return [d for d in run.inputs.dataset_inputs if any(t.key == "mlflow.data.context" and t.value == "reference"
+                                                         for t in d.tags)]
+
+
+def test_reference_metrics_and_gate_figures_on_the_run(good):
+    from mlflow import MlflowClient
+    run = MlflowClient().get_run(good["run_id"])
+    m = run.data.metrics
+    for k in ("reference_average_precision", "reference_precision_at_k", "reference_roc_auc", "reference_ece",
+              "reference_rule_longest_gap_average_precision", "reference_rule_surplus_time_average_precision",
+              "margin_over_best_rule", "test_average_precision", "gate_candidate_ap", "time_holdout_average_precision"):
+        assert k in m, k
+    assert any(k.startswith("reference_recall_dark") for k in m)
+    best_rule = max(m["reference_rule_longest_gap_average_precision"], m["reference_rule_surplus_time_average_precision"])
+    assert m["margin_over_best_rule"] == pytest.approx(m["reference_average_precision"] - best_rule)
+    assert run.data.tags["promotion"].startswith("promoted (--promote force")
+    assert good["reference"]["voyages"] > 1000 and good["reference"]["suspicious"] > 50
+
+
+def test_reference_set_is_stored_once_and_on_every_run_with_one_digest(good, world_a):
+    from mlflow import MlflowClient
+    from training.reference import REFERENCE_EXPERIMENT
+    from training.train import train
+    again = train([world_a["positions"]], world_a["labels"], experiment="gate", promote="never")
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(REFERENCE_EXPERIMENT)
+    stored = client.search_runs([exp.experiment_id])
+    assert len(stored) == 1  # built once per store, then reused
+    artifacts = {a.path for a in client.list_artifacts(stored[0].info.run_id, "reference")}
+    assert {"reference/positions.parquet", "reference/labels.csv", "reference/voyages.parquet"} <= artifacts
+    digests = []
+    for run_id in (good["run_id"], again["run_id"]):
+        inputs = _reference_inputs(run_id)
+        assert len(inputs) == 1
+        ds = inputs[0].dataset
+        assert ds.name == "voyage-risk-reference" and ds.digest
+        digests.append(ds.digest)
+    assert digests[0] == digests[1] == stored[0].data.tags["darkvoyage.reference_digest"] == good["reference"]["digest"]
+
+
+def test_shuffled_label_candidates_never_replace_a_good_champion(good, world_a, tmp_path):
+    from training.train import train
+    _set_champion(good["model_version"])
+    for seed in range(SHUFFLES):
+        s = train([world_a["positions"]], _shuffled(world_a, tmp_path, seed), experiment="gate")
+        assert s["promotion"].startswith(f"kept champion v{good['model_version']}"), s["promotion"]
+        assert s["gate"]["diff_low"] < 0 and s["gate"]["champion_ap"] > s["gate"]["candidate_ap"]
+        assert _champion() == str(good["model_version"])
+
+
+def test_retrain_with_another_seed_is_not_better(good, world_a):
+    from training.train import TrainConfig, train
+    _set_champion(good["model_version"])
+    s = train([world_a["positions"]], world_a["labels"], experiment="gate", tcfg=TrainConfig(seed=1))
+    assert s["promotion"].startswith("kept champion") and "not a significant gain" in s["promotion"]
+    g = s["gate"]
+    assert g["diff_low"] <= g["min_gain"] and g["resamples"] >= 1000
+    assert _champion() == str(good["model_version"])
+
+
+def test_clearly_better_model_replaces_a_weak_champion(good, world_a, tmp_path):
+    from mlflow import MlflowClient
+    from training.train import train
+    weak = train([world_a["positions"]], _shuffled(world_a, tmp_path, 99), experiment="gate", promote="force")
+    assert _champion() == str(weak["model_version"])
+    better = train([world_a["positions"]], world_a["labels"], experiment="gate")
+    assert better["promotion"].startswith("promoted (reference AP"), better["promotion"]
+    assert better["gate"]["diff_low"] > better["gate"]["min_gain"] > 0
+    assert _champion() == str(better["model_version"])
+    run = MlflowClient().get_run(better["run_id"])
+    for k in ("gate_candidate_ap", "gate_champion_ap", "gate_diff_low", "gate_diff_high"):
+        assert k in run.data.metrics, k
+    assert run.data.metrics["gate_diff_low"] > 0 and run.data.tags["champion_version"] == str(weak["model_version"])
+
+
+def _register_unscorable(good, tmp_path, how: str) -> str:
+    """Register a copy of the good model that cannot score today's voyage tables."""
+    import mlflow
+    from training.train import MODEL_NAME
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{good['model_version']}").unwrap_python_model()
+    if how == "version":
+        model.feature_code_version = "0.0.1"
+    else:
+        model.features = list(model.features) + ["a_feature_from_the_future"]
+    with mlflow.start_run(experiment_id=good["experiment_id"]):
+        info = mlflow.pyfunc.log_model(name="model", python_model=model,
+                                       artifacts=model.save_artifacts(tmp_path / f"old_{how}"))
+    return str(mlflow.register_model(info.model_uri, MODEL_NAME).version)
+
+
+@pytest.mark.parametrize("how, says", [("version", "its features are version 0.0.1"),
+                                       ("columns", "lacks feature column(s): a_feature_from_the_future")])
+def test_champion_that_cannot_score_the_reference_set(good, world_a, tmp_path, how, says):
+    from training.train import train
+    old = _register_unscorable(good, tmp_path, how)
+    _set_champion(old)
+    kept = train([world_a["positions"]], world_a["labels"], experiment="gate")
+    assert kept["promotion"].startswith(f"kept champion v{old} (champion v{old} cannot score the reference set: ")
+    assert says in kept["promotion"] and "only --promote force replaces it" in kept["promotion"]
+    assert kept["gate"]["champion_ap"] is None  # not scored as AP 0
+    assert _champion() == old
+    forced = train([world_a["positions"]], world_a["labels"], experiment="gate", promote="force")
+    assert forced["promotion"].startswith("promoted (--promote force; champion v")
+    assert _champion() == str(forced["model_version"])
+
+
+def test_model_beats_the_rules_on_another_world(good, world_a, tmp_path):
+    """Quality floor: trained on world A, measured on the reserved reference world. A model that
+    learnt nothing (shuffled labels) must fail the same floor."""
+    from training.train import train
+    m = good["metrics"]
+    assert m["reference_average_precision"] > REFERENCE_AP_FLOOR, m["reference_average_precision"]
+    assert m["margin_over_best_rule"] > MARGIN_FLOOR, m["margin_over_best_rule"]
+    nothing = train([world_a["positions"]], _shuffled(world_a, tmp_path, 7), experiment="gate", promote="never")
+    n = nothing["metrics"]
+    assert not (n["reference_average_precision"] > REFERENCE_AP_FLOOR and n["margin_over_best_rule"] > MARGIN_FLOOR)
+
+
+def test_refuses_a_training_scenario_from_the_reference_world(good, world_a, tmp_path):
+    from training.reference import REFERENCE_WORLD_SEED
+    from training.train import TrainingError, train
+    folder = tmp_path / "leak"
+    folder.mkdir()
+    (folder / "positions.parquet").symlink_to(world_a["positions"])
+    (folder / "labels.csv").symlink_to(world_a["labels"])
+    (folder / "world.json").write_text(json.dumps({"world_seed": REFERENCE_WORLD_SEED}))
+    with pytest.raises(TrainingError, match="reserved reference world seed"):
+        train([folder], None, experiment="gate", promote="never")
+
+
+def _cli(args, store) -> subprocess.CompletedProcess:
+    exe = str(Path(sys.executable).parent / "darkvoyage")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}
+    return subprocess.run([exe, "train", *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.mark.slow
+def test_cli_several_scenarios_and_folders(good, world_a, world_b, store):
+    from mlflow import MlflowClient
+    res = _cli(["--positions", world_a["positions"], "--labels", world_a["labels"],
+                "--positions", world_b["positions"], "--labels", world_b["labels"], "--promote", "never",
+                "--experiment", "gate-cli"], store)
+    assert res.returncode == 0, res.stderr
+    assert "scenarios" in res.stdout and "reference average precision" in res.stdout and "skipped" in res.stdout
+    run = MlflowClient().search_runs([MlflowClient().get_experiment_by_name("gate-cli").experiment_id],
+                                     order_by=["attributes.start_time DESC"], max_results=1)[0]
+    assert run.data.params["scenarios"] == "2"
+    a_only = int(MlflowClient().get_run(good["run_id"]).data.params["labelled_voyages"])
+    assert int(run.data.params["labelled_voyages"]) > a_only
+    # Scenario folders bring their own labels.
+    folder_a, folder_b = Path(world_a["positions"]).parent, Path(world_b["positions"]).parent
+    res = _cli(["--positions", folder_a, "--positions", folder_b, "--promote", "never", "--experiment", "gate-cli"], store)
+    assert res.returncode == 0, res.stderr
+    # Pairs that do not pair: exit 2, one line, no traceback.
+    res = _cli(["--positions", world_a["positions"], "--positions", world_b["positions"],
+                "--labels", world_a["labels"]], store)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1] == ("darkvoyage: 2 --positions but 1 --labels: give one label file per "
+                                                    "positions file (in the same order), or scenario folders holding labels.csv")
+
+
+@pytest.mark.slow
+def test_cli_analyst_reference_set(good, world_a, world_b, store):
+    from mlflow import MlflowClient
+    res = _cli(["--positions", world_a["positions"], "--labels", world_a["labels"], "--reference",
+                world_b["positions"], world_b["labels"], "--promote", "never", "--experiment", "gate-own"], store)
+    assert res.returncode == 0, res.stderr
+    assert "reference:positions.parquet" in res.stdout and "gate (reference AP)" in res.stdout
+    client = MlflowClient()
+    run = client.search_runs([client.get_experiment_by_name("gate-own").experiment_id])[0]
+    ds = _reference_inputs(run.info.run_id)[0].dataset
+    assert ds.digest != good["reference"]["digest"] and ds.name == "reference:positions.parquet"
+    assert "reference_average_precision" in run.data.metrics
+    res = _cli(["--positions", world_a["positions"], "--labels", world_a["labels"], "--reference",
+                world_b["positions"], "nowhere.csv"], store)
+    assert res.returncode == 2 and "nowhere.csv: no such label file" in res.stderr
