@@ -1,6 +1,6 @@
-"""Speed and memory of the simulator: 1,000 vessels x 90 days (target <= 60 s).
+"""Speed and memory of the simulator: 1,000 vessels x 60 days (target <= 60 s).
 
-Usage: python benchmarks/bench_simulator.py [--vessels 1000] [--days 90]
+Usage: python benchmarks/bench_simulator.py [--vessels 1000] [--days 60]
 Prints one JSON line: rows, seconds, rows_per_s, peak_mb.
 """
 
@@ -21,7 +21,7 @@ from training.simulator import SimConfig, simulate, write_scenario  # noqa: E402
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--vessels", type=int, default=1000)
-    ap.add_argument("--days", type=float, default=90)
+    ap.add_argument("--days", type=float, default=60)
     a = ap.parse_args()
     t0 = time.perf_counter()
     sc = simulate(SimConfig(vessels=a.vessels, days=a.days))

@@ -1,50 +1,71 @@
-"""Honesty checks of the simulator: determinism, water, labels on the planted events, no
-leakage through non-behaviour attributes, and benign ships that look suspicious too."""
+"""Honesty of the simulator: determinism, drawn worlds, water, labels for every voyage, the
+planted events' truth, benign twins, correlated reception holes, and a leakage audit that
+fails loudly when anything but behaviour separates the classes."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from features.geo import haversine_km
+from training.behaviours import DARK, TWINS
 from training.geography import load_geography
-from training.simulator import SimConfig, simulate, write_scenario
+from training.simulator import MIN_OBSERVABLE_H, SimConfig, simulate, write_scenario
+from training.world import RANGES, draw_world
 
-DARK = {"dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts"}
+FILES = ("positions.parquet", "labels.csv", "vessels.csv", "events.csv", "world.json")
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sim")
-    sc = simulate(SimConfig(vessels=600, days=24, seed=11))
-    paths = write_scenario(sc, out)
-    return sc, paths
+    """Many suspicious ships (a quarter of the fleet) so the audit has the vessels to judge."""
+    sc = simulate(SimConfig(vessels=800, days=30, seed=11, suspicious_share=0.25))
+    return sc, write_scenario(sc, tmp_path_factory.mktemp("sim"))
 
 
 @pytest.fixture(scope="module")
 def labelled(scenario):
     from features.pipeline import run_features
     from training.labels import assign_labels, read_labels
-    sc, paths = scenario
+    _, paths = scenario
     v, _ = run_features([paths["positions"]])
     return assign_labels(v, read_labels(paths["labels"]))
 
 
-def _digest(folder) -> dict:
-    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest()
-            for n in ("positions.parquet", "labels.csv", "vessels.csv")}
+def _digest(folder: Path) -> dict:
+    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in FILES}
 
 
-def test_same_seed_same_bytes(tmp_path):
-    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    for folder, seed in ((a, 3), (b, 3), (c, 4)):
-        write_scenario(simulate(SimConfig(vessels=30, days=6, seed=seed)), folder)
-    assert _digest(a) == _digest(b)
-    assert _digest(a)["positions.parquet"] != _digest(c)["positions.parquet"]
+def test_same_seeds_same_bytes_and_worlds_differ(tmp_path):
+    runs = {"a": (3, None), "b": (3, None), "c": (3, 4), "d": (4, 3)}
+    for name, (seed, world_seed) in runs.items():
+        write_scenario(simulate(SimConfig(vessels=30, days=6, seed=seed, world_seed=world_seed)), tmp_path / name)
+    a, b, c, d = (_digest(tmp_path / n) for n in "abcd")
+    assert a == b
+    assert a["world.json"] != c["world.json"] and a["positions.parquet"] != c["positions.parquet"]
+    # The default world seed is the seed: seed 4 / world 3 shares seed 3's world, not its ships.
+    wa, wd = (json.loads((tmp_path / n / "world.json").read_text()) for n in "ad")
+    assert wa["world"] == wd["world"] and wa["world_seed"] == 3
+    assert a["positions.parquet"] != d["positions.parquet"]
+
+
+def test_world_values_lie_in_their_documented_ranges(scenario):
+    sc, paths = scenario
+    world = json.loads(Path(paths["world"]).read_text())["world"]
+    for name, (lo, hi, _, _) in RANGES.items():
+        assert lo <= world[name] <= hi, name
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "simulator.md").read_text()
+    assert all(f"`{name}`" in doc for name in RANGES), "docs/simulator.md lacks a drawn parameter"
+    worlds = [draw_world(s) for s in range(40)]
+    spread = {n: np.ptp([getattr(w, n) for w in worlds]) / (RANGES[n][1] - RANGES[n][0]) for n in RANGES}
+    assert min(spread.values()) > 0.5, spread  # 40 worlds cover most of every range
 
 
 def test_outputs_follow_the_contract(scenario):
@@ -52,15 +73,12 @@ def test_outputs_follow_the_contract(scenario):
     sc, paths = scenario
     pos = sc.positions
     assert list(pos.columns[:4]) == ["mmsi", "timestamp", "lat", "lon"]
-    assert {"sog", "cog", "heading", "nav_status", "name", "imo", "ship_type", "destination", "draught",
-            "receiver_type"} <= set(pos.columns)
     assert set(pos["receiver_type"].astype(str)) == {"terrestrial", "satellite"}
     lab = pd.read_csv(paths["labels"])
     assert list(lab.columns) == ["mmsi", "start", "end", "label", "behaviour", "source", "note"]
     assert set(lab["label"]) == {"suspicious", "benign"} and lab["behaviour"].notna().all()
-    ves = pd.read_csv(paths["vessels"])
-    assert {"mmsi", "imo", "name", "flag", "ship_type", "length", "profile"} <= set(ves.columns)
-    # Our own reader accepts every simulated row.
+    ev = pd.read_csv(paths["events"])
+    assert {"mmsi", "partner_mmsi", "behaviour", "start", "end", "lat", "lon", "hidden_port"} <= set(ev.columns)
     tr = run_tracks([paths["positions"]])
     assert tr.counts.read == len(pos) and tr.counts.rejected.get("unparseable row", 0) == 0
 
@@ -75,59 +93,124 @@ def test_positions_at_sea_are_on_water(scenario):
     for i in range(gaz.n):  # inside a port's exit radius the harbour may sit on GSHHG land
         near_port |= haversine_km(lat, lon, gaz.lat[i], gaz.lon[i]) <= gaz.radius_km[i] * 4 / 3
     at_sea = ~near_port & ~geo.in_channel(lat, lon)
-    assert at_sea.mean() > 0.4
+    assert at_sea.mean() > 0.25
     wet = geo.on_water(lat[at_sea], lon[at_sea])
     assert wet.all(), f"{int((~wet).sum())} positions at sea on land, e.g. {lat[at_sea][~wet][:3]}, {lon[at_sea][~wet][:3]}"
 
 
-def test_labels_contain_their_planted_dark_event(scenario):
+def test_every_voyage_is_labelled_even_when_cut(labelled):
+    assert labelled["y"].notna().mean() > 0.99
+    ends = labelled.sort_values("start").groupby("track_id")
+    first, last = ends.head(1), ends.tail(1)
+    cut = pd.concat([first[first["origin_port"].isna()], last[last["destination_port"].isna()]])
+    assert len(cut) > 50 and cut["y"].notna().mean() > 0.98
+    assert (cut["y"] == 1).sum() >= 3  # events cut by the window edge are still suspicious
+
+
+def test_observable_dark_events_are_silent_in_the_data(scenario):
     sc, _ = scenario
     pos = sc.positions.sort_values(["mmsi", "timestamp"])
-    t = pos["timestamp"]
-    lab = sc.labels[(sc.labels["label"] == "suspicious") & sc.labels["behaviour"].isin(DARK)]
-    assert len(lab) >= 20
-    for r in lab.itertuples():
-        p = t[(pos["mmsi"] == r.mmsi) & (t >= r.start) & (t <= r.end)]
-        gaps_h = p.diff().dt.total_seconds().fillna(0) / 3600
-        edge = max((p.min() - r.start).total_seconds(), (r.end - p.max()).total_seconds(), 0) / 3600 if len(p) else 99
-        assert max(gaps_h.max() if len(p) else 0, edge) >= 6, (r.mmsi, r.behaviour, r.start)
+    ev = sc.events[sc.events["behaviour"].isin(DARK) & sc.events["visible_in_window"] & (sc.events["ais"] == "off")]
+    assert len(ev) >= 40
+    t_end = pos["timestamp"].max()
+    silent = []
+    for r in ev.itertuples():
+        own = pos.loc[pos["mmsi"] == r.mmsi, "timestamp"]
+        before, after = own[own <= r.start], own[own >= min(r.end, t_end)]
+        last = before.max() if len(before) else r.start
+        silent.append(((after.min() if len(after) else t_end) - last).total_seconds() / 3600)
+    assert min(silent) >= MIN_OBSERVABLE_H - 0.1, sorted(silent)[:5]
 
 
-def test_no_single_non_behaviour_attribute_separates_the_classes(scenario):
+def test_planted_events_name_ports_and_partners(scenario):
+    ev = scenario[0].events
+    hidden = ev.set_index("behaviour")["hidden_port"]
+    assert set(hidden.loc[["dark_approach"]]) <= {"IRBAM", "IRBAZ"}
+    assert set(hidden.loc[["dark_volga"]]) <= {"RUOYA", "RUASF"}
+    assert set(hidden.loc[["dark_call_oab"]]) <= {"IRBAZ", "IRBAM", "IR-CASPN", "IRNEK", "IRFKR", "IRASR"}
+    sts = ev[ev["behaviour"] == "sts"]
+    assert len(sts) >= 4
+    pairs = set(zip(sts["mmsi"], sts["partner_mmsi"].astype(int)))
+    assert all((b, a) in pairs for a, b in pairs), "a rendezvous names both vessels"
+
+
+def test_benign_twins_and_habits_are_everyones(scenario, labelled):
     sc, _ = scenario
-    ves = sc.vessels.copy()
-    ves["y"] = (ves["profile"] != "benign").astype(int)
-    pos = sc.positions.sort_values(["mmsi", "timestamp"])
-    dt = pos.groupby("mmsi")["timestamp"].diff().dt.total_seconds()
-    moving = pos["sog"] > 1
-    rate = dt[(dt < 3600) & moving].groupby(pos["mmsi"]).median()
-    speed = pos.loc[moving].groupby("mmsi")["sog"].median()
-    ves["report_s"] = ves["mmsi"].map(rate)
-    ves["speed"] = ves["mmsi"].map(speed)
-    aucs = {}
-    for col in ("flag", "ship_type", "length", "built", "report_s", "speed"):
-        x = ves[col]
-        if x.dtype == object or col in ("flag", "ship_type"):
-            # Out-of-fold suspicious rate per category: what a model could learn from it.
-            enc = np.zeros(len(ves))
-            fold = np.arange(len(ves)) % 5
-            for k in range(5):
-                rate = ves[fold != k].groupby(col)["y"].mean()
-                enc[fold == k] = ves.loc[fold == k, col].map(rate).fillna(ves["y"].mean())
-            x = pd.Series(enc, index=ves.index)
-        x = x.fillna(x.median())
-        auc = roc_auc_score(ves["y"], x)
-        aucs[col] = max(auc, 1 - auc)
-    assert all(a <= 0.65 for a in aucs.values()), aucs
-    # Most Russian- and Iranian-flagged ships are benign.
-    assert ves.loc[ves["flag"].isin(["RU", "IR"]), "y"].mean() < 0.2
-
-
-def test_benign_ships_go_dark_too(labelled):
+    ves = sc.vessels
+    twins = {t for kind in TWINS.values() for t in kind}
+    assert twins <= set(sc.events["behaviour"]), twins - set(sc.events["behaviour"])
+    benign = ves[ves["profile"] == "benign"]
+    assert 0.25 <= (benign["habit"].fillna("") != "").mean() <= 0.45  # about a third carry a twin
+    susp = ves[(ves["profile"] != "benign") & ves["kind"].isin(["general_cargo", "tanker"])]
+    same_kind = benign[benign["kind"].isin(["general_cargo", "tanker"])]
+    for habit in ("off_at_berth",):
+        assert abs(susp[habit].mean() - same_kind[habit].mean()) < 0.1, habit
+    assert abs((susp["habit"].fillna("") != "").mean() - (same_kind["habit"].fillna("") != "").mean()) < 0.12
+    # Routes: benign ships sail Russia -> Russia too, and queue before sensitive ports.
+    ru = ("RUASF", "RUOYA", "RUMCX", "RU-VCSC-N1")
     ben = labelled[labelled["y"] == 0]
-    susp = labelled[labelled["y"] == 1]
-    assert len(ben) > 1000 and len(susp) > 30
-    assert (ben["max_gap_h"] >= 12).mean() >= 0.01        # hard negatives exist
-    assert int(ben["oab"].sum()) >= 20                     # supply boats and others return home
-    assert (ben["dc_sensitive_feasible"] > 0).sum() >= 10   # benign gaps where a call would fit
-    assert (susp["max_gap_h"] >= 12).mean() > (ben["max_gap_h"] >= 12).mean() * 5
+    assert (ben["origin_port"].isin(ru) & ben["destination_port"].isin(ru)).sum() >= 30
+
+
+def test_benign_ships_go_dark_through_reception_holes(scenario, labelled):
+    sc, paths = scenario
+    ben = labelled[labelled["y"] == 0]
+    assert (ben["max_gap_h"] >= 12).mean() >= 0.01
+    assert (ben["dc_sensitive_feasible"] > 0).sum() >= 20
+    rec = json.loads(Path(paths["world"]).read_text())["reception"]
+    assert rec["station_outages"] > 0 and rec["station_outage_hours"] > 0
+
+
+def test_reception_holes_are_shared_by_every_ship_in_range():
+    """A station outage silences every ship it covers at once, for 1-40 h: 30 ships moored in
+    range of the station with the most outage hours go quiet together."""
+    from training.reception import build_reception
+    geo = load_geography()
+    world = draw_world(5)
+    rng = np.random.default_rng(0)
+    t0, days = 1.7e9, 60
+    rec = build_reception(world, geo, rng, t0, t0 + days * 86400)
+    s = int(np.argmax([((rec.outage_end - rec.outage_start)[(rec.outage_start // rec.span) == k]).sum()
+                       for k in range(len(rec.station_lat))]))
+    t = np.tile(np.arange(t0, t0 + days * 86400, 300.0), 30)
+    lat = np.full(len(t), rec.station_lat[s])
+    lon = np.full(len(t), rec.station_lon[s])
+    _, shore = rec.heard(t, lat, lon, rng)
+    hourly = pd.Series(shore).groupby((t - t0) // 3600).mean()
+    quiet = hourly < 0.05
+    assert hourly.median() > 0.8 and quiet.sum() >= 1
+    runs = quiet.astype(int).groupby((~quiet).cumsum()).sum()
+    assert 1 <= runs.max() <= 41  # holes of 1-40 h
+
+
+def test_leakage_audit(scenario, labelled):
+    from features.voyage_features import FEATURE_NAMES
+    from training.audit import MAX_AUC, audit
+    res = audit(labelled, scenario[0].vessels, FEATURE_NAMES)
+    assert res["suspicious_vessels"] >= 60 and res["benign_vessels"] >= 200
+    assert all(v <= MAX_AUC for k, v in res.items() if isinstance(v, float)), res
+
+
+def test_the_audit_catches_a_leak(scenario, labelled):
+    """The audit is not blind: a habit given to suspicious ships only is found."""
+    from training.audit import MAX_AUC, audit
+    ves = scenario[0].vessels.copy()
+    leaky = labelled.copy()
+    susp = set(ves.loc[ves["profile"] != "benign", "mmsi"])
+    leaky["leak"] = leaky["mmsi"].isin(susp).astype(float) * 3 + np.random.default_rng(0).normal(0, 1, len(leaky))
+    assert audit(leaky, ves, ["leak", "max_gap_h"])["voyage_classifier"] > MAX_AUC
+
+
+def test_simulate_command_writes_the_world(tmp_path):
+    exe = str(Path(sys.executable).parent / "darkvoyage")
+    res = subprocess.run([exe, "simulate", "--out", str(tmp_path), "--vessels", "20", "--days", "5", "--seed", "2",
+                          "--world-seed", "9"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert all((tmp_path / f).stat().st_size > 0 for f in FILES)
+    assert json.loads((tmp_path / "world.json").read_text())["world"]["world_seed"] == 9
+
+
+def test_docs_print_the_ranges_table():
+    from training.world import ranges_markdown
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "simulator.md").read_text()
+    assert ranges_markdown() in doc, "docs/simulator.md: regenerate the table with training.world.ranges_markdown()"

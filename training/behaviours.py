@@ -1,0 +1,258 @@
+"""What ships do, one function per behaviour, and one ship's life as a sequence of voyages.
+
+Every ship lives the same ordinary life (``normal``): the same trade routes, queues, stale
+destinations and port stays, drawn from the world whatever its profile. On some voyages a
+suspicious ship plants its behaviour instead, and on some voyages a ship with a benign habit
+does a look-alike ("twin"): a gap of similar length in a similar place that a careful analyst
+tells apart by what ``docs/simulator.md`` lists. A behaviour runs only where it can happen
+(:data:`APPLIES`): a dark call at Amirabad only on a voyage that was going to Amirabad anyway.
+
+Each function sails the voyage from port ``here`` (planned next port ``nxt``), records the
+observable trip (from one reported port call to the next) and returns ``(port, stay_h)``: where
+the ship is now alongside, and for how long (None: an ordinary stay).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.geo import KM_PER_NM
+
+from .planner import CANAL_ENTRANCE, Planner, ais_name, open_sea_split, path_km, split_path, time_at_km
+
+RU_PORTS = {"RUASF": 0.35, "RUOYA": 0.30, "RUMCX": 0.35}
+IR_PORTS = {"IRBAZ": 0.28, "IRBAM": 0.28, "IR-CASPN": 0.14, "IRNEK": 0.10, "IRFKR": 0.08, "IRASR": 0.12}
+OTHER_PORTS = {"KZAAU": 0.25, "AZALA": 0.25, "AZBAK": 0.15, "TMKRW": 0.2, "AZSAN": 0.05, "TMZ7H": 0.05, "TM-EKERM": 0.05}
+VOLGA = ("RUOYA", "RUASF")
+SENSITIVE_IR = ("IRBAM", "IRBAZ")
+SENSITIVE = ("RUASF", "RUOYA", "RUMCX", "IRBAZ", "IRBAM")
+NON_SENSITIVE = tuple(p for p in {**IR_PORTS, **OTHER_PORTS} if p not in SENSITIVE)
+#: Where a dark Iran -> Volga arrival shows up again, equally often.
+VOLGA_REAPPEAR = ("sea", "channel", "delta", "berth")
+#: The smallest dark stretch a behaviour plants (h): shorter would not be a planted event.
+MIN_DARK_H = 3.0
+
+SUSPICIOUS = ("dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts", "mmsi_change", "shared_mmsi",
+              "false_destination")
+DARK = ("dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts")
+#: Benign look-alikes per ship kind.
+TWINS = {
+    "general_cargo": ("twin_call_then_outage", "twin_outage_unseen_call", "twin_straight_gap", "twin_drift",
+                      "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive"),
+    "tanker": ("twin_call_then_outage", "twin_outage_unseen_call", "twin_straight_gap", "twin_drift",
+               "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive"),
+    "ferry": ("twin_satellite_only", "twin_straight_gap", "twin_drift", "twin_call_then_outage"),
+    "supply": ("twin_platform_dark",),
+}
+
+
+def _event(t0, t1, lat=np.nan, lon=np.nan, port="", partner=0, keep=0.0, ais="off") -> dict:
+    """A planted event's truth: AIS-off (or event) interval in s, place, hidden port, partner,
+    the share of fixes kept while "partly on", and the AIS state (off, partly on, on)."""
+    return {"t0": float(t0), "t1": float(t1), "lat": float(lat), "lon": float(lon), "port": port, "partner": partner,
+            "keep": float(keep), "ais": "partly on" if keep > 0 else ais}
+
+
+def _declared(P: Planner, here: str, nxt: str) -> str | None:
+    """Any ship may leave the last port in the destination field (a stale entry)."""
+    return ais_name(here) if P.rng.random() < P.v.stale_p else None
+
+
+# --- ordinary ------------------------------------------------------------------------------
+
+def normal(P: Planner, here: str, nxt: str, dep: float):
+    P.voyage(here, nxt, _declared(P, here, nxt))
+    P.trip(dep, "normal")
+    return nxt, None
+
+
+def supply_trip(P: Planner, here: str, nxt: str, dep: float, dark: bool = False):
+    """Baku to a platform and back; with ``dark``, AIS off while idling there (a benign twin
+    of an out-and-back with a hidden call)."""
+    plats = [p for p in P.geo.ports if p.startswith("PLATFORM:")] or [nxt]
+    plat = plats[P.rng.integers(len(plats))]
+    P.sail(P.geo.route(here, plat), "PLATFORM")
+    lat, lon = P.geo.where(plat)
+    t0 = P.t
+    P.hold(lat, lon, float(P.rng.uniform(6, 48)), 0, "PLATFORM", drift_km=0.8, speed_kn=0.6)
+    if dark:
+        P.off(t0 + 1800.0, P.t - 900.0)
+    ev = _event(t0 + 1800.0, P.t - 900.0, lat, lon, plat) if dark else None
+    P.sail(P.geo.route(plat, here), ais_name(here))
+    P.trip(dep, "twin_platform_dark" if dark else "normal", ev)
+    return here, float(P.rng.uniform(12, 48))
+
+
+# --- suspicious ----------------------------------------------------------------------------
+
+def _go_dark_before(P: Planner, here: str, port: str, off_km: float, dest: str) -> tuple[float, np.ndarray]:
+    """Sail here -> port, AIS off ``off_km`` before it (after a visible slow-down, sometimes)."""
+    path = P.geo.route(here, port)
+    head, tail, x = split_path(path, path_km(path) - min(off_km, 0.9 * path_km(path)))
+    P.sail(head, dest)
+    if P.rng.random() < P.world.slowdown_p:
+        P.hold(float(x[0]), float(x[1]), float(P.rng.uniform(1, 4)), 0, dest, drift_km=1.0,
+               speed_kn=float(P.rng.uniform(2, 5)))
+    t_off = P.t
+    P.sail(tail, dest)
+    return t_off, x
+
+
+def _reappear_km(P: Planner, marks: list, near_km: float) -> float:
+    """Back on near where it went dark (mirrored), or anywhere along the way."""
+    total = sum(m[1][-1] for m in marks)
+    if P.rng.random() < P.world.reappear_elsewhere_p:
+        return float(P.rng.uniform(0.1, 0.9) * total)
+    return float(min(near_km * P.rng.uniform(0.8, 1.2), 0.95 * total))
+
+
+def dark_approach(P: Planner, here: str, port: str, dep: float):
+    """AIS off approaching Amirabad/Anzali, on again after leaving; the call never reported."""
+    nxt = next_port(P, port)
+    declared = ais_name(port) if P.rng.random() < 0.5 else ais_name(nxt)
+    t_off, x = _go_dark_before(P, here, port, float(P.rng.uniform(20, P.world.approach_off_km_max)), declared)
+    P.berth(port, float(P.rng.uniform(6, P.world.hidden_stay_h_max)))
+    marks = P.voyage(port, nxt)
+    t_on = time_at_km(marks, _reappear_km(P, marks, float(P.rng.uniform(20, P.world.approach_off_km_max))))
+    return _dark_trip(P, "dark_approach", dep, t_off, t_on, x, port, nxt)
+
+
+def dark_call_oab(P: Planner, here: str, port: str, dep: float):
+    """Leaves a Russian port, goes dark 30-550 km before an Iranian port, calls there, comes back."""
+    declared = ais_name(here) if P.rng.random() < 0.5 else None
+    off_km = float(P.rng.uniform(30, P.world.oab_off_km_max))
+    t_off, x = _go_dark_before(P, here, port, off_km, declared or ais_name(port))
+    P.berth(port, float(P.rng.uniform(6, P.world.hidden_stay_h_max)))
+    marks = P.voyage(port, here, declared)
+    t_on = time_at_km(marks, _reappear_km(P, marks, off_km))
+    return _dark_trip(P, "dark_call_oab", dep, t_off, t_on, x, port, here)
+
+
+def _dark_trip(P: Planner, name: str, dep: float, t_off: float, t_on: float, x, port: str, at: str):
+    keep = P.keep_share()
+    P.off(t_off, t_on, keep)
+    P.trip(dep, name, _event(t_off, t_on, x[0], x[1], port, keep=keep))
+    return at, None
+
+
+def dark_volga(P: Planner, here: str, river: str, dep: float):
+    """Iran -> Olya/Astrakhan with no observed call: dark soon after leaving Iran, back on at sea
+    after the call, in the channel, at anchor in the delta, or alongside."""
+    path = P.geo.route(here, river)
+    head, tail, x = split_path(path, float(P.rng.uniform(30, 0.6 * path_km(path))))
+    P.sail(head, ais_name(river))
+    t_off = P.t
+    P.sail(tail, ais_name(river))
+    mode = VOLGA_REAPPEAR[P.rng.integers(len(VOLGA_REAPPEAR))]
+    stay = P.stay_hours()
+    if mode == "berth":  # on again alongside: the arrival was dark
+        t_on = P.t + stay * 3600 * float(P.rng.uniform(0.2, 0.8))
+        keep = P.keep_share()
+        P.off(t_off, t_on, keep)
+        P.trip(dep, "dark_volga", _event(t_off, t_on, x[0], x[1], river, keep=keep))
+        return river, stay
+    P.berth(river, stay)
+    nxt = next_port(P, river)
+    entrance = P.geo.where(CANAL_ENTRANCE)
+    if mode == "delta":  # down the channel dark, at anchor in the delta roadstead, on again there
+        P.sail(P.geo.route(river, CANAL_ENTRANCE), ais_name(nxt))
+        hold_h = float(P.rng.uniform(4, 24))
+        t_on = P.t + hold_h * 3600 * float(P.rng.uniform(0.1, 0.6))
+        P.hold(*entrance, hold_h, 1, ais_name(nxt), drift_km=0.3)
+        keep = P.keep_share()
+        P.off(t_off, t_on, keep)
+        P.trip(dep, "dark_volga", _event(t_off, t_on, x[0], x[1], river, keep=keep), end=t_on)
+        dep2 = t_on
+        P.voyage(CANAL_ENTRANCE, nxt)
+        P.trip(dep2, "normal")
+        return nxt, None
+    marks = P.voyage(river, nxt)
+    channel_km = P.geo.route_km(river, CANAL_ENTRANCE)
+    on_km = float(P.rng.uniform(5, channel_km)) if mode == "channel" else channel_km + float(P.rng.uniform(20, 200))
+    t_on = time_at_km(marks, on_km)
+    return _dark_trip(P, "dark_volga", dep, t_off, t_on, x, river, nxt)
+
+
+def dark_loiter(P: Planner, here: str, nxt: str, dep: float):
+    """Loiters dark at sea somewhere along an ordinary voyage."""
+    cut = open_sea_split(P.geo, P.geo.route(here, nxt), P.rng)
+    if cut is None:
+        return normal(P, here, nxt, dep)
+    head, tail, x = cut
+    dest = ais_name(nxt)
+    P.sail(head, dest)
+    arrive = P.t
+    P.hold(float(x[0]), float(x[1]), float(P.rng.uniform(4, P.world.loiter_h_max)), 0, dest, drift_km=1.0, speed_kn=0.3)
+    t_off, t_on = arrive - P.rng.uniform(0.3, 2) * 3600, P.t + P.rng.uniform(0.3, 2) * 3600
+    P.sail(tail, dest)
+    return _dark_trip(P, "dark_loiter", dep, t_off, t_on, x, "", nxt)
+
+
+def sts(P: Planner, here: str, nxt: str, dep: float):
+    """Meets its partner at sea (ship to ship); dark unless it is the pair's visible side."""
+    rv = P.v.rendezvous
+    path = P.geo.route_to_point(here, rv["point"])
+    travel = path_km(path) / (P.v.speed_kn * KM_PER_NM) * 3600
+    if P.t + travel < rv["t"]:  # wait alongside until it is time to leave for the meeting
+        P.hold(*P.geo.where(here), (rv["t"] - travel - P.t) / 3600.0, 5, ais_name(here), drift_km=0.03, berth=True)
+        dep = P.t
+    dest = ais_name(nxt)
+    P.sail(path, dest)
+    arrive = P.t
+    P.hold(rv["point"][0], rv["point"][1], max(rv["t"] + rv["hours"] * 3600 - P.t, rv["hours"] * 1800) / 3600.0, 0,
+           dest, drift_km=1.0, speed_kn=0.3)
+    held = P.t
+    t_off, t_on = arrive - P.rng.uniform(0.5, 3) * 3600, P.t + P.rng.uniform(0.5, 3) * 3600
+    keep = P.keep_share()
+    if not rv["visible"]:
+        P.off(t_off, t_on, keep)
+    P.sail(P.geo.route_from_point(rv["point"], nxt), dest)
+    ev = (_event(arrive, held, *rv["point"], partner=rv["partner"], ais="on") if rv["visible"]
+          else _event(t_off, t_on, *rv["point"], partner=rv["partner"], keep=keep))
+    P.trip(dep, "sts", ev)
+    rv["done"] = True
+    return nxt, None
+
+
+def false_destination(P: Planner, here: str, nxt: str, dep: float):
+    wrong = [p for p in ("RUMCX", "KZAAU", "AZALA", "TMKRW") if p in P.geo.port_node and p != nxt]
+    P.voyage(here, nxt, ais_name(wrong[P.rng.integers(len(wrong))]))
+    P.trip(dep, "false_destination")
+    return nxt, None
+
+
+def mmsi_change(P: Planner, here: str, nxt: str, dep: float):
+    """Switches to a new MMSI mid-voyage after a short silence."""
+    marks = P.voyage(here, nxt)
+    t_sw = time_at_km(marks, sum(m[1][-1] for m in marks) * float(P.rng.uniform(0.3, 0.7)))
+    new = P.v.new_mmsi
+    for arr_t, arr_m in zip(P.track.t, P.track.mmsi):
+        arr_m[arr_t >= t_sw] = new
+    P.off(t_sw - P.rng.uniform(0.5, 4) * 3600, t_sw + P.rng.uniform(0.5, 4) * 3600)
+    P.trip(dep, "mmsi_change", _event(t_sw, t_sw, ais="on"), mmsi=P.v.mmsi, end=t_sw)
+    P.mmsi = new
+    P.trip(t_sw, "mmsi_change", _event(t_sw, t_sw, ais="on"), mmsi=new)
+    P.v.changed = True
+    return nxt, None
+
+
+# --- where ships go ---------------------------------------------------------------------------
+
+def next_port(P: Planner, here: str) -> str:
+    """The same trade for every ship of a kind: Russia <-> Iran mostly, Russian coastal and
+    Volga trade, the other Caspian states; ferries shuttle from Alat."""
+    ports = P.geo.port_node
+    ru_ru = P.world.ru_ru_share
+    if P.v.kind == "ferry":
+        pool = {"AZALA": 1.0} if here != "AZALA" else {"TMKRW": 0.5, "KZAAU": 0.3, "KZKUR": 0.2}
+    elif here in RU_PORTS:
+        pool = {**{p: ru_ru * w for p, w in RU_PORTS.items()}, **{p: 0.6 * (1 - ru_ru) * w for p, w in IR_PORTS.items()},
+                **{p: 0.4 * (1 - ru_ru) * w for p, w in OTHER_PORTS.items()}}
+    elif here in IR_PORTS:
+        pool = {**{p: 0.75 * w for p, w in RU_PORTS.items()}, **{p: 0.25 * w for p, w in OTHER_PORTS.items()}}
+    else:
+        pool = {**{p: 0.5 * w for p, w in RU_PORTS.items()}, **{p: 0.3 * w for p, w in IR_PORTS.items()},
+                **{p: 0.2 * w for p, w in OTHER_PORTS.items()}}
+    pool = {p: w for p, w in pool.items() if p in ports and p != here}
+    names, w = list(pool), np.array(list(pool.values()))
+    return names[P.rng.choice(len(names), p=w / w.sum())]

@@ -1,0 +1,196 @@
+"""Rendering one ship's movements as archived AIS fixes: sail a route, hold at a point, berth.
+
+A :class:`Planner` keeps the ship's clock and appends fixes to a :class:`Track`; behaviours
+(``training/behaviours.py``) are built from these few moves, so every ship, suspicious or not,
+sails, queues, waits and berths the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from features.geo import KM_PER_NM, bearing_deg, haversine_km
+
+#: AIS-style destination text per port (what crews type into the destination field).
+AIS_NAME = {
+    "RUASF": "ASTRAKHAN", "RUOYA": "OLYA", "RU-VCSC-N1": "ASTRAKHAN", "RUMCX": "MAKHACHKALA",
+    "KZAAU": "AKTAU", "KZKUR": "KURYK", "KZBTN": "BAUTINO", "KZGUW": "ATYRAU", "TMKRW": "TURKMENBASHI",
+    "TMZ7H": "HAZAR", "TM-EKERM": "EKEREM", "AZALA": "ALAT", "AZBAK": "BAKU", "AZSAN": "SANGACHAL",
+    "IRBAZ": "BANDAR ANZALI", "IR-CASPN": "CASPIAN PORT", "IRASR": "ASTARA", "IRNSH": "NOWSHAHR",
+    "IRFKR": "FEREYDUNKENAR", "IRBAM": "AMIRABAD", "IRNEK": "NEKA",
+}
+DEST_TEXT: list[str] = sorted(set(AIS_NAME.values()) | {"PLATFORM"})
+_DEST_CODE = {t: i for i, t in enumerate(DEST_TEXT)}
+#: The Volga-Caspian canal's sea entrance, where ships bound up the river queue.
+CANAL_ENTRANCE = "RU-VCSC-N1"
+#: Northern Caspian ice season (Dec-Mar, north of 44.5 N): passages at 60 % speed.
+ICE_LAT, ICE_SPEED_FACTOR, ICE_MONTHS = 44.5, 0.6, (12, 1, 2, 3)
+#: ~10 m GPS noise, in degrees of latitude.
+_GPS_NOISE_DEG = 10.0 / 111_000.0
+
+
+def ais_name(port: str) -> str:
+    return AIS_NAME.get(port, "PLATFORM" if port.startswith("PLATFORM") else port)
+
+
+@dataclass
+class Track:
+    """Fixes as parallel lists of arrays, AIS-off windows, and the observable trips."""
+
+    t: list = field(default_factory=list)
+    lat: list = field(default_factory=list)
+    lon: list = field(default_factory=list)
+    sog: list = field(default_factory=list)
+    cog: list = field(default_factory=list)
+    nav: list = field(default_factory=list)
+    dest: list = field(default_factory=list)
+    berth: list = field(default_factory=list)   # fix is alongside (for AIS off alongside)
+    mmsi: list = field(default_factory=list)
+    off: list = field(default_factory=list)      # (t0, t1, keep_p): AIS off, a share kept
+    trips: list = field(default_factory=list)    # dicts: mmsi, start, end, behaviour, event
+
+    def add(self, t, lat, lon, sog, cog, nav, dest, mmsi, berth=False):
+        n = len(t)
+        self.t.append(t); self.lat.append(lat); self.lon.append(lon); self.sog.append(sog)
+        self.cog.append(cog); self.nav.append(np.full(n, nav, np.int8))
+        self.dest.append(np.full(n, _DEST_CODE[dest], np.int16)); self.berth.append(np.full(n, berth))
+        self.mmsi.append(np.full(n, mmsi, np.int64))
+
+
+def path_km(path: np.ndarray) -> float:
+    return float(np.sum(haversine_km(path[:-1, 0], path[:-1, 1], path[1:, 0], path[1:, 1])))
+
+
+def split_path(path: np.ndarray, km: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(head, tail, point): the path cut ``km`` from its start (clipped to the path)."""
+    seg = haversine_km(path[:-1, 0], path[:-1, 1], path[1:, 0], path[1:, 1])
+    cum = np.r_[0.0, np.cumsum(seg)]
+    km = float(np.clip(km, 1e-3, cum[-1] - 1e-3))
+    k = int(np.searchsorted(cum, km))
+    f = (km - cum[k - 1]) / max(seg[k - 1], 1e-9)
+    x = path[k - 1] + f * (path[k] - path[k - 1])
+    return np.vstack([path[:k], x]), np.vstack([x, path[k:]]), x
+
+
+def open_sea_split(geo, path: np.ndarray, rng, lo: float = 0.3, hi: float = 0.7, min_coast_km: float = 10.0):
+    """``split_path`` at a random share in [lo, hi] of the way that lies in open water (at least
+    ``min_coast_km`` from shore, off the Volga channel), so drifting there stays at sea; None
+    when the way has no open water (up and down the river)."""
+    total = path_km(path)
+    for share in rng.uniform(lo, hi, 12):
+        head, tail, x = split_path(path, total * share)
+        wet = geo.on_water([x[0]], [x[1]])[0] and not geo.in_channel([x[0]], [x[1]], tol_km=8.0)[0]
+        if wet and geo.coast_km([x[0]], [x[1]])[0] >= min_coast_km:
+            return head, tail, x
+    return None
+
+
+class Planner:
+    """One ship's clock and its moves; ``rng`` is the scenario's generator."""
+
+    def __init__(self, v, geo, world, rng: np.random.Generator, t0: float):
+        self.v, self.geo, self.world, self.rng = v, geo, world, rng
+        self.track = Track()
+        self.mmsi = v.mmsi
+        self.t = t0
+        self.window_start = t0        # when the data window opens (s)
+        self.last_dest: str | None = None
+        self.off_next_berth = False   # the next berth is spent with AIS off (arrival/departure heard)
+
+    # -- moves ----------------------------------------------------------------------------
+    def _times(self, t0: float, t1: float, step: float) -> np.ndarray:
+        n = max(int((t1 - t0) / step) + 2, 2)
+        t = t0 + np.r_[0.0, np.cumsum(step * self.rng.uniform(0.8, 1.2, n - 1))]
+        return t[t < t1]
+
+    def sail(self, path: np.ndarray, dest: str, speed_kn: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Sail ``path`` from now; returns (time s, cumulative km) at its vertices."""
+        v = (speed_kn or self.v.speed_kn) * self.rng.uniform(0.95, 1.05)
+        seg_km = haversine_km(path[:-1, 0], path[:-1, 1], path[1:, 0], path[1:, 1])
+        mid_lat = (path[:-1, 0] + path[1:, 0]) / 2
+        month = int(np.datetime64(int(self.t), "s").astype("datetime64[M]").astype(int) % 12) + 1
+        speed = np.where((month in ICE_MONTHS) & (mid_lat > ICE_LAT), v * ICE_SPEED_FACTOR, v)
+        t_cum = self.t + np.r_[0.0, np.cumsum(seg_km / (speed * KM_PER_NM) * 3600.0)]
+        d_cum = np.r_[0.0, np.cumsum(seg_km)]
+        t = self._times(t_cum[0], t_cum[-1], self.v.underway_s)
+        d = np.interp(t, t_cum, d_cum)
+        lat, lon = np.interp(d, d_cum, path[:, 0]), np.interp(d, d_cum, path[:, 1])
+        k = np.clip(np.searchsorted(d_cum, d, side="right") - 1, 0, len(seg_km) - 1)
+        brg = bearing_deg(path[:-1, 0], path[:-1, 1], path[1:, 0], path[1:, 1])
+        sog = np.maximum(speed[k] + self.rng.normal(0, 0.3, len(t)), 0.0)
+        n = len(t)
+        self.track.add(t, lat + self.rng.normal(0, _GPS_NOISE_DEG, n), lon + self.rng.normal(0, _GPS_NOISE_DEG, n),
+                       np.round(sog, 1), np.round((brg[k] + self.rng.normal(0, 2, n)) % 360, 1), 0, dest, self.mmsi)
+        self.t = float(t_cum[-1])
+        self.last_dest = dest
+        return t_cum, d_cum
+
+    def hold(self, lat: float, lon: float, hours: float, nav: int, dest: str, drift_km: float = 0.05,
+             speed_kn: float = 0.1, berth: bool = False):
+        """Stay near a point (berth, anchorage, platform, at sea) for ``hours``."""
+        t1 = self.t + hours * 3600.0
+        t = self._times(self.t, t1, self.v.moored_s if speed_kn < 0.5 else self.v.underway_s)
+        n = len(t)
+        # A slow bounded random walk: ships swing at anchor, drift, idle about platforms.
+        walk = np.cumsum(self.rng.normal(0, 1, (n, 2)), axis=0)
+        walk -= walk[0]
+        walk = walk / max(np.abs(walk).max(), 1.0, np.sqrt(n) / 3) * drift_km
+        sog = np.round(np.abs(self.rng.normal(speed_kn, speed_kn / 2 + 0.05, n)), 1)
+        self.track.add(t, lat + walk[:, 0] / 111.0, lon + walk[:, 1] / (111.0 * np.cos(np.radians(lat))), sog,
+                       np.round(self.rng.uniform(0, 360, n), 1), nav, dest, self.mmsi, berth)
+        self.t = t1
+
+    def berth(self, port: str, hours: float, dest: str | None = None):
+        """Alongside at ``port``; the destination field keeps what the arriving voyage declared."""
+        lat, lon = self.geo.where(port)
+        t0 = self.t
+        self.hold(lat, lon, hours, 5, dest or self.last_dest or ais_name(port), drift_km=0.03, berth=True)
+        if self.off_next_berth:
+            self.off(t0 + 1800.0, self.t - 1800.0)
+            self.off_next_berth = False
+
+    def voyage(self, a: str, b: str, declared: str | None = None) -> list:
+        """Sail a -> b, queueing off b as often as any ship does; returns the sails' (t, km) marks."""
+        path = self.geo.route(a, b)
+        dest = declared or ais_name(b)
+        w = self.world
+        if self.v.kind in ("general_cargo", "tanker") and len(path) > 2 and self.rng.random() < w.queue_p:
+            k = len(path) - 2
+            if b in ("RUOYA", "RUASF"):  # bound up the Volga: queue at the canal's sea entrance
+                k = int(np.argmin(haversine_km(path[:, 0], path[:, 1], *self.geo.where(CANAL_ENTRANCE))))
+                k = max(k, 1)
+            marks = [self.sail(path[:k + 1], dest)]
+            self.hold(float(path[k, 0]), float(path[k, 1]), float(self.rng.uniform(2, w.queue_h_max)), 1, dest,
+                      drift_km=0.3)
+            marks.append(self.sail(path[k:], dest))
+            return marks
+        return [self.sail(path, dest)]
+
+    def stay_hours(self) -> float:
+        if self.v.kind == "ferry":
+            return float(self.rng.uniform(6, 24))
+        return float(np.clip(self.rng.lognormal(np.log(self.world.stay_median_h), self.world.stay_sigma), 6, 200))
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def off(self, t0: float, t1: float, keep_p: float = 0.0):
+        if t1 > t0:
+            self.track.off.append((t0, t1, keep_p))
+
+    def keep_share(self) -> float:
+        """AIS off completely, or "partly on" (reduced power: the odd fix far out at sea)."""
+        return float(self.rng.uniform(0.2, 1.0) * self.world.partial_keep_p) if self.rng.random() < self.world.partial_p else 0.0
+
+    def trip(self, start: float, behaviour: str, event: dict | None = None, mmsi: int | None = None,
+             end: float | None = None):
+        self.track.trips.append({"mmsi": mmsi or self.mmsi, "start": start, "end": self.t if end is None else end,
+                                 "behaviour": behaviour, "event": event})
+
+
+def time_at_km(marks: list, km: float, from_end: bool = False) -> float:
+    """Time (s) at ``km`` along the sails in ``marks`` (from their start, or their end)."""
+    t_cum = np.concatenate([m[0] for m in marks])
+    d_cum = np.concatenate([m[1] + sum(mm[1][-1] for mm in marks[:i]) for i, m in enumerate(marks)])
+    at = max(d_cum[-1] - km, 0.0) if from_end else min(km, d_cum[-1])
+    return float(np.interp(at, d_cum, t_cum))

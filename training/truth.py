@@ -1,0 +1,88 @@
+"""The simulator's truth: a label for every observable voyage, and the planted events.
+
+A trip runs from one reported port call to the next, so a voyage whose hidden call is the
+planted event is exactly the labelled interval. Trips cut by the edges of the data keep a label
+for what happened inside the window: a dark event counts only when its switch-off is inside
+and at least ``MIN_OBSERVABLE_H`` of its silence too; otherwise nothing of it could be seen and
+the voyage is benign (noted as such).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .behaviours import DARK
+
+#: Behaviours that are suspicious whenever their trip overlaps the window.
+_IDENTITY = ("mmsi_change", "false_destination", "shared_mmsi")
+
+
+def _observable(ev: dict | None, t_start: float, t_end: float) -> bool:
+    from .simulator import MIN_OBSERVABLE_H
+    return ev is not None and t_start <= ev["t0"] < t_end and min(ev["t1"], t_end) - ev["t0"] >= MIN_OBSERVABLE_H * 3600
+
+
+def _cut(start: float, end: float, t_start: float, t_end: float) -> str:
+    return {(True, True): "both", (True, False): "start", (False, True): "end"}.get((start < t_start, end > t_end), "")
+
+
+def label_trips(trips: list[dict], cfg, rng, t_start: float, t_end: float) -> pd.DataFrame:
+    """``mmsi, start, end, label, behaviour, source, note`` for every trip inside the window."""
+    rows = []
+    for trip in trips:
+        start, end = max(trip["start"], t_start), min(trip["end"], t_end)
+        if end <= start:
+            continue
+        b, ev = trip["behaviour"], trip["event"]
+        cut = _cut(trip["start"], trip["end"], t_start, t_end)
+        note = f"cut by the {'start and end' if cut == 'both' else cut} of the data" if cut else ""
+        if b in DARK and not _observable(ev, t_start, t_end):
+            note, b = (note + "; " if note else "") + f"planted {b} not visible in the window", "normal"
+        susp = b in DARK or b in _IDENTITY
+        if b.startswith("twin_") and ev is not None and not (ev["t0"] < t_end and ev["t1"] >= t_start):
+            b = "normal"
+        rows.append({"mmsi": trip["mmsi"], "start": start, "end": end, "label": "suspicious" if susp else "benign",
+                     "behaviour": b, "source": "simulator", "note": note})
+    lab = pd.DataFrame(rows)
+    # The shared-MMSI window covers both hulls' voyages: it replaces their own labels there.
+    shared = lab[lab["behaviour"] == "shared_mmsi"]
+    drop = np.zeros(len(lab), bool)
+    for s in shared.itertuples():
+        drop |= ((lab["mmsi"] == s.mmsi) & (lab["behaviour"] != "shared_mmsi") & (lab["start"] < s.end)
+                 & (lab["end"] > s.start)).to_numpy()
+    lab = lab[~drop].copy()
+    flip = rng.random(len(lab)) < cfg.label_noise
+    lab.loc[flip, "label"] = np.where(lab.loc[flip, "label"] == "suspicious", "benign", "suspicious")
+    lab.loc[flip, "note"] = "label noise: flipped on purpose"
+    for c in ("start", "end"):
+        lab[c] = pd.to_datetime(lab[c], unit="s", utc=True).dt.floor("s")
+    return lab.sort_values(["mmsi", "start"], kind="stable").reset_index(drop=True)
+
+
+def planted_events(trips: list[dict], t_start: float, t_end: float) -> pd.DataFrame:
+    """One row per planted event (suspicious behaviours and benign twins) whose trip touches
+    the window: vessel, behaviour, label, interval, place, hidden call port, partner vessel,
+    and whether it is visible in the window."""
+    rows = []
+    for trip in trips:
+        b = trip["behaviour"]
+        if b == "normal" or trip["end"] <= t_start or trip["start"] >= t_end:
+            continue
+        ev = trip["event"] or {"t0": trip["start"], "t1": trip["end"], "lat": np.nan, "lon": np.nan, "port": "",
+                               "partner": 0, "keep": 0.0, "ais": "on"}
+        visible = _observable(trip["event"], t_start, t_end) if b in DARK else bool(ev["t0"] < t_end and ev["t1"] >= t_start)
+        rows.append({"mmsi": trip["mmsi"], "partner_mmsi": ev["partner"] or "", "behaviour": b,
+                     "label": "benign" if b.startswith("twin_") else "suspicious", "start": ev["t0"], "end": ev["t1"],
+                     "hours": round((ev["t1"] - ev["t0"]) / 3600.0, 2), "lat": round(ev["lat"], 4),
+                     "lon": round(ev["lon"], 4), "hidden_port": ev["port"], "ais": ev["ais"], "partial_keep": round(ev["keep"], 4), "visible_in_window": visible,
+                     "trip_start": trip["start"], "trip_end": trip["end"]})
+    cols = ["event_id", "mmsi", "partner_mmsi", "behaviour", "label", "start", "end", "hours", "lat", "lon",
+            "hidden_port", "ais", "partial_keep", "visible_in_window", "trip_start", "trip_end"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    ev = pd.DataFrame(rows).sort_values(["start", "mmsi"], kind="stable").reset_index(drop=True)
+    for c in ("start", "end", "trip_start", "trip_end"):
+        ev[c] = pd.to_datetime(ev[c], unit="s", utc=True).dt.floor("s")
+    ev.insert(0, "event_id", [f"ev{i:05d}" for i in range(len(ev))])
+    return ev[cols]
