@@ -97,7 +97,7 @@ def test_reference_metrics_and_gate_figures_on_the_run(good):
     m = run.data.metrics
     for k in ("reference_average_precision", "reference_precision_at_k", "reference_roc_auc", "reference_ece",
               "reference_rule_longest_gap_average_precision", "reference_rule_surplus_time_average_precision",
-              "margin_over_best_rule", "test_average_precision", "gate_candidate_ap", "time_holdout_average_precision"):
+              "margin_over_best_rule", "test_average_precision", "gate_candidate_ap"):
         assert k in m, k
     assert any(k.startswith("reference_recall_dark") for k in m)
     best_rule = max(m["reference_rule_longest_gap_average_precision"], m["reference_rule_surplus_time_average_precision"])
