@@ -287,7 +287,7 @@ def watchlist(inputs: Inputs,
             raise UsageProblem(str(err)) from None
         with stages() as stage:
             scored = score_files(inputs, m, DEFAULT, stage)
-            wl = ranked(scored.voyages, top)
+            wl = ranked(scored.voyages, top, scored.no_voyage)
             if sanc is not None:
                 wl["sanctions_match"] = match_sanctions(wl, scored.voyages, sanc)
                 hit = wl["sanctions_match"] != ""
@@ -305,7 +305,8 @@ def print_watchlist(wl, title: str):
     for c in ("rank", "mmsi", "name", "flag", "risk", "level", "reasons"):
         t.add_column(c, overflow="fold", max_width=70 if c == "reasons" else None)
     for r in wl.itertuples(index=False):
-        t.add_row(str(r.rank), str(r.mmsi), str(r.name), str(r.flag), f"{r.risk:.3f}", str(r.level), str(r.reasons))
+        risk = "" if r.risk is None or r.risk != r.risk else f"{r.risk:.3f}"  # empty: insufficient data
+        t.add_row(str(r.rank), str(r.mmsi), str(r.name), str(r.flag), risk, str(r.level), str(r.reasons))
     out_console.print(t)
 
 

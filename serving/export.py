@@ -34,6 +34,8 @@ def check_suffix(path: Path) -> str:
 # --- sanctions ------------------------------------------------------------------------------
 
 def _norm_name(s) -> str:
+    if s is None or (isinstance(s, float) and np.isnan(s)):
+        return ""
     s = re.sub(r"[^A-Z0-9 ]+", " ", str(s).upper())
     s = re.sub(r"\b(MV|M V|MT|M T|SS|THE)\b", " ", s)
     return re.sub(r"\s+", " ", s).strip()
@@ -157,8 +159,19 @@ def geojson(wl: pd.DataFrame, scored: Scored) -> dict:
     vt = fixes.voyages
     visits = scored.tracks.visits
     pos = scored.tracks.positions
+    last = _last_positions(scored)
     for row in wl.to_dict("records"):
         props = _props(row)
+        if props["voyage_id"] is None:
+            # No voyage (insufficient data): where the vessel was last seen, and its port visit.
+            if row["track_id"] in last.index:
+                p = last.loc[row["track_id"]]
+                feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [
+                    round(float(p["last_lon"]), 6), round(float(p["last_lat"]), 6)]},
+                    "properties": {**props, "feature": "last_position", "time": pd.Timestamp(p["last_time"]).isoformat(),
+                                   "n_positions": int(p["n_positions"])}})
+            feats += _visit_features(props, row["track_id"], visits, pos, scored)
+            continue
         fx = fixes(row["voyage_id"], row["track_id"])
         coords = [[round(float(a), 6), round(float(b), 6)] for a, b in zip(fx["lon"], fx["lat"])]
         if len(coords) == 1:
@@ -174,18 +187,33 @@ def geojson(wl: pd.DataFrame, scored: Scored) -> dict:
                                "gap_end": b["timestamp"].isoformat(), "hours": round(float(hours), 2),
                                "dark_call_port": None if pd.isna(v["dc_port"]) else v["dc_port"],
                                "dark_call_spare_h": None if pd.isna(v["dc_port_spare_h"]) else round(float(v["dc_port_spare_h"]), 1)}})
-        mmsi, track = row["track_id"].rsplit("-", 1)
-        for vis in visits.itertuples():
-            p0 = pos.iloc[vis.first_row]
-            if int(p0["mmsi"]) != int(mmsi) or int(p0["track_no"]) != int(track):
-                continue
-            gz_id = scored_port_id(scored, vis.port_idx)
-            feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(p0["lon"]), float(p0["lat"])]},
-                          "properties": {**props, "feature": "port_visit", "port_id": gz_id,
-                                         "arrival": pd.Timestamp(vis.arrival_s, unit="s", tz="UTC").isoformat(),
-                                         "departure": pd.Timestamp(vis.departure_s, unit="s", tz="UTC").isoformat(),
-                                         "entry_observed": bool(vis.entry_observed), "exit_observed": bool(vis.exit_observed)}})
+        feats += _visit_features(props, row["track_id"], visits, pos, scored)
     return {"type": "FeatureCollection", "features": feats}
+
+
+def _visit_features(props: dict, track_id: str, visits: pd.DataFrame, pos: pd.DataFrame, scored: Scored) -> list[dict]:
+    """GeoJSON points for the port visits of one track."""
+    feats = []
+    mmsi, track = track_id.rsplit("-", 1)
+    for vis in visits.itertuples():
+        p0 = pos.iloc[vis.first_row]
+        if int(p0["mmsi"]) != int(mmsi) or int(p0["track_no"]) != int(track):
+            continue
+        gz_id = scored_port_id(scored, vis.port_idx)
+        feats.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(p0["lon"]), float(p0["lat"])]},
+                      "properties": {**props, "feature": "port_visit", "port_id": gz_id,
+                                     "arrival": pd.Timestamp(vis.arrival_s, unit="s", tz="UTC").isoformat(),
+                                     "departure": pd.Timestamp(vis.departure_s, unit="s", tz="UTC").isoformat(),
+                                     "entry_observed": bool(vis.entry_observed), "exit_observed": bool(vis.exit_observed)}})
+    return feats
+
+
+def _last_positions(scored: Scored) -> pd.DataFrame:
+    """The tracks without a voyage, by track_id (empty when there are none)."""
+    nv = scored.no_voyage
+    if nv is None or len(nv) == 0:
+        return pd.DataFrame(columns=["last_lat", "last_lon", "last_time", "n_positions"], index=pd.Index([], name="track_id"))
+    return nv.set_index("track_id")
 
 
 def scored_port_id(scored: Scored, idx: int) -> str:
@@ -211,8 +239,18 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
               "sensitive": bool(gaz.sensitive[k])} for k, i in enumerate(gaz.ids)]
     fixes = _Fixes(scored)
     vt = fixes.voyages
+    last = _last_positions(scored)
     vessels = []
     for row in wl.to_dict("records"):
+        if _props(row)["voyage_id"] is None:
+            # Insufficient data: no voyage, no risk; a dot where it was last seen.
+            p = last.loc[row["track_id"]] if row["track_id"] in last.index else None
+            vessels.append({"rank": int(row["rank"]), "mmsi": int(row["mmsi"]), "name": _props(row)["name"],
+                            "risk": None, "level": row["level"], "voyage": None, "start": None, "end": None,
+                            "origin": None, "dest": None, "partial": "",
+                            "track": [] if p is None else [[round(float(p["last_lon"]), 4), round(float(p["last_lat"]), 4)]],
+                            "gaps": [], "dc_port": None, "reasons": row["reasons"]})
+            continue
         fx = fixes(row["voyage_id"], row["track_id"])
         v = vt.loc[row["voyage_id"]]
         gaps = [{"a": [float(a["lon"]), float(a["lat"])], "b": [float(b["lon"]), float(b["lat"])],
@@ -223,6 +261,7 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
                         "risk": float(row["risk"]), "level": row["level"], "voyage": row["voyage_id"],
                         "start": pd.Timestamp(row["voyage_start"]).isoformat(), "end": pd.Timestamp(row["voyage_end"]).isoformat(),
                         "origin": _props(row)["origin_port"], "dest": _props(row)["destination_port"],
+                        "partial": _props(row).get("partial") or "",
                         "track": [[round(float(a), 4), round(float(b), 4)] for a, b in zip(fx["lon"].iloc[::step], fx["lat"].iloc[::step])],
                         "gaps": gaps, "dc_port": None if pd.isna(v["dc_port"]) else str(v["dc_port"]),
                         "reasons": row["reasons"]})
@@ -231,7 +270,8 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
         p = _props(row)
         cells = "".join(f"<td>{html.escape('' if p.get(c) is None else (f'{p[c]:.3f}' if c == 'risk' else str(p[c])))}</td>"
                         for c in WATCHLIST_COLUMNS if c not in ("track_id",))
-        table_rows.append(f"<tr class='lv-{html.escape(str(row['level']))}' data-mmsi='{int(row['mmsi'])}'>{cells}</tr>")
+        level_class = re.sub(r"[^a-z0-9]+", "-", str(row["level"]).lower())
+        table_rows.append(f"<tr class='lv-{level_class}' data-mmsi='{int(row['mmsi'])}'>{cells}</tr>")
     headers = "".join(f"<th data-col='{i}'>{html.escape(c)}</th>" for i, c in enumerate(c for c in WATCHLIST_COLUMNS if c != "track_id"))
     data = json.dumps({"water": _water_paths(), "ports": ports, "vessels": vessels, "levels": levels})
     return _TEMPLATE.replace("__HEADERS__", headers).replace("__ROWS__", "\n".join(table_rows)).replace(
@@ -250,7 +290,7 @@ table{border-collapse:collapse;font-size:12px;width:100%}
 th{cursor:pointer;background:#e8ecf1;position:sticky;top:0}
 td,th{border:1px solid #d5dbe2;padding:3px 5px;text-align:left;vertical-align:top;white-space:nowrap}
 td:last-child{white-space:normal;min-width:420px}
-tr.lv-high td{background:#fde2e1} tr.lv-medium td{background:#fff3d6}
+tr.lv-high td{background:#fde2e1} tr.lv-medium td{background:#fff3d6} tr.lv-insufficient-data td{color:#7b8794}
 tr.sel td{outline:2px solid #2471a3}
 .timeline{height:26px;position:relative;background:#eef2f5;margin:4px 0 10px}
 .timeline div{position:absolute;top:0;height:26px}
@@ -284,6 +324,8 @@ D.vessels.forEach(v => {
   const g = el('g', {'data-mmsi': v.mmsi, class: 'vessel'}, layer); byMmsi[v.mmsi] = v;
   if (v.track.length > 1) el('polyline', {points: v.track.map(p => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join(' '),
      fill: 'none', stroke: v.level === 'high' ? '#922b21' : '#34495e', 'stroke-width': 1.2, 'stroke-opacity': 0.8, class: 'track'}, g);
+  if (v.track.length === 1) el('circle', {cx: X(v.track[0][0]), cy: Y(v.track[0][1]), r: 2.5, fill: 'none',
+     stroke: '#7b8794', 'stroke-width': 1.2, class: 'last-position'}, g);
   v.gaps.forEach(gp => el('line', {x1: X(gp.a[0]), y1: Y(gp.a[1]), x2: X(gp.b[0]), y2: Y(gp.b[1]), stroke: '#c0392b',
      'stroke-width': 1.6, 'stroke-dasharray': '4 3', class: 'gap'}, g));
 });
@@ -298,7 +340,10 @@ function select(mmsi){
   document.querySelectorAll('g.vessel').forEach(g => g.setAttribute('opacity', g.dataset.mmsi == mmsi ? 1 : 0.25));
   const v = byMmsi[mmsi], tl = document.getElementById('tl'); tl.innerHTML = '';
   if (!v) return;
-  document.getElementById('tl-title').textContent = (v.name || v.mmsi) + ': ' + (v.origin || 'sea') + ' \\u2192 ' + (v.dest || 'sea') + ' \\u2014 ' + v.reasons;
+  if (!v.start) { document.getElementById('tl-title').textContent = (v.name || v.mmsi) + ': ' + v.level + ' \\u2014 ' + v.reasons; return; }
+  const cut = {start: ' (already under way when the data starts)', end: ' (still open at the end of the data)',
+               both: ' (cut by both edges of the data)'}[v.partial] || '';
+  document.getElementById('tl-title').textContent = (v.name || v.mmsi) + ': ' + (v.origin || 'sea') + ' \\u2192 ' + (v.dest || 'sea') + cut + ' \\u2014 ' + v.reasons;
   const t0 = Date.parse(v.start), t1 = Date.parse(v.end), span = Math.max(t1 - t0, 1);
   const bar = (a, b, color, title) => { const d = document.createElement('div'); d.style.left = (100 * (a - t0) / span) + '%';
     d.style.width = Math.max(100 * (b - a) / span, 0.4) + '%'; d.style.background = color; d.title = title; tl.appendChild(d); };

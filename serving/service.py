@@ -72,6 +72,8 @@ def _bad(field: str, problem: str) -> InvalidArgument:
 
 
 def _jsonable(v):
+    if v is pd.NaT:  # a datetime to isinstance, but no time: null
+        return None
     if isinstance(v, (pd.Timestamp, datetime)):
         return pd.Timestamp(v).isoformat()
     if isinstance(v, (np.floating, float)):
@@ -156,14 +158,14 @@ class VoyageRisk:
         for r in v.itertuples(index=False):
             out.append({"voyage_id": r.voyage_id, "start": _jsonable(r.start), "end": _jsonable(r.end),
                         "origin_port": _jsonable(r.origin_port), "destination_port": _jsonable(r.destination_port),
-                        "risk": float(r.risk), "level": r.level,
+                        "risk": float(r.risk), "level": r.level, "partial": r.partial,
                         "reasons": [{k: _jsonable(x) for k, x in d.items()} for d in r.reasons]})
         return out
 
     @bentoml.api(route="/score", input_spec=TrackIn)
     def score(self, mmsi: int, positions: list[Position]) -> dict[str, Any]:
         """One vessel's positions -> per-voyage risk, level and reasons, and the vessel's risk."""
-        from serving.scoring import score_frame
+        from serving.scoring import NO_VOYAGE_REASON, score_frame
         # Columns straight from the attributes: model_dump() per position costs ~5 us each.
         cols = {f: [getattr(p, f) for p in positions] for f in Position.model_fields}
         frame = pd.DataFrame({"mmsi": mmsi, **{f: v for f, v in cols.items()
@@ -174,9 +176,15 @@ class VoyageRisk:
         except ValueError as err:
             raise _bad("positions", str(err)) from None
         v = sc.voyages
-        return {"mmsi": mmsi, "model_version": MODEL_INFO.get("version"),
-                "risk": float(v["risk"].max()) if len(v) else 0.0,
-                "level": str(self.model.level([v["risk"].max()])[0]) if len(v) else "low",
+        if len(v):
+            risk, reason = float(v["risk"].max()), None
+        else:
+            # No voyage is no evidence, not low risk: risk null, level "insufficient data".
+            risk = None
+            reason = ("; ".join(dict.fromkeys(sc.no_voyage["reasons_text"])) if sc.no_voyage is not None
+                      and len(sc.no_voyage) else f"{NO_VOYAGE_REASON}: no position was accepted")
+        return {"mmsi": mmsi, "model_version": MODEL_INFO.get("version"), "risk": risk,
+                "level": str(self.model.level([np.nan if risk is None else risk])[0]), "reason": reason,
                 "rows": sc.tracks.counts.to_dict(), "voyages": self._voyages_json(v)}
 
     @bentoml.api(route="/score_voyages", batchable=True, max_batch_size=MAX_VOYAGES, max_latency_ms=1000)
@@ -204,7 +212,7 @@ class VoyageRisk:
                 sc = score_files([name], self.model)
             except (InputError, ValueError) as err:
                 raise _bad("file", str(err).replace(str(name), "upload")) from None
-        wl = ranked(sc.voyages, top)
+        wl = ranked(sc.voyages, top, sc.no_voyage)
         rows = [{k: _jsonable(x) for k, x in r.items()} for r in wl.to_dict("records")]
         return {"model_version": MODEL_INFO.get("version"), "rows": sc.tracks.counts.to_dict(), "watchlist": rows}
 

@@ -89,7 +89,8 @@ def test_score_matches_the_watchlist_command(server, tmp_path, trained):
     assert out["mmsi"] == mmsi and out["model_version"] == "1"
     assert 0 <= out["risk"] <= 1 and out["voyages"]
     v0 = out["voyages"][0]
-    assert set(v0) == {"voyage_id", "start", "end", "origin_port", "destination_port", "risk", "level", "reasons"}
+    assert set(v0) == {"voyage_id", "start", "end", "origin_port", "destination_port", "risk", "level", "partial", "reasons"}
+    assert out["level"] in ("high", "medium", "low") and out["reason"] is None
     assert all(set(x) == {"feature", "value", "contribution", "text"} for v in out["voyages"] for x in v["reasons"])
     # The same positions through the CLI: one code path, the same answer.
     f = tmp_path / "track.csv"
@@ -99,7 +100,7 @@ def test_score_matches_the_watchlist_command(server, tmp_path, trained):
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     wl = pd.read_csv(wl_path)
-    assert wl["risk"].iloc[0] == pytest.approx(round(out["risk"], 4), abs=1e-4)
+    assert wl["risk"].iloc[0] == pytest.approx(out["risk"], abs=1e-4)
     best = max(out["voyages"], key=lambda v: v["risk"])
     assert wl["voyage_id"].iloc[0] == best["voyage_id"]
     assert wl["reasons"].iloc[0] == "; ".join(x["text"] for x in best["reasons"])
@@ -131,7 +132,68 @@ def test_watchlist_upload(server, tmp_path):
     wl = r.json()["watchlist"]
     assert 1 <= len(wl) <= 5 and [w["rank"] for w in wl] == list(range(1, len(wl) + 1))
     assert wl == sorted(wl, key=lambda w: -w["risk"])
-    assert set(wl[0]) >= {"rank", "mmsi", "track_id", "name", "flag", "risk", "level", "voyage_id", "reasons"}
+    from serving.scoring import WATCHLIST_COLUMNS
+    assert list(wl[0]) == WATCHLIST_COLUMNS
+
+
+def _positions(frame: pd.DataFrame) -> list[dict]:
+    return [{"timestamp": t.isoformat(), "lat": float(a), "lon": float(b), "sog": float(v)}
+            for t, a, b, v in zip(frame["timestamp"], frame["lat"], frame["lon"], frame["sog"])]
+
+
+def test_score_open_voyage_says_so(server):
+    """A track at sea from its first fix to its last: one voyage cut by both edges of the data."""
+    from .helpers import T0, sail
+    client, _ = server
+    body = {"mmsi": 273100001, "positions": _positions(sail(273100001, T0, [(41.0, 50.0), (41.5, 50.5)]))}
+    r = client.post("/score", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert 0 <= out["risk"] <= 1 and len(out["voyages"]) == 1
+    v = out["voyages"][0]
+    assert v["partial"] == "both"
+    cut = {x["feature"]: x for x in v["reasons"] if x["feature"] in ("open_start", "open_end")}
+    assert cut["open_start"]["text"] == "voyage already under way when the data starts" and cut["open_start"]["value"] == 1
+    assert cut["open_end"]["text"] == "voyage still open at the end of the data"
+    assert all(isinstance(x["contribution"], float) for x in cut.values())
+
+
+@pytest.mark.parametrize("kind", ["one position", "never left port"])
+def test_score_without_a_voyage_is_insufficient_data(server, kind):
+    """No voyage is no evidence, not low risk: risk null, level "insufficient data", no voyages."""
+    from .helpers import T0, stay
+    client, _ = server
+    if kind == "one position":
+        positions = [{"timestamp": "2024-03-01T05:00:00Z", "lat": 41.2, "lon": 51.3, "sog": 9.0}]
+        reason = "no voyage in the data: only one position"
+    else:
+        positions = _positions(stay(273100006, T0, 36.85, 53.365, hours=20, every_min=30))
+        reason = "no voyage in the data: never left port (41 positions at Amirabad)"
+    r = client.post("/score", json={"mmsi": 273100006, "positions": positions})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["mmsi"] == 273100006 and out["model_version"] == "1"
+    assert out["risk"] is None and out["voyages"] == [] and out["level"] == "insufficient data"
+    assert out["reason"] == reason
+
+
+def test_watchlist_upload_lists_vessels_without_a_voyage_last(server, tmp_path):
+    client, paths = server
+    pos = pd.read_parquet(paths["positions"])
+    few = pos[pos["mmsi"].isin(pos["mmsi"].unique()[:3])].head(6000)
+    lone = pd.DataFrame({"mmsi": [273100005], "timestamp": [few["timestamp"].min()], "lat": [41.2], "lon": [51.3]})
+    f = tmp_path / "with_lone.csv"
+    pd.concat([few, lone], ignore_index=True).to_csv(f, index=False)
+    with f.open("rb") as fh:
+        r = client.post("/watchlist", files={"file": ("with_lone.csv", fh, "text/csv")}, data={"top": "50"})
+    assert r.status_code == 200, r.text
+    wl = r.json()["watchlist"]
+    last = wl[-1]
+    assert last["mmsi"] == 273100005 and last["rank"] == len(wl) >= 2
+    assert last["risk"] is None and last["level"] == "insufficient data" and last["voyage_id"] is None
+    assert last["voyage_start"] is None and last["partial"] == ""
+    assert last["reasons"] == "no voyage in the data: only one position"
+    assert all(w["risk"] is not None for w in wl[:-1])
 
 
 def test_model_info(server):

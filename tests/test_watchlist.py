@@ -49,16 +49,35 @@ def outputs(env):
 
 
 def test_csv_and_parquet_rank_vessels(outputs, env):
-    wl = pd.read_csv(outputs["csv"])
+    wl = pd.read_csv(outputs["csv"], keep_default_na=False, na_values={"risk": [""]})
     assert list(wl.columns) == WATCHLIST_COLUMNS
     assert list(wl["rank"]) == list(range(1, len(wl) + 1))
-    assert wl["risk"].is_monotonic_decreasing and wl["risk"].between(0, 1).all()
-    assert wl["track_id"].is_unique and set(wl["level"]) <= {"high", "medium", "low"}
+    # Vessels with no voyage (if the month has any) come last, risk empty: no evidence.
+    none = wl["level"] == "insufficient data"
+    assert (wl["risk"].isna() == none).all() and not none.iloc[:(~none).sum()].any()
     pq = pd.read_parquet(outputs["parquet"])
     assert list(pq.columns) == WATCHLIST_COLUMNS and len(pq) == len(wl)
+    assert (pq["level"] == wl["level"]).all()
+    wl, pq = wl[~none], pq[~none.to_numpy()]
+    assert wl["risk"].is_monotonic_decreasing and wl["risk"].between(0, 1).all()
+    assert wl["track_id"].is_unique and set(wl["level"]) <= {"high", "medium", "low"}
     assert (pq["voyage_id"] == wl["voyage_id"]).all()
+    # A voyage cut by the edges of the data says so, in the column and in the reasons.
+    assert set(wl["partial"]) <= {"start", "end", "both", ""} and (wl["partial"] != "").any()
+    assert (pq["partial"].fillna("") == wl["partial"]).all()
+    for flag, words in (("start", "already under way when the data starts"), ("end", "still open at the end of the data")):
+        cut = wl["partial"].isin([flag, "both"])
+        assert wl.loc[cut, "reasons"].str.contains(words).all()
+        assert not wl.loc[~cut, "reasons"].str.contains(words).any()
+    # ... and the column agrees with the voyage table's open_start / open_end.
+    from features.pipeline import run_features
+    v, _ = run_features([env[1]["positions"]])
+    v = v.set_index("voyage_id").loc[wl["voyage_id"]]
+    expect = [{(1, 1): "both", (1, 0): "start", (0, 1): "end"}.get((int(a), int(b)), "")
+              for a, b in zip(v["open_start"], v["open_end"])]
+    assert list(wl["partial"]) == expect
     # Levels follow the model's documented cut-offs.
-    assert ((wl["risk"] >= 0.5) == (wl["level"] == "high")).all()
+    assert ((wl["risk"] >= 0.5) == (wl["level"] == "high")).all(), wl[["risk", "level"]].to_string()
     assert (((wl["risk"] >= 0.1) & (wl["risk"] < 0.5)) == (wl["level"] == "medium")).all()
     top = wl[wl["level"] == "high"]
     assert len(top) == 0 or top["reasons"].str.len().min() > 10
@@ -75,11 +94,11 @@ def test_geojson_is_valid(outputs):
             assert len(f["geometry"]["coordinates"]) >= 2
             assert all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in f["geometry"]["coordinates"])
         p = f["properties"]
-        assert set(WATCHLIST_COLUMNS) <= set(p) and p["feature"] in ("voyage", "gap", "port_visit")
+        assert set(WATCHLIST_COLUMNS) <= set(p) and p["feature"] in ("voyage", "gap", "port_visit", "last_position")
         kinds.add(p["feature"])
     assert {"voyage", "gap"} <= kinds
     gaps = [f["properties"] for f in gj["features"] if f["properties"]["feature"] == "gap"]
-    assert all(g["hours"] > 1 for g in gaps)
+    assert all(g["hours"] >= 1 for g in gaps)  # longer than 1 h, rounded to 0.01 h
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +139,8 @@ def test_html_report_in_a_real_browser(outputs, chromium, tmp_path):
 def test_sanctions_matching(env, tmp_path):
     root, month, e = env
     ves = pd.read_csv(month["vessels"], dtype=str)
-    a, b, c = ves.iloc[0], ves.iloc[1], ves.iloc[2]
+    a, b = ves.iloc[0], ves.iloc[1]
+    c = ves[~ves["name"].duplicated(keep=False)].iloc[2]  # a name no other vessel shares
     sanc = tmp_path / "sanctions.csv"
     pd.DataFrame({"Vessel Name": ["", "", f"m/v {c['name'].lower()}"], "IMO Number": [f"IMO {a['imo']}", "", ""],
                   "MMSI": ["", b["mmsi"], ""]}).to_csv(sanc, index=False)
@@ -151,3 +171,110 @@ def test_bad_usage(env, tmp_path, args, message):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     lines = [x for x in res.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and message in lines[0], res.stderr
+
+
+# --- hand-built vessels: open voyages and vessels with no voyage ------------------------------
+
+ANZALI = (37.4667, 49.4667)
+AMIRABAD = (36.85, 53.365)
+
+
+@pytest.fixture(scope="module")
+def handbuilt(env):
+    """Six vessels: at sea throughout (both edges), sea -> Anzali (start), Anzali -> sea (end),
+    Anzali -> Anzali round trip between berths (closed), one lone position, and one that never
+    leaves Amirabad (the last two have no voyage: insufficient data)."""
+    from .helpers import T0, chain, end_of, sail, stay, write_csv
+    root = env[0]
+    both = sail(273100001, T0, [(41.0, 50.0), (41.5, 50.5)])
+    start = sail(273100002, T0, [(38.6, 50.0), (37.56, 49.47), ANZALI])
+    start = chain(start, stay(273100002, end_of(start) + pd.Timedelta(minutes=3), *ANZALI, hours=6))
+    berth = stay(273100003, T0, *ANZALI, hours=6)
+    end = chain(berth, sail(273100003, end_of(berth) + pd.Timedelta(minutes=3), [ANZALI, (37.56, 49.47), (38.6, 50.0)]))
+    b1 = stay(273100004, T0, *ANZALI, hours=6)
+    trip = sail(273100004, end_of(b1) + pd.Timedelta(minutes=3), [ANZALI, (37.56, 49.47), (38.6, 50.0), (37.56, 49.47), ANZALI])
+    closed = chain(b1, trip, stay(273100004, end_of(trip) + pd.Timedelta(minutes=3), *ANZALI, hours=6))
+    lone = pd.DataFrame({"mmsi": [273100005], "timestamp": [T0 + pd.Timedelta(hours=3)], "lat": [41.2], "lon": [51.3], "sog": [9.0]})
+    moored = stay(273100006, T0, *AMIRABAD, hours=20, every_min=30)
+    frame = pd.concat([both, start, end, closed, lone, moored], ignore_index=True)
+    frame["name"] = frame["mmsi"].map(lambda m: f"HAND {m % 100}")
+    src = write_csv(frame, root / "handbuilt_positions.csv")
+    outs = {}
+    for suffix in ("csv", "parquet", "geojson", "html"):
+        out = root / f"handbuilt.{suffix}"
+        res = run(env[2], "watchlist", src, "--out", out)
+        assert res.returncode == 0, res.stderr
+        outs[suffix] = out
+    outs["stdout"] = res.stdout
+    return outs
+
+
+EXPECT_PARTIAL = {273100001: "both", 273100002: "start", 273100003: "end", 273100004: ""}
+NO_VOYAGE = {273100005: "no voyage in the data: only one position",
+             273100006: "no voyage in the data: never left port (41 positions at Amirabad)"}
+
+
+def test_partial_column_and_reasons(handbuilt):
+    wl = pd.read_csv(handbuilt["csv"], keep_default_na=False, na_values={"risk": [""]})
+    assert list(wl.columns) == WATCHLIST_COLUMNS and len(wl) == 6
+    scored = wl[wl["level"] != "insufficient data"]
+    assert dict(zip(scored["mmsi"], scored["partial"])) == EXPECT_PARTIAL
+    by = scored.set_index("mmsi")["reasons"]
+    parts = by[273100001].split("; ")
+    assert {"voyage already under way when the data starts", "voyage still open at the end of the data"} <= set(parts)
+    assert "voyage already under way when the data starts" in by[273100002].split("; ") and "still open" not in by[273100002]
+    assert "voyage still open at the end of the data" in by[273100003].split("; ") and "under way" not in by[273100003]
+    assert "under way" not in by[273100004] and "still open" not in by[273100004]
+
+
+def test_insufficient_data_rows_in_every_format(handbuilt):
+    wl = pd.read_csv(handbuilt["csv"], keep_default_na=False, na_values={"risk": [""]})
+    # Scored vessels first (risk descending), then the vessels with no voyage: risk empty.
+    assert list(wl["rank"]) == list(range(1, 7))
+    assert list(wl["level"].iloc[4:]) == ["insufficient data"] * 2 and "insufficient data" not in set(wl["level"].iloc[:4])
+    assert wl["risk"].iloc[:4].is_monotonic_decreasing and wl["risk"].iloc[:4].between(0, 1).all()
+    tail = wl.iloc[4:].set_index("mmsi")
+    assert tail["risk"].isna().all() and dict(tail["reasons"]) == NO_VOYAGE
+    for c in ("voyage_id", "voyage_start", "voyage_end", "origin_port", "destination_port", "partial"):
+        assert (tail[c] == "").all(), c
+    assert list(tail["name"]) == ["HAND 5", "HAND 6"] and (tail["flag"] == "RU").all()
+    raw = handbuilt["csv"].read_text().splitlines()
+    assert raw[-1].startswith("6,273100006,273100006-0,HAND 6,RU,,insufficient data,,,,,,")
+
+    pq = pd.read_parquet(handbuilt["parquet"])
+    assert list(pq.columns) == WATCHLIST_COLUMNS and list(pq["mmsi"]) == list(wl["mmsi"])
+    pt = pq.iloc[4:]
+    assert pt["risk"].isna().all() and pt["voyage_id"].isna().all() and pt["voyage_start"].isna().all()
+    assert (pt["level"] == "insufficient data").all()
+
+    gj = json.loads(handbuilt["geojson"].read_text())
+    props = {}
+    for f in gj["features"]:
+        p = f["properties"]
+        assert set(WATCHLIST_COLUMNS) <= set(p)
+        props.setdefault(p["mmsi"], []).append((f["geometry"]["type"], p["feature"], p["risk"], p["level"], p["voyage_id"]))
+    assert ("Point", "last_position", None, "insufficient data", None) in props[273100005]
+    assert {x[1] for x in props[273100006]} == {"last_position", "port_visit"}
+    assert all(x[2] is None and x[3] == "insufficient data" for x in props[273100006])
+    assert {x[1] for x in props[273100001]} == {"voyage"}
+
+    html = handbuilt["html"].read_text()
+    assert html.count("<tr class='lv-insufficient-data'") == 2
+    assert "no voyage in the data: only one position" in html
+
+
+def test_insufficient_data_in_the_terminal_table(handbuilt):
+    out = handbuilt["stdout"]
+    assert "insufficient" in out and "273100006" in out and "Traceback" not in out
+
+
+def test_insufficient_data_html_in_a_real_browser(handbuilt, chromium, tmp_path):
+    page = handbuilt["html"]
+    res = subprocess.run([chromium, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof'}", "--enable-logging=stderr",
+                          "--v=0", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    dom = res.stdout
+    errors = [line for line in res.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+    assert not errors, errors
+    assert len(re.findall(r"<tr class=\"lv-", dom)) == 6
+    assert dom.count('class="last-position"') == 2 and dom.count('class="track"') == 4

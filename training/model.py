@@ -26,6 +26,8 @@ from features.voyage_features import FEATURE_NAMES
 #: Risk levels on the calibrated probability: "high" when suspicious is more likely than not,
 #: "medium" from five times the simulated base rate (~2 % of voyages).
 DEFAULT_LEVELS = {"high": 0.5, "medium": 0.1}
+#: The level of a vessel with no voyage to score (one position, or never out of port).
+INSUFFICIENT = "insufficient data"
 #: Features recomputed from the model's own coverage grid, whoever built the voyage table.
 GRID_FEATURES = ("lg_cell_gap_rate", "lg_cell_interval_s")
 
@@ -108,8 +110,11 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         return self.calibrate(self.raw(self.matrix(voyages)))
 
     def level(self, risk) -> np.ndarray:
+        """``high``/``medium``/``low`` by the model's cut-offs; no risk (NaN) is no evidence,
+        not low risk: ``insufficient data``."""
         r = np.asarray(risk, float)
-        return np.where(r >= self.levels["high"], "high", np.where(r >= self.levels["medium"], "medium", "low"))
+        return np.where(np.isnan(r), INSUFFICIENT,
+                        np.where(r >= self.levels["high"], "high", np.where(r >= self.levels["medium"], "medium", "low")))
 
     def contributions(self, voyages: pd.DataFrame) -> pd.DataFrame:
         """Per-feature SHAP contributions (log-odds) from LightGBM, one row per voyage."""
@@ -123,6 +128,12 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
 
 
 # --- plain-language reasons ------------------------------------------------------------------
+
+#: Plain words for a voyage cut by the edges of the data. Shown on every such voyage, whether
+#: or not the model weighed it: the evidence of an open voyage is incomplete.
+OPEN_TEXT = {"open_start": "voyage already under way when the data starts",
+             "open_end": "voyage still open at the end of the data"}
+
 
 def _port(gaz: Gazetteer | None, port_id) -> str:
     if gaz is None or port_id is None or (isinstance(port_id, float) and np.isnan(port_id)) or pd.isna(port_id):
@@ -177,6 +188,8 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
         return f"AIS off {_f(row, 'dest_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('destination_port'))}"
     if feature == "origin_visit_dark_h":
         return f"AIS off {_f(row, 'origin_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('origin_port'))}"
+    if feature in OPEN_TEXT:
+        return OPEN_TEXT[feature]
     if feature == "starts_at_sea_km":
         return f"track appears {_f(row, 'starts_at_sea_km'):.0f} km out at sea"
     if feature == "ends_at_sea_km":
@@ -198,6 +211,8 @@ def _family(feature: str) -> str:
     """Reasons of one family read as one sentence; show each family once."""
     if feature.startswith(("lg_", "n_gaps", "max_gap", "total_dark", "dark_share")):
         return "gap"
+    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):
+        return "speed"  # one sentence ("averaged ... kn") for all three
     for prefix in ("dc_", "oab", "dest_declared", "concurrent", "n_tracks"):
         if feature.startswith(prefix):
             return prefix
@@ -206,12 +221,16 @@ def _family(feature: str) -> str:
 
 def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3) -> list[list[dict]]:
     """Top reasons per voyage: [{feature, value, contribution, text}], strongest first. Only
-    features that raised the risk count; reasons that read the same are merged. One function
+    features that raised the risk count; reasons that read the same are merged. A voyage cut by
+    the edges of the data (``open_start``/``open_end`` = 1) always carries that caveat: among the
+    top reasons when it raised the risk, else after them, with its SHAP contribution (log-odds; 0
+    for a model that does not use the feature). One function
     for the CLI, the watchlist and the REST service."""
     if len(voyages) == 0:
         return []
     contrib = model.contributions(voyages)
     X = model.matrix(voyages)
+    open_flags = {f: voyages[f].to_numpy(float) if f in voyages else np.zeros(len(voyages)) for f in OPEN_TEXT}
     out = []
     for i, (idx, row) in enumerate(voyages.iterrows()):
         c = contrib.iloc[i]
@@ -229,6 +248,10 @@ def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3) -> list
             text = reason_text(name, row, model.gaz)
             reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
                             "contribution": round(float(c.iloc[k]), 4), "text": text})
+        for name, text in OPEN_TEXT.items():
+            if open_flags[name][i] == 1 and name not in seen:
+                reasons.append({"feature": name, "value": 1.0,
+                                "contribution": round(float(c[name]), 4) if name in c.index else 0.0, "text": text})
         out.append(reasons)
     return out
 
