@@ -158,7 +158,7 @@ def dark_volga(P: Planner, here: str, river: str, dep: float):
         P.sail(P.geo.route(river, CANAL_ENTRANCE), ais_name(nxt))
         hold_h = float(P.rng.uniform(4, 24))
         t_on = P.t + hold_h * 3600 * float(P.rng.uniform(0.1, 0.6))
-        P.hold(*entrance, hold_h, 1, ais_name(nxt), drift_km=0.3)
+        P.anchor(*entrance, hold_h, ais_name(nxt), port_visit=False)  # its trip is cut at t_on below
         keep = P.keep_share()
         P.off(t_off, t_on, keep)
         P.trip(dep, "dark_volga", _event(t_off, t_on, x[0], x[1], river, keep=keep), end=t_on)
@@ -215,7 +215,8 @@ def sts(P: Planner, here: str, nxt: str, dep: float):
 
 
 def false_destination(P: Planner, here: str, nxt: str, dep: float):
-    wrong = [p for p in ("RUMCX", "KZAAU", "AZALA", "TMKRW") if p in P.geo.port_node and p != nxt]
+    """Bound for a sensitive port, it declares an innocuous one."""
+    wrong = [p for p in ("KZAAU", "AZALA", "TMKRW", "AZBAK") if p in P.geo.port_node and p not in (nxt, here)]
     P.voyage(here, nxt, ais_name(wrong[P.rng.integers(len(wrong))]))
     P.trip(dep, "false_destination")
     return nxt, None

@@ -98,6 +98,7 @@ class Planner:
         self.window_start = t0        # when the data window opens (s)
         self.last_dest: str | None = None
         self.off_next_berth = False   # the next berth is spent with AIS off (arrival/departure heard)
+        self.stops: list[tuple[float, float]] = []  # visible stops at a gazetteer anchorage: voyages end there
 
     # -- moves ----------------------------------------------------------------------------
     def _times(self, t0: float, t1: float, step: float) -> np.ndarray:
@@ -131,7 +132,9 @@ class Planner:
              speed_kn: float = 0.1, berth: bool = False):
         """Stay near a point (berth, anchorage, platform, at sea) for ``hours``."""
         t1 = self.t + hours * 3600.0
-        t = self._times(self.t, t1, self.v.moored_s if speed_kn < 0.5 else self.v.underway_s)
+        # Class A reports every 3 min at anchor or moored (nav status 1, 5), every 2-10 s under
+        # way, however slowly it drifts; archives thin both (the ship's two intervals).
+        t = self._times(self.t, t1, self.v.moored_s if nav in (1, 5) else self.v.underway_s)
         n = len(t)
         # A slow bounded random walk: ships swing at anchor, drift, idle about platforms.
         walk = np.cumsum(self.rng.normal(0, 1, (n, 2)), axis=0)
@@ -162,11 +165,19 @@ class Planner:
                 k = int(np.argmin(haversine_km(path[:, 0], path[:, 1], *self.geo.where(CANAL_ENTRANCE))))
                 k = max(k, 1)
             marks = [self.sail(path[:k + 1], dest)]
-            self.hold(float(path[k, 0]), float(path[k, 1]), float(self.rng.uniform(2, w.queue_h_max)), 1, dest,
-                      drift_km=0.3)
+            self.anchor(float(path[k, 0]), float(path[k, 1]), float(self.rng.uniform(2, w.queue_h_max)), dest,
+                        b in ("RUOYA", "RUASF"))
             marks.append(self.sail(path[k:], dest))
             return marks
         return [self.sail(path, dest)]
+
+    def anchor(self, lat: float, lon: float, hours: float, dest: str, port_visit: bool):
+        """Wait at anchor; at a gazetteer anchorage (the canal entrance) that is a port visit, so
+        the observable voyage ends there and the next one starts."""
+        t0 = self.t
+        self.hold(lat, lon, hours, 1, dest, drift_km=0.3)
+        if port_visit:
+            self.stops.append((t0, self.t))
 
     def stay_hours(self) -> float:
         if self.v.kind == "ferry":
@@ -184,8 +195,18 @@ class Planner:
 
     def trip(self, start: float, behaviour: str, event: dict | None = None, mmsi: int | None = None,
              end: float | None = None):
-        self.track.trips.append({"mmsi": mmsi or self.mmsi, "start": start, "end": self.t if end is None else end,
-                                 "behaviour": behaviour, "event": event})
+        """Record the observable trip(s) from ``start`` to ``end`` (default now): split at visible
+        anchorage stops, the behaviour going to the part where its event starts."""
+        end = self.t if end is None else end
+        cuts = [(a, b) for a, b in self.stops if start < a and b < end]
+        bounds = [start] + [x for ab in cuts for x in ab] + [end]
+        parts = list(zip(bounds[0::2], bounds[1::2]))
+        starts = [p[0] for p in parts]
+        mine = int(np.searchsorted(starts, event["t0"], side="right") - 1) if event and len(parts) > 1 else 0
+        for i, (a, b) in enumerate(parts):
+            own = i == max(mine, 0)
+            self.track.trips.append({"mmsi": mmsi or self.mmsi, "start": a, "end": b,
+                                     "behaviour": behaviour if own else "normal", "event": event if own else None})
 
 
 def time_at_km(marks: list, km: float, from_end: bool = False) -> float:

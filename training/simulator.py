@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 MID = {"RU": 273, "IR": 422, "AZ": 423, "TM": 434, "KZ": 436}
 #: Mix of suspicious profiles: the dark-call patterns dominate, as in public reporting.
-SUSPICIOUS_MIX = {"dark_approach": 0.22, "dark_call_oab": 0.18, "dark_volga": 0.2, "dark_loiter": 0.1,
-                  "sts": 0.12, "mmsi_change": 0.05, "shared_mmsi": 0.05, "false_destination": 0.08}
+SUSPICIOUS_MIX = {"dark_approach": 0.24, "dark_call_oab": 0.2, "dark_volga": 0.2, "dark_loiter": 0.1,
+                  "sts": 0.14, "mmsi_change": 0.04, "shared_mmsi": 0.04, "false_destination": 0.04}
 #: Ships are simulated from this long before the window so the window cuts them anywhere.
 WARMUP_DAYS = (3.0, 10.0)
 #: A planted dark event is labelled only if its switch-off lies inside the window and this
@@ -171,7 +171,7 @@ APPLIES = {
     "dark_call_oab": lambda P, h, n: h in B.RU_PORTS and n in B.IR_PORTS,
     "dark_volga": lambda P, h, n: h in B.IR_PORTS and n in B.VOLGA,
     "dark_loiter": lambda P, h, n: True,
-    "false_destination": lambda P, h, n: True,
+    "false_destination": lambda P, h, n: n in B.SENSITIVE,
     # Once, inside the window: a change before the data starts leaves nothing to see.
     "mmsi_change": lambda P, h, n: not P.v.changed and P.t > P.window_start,
 }

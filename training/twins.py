@@ -87,7 +87,7 @@ def delta_queue(P: Planner, here: str, river: str, dep: float):
     t0 = P.t + hold_h * 3600 * float(P.rng.uniform(0.0, 0.3))
     t1 = t0 + hold_h * 3600 * float(P.rng.uniform(0.4, 0.7))
     lat, lon = P.geo.where(CANAL_ENTRANCE)
-    P.hold(lat, lon, hold_h, 1, ais_name(river), drift_km=0.3)
+    P.anchor(lat, lon, hold_h, ais_name(river), port_visit=True)
     P.off(t0, t1)
     P.voyage(CANAL_ENTRANCE, river)
     P.trip(dep, "twin_delta_queue", _event(t0, t1, lat, lon, CANAL_ENTRANCE))
