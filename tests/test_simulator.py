@@ -150,6 +150,12 @@ def test_benign_twins_and_habits_are_everyones(scenario, labelled):
     ru = ("RUASF", "RUOYA", "RUMCX", "RU-VCSC-N1")
     ben = labelled[labelled["y"] == 0]
     assert (ben["origin_port"].isin(ru) & ben["destination_port"].isin(ru)).sum() >= 30
+    # Voyages that carry an event queue and wait like any other (the old simulator: 3 % of
+    # suspicious voyages loitered over 2 h visibly against 19 % of benign ones).
+    cargo = labelled[labelled["ship_type"].astype(str).isin(["70", "80"])]
+    rate = cargo.groupby("y")[["dest_anchorage"]].mean()
+    rate["loiter_2h"] = (cargo["loiter_h"] > 2).groupby(cargo["y"]).mean()
+    assert (rate.loc[1] >= 0.4 * rate.loc[0]).all(), rate
 
 
 def test_benign_ships_go_dark_through_reception_holes(scenario, labelled):

@@ -90,6 +90,7 @@ def _go_dark_before(P: Planner, here: str, port: str, off_km: float, dest: str) 
     path = P.geo.route(here, port)
     head, tail, x = split_path(path, path_km(path) - min(off_km, 0.9 * path_km(path)))
     P.sail(head, dest)
+    P.maybe_wait(x, dest)
     if P.rng.random() < P.world.slowdown_p:
         P.hold(float(x[0]), float(x[1]), float(P.rng.uniform(1, 4)), 0, dest, drift_km=1.0,
                speed_kn=float(P.rng.uniform(2, 5)))
@@ -141,6 +142,7 @@ def dark_volga(P: Planner, here: str, river: str, dep: float):
     path = P.geo.route(here, river)
     head, tail, x = split_path(path, float(P.rng.uniform(30, 0.6 * path_km(path))))
     P.sail(head, ais_name(river))
+    P.maybe_wait(x, ais_name(river))
     t_off = P.t
     P.sail(tail, ais_name(river))
     mode = VOLGA_REAPPEAR[P.rng.integers(len(VOLGA_REAPPEAR))]

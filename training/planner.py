@@ -179,6 +179,13 @@ class Planner:
         if port_visit:
             self.stops.append((t0, self.t))
 
+    def maybe_wait(self, x, dest: str):
+        """Wait at sea as often and as long as any ship queues (for orders, a berth, a pilot):
+        a voyage that carries an event waits like any other."""
+        if self.v.kind in ("general_cargo", "tanker") and self.rng.random() < self.world.queue_p:
+            self.hold(float(x[0]), float(x[1]), float(self.rng.uniform(2, self.world.queue_h_max)), 1, dest,
+                      drift_km=0.3)
+
     def stay_hours(self) -> float:
         if self.v.kind == "ferry":
             return float(self.rng.uniform(6, 24))
