@@ -40,11 +40,12 @@ REFERENCE_EXPERIMENT = "voyage-risk-reference"
 REFERENCE_WORLD_SEED = 90_210_001
 #: The reference scenario's own simulation seed (fleet, voyages, receptions).
 REFERENCE_SIM_SEED = 90_210_002
-#: 400 vessels x 30 days: ~4,000 labelled voyages and ~200 suspicious ones at a 15 % share of
-#: suspicious profiles, enough for a bootstrap interval of about +-0.03 AP; builds in ~10 s.
-REFERENCE_VESSELS = 400
+#: 500 vessels x 30 days with 30 % of the cargo ships and tankers suspicious: ~4,600 labelled
+#: voyages, ~210 of them suspicious, on ~500 vessels; builds in ~15 s. (400 vessels at 15 %
+#: gave only 57 suspicious voyages and a bootstrap interval of +-0.1 AP: too blunt a gate.)
+REFERENCE_VESSELS = 500
 REFERENCE_DAYS = 30.0
-REFERENCE_SUSPICIOUS_SHARE = 0.15
+REFERENCE_SUSPICIOUS_SHARE = 0.30
 #: Artifact folder of the reference run and the files in it.
 ARTIFACT_DIR = "reference"
 VOYAGES_FILE = "voyages.parquet"
