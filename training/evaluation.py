@@ -40,7 +40,6 @@ def expected_calibration_error(y, p, bins: int = 10) -> float:
     if len(y) == 0:
         return float("nan")
     idx = np.clip(np.digitize(p, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
-    n = np.bincount(idx, minlength=bins)
     obs = np.bincount(idx, weights=y, minlength=bins)
     pred = np.bincount(idx, weights=p, minlength=bins)
     return float(np.abs(obs - pred).sum() / len(y))
