@@ -108,44 +108,128 @@ def implied_speed_kn(d_km: np.ndarray, dt_s: np.ndarray, cfg: Config) -> np.ndar
     return d / (np.maximum(dt_s, cfg.min_step_s) / 3600.0) / KM_PER_NM
 
 
+def _nearer_elsewhere(t_s, lat, lon, step, a: int, b: int, others: np.ndarray, cfg: Config,
+                      idle: float) -> int:
+    """First fix k in ``(a, b]`` of a chain that lies nearer, by more than GPS noise, to one of
+    ``others`` (rows of time, lat, lon: the last fixes of the other open tracks and the fixes a
+    fallback skipped) than to the chain's previous fix (``step[k]`` km away), and can reach
+    it. ``b + 1`` when there is none.
+
+    Two hulls on one MMSI that report in turn, close enough that an alternating step is
+    reachable (12 km in a 13-minute step is 29 kn), chain together although each fix sits on
+    its own hull's last position. ``others`` do not change while a chain is walked, so the
+    check is vectorised, in blocks that grow (a long chain costs O(length), not O(length^2)).
+    """
+    if not len(others):
+        return b + 1
+    ot, ola, olo = others[:, 0], others[:, 1], others[:, 2]
+    k0, size = a + 1, 64
+    while k0 <= b:
+        k1 = min(b + 1, k0 + size)
+        d = haversine_km(ola[None, :], olo[None, :], lat[k0:k1, None], lon[k0:k1, None])
+        dt = t_s[k0:k1, None] - ot[None, :]
+        ok = (implied_speed_kn(d, dt, cfg) <= cfg.max_speed_kn) & (dt <= idle)
+        nearer = ok & (d + cfg.position_noise_km < step[k0:k1, None])
+        hit = np.flatnonzero(nearer.any(axis=1))
+        if len(hit):
+            return k0 + int(hit[0])
+        k0, size = k1, size * 4
+    return b + 1
+
+
 def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config,
-                  bad: np.ndarray) -> np.ndarray:
+                  bad: np.ndarray, step: np.ndarray) -> np.ndarray:
     """Track number per fix for one MMSI whose fixes do not form one plausible path.
 
-    ``bad[k]`` marks a step from fix k-1 to fix k that no ship could make. Runs of fixes
-    between bad steps (chains) are each one ship's; the loop decides only where a chain
-    goes. A chain continues the open track it can reach from that track's last fix or, when
-    that last fix was itself off (a stale or coarse position from a repeater or a long-range
-    message), from the fix before it; among those it joins the nearest. Otherwise it opens a
-    new track.
+    ``bad[k]`` marks a step from fix k-1 to fix k that no ship could make; ``step[k]`` is its
+    length (km). Runs of fixes between bad steps (chains) are taken whole where they can be:
+    a chain is cut into pieces where a fix lies nearer (by more than GPS noise) to another
+    open track's last fix than to the previous fix of the chain, and each piece is one ship's.
+    A piece continues the open track it can reach from that track's last fix or, when that
+    last fix was itself off (a stale or coarse position from a repeater or a long-range
+    message), from the fix before it (a fallback); among those it joins the nearest.
+    Otherwise it opens a new track.
+
+    A fallback is a claim that the skipped fix was off. It is withdrawn when a later fix lies
+    nearer (by more than GPS noise) to the skipped fix than to the track's last one and can
+    reach it: the skipped fix was a ship, and the piece that skipped it was another ship
+    (two hulls on one MMSI reporting in turn), which then opens a track of its own.
     """
     n = len(t_s)
     starts = np.flatnonzero(np.r_[True, bad[1:]])
     ends = np.append(starts[1:], n) - 1
     seg = np.empty(n, np.int64)
+    nan3 = (np.nan, np.nan, np.nan)
     # Per open track: last and second-to-last fix (time, lat, lon); NaN time = none.
     last = np.empty((0, 3))
     prev = np.empty((0, 3))
+    # Per open track whose last piece came by a fallback: the fixes it skipped (last, prev)
+    # and that piece's rows; ``pend`` marks such tracks.
+    skip_last = np.empty((0, 3))
+    skip_prev = np.empty((0, 3))
+    piece = np.empty((0, 2), np.int64)
+    pend = np.empty(0, bool)
     idle = cfg.track_max_idle_h * 3600.0 if cfg.track_max_idle_h is not None else np.inf
-    for a, b in zip(starts, ends):
-        s = -1
-        if len(last):
-            d1 = haversine_km(last[:, 1], last[:, 2], lat[a], lon[a])
-            d2 = haversine_km(prev[:, 1], prev[:, 2], lat[a], lon[a])
-            ok1 = implied_speed_kn(d1, t_s[a] - last[:, 0], cfg) <= cfg.max_speed_kn
-            ok2 = implied_speed_kn(d2, t_s[a] - prev[:, 0], cfg) <= cfg.max_speed_kn
-            ok = (ok1 | (ok2 & np.isfinite(prev[:, 0]))) & ((t_s[a] - last[:, 0]) <= idle)
-            if ok.any():
-                dist = np.where(ok1, d1, d2)
-                s = int(np.flatnonzero(ok)[np.argmin(dist[ok])])
-        if s < 0:
-            s = len(last)
-            last = np.vstack([last, (np.nan, np.nan, np.nan)])
-            prev = np.vstack([prev, (np.nan, np.nan, np.nan)])
-        seg[a:b + 1] = s
-        prev[s] = (t_s[b - 1], lat[b - 1], lon[b - 1]) if b > a else last[s]
-        last[s] = (t_s[b], lat[b], lon[b])
-    return seg
+
+    def reach(fix: np.ndarray, k: int):
+        """Distance (km) from each of ``fix`` to fix k, and whether <= max_speed_kn covers it."""
+        d = haversine_km(fix[:, 1], fix[:, 2], lat[k], lon[k])
+        return d, implied_speed_kn(d, t_s[k] - fix[:, 0], cfg) <= cfg.max_speed_kn
+
+    def new_track() -> int:
+        nonlocal last, prev, skip_last, skip_prev, piece, pend
+        last = np.vstack([last, nan3])
+        prev = np.vstack([prev, nan3])
+        skip_last = np.vstack([skip_last, nan3])
+        skip_prev = np.vstack([skip_prev, nan3])
+        piece = np.vstack([piece, (0, 0)])
+        pend = np.append(pend, False)
+        return len(last) - 1
+
+    for a0, b in zip(starts, ends):
+        a = a0
+        while a <= b:
+            if pend.any():
+                # Withdraw fallbacks whose skipped fix this one continues better.
+                dg, okg = reach(skip_last, a)
+                okg &= (t_s[a] - skip_last[:, 0]) <= idle
+                dl = haversine_km(last[:, 1], last[:, 2], lat[a], lon[a])
+                for s in np.flatnonzero(pend & okg & (dg + cfg.position_noise_km < dl)):
+                    pa, pe = piece[s]
+                    t = new_track()
+                    seg[pa:pe + 1] = t
+                    last[t] = (t_s[pe], lat[pe], lon[pe])
+                    prev[t] = (t_s[pe - 1], lat[pe - 1], lon[pe - 1]) if pe > pa else nan3
+                    last[s], prev[s], pend[s] = skip_last[s], skip_prev[s], False
+            s, via_prev = -1, False
+            if len(last):
+                d1, ok1 = reach(last, a)
+                d2, ok2 = reach(prev, a)
+                ok = (ok1 | ok2) & ((t_s[a] - last[:, 0]) <= idle)
+                if ok.any():
+                    dist = np.where(ok1, d1, d2)
+                    s = int(np.flatnonzero(ok)[np.argmin(dist[ok])])
+                    via_prev = not ok1[s]
+            if s < 0:
+                s = new_track()
+            if via_prev:
+                skip_last[s], skip_prev[s] = last[s], prev[s]
+            pend[s] = via_prev
+            e = b
+            if b > a:
+                others = np.flatnonzero(np.arange(len(last)) != s)
+                e = _nearer_elsewhere(t_s, lat, lon, step, a, b,
+                                      np.vstack([last[others], skip_last[pend]]), cfg, idle) - 1
+            piece[s] = (a, e)
+            seg[a:e + 1] = s
+            prev[s] = (t_s[e - 1], lat[e - 1], lon[e - 1]) if e > a else last[s]
+            last[s] = (t_s[e], lat[e], lon[e])
+            a = e + 1
+    # Tracks numbered in order of their first fix (a withdrawn piece's track is made late).
+    _, first = np.unique(seg, return_index=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[seg]
 
 
 def segment(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
@@ -187,7 +271,7 @@ def segment(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray
     ends = np.append(starts[1:], n)
     for g in np.unique(gid[bad]):
         a, b = starts[g], ends[g]
-        seg = _segment_loop(t_s[a:b], lat[a:b], lon[a:b], cfg, bad[a:b])
+        seg = _segment_loop(t_s[a:b], lat[a:b], lon[a:b], cfg, bad[a:b], d[a:b])
         sizes = np.bincount(seg)
         if sizes.max() >= cfg.min_track_fixes:
             small = sizes < cfg.min_track_fixes

@@ -299,3 +299,61 @@ def test_open_flags_are_per_track(tmp_path):
     b = sail(mmsi, T0 + pd.Timedelta(seconds=70), [(43.5, 50.0), (43.0, 49.8)], every_min=3)
     v, _ = features_of(tmp_path, a, b)
     assert len(v) == 2 and (v["open_start"] == 1).all() and (v["open_end"] == 1).all()
+
+
+# --- shared MMSI: hulls reporting in turn ---------------------------------------------------
+
+def _hull_tracks(tr, hulls: dict[str, pd.DataFrame]) -> dict[str, set]:
+    """Track numbers holding each hull's fixes (matched by whole-second time and position)."""
+    def keys(df):
+        sec = (df["timestamp"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        return pd.MultiIndex.from_arrays([sec, df["lat"].round(5), df["lon"].round(5)])
+
+    pos = tr.positions
+    at = keys(pos)
+    return {h: set(pos.loc[at.isin(keys(df)), "track_no"]) for h, df in hulls.items()}
+
+
+@pytest.mark.parametrize("offset_s", [127, 300, 450])
+def test_two_moored_hulls_reporting_in_turn_become_two_tracks(tmp_path, offset_s):
+    """Two ships on one MMSI, moored 12 km apart (Anzali and the roads off it), report in turn
+    every 15 min. A step from one hull to the other is reachable at <= 30 kn when it lasts 13
+    min (offset 127 s), so the fixes chain; with shorter steps every fix is a jump that the
+    fix before the last one could explain. Either way each hull is its own track, with its
+    sailing in and out, and no voyage flickers between the two berths."""
+    mmsi = 422908467
+    berth_a, berth_b = (37.52, 49.35), (37.4668, 49.4667)
+    a_in = sail(mmsi, T0, [(38.3, 50.2), berth_a], every_min=3)
+    b_in = sail(mmsi, T0 + pd.Timedelta(seconds=70), [(38.0, 51.0), berth_b], every_min=3)
+    t1 = max(end_of(a_in), end_of(b_in)) + pd.Timedelta(minutes=15)
+    a_moored = stay(mmsi, t1, *berth_a, hours=8, every_min=15)
+    b_moored = stay(mmsi, t1 + pd.Timedelta(seconds=offset_s), *berth_b, hours=8, every_min=15)
+    t2 = max(end_of(a_moored), end_of(b_moored)) + pd.Timedelta(minutes=15)
+    a_out = sail(mmsi, t2, [berth_a, (38.3, 50.2)], every_min=3)
+    b_out = sail(mmsi, t2 + pd.Timedelta(seconds=70), [berth_b, (38.0, 51.0)], every_min=3)
+    a, b = pd.concat([a_in, a_moored, a_out]), pd.concat([b_in, b_moored, b_out])
+    v, tr = features_of(tmp_path, a, b)
+    assert tr.counts.rejected == {} and tr.counts.positions == len(a) + len(b)
+    assert sorted(tr.positions["track_no"].unique()) == [0, 1]
+    tracks = _hull_tracks(tr, {"a": a, "b": b})
+    assert len(tracks["a"]) == 1 and len(tracks["b"]) == 1 and tracks["a"] != tracks["b"]
+    assert len(v) <= 4 and set(v["track_id"]) == {f"{mmsi}-0", f"{mmsi}-1"}
+
+
+@pytest.mark.parametrize("every_min, offset_min", [(3, 1.5), (40, 5)])
+def test_two_hulls_sailing_in_parallel_30km_apart_become_two_tracks(tmp_path, every_min, offset_min):
+    """Two ships on one MMSI sail side by side 30 km apart. Reporting every 40 min, 5 min
+    apart, the step from the second to the first's next fix (30 km in 35 min, 27 kn) is
+    reachable, but that fix lies only 12 km from the first's last: each hull stays its own
+    track."""
+    mmsi = 273999997
+    route = [(40.3, 50.6), (41.5, 52.0)]
+    a = sail(mmsi, T0, route, every_min=every_min)
+    b = sail(mmsi, T0 + pd.Timedelta(minutes=offset_min), [km_north(*p, 30.0) for p in route],
+             every_min=every_min)
+    v, tr = features_of(tmp_path, a, b)
+    assert tr.counts.rejected == {} and tr.counts.positions == len(a) + len(b)
+    assert sorted(tr.positions["track_no"].unique()) == [0, 1]
+    tracks = _hull_tracks(tr, {"a": a, "b": b})
+    assert len(tracks["a"]) == 1 and len(tracks["b"]) == 1 and tracks["a"] != tracks["b"]
+    assert len(v) == 2
