@@ -27,6 +27,9 @@ _DEST_CODE = {t: i for i, t in enumerate(DEST_TEXT)}
 CANAL_ENTRANCE = "RU-VCSC-N1"
 #: Northern Caspian ice season (Dec-Mar, north of 44.5 N): passages at 60 % speed.
 ICE_LAT, ICE_SPEED_FACTOR, ICE_MONTHS = 44.5, 0.6, (12, 1, 2, 3)
+#: Outer anchorages lie up to this far outside a port's area (km): ships queue where the pilot
+#: boards, within sight of the port, not at the last sea-lane waypoint.
+QUEUE_OFF_PORT_KM = 15.0
 #: ~10 m GPS noise, in degrees of latitude.
 _GPS_NOISE_DEG = 10.0 / 111_000.0
 
@@ -160,14 +163,17 @@ class Planner:
         dest = declared or ais_name(b)
         w = self.world
         if self.v.kind in ("general_cargo", "tanker") and len(path) > 2 and self.rng.random() < w.queue_p:
-            k = len(path) - 2
             if b in ("RUOYA", "RUASF"):  # bound up the Volga: queue at the canal's sea entrance
-                k = int(np.argmin(haversine_km(path[:, 0], path[:, 1], *self.geo.where(CANAL_ENTRANCE))))
-                k = max(k, 1)
-            marks = [self.sail(path[:k + 1], dest)]
-            self.anchor(float(path[k, 0]), float(path[k, 1]), float(self.rng.uniform(2, w.queue_h_max)), dest,
+                k = max(int(np.argmin(haversine_km(path[:, 0], path[:, 1], *self.geo.where(CANAL_ENTRANCE)))), 1)
+                head, tail, x = path[:k + 1], path[k:], path[k]
+            else:  # at the port's outer anchorage, a few km outside its area
+                gaz = self.geo.gaz.ports.set_index("port_id")
+                off = float(gaz.at[b, "radius_km"]) * 4 / 3 + float(self.rng.uniform(2, QUEUE_OFF_PORT_KM))
+                head, tail, x = split_path(path, max(path_km(path) - off, 0.5 * path_km(path)))
+            marks = [self.sail(head, dest)]
+            self.anchor(float(x[0]), float(x[1]), float(self.rng.uniform(2, w.queue_h_max)), dest,
                         b in ("RUOYA", "RUASF"))
-            marks.append(self.sail(path[k:], dest))
+            marks.append(self.sail(tail, dest))
             return marks
         return [self.sail(path, dest)]
 

@@ -39,11 +39,14 @@ log = logging.getLogger(__name__)
 MID = {"RU": 273, "IR": 422, "AZ": 423, "TM": 434, "KZ": 436}
 #: Mix of suspicious profiles: the dark-call patterns dominate, as in public reporting.
 SUSPICIOUS_MIX = {"dark_approach": 0.24, "dark_call_oab": 0.2, "dark_volga": 0.2, "dark_loiter": 0.1,
-                  "sts": 0.14, "mmsi_change": 0.04, "shared_mmsi": 0.04, "false_destination": 0.04}
+                  "sts": 0.15, "mmsi_change": 0.04, "shared_mmsi": 0.03, "false_destination": 0.04}
+#: A second hull transmits a shared MMSI for this many days: a few voyages, so an identity
+#: game stays a minor share of the suspicious voyages beside the dark ones.
+SHARED_MMSI_DAYS = (3.0, 10.0)
 #: Ships are simulated from this long before the window so the window cuts them anywhere.
 WARMUP_DAYS = (3.0, 10.0)
-#: A planted dark event is labelled only if its switch-off lies inside the window and this
-#: much of its silence too: less is nothing an analyst could see.
+#: A planted dark event is labelled only if it shows as a gap inside the window (off and on
+#: again) at least this long: less is nothing an analyst could see.
 MIN_OBSERVABLE_H = 3.0
 
 
@@ -153,14 +156,26 @@ def make_fleet(cfg: SimConfig, world: World, rng: np.random.Generator) -> list[V
     # Suspicious profiles: among cargo ships and tankers, independent of flag and habits.
     eligible = [v for v in fleet if v.kind in ("general_cargo", "tanker")]
     n_susp = min(int(round(cfg.suspicious_share * len(fleet))), len(eligible))
-    names, w = list(SUSPICIOUS_MIX), np.array(list(SUSPICIOUS_MIX.values()))
-    for i in rng.choice(len(eligible), size=n_susp, replace=False):
+    for i, profile in zip(rng.choice(len(eligible), size=n_susp, replace=False), _profiles(n_susp, rng)):
         v = eligible[i]
-        v.profile = names[rng.choice(len(names), p=w / w.sum())]
+        v.profile = profile
         v.event_share = float(rng.uniform(world.event_share_lo, world.event_share_hi))  # repeat offenders
         if v.profile == "mmsi_change":
             v.new_mmsi = _new_mmsi(rng, list(MID)[rng.integers(len(MID))], used)
     return fleet
+
+
+def _profiles(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` suspicious profiles in the proportions of :data:`SUSPICIOUS_MIX` (largest remainder,
+    shuffled): a scenario's mix is a parameter, not a draw, so no scenario is by chance half
+    identity games."""
+    w = np.array(list(SUSPICIOUS_MIX.values()))
+    exact = n * w / w.sum()
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(-(exact - counts), kind="stable")[:n - counts.sum()]] += 1
+    out = np.repeat(np.array(list(SUSPICIOUS_MIX)), counts)
+    rng.shuffle(out)
+    return [str(x) for x in out]
 
 
 # --- one ship's life ------------------------------------------------------------------------
@@ -317,7 +332,7 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
         hull = Vessel(**{**v.__dict__, "profile": "shared_mmsi_twin", "event_share": 0.0, "twin": "",
                          "speed_kn": float(rng.uniform(9, 12)), "rendezvous": None})
         w0 = t_start + rng.uniform(0.1, 0.5) * cfg.days * 86400
-        w1 = min(w0 + float(rng.uniform(10, 25)) * 86400, t_end)
+        w1 = min(w0 + float(rng.uniform(*SHARED_MMSI_DAYS)) * 86400, t_end)
         parts.append(_receive(simulate_vessel(hull, geo, world, rng, w0, w1), rec, rng, w0, w1))
         trips.append({"mmsi": v.mmsi, "start": w0, "end": w1, "behaviour": "shared_mmsi", "event": None})
     pos = _assemble(parts, fleet)

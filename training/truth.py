@@ -2,9 +2,9 @@
 
 A trip runs from one reported port call to the next, so a voyage whose hidden call is the
 planted event is exactly the labelled interval. Trips cut by the edges of the data keep a label
-for what happened inside the window: a dark event counts only when its switch-off is inside
-and at least ``MIN_OBSERVABLE_H`` of its silence too; otherwise nothing of it could be seen and
-the voyage is benign (noted as such).
+for what happened inside the window: a dark event counts only when it shows as a gap, AIS off
+and on again inside the window, at least ``MIN_OBSERVABLE_H`` long; otherwise it could not be
+told from the edge of the data and the voyage is benign (noted as such).
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ _IDENTITY = ("mmsi_change", "false_destination", "shared_mmsi")
 
 
 def _observable(ev: dict | None, t_start: float, t_end: float) -> bool:
+    """A dark event shows in the data only as a gap: AIS off and on again inside the window.
+    Dark when the data starts or still dark when it ends, it looks like the edge of the data."""
     from .simulator import MIN_OBSERVABLE_H
-    return ev is not None and t_start <= ev["t0"] < t_end and min(ev["t1"], t_end) - ev["t0"] >= MIN_OBSERVABLE_H * 3600
+    return ev is not None and t_start <= ev["t0"] and ev["t1"] <= t_end and ev["t1"] - ev["t0"] >= MIN_OBSERVABLE_H * 3600
 
 
 def _cut(start: float, end: float, t_start: float, t_end: float) -> str:
