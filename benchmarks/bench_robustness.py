@@ -1,0 +1,80 @@
+"""Model robustness across worlds: train on differently drawn worlds and sizes, judge every
+model on the same reference set (a reserved world none of them saw).
+
+Each line is one model: its training worlds, size, and the reference metrics the run logged
+(average precision, precision at k, ROC-AUC, ECE, recall per behaviour, the false-positive rate
+on benign twins at k, both continuous rules). The last line summarises: the spread of reference
+AP, the worst margin over the better rule, the worst ECE. A throw-away MLflow store holds it all.
+
+Usage: python benchmarks/bench_robustness.py [--plan "101:300x60 202:600x60 303:1000x30 101+202+303"]
+A plan item is WORLD:VESSELSxDAYS, or several world seeds joined with + (one model trained on
+those scenarios together, each at the size given for it earlier in the plan).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEFAULT_PLAN = "101:300x60 202:600x60 303:1000x30 101+202+303"
+KEYS = ("reference_average_precision", "reference_precision_at_k", "reference_roc_auc", "reference_ece",
+        "reference_twin_fpr_at_k", "reference_rule_longest_gap_average_precision",
+        "reference_rule_surplus_time_average_precision", "test_average_precision")
+
+
+def _scenario(folder: Path, world: int, vessels: int, days: float, share: float) -> Path:
+    from training.simulator import SimConfig, simulate, write_scenario
+    out = folder / f"world{world}"
+    if not (out / "labels.csv").exists():
+        write_scenario(simulate(SimConfig(vessels=vessels, days=days, seed=world, world_seed=world,
+                                          suspicious_share=share)), out)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plan", default=DEFAULT_PLAN)
+    ap.add_argument("--suspicious-share", type=float, default=0.10, help="of each training scenario's fleet")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{d}/mlflow.db"
+        from training.train import train
+        sizes: dict[int, tuple[int, float]] = {}
+        aps, margins, eces = [], [], []
+        for item in a.plan.split():
+            worlds, _, size = item.partition(":")
+            seeds = [int(w) for w in worlds.split("+")]
+            if size:
+                v, _, days = size.partition("x")
+                sizes.update({w: (int(v), float(days)) for w in seeds})
+            t0 = time.perf_counter()
+            folders = [_scenario(Path(d), w, *sizes[w], a.suspicious_share) for w in seeds]
+            t_sim = time.perf_counter() - t0
+            s = train([str(f) for f in folders], None, experiment="robustness", promote="never")
+            m = s["metrics"]
+            rule = max(m["reference_rule_longest_gap_average_precision"], m["reference_rule_surplus_time_average_precision"])
+            aps.append(m["reference_average_precision"])
+            margins.append(m["reference_average_precision"] - rule)
+            eces.append(m["reference_ece"])
+            print(json.dumps({
+                "worlds": seeds, "suspicious_share": a.suspicious_share, "sizes": [f"{sizes[w][0]}x{sizes[w][1]:g}" for w in seeds],
+                "labelled_voyages": s["counts"]["labelled"], "suspicious": s["counts"]["suspicious"],
+                **{k: round(m[k], 4) for k in KEYS if k in m},
+                "margin_over_best_rule": round(margins[-1], 4),
+                **{k: round(v, 3) for k, v in sorted(m.items()) if k.startswith("reference_recall_")},
+                "reference_digest": s["reference"]["digest"], "simulate_seconds": round(t_sim, 1),
+                "train_seconds": round(time.perf_counter() - t0 - t_sim, 1)}), flush=True)
+        print(json.dumps({"summary": True, "models": len(aps), "reference_ap_min": round(min(aps), 4),
+                          "reference_ap_max": round(max(aps), 4), "reference_ap_spread": round(max(aps) - min(aps), 4),
+                          "worst_margin_over_best_rule": round(min(margins), 4), "worst_ece": round(max(eces), 4)}))
+
+
+if __name__ == "__main__":
+    main()
