@@ -41,7 +41,7 @@ def _scenario(folder: Path, world: int, vessels: int, days: float, share: float)
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", default=DEFAULT_PLAN)
-    ap.add_argument("--suspicious-share", type=float, default=0.10, help="of each training scenario's fleet")
+    ap.add_argument("--suspicious-share", type=float, default=0.25, help="of each training scenario's fleet")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{d}/mlflow.db"

@@ -343,7 +343,7 @@ def simulate(out: Annotated[Path, typer.Option("--out", "-o", help="Output folde
              seed: Annotated[int, typer.Option(help="Random seed: same seed and world seed, same bytes.")] = 7,
              world_seed: Annotated[Optional[int], typer.Option("--world-seed", help="Seed of the drawn world (reception, habits, behaviour ranges); default: --seed.")] = None,
              start: Annotated[str, typer.Option(help="First day (UTC), YYYY-MM-DD.")] = "2024-10-01",
-             suspicious_share: Annotated[float, typer.Option(help="Share of the fleet with a suspicious profile.", min=0, max=1)] = 0.10,
+             suspicious_share: Annotated[float, typer.Option(help="Share of the fleet with a suspicious profile (a training choice: enough examples of every behaviour).", min=0, max=1)] = 0.25,
              label_noise: Annotated[float, typer.Option(help="Share of voyage labels flipped on purpose.", min=0, max=1)] = 0.0,
              verbose: Verbose = False):
     """Labelled Caspian traffic in a randomized world: positions.parquet, labels.csv, vessels.csv,
