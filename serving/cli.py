@@ -431,8 +431,9 @@ def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write
         # A fresh month, after the training period, with its own seed: what an analyst gets on Monday.
         start = (pd.Timestamp("2024-10-01") + pd.Timedelta(days=60)).strftime("%Y-%m-%d")
         with vessel_progress(vessels) as tick:
-            month = write_scenario(run_sim(SimConfig(vessels=vessels, days=30, seed=8, start=start), progress=tick),
-                                   out_dir / "month")
+            # A tenth of the fleet suspicious, as in a plausible month (training uses a quarter).
+            month = write_scenario(run_sim(SimConfig(vessels=vessels, days=30, seed=8, start=start, suspicious_share=0.1),
+                                           progress=tick), out_dir / "month")
         m, info = load_model()
         with stages() as stage:
             scored = score_files([month["positions"]], m, DEFAULT, stage)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.geo import KM_PER_NM, haversine_km
 
@@ -59,3 +62,17 @@ def write_csv(df: pd.DataFrame, path) -> str:
     out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     out.to_csv(path, index=False)
     return str(path)
+
+
+@contextmanager
+def mlflow_store(root):
+    """A real MLflow store (SQLite + artifacts) in ``root`` for the duration: tests never touch
+    the project's own ``mlruns/``."""
+    import mlflow
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        yield root
+    finally:
+        mp.undo()
+        mlflow.set_tracking_uri(None)

@@ -15,6 +15,8 @@ import pytest
 from training.labels import LabelError, assign_labels, read_labels
 from training.simulator import SimConfig, simulate, write_scenario
 
+from .helpers import mlflow_store
+
 METRIC_KEYS = ["test_average_precision", "test_roc_auc", "test_precision_at_k", "test_recall_at_fpr05", "test_brier",
                "test_ece", "rule_gap12h_average_precision", "rule_gap30h_average_precision", "logreg_average_precision",
                "iforest_average_precision"]
@@ -28,13 +30,8 @@ def scenario(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    import mlflow
-    root = tmp_path_factory.mktemp("mlflow")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-    yield root
-    mp.undo()
-    mlflow.set_tracking_uri(None)
+    with mlflow_store(tmp_path_factory.mktemp("mlflow")) as root:
+        yield root
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.geo import haversine_km
+from features.geo import KM_PER_NM, haversine_km
 
 from . import behaviours as B
 from .geography import Geography, load_geography
@@ -204,7 +204,7 @@ def _choose(P: Planner, here: str, nxt: str) -> str:
     rv = v.rendezvous
     if rv is not None and not rv.get("done"):
         # Leave for the meeting when one more ordinary voyage could not make it in time.
-        to_rv = P.geo.route_km(here, rv["hub"]) / (v.speed_kn * 1.852) * 3600
+        to_rv = P.geo.route_km(here, rv["hub"]) / (v.speed_kn * KM_PER_NM) * 3600
         if P.t + 3 * 86400 + 2 * to_rv > rv["t"]:
             return "sts"
     # Both draws are made for every ship, so habits cost suspicious ships no randomness.

@@ -8,7 +8,7 @@ the reception was down for every ship there. Signatures as in ``training/behavio
 
 from __future__ import annotations
 
-from .behaviours import NON_SENSITIVE, VOLGA, _event, normal
+from .behaviours import NON_SENSITIVE, VOLGA, _event, normal, supply_trip
 from .planner import CANAL_ENTRANCE, Planner, ais_name, open_sea_split, path_km, split_path, time_at_km
 
 
@@ -111,7 +111,7 @@ def satellite_only(P: Planner, here: str, nxt: str, dep: float):
 
 
 def platform_dark(P: Planner, here: str, nxt: str, dep: float):
-    from .behaviours import supply_trip
+    """A supply boat's out-and-back to a platform, AIS off while idling there."""
     return supply_trip(P, here, nxt, dep, dark=True)
 
 
