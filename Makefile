@@ -3,22 +3,38 @@
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --locked
+# Debian packages the tests need beyond the Python environment: Chromium renders the HTML
+# report in a real browser, Java 17 runs the Spark engine's tests.
+SYSTEM_PACKAGES := chromium:chromium java:openjdk-17-jre-headless
 
-.PHONY: setup demo test bench clean
+.PHONY: setup system-deps demo test bench clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	@$(UV) sync --locked --quiet
 
+# Installs what is missing with apt-get (as root, else through sudo); says what to install
+# by hand when it cannot.
+system-deps:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing$$missing (Debian packages the tests need)"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+	  { echo "make: could not install$$missing; install them and run make test again" >&2; exit 2; }; \
+	fi
+
 demo: setup
 	$(RUN) darkvoyage demo
 
 # The tests include the Spark engine's: they need the optional `spark` extra (and Java 17).
-test: setup
+test: setup system-deps
 	@$(UV) sync --locked --quiet --extra spark
 	$(RUN) --extra spark pytest -q
 
-bench: setup
+bench: setup system-deps
 	@$(UV) sync --locked --quiet --extra spark
 	$(RUN) --extra spark python benchmarks/run_all.py
 
