@@ -70,18 +70,23 @@ def test_registered_with_aliases(first_run):
     assert str(client.get_model_version_by_alias("voyage-risk", "challenger").version) == str(first_run["model_version"])
 
 
-def test_champion_reproduces_the_run_predictions(first_run, scenario):
+def test_champion_reproduces_the_run_predictions(first_run):
+    """The served model (refit on every vessel) is what the run judged on the reference set."""
     import mlflow
-    from training.train import build_training_table
     from features.config import DEFAULT
     from features.gazetteer import load_gazetteer
-    preds = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=first_run["run_id"], artifact_path="test_predictions.csv"))
-    _, _, _, labelled = build_training_table([scenario["positions"]], scenario["labels"], load_gazetteer(), DEFAULT)
-    rows = labelled.set_index("voyage_id").loc[preds["voyage_id"]].reset_index()
+    from training.reference import default_reference
+    preds = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=first_run["run_id"],
+                                                            artifact_path="reference_predictions.csv"))
+    ref = default_reference(load_gazetteer(), DEFAULT)
+    assert ref.digest == first_run["reference"]["digest"]
     pyfunc = mlflow.pyfunc.load_model("models:/voyage-risk@champion")
-    got = pyfunc.predict(rows)["risk"].to_numpy()
+    got = pyfunc.predict(ref.voyages)["risk"].to_numpy()
     np.testing.assert_allclose(got, preds["risk"].to_numpy(), rtol=0, atol=1e-12)
     assert ((got >= 0) & (got <= 1)).all()
+    # The in-world test figures come from the model fitted without the test vessels: a different one.
+    test = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=first_run["run_id"], artifact_path="test_predictions.csv"))
+    assert len(test) > 0 and test["risk"].between(0, 1).all()
 
 
 def test_worse_model_does_not_take_champion(first_run, scenario, tmp_path):
@@ -151,3 +156,11 @@ def test_voyage_takes_the_label_it_overlaps_most():
                         "behaviour": ["normal", "dark_approach"], "source": None, "note": None})
     out = assign_labels(v, lab)
     assert list(out["y"].iloc[:2]) == [0, 1] and np.isnan(out["y"].iloc[2])
+
+
+def test_every_suspicious_behaviour_weighs_the_same():
+    from training.train import behaviour_weights
+    w = behaviour_weights([1, 1, 1, 1, 0, 0], ["dark_loiter"] * 3 + ["shared_mmsi", "normal", None])
+    assert w[:3].sum() == pytest.approx(w[3]) and w[4:].tolist() == [1.0, 1.0]
+    assert w[:4].mean() == pytest.approx(1.0)
+    assert behaviour_weights([1, 0], [None, None]).tolist() == [1.0, 1.0]
