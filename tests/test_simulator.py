@@ -17,7 +17,8 @@ import pytest
 from features.geo import haversine_km
 from training.behaviours import DARK, TWINS
 from training.geography import load_geography
-from training.simulator import MIN_OBSERVABLE_H, SimConfig, simulate, write_scenario
+from training.simulator import SimConfig, simulate, write_scenario
+from training.truth import MIN_OBSERVABLE_H
 from training.world import RANGES, draw_world
 
 FILES = ("positions.parquet", "labels.csv", "vessels.csv", "events.csv", "world.json")

@@ -121,7 +121,7 @@ def analyst_reference(positions, labels, gaz: Gazetteer, cfg: Config, stage=lamb
 
 
 def _check_usable(frame: pd.DataFrame, where: str) -> None:
-    from .train import TrainingError
+    from .tracking import TrainingError
     y = frame["y"].to_numpy(int)
     if y.sum() < 2 or (y == 0).sum() < 2 or pd.Series(frame["vessel_group"]).nunique() < 4:
         raise TrainingError(f"{where}: reference set too small ({len(frame)} labelled voyages, {int(y.sum())} "
@@ -184,8 +184,8 @@ def default_reference(gaz: Gazetteer, cfg: Config, stage=lambda s: None) -> Refe
 
 
 def _reference_experiment() -> str:
-    from .train import _create_experiment
-    return _create_experiment(REFERENCE_EXPERIMENT)
+    from .tracking import create_experiment
+    return create_experiment(REFERENCE_EXPERIMENT)
 
 
 def _build_default(exp_id: str, key: dict, gaz: Gazetteer, cfg: Config, stage) -> ReferenceSet:

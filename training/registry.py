@@ -8,7 +8,7 @@ import logging
 import numpy as np
 
 from .model import VoyageRiskModel
-from .train import MODEL_NAME, tracking_uri
+from .tracking import MODEL_NAME, tracking_uri
 
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@champion"
 log = logging.getLogger(__name__)

@@ -31,6 +31,7 @@ from . import behaviours as B
 from .geography import Geography, load_geography
 from .planner import DEST_TEXT, Planner, ais_name
 from .reception import Reception, build_reception
+from .truth import label_trips, planted_events
 from .twins import TWIN_APPLIES, TWIN_FUNCS
 from .world import World, draw_world
 
@@ -45,9 +46,6 @@ SUSPICIOUS_MIX = {"dark_approach": 0.24, "dark_call_oab": 0.2, "dark_volga": 0.2
 SHARED_MMSI_DAYS = (3.0, 10.0)
 #: Ships are simulated from this long before the window so the window cuts them anywhere.
 WARMUP_DAYS = (3.0, 10.0)
-#: A planted dark event is labelled only if it shows as a gap inside the window (off and on
-#: again) at least this long: less is nothing an analyst could see.
-MIN_OBSERVABLE_H = 3.0
 
 
 @dataclass(frozen=True)
@@ -315,7 +313,6 @@ def _plan_rendezvous(fleet: list[Vessel], geo: Geography, world: World, rng, t_s
 
 def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     """Simulate the scenario; deterministic per ``cfg`` (seed and world seed)."""
-    from .truth import label_trips, planted_events
     world = draw_world(cfg.world_seed_used)
     rng = np.random.default_rng(cfg.seed)
     geo = load_geography()

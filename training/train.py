@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from features.config import DEFAULT, FEATURE_CODE_VERSION, PROJECT_ROOT, Config
+from features.config import DEFAULT, FEATURE_CODE_VERSION, Config
 from features.gazetteer import Gazetteer, load_gazetteer
 from features.voyage_features import FEATURE_NAMES
 
@@ -36,14 +35,12 @@ from .evaluation import (expected_calibration_error, model_metrics, ranking_metr
 from .labels import unmatched_labels
 from .model import DEFAULT_LEVELS, VoyageRiskModel
 from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
+from .tracking import DEFAULT_EXPERIMENT, MODEL_NAME, TrainingError, create_experiment, tracking_uri
+
+__all__ = ["DEFAULT_EXPERIMENT", "MODEL_NAME", "TrainConfig", "TrainingError", "behaviour_weights", "train",
+           "tracking_uri"]
 
 log = logging.getLogger(__name__)
-MODEL_NAME = "voyage-risk"
-DEFAULT_EXPERIMENT = "voyage-risk"
-
-
-class TrainingError(ValueError):
-    """Training cannot go ahead with these inputs (too few labels, say)."""
 
 
 @dataclass(frozen=True)
@@ -63,36 +60,10 @@ class TrainConfig:
 
 # --- tracking --------------------------------------------------------------------------------
 
-def tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the local store under ``mlruns/`` at the project root."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
-    store = PROJECT_ROOT / "mlruns"
-    store.mkdir(exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
-
-
-def _create_experiment(experiment: str) -> str:
-    """The id of ``experiment`` in the current store, created (artifacts beside a SQLite
-    store) if missing."""
-    import mlflow
-    uri = mlflow.get_tracking_uri()
-    exp = mlflow.get_experiment_by_name(experiment)
-    if exp is not None:
-        return exp.experiment_id
-    artifacts = None
-    if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
-        artifacts = (PROJECT_ROOT / "mlruns" / "artifacts").as_uri()
-    elif uri.startswith("sqlite:///"):
-        artifacts = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
-    return mlflow.create_experiment(experiment, artifact_location=artifacts)
-
-
 def _setup(experiment: str) -> str:
     import mlflow
     mlflow.set_tracking_uri(tracking_uri())
-    exp_id = _create_experiment(experiment)
+    exp_id = create_experiment(experiment)
     mlflow.set_experiment(experiment_id=exp_id)  # nested search trials land here too
     return exp_id
 

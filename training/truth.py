@@ -14,6 +14,9 @@ import pandas as pd
 
 from .behaviours import DARK
 
+#: A planted dark event is labelled only if it shows as a gap inside the window (off and on
+#: again) at least this long (h): less is nothing an analyst could see.
+MIN_OBSERVABLE_H = 3.0
 #: Behaviours that are suspicious whenever their trip overlaps the window.
 _IDENTITY = ("mmsi_change", "false_destination", "shared_mmsi")
 
@@ -21,7 +24,6 @@ _IDENTITY = ("mmsi_change", "false_destination", "shared_mmsi")
 def _observable(ev: dict | None, t_start: float, t_end: float) -> bool:
     """A dark event shows in the data only as a gap: AIS off and on again inside the window.
     Dark when the data starts or still dark when it ends, it looks like the edge of the data."""
-    from .simulator import MIN_OBSERVABLE_H
     return ev is not None and t_start <= ev["t0"] and ev["t1"] <= t_end and ev["t1"] - ev["t0"] >= MIN_OBSERVABLE_H * 3600
 
 
