@@ -64,6 +64,9 @@ FEATURES: list[tuple[str, str, str]] = [
     ("dest_sensitive", "0/1", "the voyage ends at a sensitive port"),
     ("dest_declared_mismatch", "0/1/NaN", "declared AIS destination does not name the port reached (NaN: unknown, or an anchorage)"),
     ("dest_declared_is_origin", "0/1/NaN", "declared destination names the origin port: a stale entry, not a false one (NaN: unknown)"),
+    ("trip_end_sensitive", "0/1/NaN", "the trip ends at a sensitive port: the voyage's destination, or past anchorage stops (a queue at the canal mouth) the port the track goes on to (NaN: end unknown, or the voyage continues a trip from an anchorage)"),
+    ("trip_decl_mismatch", "0/1/NaN", "declared destination names neither the trip's end, nor this voyage's destination, nor its origin (a stale entry) (NaN: no text, or as trip_end_sensitive)"),
+    ("trip_decl_mismatch_sensitive", "0/1/NaN", "trip_decl_mismatch on a trip that ends at a sensitive port: an innocuous port declared on the way to a sensitive one"),
     ("starts_at_sea_km", "km", "voyage without an origin: distance from its first fix to the nearest port (0 with an origin)"),
     ("ends_at_sea_km", "km", "voyage without a destination: distance from its last fix to the nearest port (0 with one)"),
     ("open_start", "0/1", "the voyage is its track's first and has no origin port: the ship was already under way when its track begins (at the start of the data, or when it first appears), so the voyage's beginning is not in the data"),
@@ -90,6 +93,7 @@ CONTEXT: list[tuple[str, str, str]] = [
     ("origin_exit_observed", "bool", "the departure from the origin was seen (not across a gap)"),
     ("dest_entry_observed", "bool", "the arrival at the destination was seen"),
     ("declared_destination", "", "AIS destination field at the end of the voyage"),
+    ("trip_end_port", "", "where the trip ends: the destination, or past anchorage stops the port the track goes on to"),
     ("usual_interval_s", "s", "the track's mean reporting interval outside gaps (a transponder trait, not behaviour: not a model input)"),
     ("lg_start", "UTC", "start of the longest gap"),
     ("lg_end", "UTC", "end of the longest gap"),
@@ -109,6 +113,9 @@ CONTEXT: list[tuple[str, str, str]] = [
 ]
 
 _BIG = np.iinfo(np.int64).max
+#: Anchorage stops walked over to find where a trip ends: the canal mouth, then the river port
+#: (a queue, the canal, a second queue at most).
+_TRIP_MAX_STOPS = 3
 
 
 
@@ -394,6 +401,8 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     track_last[:-1] = vtid[:-1] != vtid[1:]
     out["open_start"] = (track_first & (origin < 0)).astype(float)
     out["open_end"] = (track_last & (dest < 0)).astype(float)
+    trip_end = _trip_end(origin, dest, vtid, gaz)
+    out.update(_trip_declared(origin, dest, trip_end, declared, gaz))
     # Rows are grouped by MMSI: the last row of each MMSI holds its highest track number.
     mfirst = np.flatnonzero(group_starts(mmsi))
     mlast = np.append(mfirst[1:], n) - 1
@@ -437,6 +446,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
         "origin_exit_observed": pd.array(np.where(origin >= 0, ~gap[gst], None), dtype="boolean"),
         "dest_entry_observed": pd.array(np.where(dest >= 0, ~gap[gend], None), dtype="boolean"),
         "declared_destination": pd.array(declared, dtype="str"),
+        "trip_end_port": port_ids(trip_end),
         "usual_interval_s": usual_interval[vtid],
         "lg_start": pd.to_datetime(put(t[la]) * 1e6, unit="us", utc=True),
         "lg_end": pd.to_datetime(put(t[lb]) * 1e6, unit="us", utc=True),
@@ -449,6 +459,57 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     }
     ctx.update({name: np.asarray(out[name], float) for name in FEATURE_NAMES})
     return pd.DataFrame({c: ctx[c] for c, _, _ in CONTEXT} | {f: ctx[f] for f in FEATURE_NAMES})
+
+
+def _anchorage(gaz: Gazetteer) -> np.ndarray:
+    """Per port index, and -1 (no port) last: is it an anchorage (a queue off a port)?"""
+    kinds = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
+    return np.append(kinds == "anchorage", False)
+
+
+def _trip_end(origin, dest, vtid, gaz: Gazetteer) -> np.ndarray:
+    """Per voyage, the port index where its trip ends (-1: unknown): its destination, or when
+    that is an anchorage, the destination of the track's next voyage, over up to
+    ``_TRIP_MAX_STOPS`` stops. A voyage that starts at an anchorage continues a trip judged on
+    its first leg: -1 too.
+
+    ``origin``, ``dest``: port index per voyage (-1: none); ``vtid``: track per voyage, voyages
+    in track and time order."""
+    anch = _anchorage(gaz)
+    nv = len(dest)
+    k, end = np.arange(nv), dest.copy()
+    for _ in range(_TRIP_MAX_STOPS):
+        nxt = np.minimum(k + 1, nv - 1)
+        go = anch[end] & (k + 1 < nv) & (vtid[nxt] == vtid)
+        k = np.where(go, nxt, k)
+        end = np.where(go, dest[k], end)
+    return np.where(anch[origin] | anch[end], -1, end)
+
+
+def _trip_declared(origin, dest, trip_end, declared, gaz: Gazetteer) -> dict:
+    """``trip_end_sensitive``, ``trip_decl_mismatch``, ``trip_decl_mismatch_sensitive`` (see
+    FEATURES): the declared destination judged against the whole trip, so a ship bound for
+    Astrakhan that queues at the canal mouth first still matches 'ASTRAKHAN'."""
+    nv = len(dest)
+    ids, names, sens = gaz.ids, gaz.names, gaz.sensitive
+    known = trip_end >= 0
+    t_sens = np.where(known, sens[np.maximum(trip_end, 0)], np.nan).astype(float)
+    mismatch = np.full(nv, np.nan)
+    seen: dict = {}
+
+    def names_it(text, p) -> bool:  # cached: a fleet declares few distinct texts
+        if p < 0:
+            return False
+        if (text, p) not in seen:
+            seen[(text, p)] = destination_matches(text, ids[p], names[p])
+        return seen[(text, p)]
+
+    for i in np.flatnonzero(known):
+        if declared[i]:
+            text = declared[i]
+            mismatch[i] = float(not (names_it(text, trip_end[i]) or names_it(text, dest[i]) or names_it(text, origin[i])))
+    return {"trip_end_sensitive": t_sens, "trip_decl_mismatch": mismatch,
+            "trip_decl_mismatch_sensitive": np.where(np.isnan(mismatch), np.nan, mismatch * t_sens)}
 
 
 def _dark_calls(gi, g_dt, gv, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg: Config) -> dict:

@@ -357,3 +357,28 @@ def test_two_hulls_sailing_in_parallel_30km_apart_become_two_tracks(tmp_path, ev
     tracks = _hull_tracks(tr, {"a": a, "b": b})
     assert len(tracks["a"]) == 1 and len(tracks["b"]) == 1 and tracks["a"] != tracks["b"]
     assert len(v) == 2
+
+
+def test_declared_destination_is_judged_against_the_whole_trip(tmp_path):
+    """Aktau -> a queue at the Volga canal mouth -> Astrakhan: 'ASTRAKHAN' names the trip's end
+    although the first voyage ends at the anchorage; 'BAKU' names no port of the trip."""
+    aktau, mouth, astrakhan = (43.65, 51.15), (44.7633, 47.76), (46.3498, 48.0326)
+
+    def trip(mmsi, declared):
+        static = pd.DataFrame({"mmsi": [mmsi], "timestamp": [T0 - pd.Timedelta(hours=1)],
+                               "lat": [np.nan], "lon": [np.nan], "destination": [declared]})
+        berth = stay(mmsi, T0, *aktau, hours=6)
+        leg1 = sail(mmsi, end_of(berth) + pd.Timedelta(minutes=3), [aktau, mouth])
+        queue = stay(mmsi, end_of(leg1) + pd.Timedelta(minutes=3), *mouth, hours=6)
+        leg2 = sail(mmsi, end_of(queue) + pd.Timedelta(minutes=3), [mouth, astrakhan])
+        return [static, berth, leg1, queue, leg2, stay(mmsi, end_of(leg2) + pd.Timedelta(minutes=3), *astrakhan, hours=12)]
+
+    v, _ = features_of(tmp_path, *trip(273000300, "ASTRAKHAN"), *trip(273000400, "BAKU"))
+    for mmsi, mismatch in ((273000300, 0.0), (273000400, 1.0)):
+        first, second = v[v["mmsi"] == mmsi].sort_values("start").iloc[:2].to_dict("records")
+        assert (first["origin_port"], first["destination_port"], second["destination_port"]) == ("KZAAU", "RU-VCSC-N1", "RUASF")
+        assert first["trip_end_port"] == "RUASF" and first["trip_end_sensitive"] == 1
+        assert first["trip_decl_mismatch"] == mismatch and first["trip_decl_mismatch_sensitive"] == mismatch
+        assert math.isnan(first["dest_declared_mismatch"])  # the single-leg check cannot judge an anchorage
+        # The leg from the anchorage continues the trip: judged on its first leg only.
+        assert math.isnan(second["trip_decl_mismatch"]) and math.isnan(second["trip_end_sensitive"])

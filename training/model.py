@@ -184,6 +184,9 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
     if feature in ("dest_declared_mismatch", "dest_declared_is_origin"):
         return (f"declared destination '{row.get('declared_destination')}' but arrived at "
                 f"{_port(gaz, row.get('destination_port'))}")
+    if feature.startswith("trip_"):
+        return (f"declared destination '{row.get('declared_destination')}' on a trip to "
+                f"{_port(gaz, row.get('trip_end_port'))}")
     if feature in ("dest_visit_dark_h", "dest_anchorage"):
         return f"AIS off {_f(row, 'dest_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('destination_port'))}"
     if feature == "origin_visit_dark_h":
@@ -213,7 +216,7 @@ def _family(feature: str) -> str:
         return "gap"
     if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):
         return "speed"  # one sentence ("averaged ... kn") for all three
-    for prefix in ("dc_", "oab", "dest_declared", "concurrent", "n_tracks"):
+    for prefix in ("dc_", "oab", "dest_declared", "trip_", "concurrent", "n_tracks"):
         if feature.startswith(prefix):
             return prefix
     return feature
