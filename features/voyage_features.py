@@ -370,39 +370,31 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     ov, dv = visit[row_first], visit[row_last]
     out["origin_visit_dark_h"] = np.where(ov >= 0, visit_dark[np.maximum(ov, 0)], 0.0) / 3600.0
     out["dest_visit_dark_h"] = np.where(dv >= 0, visit_dark[np.maximum(dv, 0)], 0.0) / 3600.0
-    kinds_ = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
-    out["dest_anchorage"] = np.where(dest >= 0, kinds_[np.maximum(dest, 0)] == "anchorage", False).astype(float)
+    # Per port index, and -1 (no port) last: an anchorage is a queue off a port, not a berth.
+    anch = np.append(gaz.anchorage, False)
+    out["dest_anchorage"] = anch[dest].astype(float)
     sens = gaz.sensitive
     out["origin_sensitive"] = np.where(origin >= 0, sens[np.maximum(origin, 0)], False).astype(float)
     out["dest_sensitive"] = np.where(dest >= 0, sens[np.maximum(dest, 0)], False).astype(float)
     declared = (pos["destination"].iloc[row_last].to_numpy(dtype=object, na_value=None)
                 if "destination" in pos else np.full(nv, None))
-    mismatch = np.full(nv, np.nan)
-    ids, names = gaz.ids, gaz.names
+    ids = gaz.ids
+    names_port = _declared_names(declared, gaz)
+    names_dest, names_origin = names_port(dest), names_port(origin)
     # An anchorage (a queue off a port) is where a ship waits, not the port it declares.
-    kinds = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
-    for i in np.flatnonzero((dest >= 0) & (kinds[np.maximum(dest, 0)] != "anchorage")):
-        if declared[i]:
-            mismatch[i] = 0.0 if destination_matches(declared[i], ids[dest[i]], names[dest[i]]) else 1.0
-    out["dest_declared_mismatch"] = mismatch
-    is_origin = np.full(nv, np.nan)
-    for i in np.flatnonzero(origin >= 0):
-        if declared[i]:
-            is_origin[i] = 1.0 if destination_matches(declared[i], ids[origin[i]], names[origin[i]]) else 0.0
-    out["dest_declared_is_origin"] = is_origin
+    out["dest_declared_mismatch"] = np.where(anch[dest], np.nan, 1.0 - names_dest)
+    out["dest_declared_is_origin"] = names_origin
     _, first_km = gaz.nearest(lat[row_first], lon[row_first])
     _, last_km = gaz.nearest(lat[row_last], lon[row_last])
     out["starts_at_sea_km"] = np.where(origin >= 0, 0.0, first_km)
     out["ends_at_sea_km"] = np.where(dest >= 0, 0.0, last_km)
     # Voyages come in track order: a track's first (last) voyage is where the track id changes.
-    track_first = np.ones(nv, bool)
-    track_first[1:] = vtid[1:] != vtid[:-1]
-    track_last = np.ones(nv, bool)
-    track_last[:-1] = vtid[:-1] != vtid[1:]
+    track_first = group_starts(vtid)
+    track_last = np.append(track_first[1:], True)[:nv]
     out["open_start"] = (track_first & (origin < 0)).astype(float)
     out["open_end"] = (track_last & (dest < 0)).astype(float)
-    trip_end = _trip_end(origin, dest, vtid, gaz)
-    out.update(_trip_declared(origin, dest, trip_end, declared, gaz))
+    trip_end = _trip_end(origin, dest, vtid, anch)
+    out.update(_trip_declared(trip_end, names_port(trip_end), names_dest, names_origin, gaz))
     # Rows are grouped by MMSI: the last row of each MMSI holds its highest track number.
     mfirst = np.flatnonzero(group_starts(mmsi))
     mlast = np.append(mfirst[1:], n) - 1
@@ -461,21 +453,32 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     return pd.DataFrame({c: ctx[c] for c, _, _ in CONTEXT} | {f: ctx[f] for f in FEATURE_NAMES})
 
 
-def _anchorage(gaz: Gazetteer) -> np.ndarray:
-    """Per port index, and -1 (no port) last: is it an anchorage (a queue off a port)?"""
-    kinds = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
-    return np.append(kinds == "anchorage", False)
+def _declared_names(declared: np.ndarray, gaz: Gazetteer):
+    """A function port index per voyage -> 1.0/0.0 (the voyage's declared destination text names
+    that port or not) or NaN (no text, or no port). Each distinct (text, port) pair is matched
+    once: a fleet declares few texts."""
+    has_text = np.array([bool(d) for d in declared], dtype=bool)
+    seen: dict = {}
+
+    def names_port(port: np.ndarray) -> np.ndarray:
+        out = np.full(len(port), np.nan)
+        for i in np.flatnonzero(has_text & (port >= 0)):
+            key = (declared[i], int(port[i]))
+            if key not in seen:
+                seen[key] = destination_matches(declared[i], gaz.ids[key[1]], gaz.names[key[1]])
+            out[i] = float(seen[key])
+        return out
+    return names_port
 
 
-def _trip_end(origin, dest, vtid, gaz: Gazetteer) -> np.ndarray:
+def _trip_end(origin, dest, vtid, anch) -> np.ndarray:
     """Per voyage, the port index where its trip ends (-1: unknown): its destination, or when
     that is an anchorage, the destination of the track's next voyage, over up to
     ``_TRIP_MAX_STOPS`` stops. A voyage that starts at an anchorage continues a trip judged on
     its first leg: -1 too.
 
     ``origin``, ``dest``: port index per voyage (-1: none); ``vtid``: track per voyage, voyages
-    in track and time order."""
-    anch = _anchorage(gaz)
+    in track and time order; ``anch``: anchorage flag per port index, -1 (no port) last."""
     nv = len(dest)
     k, end = np.arange(nv), dest.copy()
     for _ in range(_TRIP_MAX_STOPS):
@@ -486,30 +489,18 @@ def _trip_end(origin, dest, vtid, gaz: Gazetteer) -> np.ndarray:
     return np.where(anch[origin] | anch[end], -1, end)
 
 
-def _trip_declared(origin, dest, trip_end, declared, gaz: Gazetteer) -> dict:
+def _trip_declared(trip_end, names_end, names_dest, names_origin, gaz: Gazetteer) -> dict:
     """``trip_end_sensitive``, ``trip_decl_mismatch``, ``trip_decl_mismatch_sensitive`` (see
     FEATURES): the declared destination judged against the whole trip, so a ship bound for
-    Astrakhan that queues at the canal mouth first still matches 'ASTRAKHAN'."""
-    nv = len(dest)
-    ids, names, sens = gaz.ids, gaz.names, gaz.sensitive
+    Astrakhan that queues at the canal mouth first still matches 'ASTRAKHAN'. ``names_*``:
+    1/0/NaN per voyage, the text names the trip's end, the destination, the origin."""
     known = trip_end >= 0
-    t_sens = np.where(known, sens[np.maximum(trip_end, 0)], np.nan).astype(float)
-    mismatch = np.full(nv, np.nan)
-    seen: dict = {}
-
-    def names_it(text, p) -> bool:  # cached: a fleet declares few distinct texts
-        if p < 0:
-            return False
-        if (text, p) not in seen:
-            seen[(text, p)] = destination_matches(text, ids[p], names[p])
-        return seen[(text, p)]
-
-    for i in np.flatnonzero(known):
-        if declared[i]:
-            text = declared[i]
-            mismatch[i] = float(not (names_it(text, trip_end[i]) or names_it(text, dest[i]) or names_it(text, origin[i])))
+    t_sens = np.where(known, gaz.sensitive[np.maximum(trip_end, 0)], np.nan).astype(float)
+    # No text (names_end NaN) stays NaN; a missing destination or origin names nothing (0).
+    named = np.maximum(np.fmax(np.nan_to_num(names_dest), np.nan_to_num(names_origin)), names_end)
+    mismatch = np.where(known, 1.0 - named, np.nan)
     return {"trip_end_sensitive": t_sens, "trip_decl_mismatch": mismatch,
-            "trip_decl_mismatch_sensitive": np.where(np.isnan(mismatch), np.nan, mismatch * t_sens)}
+            "trip_decl_mismatch_sensitive": mismatch * t_sens}
 
 
 def _dark_calls(gi, g_dt, gv, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg: Config) -> dict:
@@ -536,8 +527,7 @@ def _dark_calls(gi, g_dt, gv, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg: Confi
     exit_r = gaz.radius_km * cfg.port_exit_factor
     spare = np.where((ds <= exit_r) & (de <= exit_r), -np.inf, spare)
     # An anchorage is where ships queue, not where cargo is worked: not a call.
-    kinds = gaz.ports["kind"].to_numpy(dtype=object) if "kind" in gaz.ports else np.full(gaz.n, "")
-    spare = np.where((kinds == "anchorage")[None, :], -np.inf, spare)
+    spare = np.where(gaz.anchorage[None, :], -np.inf, spare)
     feasible = spare > 0
     sens = gaz.sensitive[None, :]
     n_feas = feasible.sum(axis=1)
