@@ -53,7 +53,7 @@ def _event(t0, t1, lat=np.nan, lon=np.nan, port="", partner=0, keep=0.0, ais="of
             "keep": float(keep), "ais": "partly on" if keep > 0 else ais}
 
 
-def _declared(P: Planner, here: str, nxt: str) -> str | None:
+def _declared(P: Planner, here: str) -> str | None:
     """Any ship may leave the last port in the destination field (a stale entry)."""
     return ais_name(here) if P.rng.random() < P.v.stale_p else None
 
@@ -61,7 +61,7 @@ def _declared(P: Planner, here: str, nxt: str) -> str | None:
 # --- ordinary ------------------------------------------------------------------------------
 
 def normal(P: Planner, here: str, nxt: str, dep: float):
-    P.voyage(here, nxt, _declared(P, here, nxt))
+    P.voyage(here, nxt, _declared(P, here))
     P.trip(dep, "normal")
     return nxt, None
 

@@ -207,6 +207,6 @@ def paired_bootstrap_ap(y, cand, champ, groups, n_boot: int = BOOTSTRAP_RESAMPLE
         diffs.append(weighted_ap(y, cand, w) - weighted_ap(y, champ, w))
     d = np.concatenate(diffs)
     d = d[np.isfinite(d)]
-    return {"candidate_ap": average_precision(y, cand), "champion_ap": average_precision(y, champ),
-            "diff": average_precision(y, cand) - average_precision(y, champ), "low": float(np.quantile(d, quantile)),
+    ap_cand, ap_champ = average_precision(y, cand), average_precision(y, champ)
+    return {"candidate_ap": ap_cand, "champion_ap": ap_champ, "diff": ap_cand - ap_champ, "low": float(np.quantile(d, quantile)),
             "high": float(np.quantile(d, 1 - quantile)), "resamples": int(len(d))}

@@ -88,15 +88,14 @@ def build_reception(world: World, geo: Geography, rng: np.random.Generator, t0: 
     s_lat = np.r_[lat[pick], ports["lat"].to_numpy(float)[vts]]
     s_lon = np.r_[lon[pick], ports["lon"].to_numpy(float)[vts]]
     s_reg = np.r_[region[pick], ports["country"].to_numpy(dtype=object)[vts].astype(str)]
-    pick = np.arange(len(s_lat))
     # Port receivers hear their approaches (~20-40 km); the coastal network as drawn.
     s_range = np.r_[world.station_range_km * rng.uniform(0.7, 1.3, world.shore_stations),
                     rng.uniform(20.0, 40.0, int(vts.sum()))]
-    s_p = np.clip(world.station_detect_p + rng.normal(0, 0.02, len(pick)), 0.5, 0.995)
+    s_p = np.clip(world.station_detect_p + rng.normal(0, 0.02, len(s_lat)), 0.5, 0.995)
     span = (t1 - t0) + 10 * 86400.0
     starts, ends = [], []
     days = (t1 - t0) / 86400.0
-    for s in range(len(pick)):
+    for s in range(len(s_lat)):
         rate = world.station_outages_per_day * world.region_outage_factor[str(s_reg[s])]
         n = rng.poisson(rate * days)
         a = np.sort(rng.uniform(0, t1 - t0, n))

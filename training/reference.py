@@ -68,7 +68,6 @@ class ReferenceSet:
     digest: str
     source: str
     run_id: str | None = None
-    built: bool = False
 
     @property
     def feature_code_version(self) -> str:
@@ -95,16 +94,12 @@ def table_digest(df: pd.DataFrame) -> str:
     return h.hexdigest()[:20]
 
 
-def _from_parquet(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path)
-
-
 def _round_trip(df: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, Path]:
     """Write the table as Parquet and read it back: the digest is taken of what a later run
     will read, so a stored set and a fresh one hash alike."""
     path = folder / VOYAGES_FILE
     df.to_parquet(path, index=False)
-    return _from_parquet(path), path
+    return pd.read_parquet(path), path
 
 
 def analyst_reference(positions, labels, gaz: Gazetteer, cfg: Config, stage=lambda s: None) -> ReferenceSet:
@@ -131,16 +126,10 @@ def _check_usable(frame: pd.DataFrame, where: str) -> None:
 # --- the default reference set -----------------------------------------------------------------
 
 def sim_config():
-    """The SimConfig of the default reference scenario (world seed passed when the simulator
-    knows worlds)."""
+    """The SimConfig of the default reference scenario."""
     from .simulator import SimConfig
-    known = SimConfig.__dataclass_fields__
-    kw = {"vessels": REFERENCE_VESSELS, "days": REFERENCE_DAYS, "seed": REFERENCE_SIM_SEED}
-    if "world_seed" in known:
-        kw["world_seed"] = REFERENCE_WORLD_SEED
-    if "suspicious_share" in known:
-        kw["suspicious_share"] = REFERENCE_SUSPICIOUS_SHARE
-    return SimConfig(**kw)
+    return SimConfig(vessels=REFERENCE_VESSELS, days=REFERENCE_DAYS, seed=REFERENCE_SIM_SEED,
+                     world_seed=REFERENCE_WORLD_SEED, suspicious_share=REFERENCE_SUSPICIOUS_SHARE)
 
 
 def reference_key(cfg: Config) -> dict:
@@ -174,7 +163,7 @@ def default_reference(gaz: Gazetteer, cfg: Config, stage=lambda s: None) -> Refe
         with tempfile.TemporaryDirectory() as tmp:
             path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path=f"{ARTIFACT_DIR}/{VOYAGES_FILE}",
                                                        dst_path=tmp)
-            frame = _from_parquet(Path(path))
+            frame = pd.read_parquet(Path(path))
         digest = table_digest(frame)
         if digest != run.data.tags.get("darkvoyage.reference_digest"):
             log.warning("stored reference set %s reads back with digest %s, not %s", run.info.run_id, digest,
@@ -209,7 +198,7 @@ def _build_default(exp_id: str, key: dict, gaz: Gazetteer, cfg: Config, stage) -
             for f in sorted((tmp / "scenario").iterdir()):
                 mlflow.log_artifact(str(f), ARTIFACT_DIR)
             mlflow.log_artifact(str(vpath), ARTIFACT_DIR)
-            ref = ReferenceSet(REFERENCE_EXPERIMENT, frame, digest, run.info.artifact_uri, run.info.run_id, built=True)
+            ref = ReferenceSet(REFERENCE_EXPERIMENT, frame, digest, run.info.artifact_uri, run.info.run_id)
             log_reference_input(ref)
     log.info("built reference set %s: %d voyages, digest %s", ref.run_id, len(frame), digest)
     return ref

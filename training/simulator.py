@@ -113,7 +113,6 @@ class Vessel:
     new_mmsi: int = 0
     changed: bool = False
     rendezvous: dict | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _imo(rng) -> str:

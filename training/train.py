@@ -30,8 +30,7 @@ from features.config import DEFAULT, FEATURE_CODE_VERSION, Config
 from features.gazetteer import Gazetteer, load_gazetteer
 from features.voyage_features import FEATURE_NAMES
 
-from .evaluation import (expected_calibration_error, model_metrics, ranking_metrics,  # noqa: F401 - re-exported
-                         recall_by_behaviour, reference_metrics, rule_scores)
+from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics, rule_scores
 from .labels import unmatched_labels
 from .model import DEFAULT_LEVELS, VoyageRiskModel
 from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
@@ -260,13 +259,6 @@ def as_sources(positions, labels=None) -> list[ScenarioInput]:
     return [ScenarioInput(tuple(Path(p) for p in positions), Path(labels))]
 
 
-def build_training_table(positions, labels_path, gaz: Gazetteer, cfg: Config, stage=lambda s: None):
-    """(tracks, grid, labels, labelled voyages) of training inputs (see :func:`as_sources`);
-    tracks and labels are the first scenario's."""
-    tables, grid, voyages = combined_tables(as_sources(positions, labels_path), gaz, cfg, stage)
-    return tables[0].tracks, grid, tables[0].labels, voyages
-
-
 def _labelled(voyages: pd.DataFrame, tables) -> pd.DataFrame:
     data = voyages[voyages["y"].notna()].reset_index(drop=True)
     y = data["y"].to_numpy(int)
@@ -279,11 +271,14 @@ def _labelled(voyages: pd.DataFrame, tables) -> pd.DataFrame:
     return data
 
 
-def _reference(reference, gaz, cfg, stage):
+def _reference(reference, sources, gaz, cfg, stage):
+    """The reference set: the analyst's (positions, labels), or the stored default one, after
+    refusing training scenarios from its reserved world (before it is built or fetched)."""
     from .reference import REFERENCE_WORLD_SEED, analyst_reference, default_reference
-    if reference is None:
-        return default_reference(gaz, cfg, stage), REFERENCE_WORLD_SEED
-    return analyst_reference(reference[0], reference[1], gaz, cfg, stage), None
+    if reference is not None:
+        return analyst_reference(reference[0], reference[1], gaz, cfg, stage)
+    check_not_reserved(sources, REFERENCE_WORLD_SEED)
+    return default_reference(gaz, cfg, stage)
 
 
 def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, search: int = 0, promote: str = "auto",
@@ -301,9 +296,7 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
     try:
         sources = as_sources(positions, labels_path)
         exp_id = _setup(experiment)
-        ref, reserved = _reference(reference, gaz, cfg, stage)
-        if reserved is not None:
-            check_not_reserved(sources, reserved)
+        ref = _reference(reference, sources, gaz, cfg, stage)
         tables, grid, voyages = combined_tables(sources, gaz, cfg, stage)
     except ScenarioError as err:
         raise TrainingError(str(err)) from None

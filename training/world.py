@@ -13,7 +13,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, make_dataclass
 
 import numpy as np
 
@@ -67,59 +67,13 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class World:
-    """One drawn world; field names and units as in :data:`RANGES`."""
-
-    world_seed: int
-    shore_stations: int
-    port_station_p: float
-    station_range_km: float
-    station_detect_p: float
-    station_outages_per_day: float
-    station_outage_h_max: float
-    region_outage_factor_max: float
-    iran_station_density: float
-    sat_revisit_min: float
-    sat_pass_min: float
-    sat_detect_p: float
-    sat_holes_per_day: float
-    sat_hole_h_max: float
-    underway_interval_lo_s: float
-    underway_interval_hi_s: float
-    moored_interval_lo_s: float
-    moored_interval_hi_s: float
-    speed_factor: float
-    stay_median_h: float
-    stay_sigma: float
-    queue_p: float
-    queue_h_max: float
-    off_at_berth_share: float
-    stale_destination_p: float
-    fault_rate_per_day: float
-    fault_h_max: float
-    twin_vessel_share: float
-    twin_voyage_share: float
-    ru_ru_share: float
-    event_share_lo: float
-    event_share_hi: float
-    approach_off_km_max: float
-    oab_off_km_max: float
-    slowdown_p: float
-    reappear_elsewhere_p: float
-    partial_p: float
-    partial_keep_p: float
-    hidden_stay_h_max: float
-    loiter_h_max: float
-    sts_one_dark_p: float
-    #: Outage-rate multiplier per shore region (RU, KZ, TM, AZ, IR): holes cluster somewhere.
-    region_outage_factor: dict
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 REGIONS = ("RU", "KZ", "TM", "AZ", "IR")
+
+#: One drawn world: ``world_seed``, a field per :data:`RANGES` entry (its unit there), and
+#: ``region_outage_factor``, the outage-rate multiplier per shore region (holes cluster).
+World = make_dataclass(
+    "World", [("world_seed", int)] + [(n, int if how == "int" else float) for n, (_, _, how, _) in RANGES.items()]
+    + [("region_outage_factor", dict)], frozen=True, namespace={"to_dict": lambda self: asdict(self)})
 
 
 def draw_world(world_seed: int) -> World:
@@ -137,7 +91,6 @@ def draw_world(world_seed: int) -> World:
     factors = rng.uniform(0.5, values["region_outage_factor_max"], len(REGIONS))
     factors[rng.integers(len(REGIONS))] = values["region_outage_factor_max"]
     values["region_outage_factor"] = {r: round(float(f), 3) for r, f in zip(REGIONS, factors)}
-    assert set(values) == {f.name for f in fields(World)}
     return World(**values)
 
 
