@@ -242,10 +242,11 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
     last = _last_positions(scored)
     vessels = []
     for row in wl.to_dict("records"):
-        if _props(row)["voyage_id"] is None:
+        props = _props(row)
+        if props["voyage_id"] is None:
             # Insufficient data: no voyage, no risk; a dot where it was last seen.
             p = last.loc[row["track_id"]] if row["track_id"] in last.index else None
-            vessels.append({"rank": int(row["rank"]), "mmsi": int(row["mmsi"]), "name": _props(row)["name"],
+            vessels.append({"rank": int(row["rank"]), "mmsi": int(row["mmsi"]), "name": props["name"],
                             "risk": None, "level": row["level"], "voyage": None, "start": None, "end": None,
                             "origin": None, "dest": None, "partial": "",
                             "track": [] if p is None else [[round(float(p["last_lon"]), 4), round(float(p["last_lat"]), 4)]],
@@ -257,11 +258,11 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
                  "t0": a["timestamp"].isoformat(), "t1": b["timestamp"].isoformat(), "h": round(float(h), 1)}
                 for a, b, h in _gaps(fx)]
         step = max(len(fx) // 400, 1)
-        vessels.append({"rank": int(row["rank"]), "mmsi": int(row["mmsi"]), "name": _props(row)["name"],
+        vessels.append({"rank": int(row["rank"]), "mmsi": int(row["mmsi"]), "name": props["name"],
                         "risk": float(row["risk"]), "level": row["level"], "voyage": row["voyage_id"],
                         "start": pd.Timestamp(row["voyage_start"]).isoformat(), "end": pd.Timestamp(row["voyage_end"]).isoformat(),
-                        "origin": _props(row)["origin_port"], "dest": _props(row)["destination_port"],
-                        "partial": _props(row).get("partial") or "",
+                        "origin": props["origin_port"], "dest": props["destination_port"],
+                        "partial": props.get("partial") or "",
                         "track": [[round(float(a), 4), round(float(b), 4)] for a, b in zip(fx["lon"].iloc[::step], fx["lat"].iloc[::step])],
                         "gaps": gaps, "dc_port": None if pd.isna(v["dc_port"]) else str(v["dc_port"]),
                         "reasons": row["reasons"]})
