@@ -29,3 +29,12 @@ def gaz():
 @pytest.fixture(scope="session")
 def real_files() -> list[Path]:
     return sorted(GFW_REGR.glob("*.json")) + sorted(GFW_MASTER.glob("*.json")) + sorted(NMEA.glob("*.txt"))
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> dict:
+    """One small labelled training world (160 vessels x 24 days, seed 5), simulated once for
+    every module that trains on it; tests write their variants (shuffled labels) elsewhere."""
+    from training.simulator import SimConfig, simulate, write_scenario
+    return write_scenario(simulate(SimConfig(vessels=160, days=24, seed=5, suspicious_share=0.2)),
+                          tmp_path_factory.mktemp("small_world"))

@@ -45,9 +45,8 @@ def store(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def world_a(tmp_path_factory):
-    out = tmp_path_factory.mktemp("world_a")
-    return write_scenario(simulate(SimConfig(vessels=160, days=24, seed=5, suspicious_share=0.2)), out)
+def world_a(small_world):
+    return small_world
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from training.labels import LabelError, assign_labels, read_labels
-from training.simulator import SimConfig, simulate, write_scenario
 
 from .helpers import mlflow_store
 
@@ -23,9 +22,8 @@ METRIC_KEYS = ["test_average_precision", "test_roc_auc", "test_precision_at_k", 
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train_sim")
-    return write_scenario(simulate(SimConfig(vessels=160, days=24, seed=5, suspicious_share=0.2)), out)
+def scenario(small_world):
+    return small_world
 
 
 @pytest.fixture(scope="module")
