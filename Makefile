@@ -32,6 +32,7 @@ demo: setup
 # The tests include the Spark engine's: they need the optional `spark` extra (and Java 17).
 test: setup system-deps
 	@$(UV) sync --locked --quiet --extra spark
+	$(RUN) ruff check .
 	$(RUN) --extra spark pytest -q
 
 bench: setup system-deps

@@ -85,12 +85,12 @@ def main(argv=None) -> list[dict]:
             local.append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
             spark.append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_spark_{rows}.parquet"),
                                    "--engine", "spark", "--spark-master", a.master]))
-        s, l = min(spark), min(local)
+        s, loc = min(spark), min(local)
         res = {"rows": rows, "engine": "spark", "master": a.master, "seconds": round(s[0], 2),
                "rows_per_s": round(rows / s[0]), "peak_mb": round(max(p for _, p in spark)),
-               "local_seconds": round(l[0], 2), "local_rows_per_s": round(rows / l[0]),
+               "local_seconds": round(loc[0], 2), "local_rows_per_s": round(rows / loc[0]),
                "local_peak_mb": round(max(p for _, p in local)),
-               "spark_vs_local": round(l[0] / s[0], 3),
+               "spark_vs_local": round(loc[0] / s[0], 3),
                "yardstick_rows_per_s": max(yard), "ratio_to_yardstick": round(rows / s[0] / max(yard), 3)}
         print(json.dumps(res), flush=True)
         results.append(res)

@@ -115,7 +115,7 @@ class Config:
         d["gap_bands_h"] = list(self.gap_bands_h)
         return d
 
-    def with_(self, **changes) -> "Config":
+    def with_(self, **changes) -> Config:
         return replace(self, **changes)
 
 

@@ -34,7 +34,7 @@ class CoverageGrid:
 
     @classmethod
     def build(cls, tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
-              cfg: Config) -> "CoverageGrid":
+              cfg: Config) -> CoverageGrid:
         """From fixes sorted by (track, time), ``t_us`` in epoch microseconds; an interval
         counts in the cell where it starts."""
         n = len(tid)
@@ -55,7 +55,7 @@ class CoverageGrid:
         return cls.from_sums(seen, n_int[seen], n_gap[seen], sum_ok[seen], cfg)
 
     @classmethod
-    def from_sums(cls, cell, n_intervals, n_gaps, sum_ok_us, cfg: Config) -> "CoverageGrid":
+    def from_sums(cls, cell, n_intervals, n_gaps, sum_ok_us, cfg: Config) -> CoverageGrid:
         """From per-cell sums (any engine's aggregation): intervals, gap intervals and the
         summed length of the non-gap intervals in microseconds."""
         order = np.argsort(np.asarray(cell, np.int64), kind="stable")
@@ -66,7 +66,7 @@ class CoverageGrid:
         return cls(cfg.coverage_cell_deg, cfg.gap_hours, table)
 
     @classmethod
-    def empty(cls, cfg: Config) -> "CoverageGrid":
+    def empty(cls, cfg: Config) -> CoverageGrid:
         return cls(cfg.coverage_cell_deg, cfg.gap_hours, pd.DataFrame(
             {"cell": pd.Series(dtype="int64"), "n_intervals": pd.Series(dtype="int64"),
              "n_gaps": pd.Series(dtype="int64"), "mean_interval_s": pd.Series(dtype="float64")}))
@@ -98,7 +98,7 @@ class CoverageGrid:
         pq.write_table(table.replace_schema_metadata(meta), path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CoverageGrid":
+    def load(cls, path: str | Path) -> CoverageGrid:
         import pyarrow.parquet as pq
         table = pq.read_table(path)
         meta = json.loads((table.schema.metadata or {})[b"darkvoyage.coverage"])

@@ -54,17 +54,21 @@ def read_nmea(path: Path) -> ReadResult:
     pghp_time = None
 
     def bad(line: int, raw: str, why: str):
-        bad_lines.append(line); bad_raw.append(raw[:2000]); bad_detail.append(why)
+        bad_lines.append(line)
+        bad_raw.append(raw[:2000])
+        bad_detail.append(why)
 
     def emit(line: int, sentences: list, ts):
         raw = "\n".join(s.raw.decode("ascii", "replace") for s in sentences)
         try:
             msg = AISSentence.assemble_from_iterable(sentences) if len(sentences) > 1 else sentences[0]
             if not msg.is_valid:
-                bad(line, raw, "checksum mismatch"); return
+                bad(line, raw, "checksum mismatch")
+                return
             decoded = msg.decode().asdict(enum_as_int=True)
         except (AISBaseException, ValueError, IndexError, KeyError, TypeError) as err:
-            bad(line, raw, f"does not decode: {type(err).__name__} {str(err)[:120]}"); return
+            bad(line, raw, f"does not decode: {type(err).__name__} {str(err)[:120]}")
+            return
         row = _row(decoded, ts, line, msg.talker.value if hasattr(msg.talker, "value") else str(msg.talker))
         if row["msg_type"] not in VESSEL_TYPES:
             row[REASON_COL] = NOT_VESSEL
@@ -83,9 +87,10 @@ def read_nmea(path: Path) -> ReadResult:
             try:
                 sentence = NMEASentenceFactory.produce(s.encode("ascii", "replace"))
             except (AISBaseException, ValueError, IndexError, TypeError) as err:
-                bad(i, s, f"not an NMEA AIS sentence: {type(err).__name__}"); continue
+                bad(i, s, f"not an NMEA AIS sentence: {type(err).__name__}")
+                continue
             if isinstance(sentence, GatehouseSentence):
-                pghp_time = sentence.timestamp.replace(tzinfo=dt.timezone.utc)
+                pghp_time = sentence.timestamp.replace(tzinfo=dt.UTC)
                 continue
             ts = pghp_time
             tb = getattr(sentence, "tag_block", None)
@@ -96,7 +101,7 @@ def read_nmea(path: Path) -> ReadResult:
                         sec = float(tb.receiver_timestamp)
                         if sec > 1e11:  # some feeds write milliseconds
                             sec /= 1000.0
-                        ts = dt.datetime.fromtimestamp(sec, tz=dt.timezone.utc)
+                        ts = dt.datetime.fromtimestamp(sec, tz=dt.UTC)
                 except (ValueError, AISBaseException, OverflowError):
                     pass
             if sentence.frag_cnt == 1:
@@ -113,7 +118,8 @@ def read_nmea(path: Path) -> ReadResult:
                 pghp_time = None
                 continue
             if key not in pending:
-                bad(i, s, "fragment without its first part"); continue
+                bad(i, s, "fragment without its first part")
+                continue
             first, parts, ts0 = pending[key]
             parts.append(sentence)
             if len(parts) == sentence.frag_cnt:

@@ -196,10 +196,14 @@ def read_ndjson(path: Path) -> ReadResult:
                 try:
                     rec = json.loads(s)  # Python's json accepts the NaN tokens GFW writes
                 except json.JSONDecodeError as err:
-                    bad_lines.append(i); bad_raw.append(s[:2000]); bad_detail.append(f"invalid JSON: {err.msg}")
+                    bad_lines.append(i)
+                    bad_raw.append(s[:2000])
+                    bad_detail.append(f"invalid JSON: {err.msg}")
                     continue
                 if not isinstance(rec, dict):
-                    bad_lines.append(i); bad_raw.append(s[:2000]); bad_detail.append("JSON line is not an object")
+                    bad_lines.append(i)
+                    bad_raw.append(s[:2000])
+                    bad_detail.append("JSON line is not an object")
                     continue
                 records.append(rec)
                 lines.append(i)

@@ -606,7 +606,7 @@ class SparkRun:
     out: str
 
 
-def _staged(spark, sources: list[_Source], gaz: Gazetteer, cfg: Config, mode: str, ws: "_Workspace",
+def _staged(spark, sources: list[_Source], gaz: Gazetteer, cfg: Config, mode: str, ws: _Workspace,
             files: _Files):
     """Read, validate and track every row, bucketed by MMSI, into the workspace: the stages
     after read back only the columns they need (cheaper than caching every column).

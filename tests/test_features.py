@@ -89,7 +89,8 @@ def test_out_and_back_from_astrakhan(tmp_path):
     assert r["oab_max_excursion_km"] == pytest.approx(hav_km((first["lat"], first["lon"]), route[-1]), rel=0.005)
     assert r["max_gap_h"] == pytest.approx(40.0, abs=1e-6)
     exit_r = 15.0 * DEFAULT.port_exit_factor
-    near = lambda f: f[[hav_km(ASTRAKHAN, (a, b)) <= exit_r for a, b in zip(f["lat"], f["lon"])]]
+    def near(f):
+        return f[[hav_km(ASTRAKHAN, (a, b)) <= exit_r for a, b in zip(f["lat"], f["lon"])]]
     second = pd.Timedelta(seconds=1)  # the CSV carries whole seconds
     assert abs(r["start"] - near(out)["timestamp"].max()) < second
     assert abs(r["end"] - near(back)["timestamp"].min()) < second
@@ -270,7 +271,8 @@ def test_open_start_and_open_end(tmp_path):
     at_sea_first = 273000501   # sea -> Anzali, berth, Anzali -> Anzali round trip, berth
     ends_at_sea = 273000502    # Anzali berth -> sea, never arrives
     both = 273000503           # at sea throughout
-    berth_a = lambda m, t: stay(m, t, *ANZALI, hours=6)
+    def berth_a(m, t):
+        return stay(m, t, *ANZALI, hours=6)
     leg1 = sail(at_sea_first, T0, [(38.6, 50.0), (37.56, 49.47), ANZALI])
     b1 = berth_a(at_sea_first, end_of(leg1) + pd.Timedelta(minutes=3))
     leg2 = sail(at_sea_first, end_of(b1) + pd.Timedelta(minutes=3), [ANZALI, (37.56, 49.47), (38.6, 50.0), (37.56, 49.47), ANZALI])

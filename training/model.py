@@ -235,7 +235,7 @@ def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3) -> list
     X = model.matrix(voyages)
     open_flags = {f: voyages[f].to_numpy(float) if f in voyages else np.zeros(len(voyages)) for f in OPEN_TEXT}
     out = []
-    for i, (idx, row) in enumerate(voyages.iterrows()):
+    for i, (_idx, row) in enumerate(voyages.iterrows()):
         c = contrib.iloc[i]
         order = np.argsort(-c.to_numpy())
         reasons, seen = [], set()

@@ -56,9 +56,14 @@ class Track:
 
     def add(self, t, lat, lon, sog, cog, nav, dest, mmsi, berth=False):
         n = len(t)
-        self.t.append(t); self.lat.append(lat); self.lon.append(lon); self.sog.append(sog)
-        self.cog.append(cog); self.nav.append(np.full(n, nav, np.int8))
-        self.dest.append(np.full(n, _DEST_CODE[dest], np.int16)); self.berth.append(np.full(n, berth))
+        self.t.append(t)
+        self.lat.append(lat)
+        self.lon.append(lon)
+        self.sog.append(sog)
+        self.cog.append(cog)
+        self.nav.append(np.full(n, nav, np.int8))
+        self.dest.append(np.full(n, _DEST_CODE[dest], np.int16))
+        self.berth.append(np.full(n, berth))
         self.mmsi.append(np.full(n, mmsi, np.int64))
 
 

@@ -225,9 +225,13 @@ def _pr_plot(path: Path, y, scores: dict, title: str) -> Path:
         s = np.nan_to_num(np.asarray(s, float), neginf=-1e9)
         pr, rc, _ = precision_recall_curve(y, s)
         ax.plot(rc, pr, label=f"{name} (AP {average_precision_score(y, s):.2f})")
-    ax.set_xlabel("recall"); ax.set_ylabel("precision"); ax.set_title(title)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(title)
     ax.legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path
 
 
@@ -241,8 +245,12 @@ def _calibration_plot(path: Path, y, p) -> Path:
     ys = [np.asarray(y)[idx == b].mean() for b in range(10) if (idx == b).any()]
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.plot(xs, ys, "o-")
-    ax.set_xlabel("predicted risk"); ax.set_ylabel("observed share suspicious"); ax.set_title("Calibration (test)")
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    ax.set_xlabel("predicted risk")
+    ax.set_ylabel("observed share suspicious")
+    ax.set_title("Calibration (test)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path
 
 
