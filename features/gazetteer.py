@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .config import PACKAGED_DATA
+from .errors import GazetteerError
 from .geo import haversine_km
 
 DEFAULT_GAZETTEER = PACKAGED_DATA / "caspian_ports.csv"
@@ -22,10 +23,6 @@ REQUIRED_COLUMNS = ("port_id", "name", "lat", "lon", "radius_km", "sensitive")
 #: Grid resolution of the "which port is in reach" look-up. Small enough that a cell rarely
 #: reaches two ports, large enough that the Caspian grid is a few hundred kB.
 _LOOKUP_CELL_DEG = 0.05
-
-
-class GazetteerError(ValueError):
-    pass
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,16 +18,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import schema as S
+from .errors import OutputError
 from .gazetteer import Gazetteer
 from .pipeline import TRACK_COLS, RowCounts, TrackResult
 from .tracks import group_starts
 
 META_KEY = b"darkvoyage.rows"
 OUTPUT_SUFFIXES = (".parquet", ".csv")
-
-
-class OutputError(ValueError):
-    pass
 
 
 def check_output(path: str | Path) -> Path:

@@ -22,13 +22,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import schema
+from .errors import InputError
 from .schema import DETAIL_COL, FILE_COL, LINE_COL, REASON_COL, UNPARSEABLE
 
 log = logging.getLogger(__name__)
 
 
-class InputError(ValueError):
-    """An input file that cannot be read at all (missing, wrong format, no usable columns)."""
 
 
 @dataclass

@@ -42,11 +42,13 @@ import pyarrow.parquet as pq
 from . import schema as S
 from .clean import validate
 from .config import DEFAULT, FEATURE_CODE_VERSION, Config
+from .errors import EngineError
 from .coverage import CoverageGrid, fix_keys, gap_keys, gap_us
 from .gazetteer import Gazetteer, load_gazetteer
 from .io import META_KEY, OUTPUT_SUFFIXES, OutputError, _arrow_safe, arrow_table, rejected_path, track_positions_table
 from .io import check_output as check_file_output
 from .pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Stage, TrackResult, _noop, _split_tracks
+from .settings import settings
 from .readers import InputError, _open_text, detect_format, read_one
 from .tracks import epoch_us, group_starts
 from .voyage_features import _empty_table, voyage_features
@@ -60,7 +62,6 @@ ARROW_BATCH_ROWS = 100_000
 #: cluster the count is ``spark.sql.shuffle.partitions``: aim for under ~1 M rows per bucket.
 LOCAL_SHUFFLE_PARTITIONS = 16
 #: Driver heap for local masters: the default 1 GB spills the shuffle of 10 M rows to disk.
-LOCAL_DRIVER_MEMORY = "3g"
 SPARK_CONF = {
     "spark.sql.session.timeZone": "UTC",  # time stamps cross to pandas as UTC wall time
     "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
@@ -73,7 +74,7 @@ DIR_META = "_darkvoyage.json"
 _CORRUPT = "_corrupt"
 
 
-class SparkError(InputError):
+class SparkError(EngineError):
     """The Spark engine cannot run (PySpark or Java missing, cluster unreachable)."""
 
 
@@ -102,7 +103,7 @@ def session(master: str | None = None):
         b = b.config(k, v)
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no network needed, no hostname warnings
-        b = b.config("spark.driver.memory", os.environ.get("DARKVOYAGE_SPARK_DRIVER_MEMORY", LOCAL_DRIVER_MEMORY))
+        b = b.config("spark.driver.memory", settings().spark_driver_memory)
         log4j = Path(__file__).parent / "data" / "spark-log4j2.properties"
         b = b.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
     try:

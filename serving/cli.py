@@ -21,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.config import DEFAULT, Config
+from features.errors import DarkvoyageError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="darkvoyage: AIS gaps, voyages and dark-port-call risk for Caspian shipping.")
@@ -29,7 +30,7 @@ err_console = Console(stderr=True)
 log = logging.getLogger("darkvoyage")
 
 
-class UsageProblem(Exception):
+class UsageProblem(DarkvoyageError):
     """Bad usage or unreadable input: reported in one line, exit status 2."""
 
 
@@ -41,12 +42,10 @@ def _fail(msg: str, code: int = 2):
 @contextmanager
 def user_errors():
     """Turn the library's input errors into one line and exit 2; bugs into one line and exit 1."""
-    from features.gazetteer import GazetteerError
-    from features.io import OutputError
-    from features.readers import InputError
+    from features.errors import DarkvoyageError
     try:
         yield
-    except (InputError, GazetteerError, OutputError, UsageProblem) as err:
+    except (DarkvoyageError, UsageProblem) as err:
         _fail(str(err))
     except typer.Exit:
         raise

@@ -12,14 +12,15 @@ import numpy as np
 import pandas as pd
 
 from features.config import PACKAGED_DATA
+from features.errors import OutputError
 from features.io import arrow_table
 from .scoring import WATCHLIST_COLUMNS, Scored
 
 SUFFIXES = (".csv", ".parquet", ".geojson", ".html")
 
 
-class ExportError(ValueError):
-    pass
+class ExportError(OutputError):
+    """A watchlist output or sanctions list darkvoyage cannot use."""
 
 
 def check_suffix(path: Path) -> str:

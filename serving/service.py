@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 from bentoml.exceptions import InvalidArgument
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from features.settings import settings
 from features.voyage_features import FEATURE_NAMES
 
 log = logging.getLogger("darkvoyage.service")
@@ -31,7 +31,7 @@ log = logging.getLogger("darkvoyage.service")
 #: Largest track one /score request may carry: a month of fixes every minute is ~45 k.
 MAX_POSITIONS = 50_000
 #: Largest request body (an uploaded positions file for /watchlist).
-MAX_BODY_MB = float(os.environ.get("DARKVOYAGE_MAX_UPLOAD_MB", "100"))
+MAX_BODY_MB = settings().max_upload_mb
 #: Largest batch /score_voyages takes in one request.
 MAX_VOYAGES = 10_000
 REQUIRED_FIELDS = ("timestamp", "lat", "lon")
@@ -116,7 +116,7 @@ class Gate:
         path, method = scope["path"].rstrip("/") or "/", scope["method"]
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         if path in PROTECTED:
-            key = os.environ.get("DARKVOYAGE_API_KEY")
+            key = settings().api_key
             if key and headers.get("x-api-key") != key:
                 return await _send(send, 401, {"error": "unauthorized", "field": "x-api-key",
                                                "problem": "missing or wrong API key"})
@@ -142,7 +142,7 @@ async def _send(send, status: int, body: dict):
 class VoyageRisk:
     def __init__(self) -> None:
         from training.registry import load_model
-        self.model, info = load_model(os.environ.get("DARKVOYAGE_MODEL_URI") or None)
+        self.model, info = load_model(settings().model_uri or None)
         MODEL_INFO.clear()
         MODEL_INFO.update(info)
         log.info("serving %s v%s", info["name"], info["version"])

@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.errors import DarkvoyageError
+
 REQUIRED = ("mmsi", "start", "end", "label")
 _VALUES = {"suspicious": 1, "benign": 0, "1": 1, "0": 0, "true": 1, "false": 0}
 
 
-class LabelError(ValueError):
+class LabelError(DarkvoyageError):
     """A label file that cannot be used; the message names the file, row and problem."""
 
 

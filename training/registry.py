@@ -7,6 +7,8 @@ import logging
 
 import numpy as np
 
+from features.errors import DarkvoyageError
+
 from .model import VoyageRiskModel
 from .tracking import MODEL_NAME, tracking_uri
 
@@ -14,8 +16,8 @@ DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@champion"
 log = logging.getLogger(__name__)
 
 
-class ModelUnavailable(RuntimeError):
-    pass
+class ModelUnavailable(DarkvoyageError):
+    """No model at the URI, or one that cannot be loaded; the message says which and why."""
 
 
 def load_model(uri: str | None = None) -> tuple[VoyageRiskModel, dict]:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from features.config import Config
 from features.coverage import CoverageGrid
+from features.errors import DarkvoyageError
 from features.gazetteer import Gazetteer
 from features.pipeline import TrackResult, run_tracks, vessel_voyages
 from features.tracks import epoch_us, group_starts
@@ -34,7 +35,7 @@ WORLD_FILE = "world.json"
 _GROUP_BASE = 1_000_000_000
 
 
-class ScenarioError(ValueError):
+class ScenarioError(DarkvoyageError):
     """Training inputs that do not pair up or cannot be used; one line, naming the input."""
 
 

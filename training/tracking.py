@@ -4,22 +4,23 @@ the reference set and serving reach the store without importing the training cod
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from features.config import PROJECT_ROOT
+from features.errors import DarkvoyageError
+from features.settings import settings
 
 MODEL_NAME = "voyage-risk"
 DEFAULT_EXPERIMENT = "voyage-risk"
 
 
-class TrainingError(ValueError):
+class TrainingError(DarkvoyageError):
     """Training cannot go ahead with these inputs (too few labels, say)."""
 
 
 def tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else the local store under ``mlruns/`` at the project root."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    uri = settings().mlflow_tracking_uri
     if uri:
         return uri
     store = PROJECT_ROOT / "mlruns"
@@ -36,7 +37,7 @@ def create_experiment(experiment: str) -> str:
     if exp is not None:
         return exp.experiment_id
     artifacts = None
-    if uri.startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
+    if uri.startswith("sqlite:///") and not settings().mlflow_tracking_uri:
         artifacts = (PROJECT_ROOT / "mlruns" / "artifacts").as_uri()
     elif uri.startswith("sqlite:///"):
         artifacts = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()

@@ -1,0 +1,60 @@
+"""The environment, read in one place.
+
+Every environment variable darkvoyage honours is a field of :class:`Settings`, with its
+variable name, default and reason. Code asks :func:`settings` (read fresh on each call, so a
+test or a service start-up that sets a variable sees it) instead of reading ``os.environ``.
+
+>>> Settings.from_env({"DARKVOYAGE_MAX_UPLOAD_MB": "5"}).max_upload_mb
+5.0
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: MLflow store (``MLFLOW_TRACKING_URI``); empty: the SQLite store under ``mlruns/``.
+    mlflow_tracking_uri: str = ""
+    #: Model the service and the watchlist load (``DARKVOYAGE_MODEL_URI``); empty: the champion.
+    model_uri: str = ""
+    #: API key the service requires in ``X-API-Key`` (``DARKVOYAGE_API_KEY``); empty: open.
+    api_key: str = ""
+    #: Largest request body the service reads, after decompression (``DARKVOYAGE_MAX_UPLOAD_MB``).
+    max_upload_mb: float = 100.0
+    #: Driver memory of a local Spark session (``DARKVOYAGE_SPARK_DRIVER_MEMORY``): Spark's
+    #: 1 GB default is too small for 10 M rows gathered for single-file output.
+    spark_driver_memory: str = "3g"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get(_VARIABLES[f.name])
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = type(f.default)(raw)
+            except ValueError:
+                raise ConfigError(f"{_VARIABLES[f.name]}={raw!r} is not a valid {type(f.default).__name__}") from None
+        return cls(**values)
+
+
+_VARIABLES = {
+    "mlflow_tracking_uri": "MLFLOW_TRACKING_URI",
+    "model_uri": "DARKVOYAGE_MODEL_URI",
+    "api_key": "DARKVOYAGE_API_KEY",
+    "max_upload_mb": "DARKVOYAGE_MAX_UPLOAD_MB",
+    "spark_driver_memory": "DARKVOYAGE_SPARK_DRIVER_MEMORY",
+}
+
+
+def settings() -> Settings:
+    """The current environment's settings."""
+    return Settings.from_env()
