@@ -110,6 +110,34 @@ class Config:
     #: Neighbours are counted in the gap-start cell and this many cells around it (1 = 3x3).
     neighbour_cells: int = 1
 
+    # --- events (issue #14: ``darkvoyage events`` / ``report``) -----------------------------
+    #: Encounter: two vessels within this distance ... (Global Fishing Watch's encounter rule,
+    #: Miller et al. 2018, "Identifying global patterns of transshipment behavior").
+    encounter_max_km: float = 0.5
+    #: ... for at least this long (GFW: 2 h) ...
+    encounter_min_h: float = 2.0
+    #: ... both slower than this (GFW: 2 kn; a ship alongside another drifts, it does not sail) ...
+    encounter_max_speed_kn: float = 2.0
+    #: ... and at least this far beyond a port's radius (GFW: 10 km from an anchorage), so
+    #: ships queueing in one roadstead are not "meeting".
+    encounter_min_port_km: float = 10.0
+    #: Time grid the encounter join resamples each vessel to (GFW resamples to 10 min).
+    encounter_bin_min: float = 10.0
+    #: A dark period that can hide a ship-to-ship meeting: a gap at least this long. Shorter
+    #: than a meeting plus the sailing to and from it, it hides nothing an analyst can act on.
+    rendezvous_min_dark_h: float = 2.0
+    #: A visible stop at sea counts as the waiting side of a rendezvous when at least this
+    #: long: the encounter duration, shorter than ``loiter_min_h`` because the partner's dark
+    #: period is the other half of the evidence.
+    rendezvous_min_loiter_h: float = 2.0
+    #: Both vessels must be able to spend at least this long at one meeting point (the
+    #: encounter duration): transferring cargo or crew between hulls takes hours.
+    rendezvous_min_meet_h: float = 2.0
+    #: Dark periods longer than this are not paired: over two days a ship can reach any point
+    #: of the Caspian and "meet" every other ship dark at the time; such gaps stay gaps and
+    #: possible dark port calls.
+    rendezvous_max_dark_h: float = 48.0
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["gap_bands_h"] = list(self.gap_bands_h)

@@ -1,0 +1,67 @@
+"""Events an analyst can count and map (issue #14): gaps, port visits, loitering, possible dark
+port calls, encounters and dark rendezvous, as one table with the contract's event columns.
+
+One public function, :func:`detect_events`, pure over frames: it takes what
+:func:`features.pipeline.run_tracks` returns (``TrackResult.positions`` and ``.visits``), the
+gazetteer and the :class:`~features.config.Config`, and gives one row per event. Each kind is
+a module (``gaps``, ``visits``, ``loitering``, ``dark_calls``, ``encounters``,
+``rendezvous``); every threshold comes from the config. Rows are sorted by kind (in
+:data:`EVENT_KINDS` order), then mmsi, start and event_id.
+
+Encounters and rendezvous need every vessel's traffic: they are evidence for reports and
+reasons, never a model input (the model's risk stays a one-track probability; README).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ..config import DEFAULT, Config
+from ..coverage import CoverageGrid
+from ..gazetteer import Gazetteer
+from .dark_calls import dark_call_events
+from .encounters import encounter_events
+from .frame import EVENT_COLUMNS, EVENT_KINDS, empty_events, fixes_of
+from .gaps import find_gaps, gap_events
+from .loitering import loiter_events
+from .rendezvous import meeting_points, rendezvous_events
+from .visits import visit_events
+
+__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "detect_events", "dark_mask", "meeting_points"]
+log = logging.getLogger(__name__)
+
+
+def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT,
+                  coverage: CoverageGrid | None = None) -> pd.DataFrame:
+    """All events of the tracked fixes.
+
+    ``positions``: accepted fixes sorted by (mmsi, track_no, timestamp) with the tracking
+    columns (``TrackResult.positions``); ``visits``: ``TrackResult.visits``; ``coverage``: a
+    reference coverage grid, whose gap rate at each gap's start goes into the gap's detail.
+    Returns :data:`EVENT_COLUMNS` (event_id, kind, mmsi, track_id, partner_mmsi, start, end
+    (UTC), hours, lat, lon, end_lat, end_lon (deg), port_id, km_to_port (km),
+    implied_speed_kn (kn), coverage_share (0-1), neighbours_reporting (vessels/h),
+    identity_changed, detail), one row per event.
+    """
+    if len(positions) == 0:
+        return empty_events()
+    fx = fixes_of(positions, cfg)
+    g = find_gaps(fx, cfg)
+    parts = [gap_events(fx, g, gaz, cfg, coverage), visit_events(fx, visits, gaz), loiter_events(fx, gaz, cfg),
+             dark_call_events(fx, g, gaz, cfg), encounter_events(fx, gaz, cfg), rendezvous_events(fx, g, gaz, cfg)]
+    for p in parts:
+        if len(p):
+            log.info("%s: %d", p["kind"].iloc[0], len(p))
+    out = pd.concat([p for p in parts if len(p)] or [empty_events()], ignore_index=True)
+    rank = pd.Categorical(out["kind"], categories=list(EVENT_KINDS), ordered=True).codes
+    order = np.lexsort((out["event_id"].to_numpy(dtype=str), out["start"].to_numpy(), out["mmsi"].to_numpy(), rank))
+    return out.take(order).reset_index(drop=True)[list(EVENT_COLUMNS)]
+
+
+def dark_mask(events: pd.DataFrame) -> np.ndarray:
+    """Rows that count as dark activity: every kind but a gap whose ends are two ships on one
+    MMSI (``identity_changed``), which is left out of dark counts."""
+    return ~((events["kind"] == "gap") & events["identity_changed"].fillna(False)).to_numpy(bool)

@@ -1,0 +1,59 @@
+"""``possible_dark_port_call`` events: per gap and per port where a call fits in the gap.
+
+The voyage features' rule (``voyage_features._dark_calls``, which keeps only the best port
+per voyage), as a function over gaps and ports: spare time = gap - sailing start -> port -> end
+at the vessel's usual speed x ``route_factor`` - ``min_call_stay_h``; a call fits when the
+spare time is positive. Gaps that start and end in one port, anchorages, and gaps whose ends
+are two ships (``identity_changed``) are not calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..gazetteer import Gazetteer
+from ..geo import KM_PER_NM
+from .frame import Fixes, event_frame, event_ids, fmt
+from .gaps import Gaps
+
+
+def call_spare_h(lat0, lon0, lat1, lon1, gap_h, speed_kn, gaz: Gazetteer, cfg: Config) -> np.ndarray:
+    """(gaps, ports) spare hours of a call at each port in each gap; -inf where no call can be
+    (same port at both ends, an anchorage). Inputs are per gap (length m)."""
+    ds = gaz.distances(lat0, lon0)
+    de = gaz.distances(lat1, lon1)
+    sail_h = (ds + de) * cfg.route_factor / (np.asarray(speed_kn, float)[:, None] * KM_PER_NM)
+    spare = np.asarray(gap_h, float)[:, None] - sail_h - cfg.min_call_stay_h
+    exit_r = gaz.radius_km * cfg.port_exit_factor
+    spare = np.where((ds <= exit_r) & (de <= exit_r), -np.inf, spare)
+    return np.where(gaz.anchorage[None, :], -np.inf, spare)
+
+
+def dark_call_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
+    """One row per (gap, port) with positive spare time. start/end/hours: the gap's;
+    lat/lon and end_lat/end_lon: its ends; km_to_port: gap start to the port; detail: spare
+    time, the speed assumed and whether the port is sensitive."""
+    ok = g.dark & ~g.in_port & (g.hours >= cfg.dark_call_min_gap_h)
+    rows = g.row[ok]
+    if not len(rows) or gaz.n == 0:
+        return event_frame("possible_dark_port_call", 0, mmsi=np.zeros(0, np.int64))
+    a, b = rows, rows + 1
+    speed = fx.usual_kn[fx.tid[a]]
+    spare = call_spare_h(fx.lat[a], fx.lon[a], fx.lat[b], fx.lon[b], g.hours[ok], speed, gaz, cfg)
+    gi, pi = np.nonzero(spare > 0)
+    a, b = a[gi], b[gi]
+    km = gaz.distances(fx.lat[a], fx.lon[a])[np.arange(len(a)), pi] if len(a) else np.zeros(0)
+    sens = np.where(gaz.sensitive[pi], " (sensitive port)", "")
+    names = np.array([gaz.short_name(i) for i in range(gaz.n)], dtype=str)
+    detail = np.char.add(np.char.add(np.char.add("a call at ", names[pi]), sens),
+                         np.char.add(np.char.add(" fits: ", fmt(spare[gi, pi], "%.1f")),
+                                     np.char.add(" h spare at ", np.char.add(fmt(speed[gi], "%.1f"), " kn"))))
+    t0, t1 = fx.t_us[a], fx.t_us[b]
+    return event_frame(
+        "possible_dark_port_call", len(a), event_id=event_ids("possible_dark_port_call", fx.mmsi[a], t0, gaz.ids[pi]),
+        mmsi=fx.mmsi[a], track_id=fx.track_ids(a), start=t0, end=t1, hours=g.hours[ok][gi],
+        lat=fx.lat[a], lon=fx.lon[a], end_lat=fx.lat[b], end_lon=fx.lon[b], port_id=gaz.ids[pi], km_to_port=km,
+        implied_speed_kn=g.km[ok][gi] / g.hours[ok][gi] / KM_PER_NM, identity_changed=np.zeros(len(a), bool),
+        detail=detail.astype(object))

@@ -1,0 +1,165 @@
+"""Shared ground of the event detectors: the tracked fixes as numpy columns, and the event table.
+
+Every detector takes a :class:`Fixes` (built once from ``TrackResult.positions``, sorted by
+(mmsi, track_no, timestamp)) and returns a frame with exactly :data:`EVENT_COLUMNS`; its
+``_``-prefixed helper columns, if any, are dropped by :func:`features.events.detect_events`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..geo import KM_PER_NM, haversine_km
+from ..tracks import epoch_us, group_starts
+
+#: The contract's event columns (CONTRACT.md, "Event columns"), in order.
+EVENT_COLUMNS = ("event_id", "kind", "mmsi", "track_id", "partner_mmsi", "start", "end", "hours", "lat", "lon",
+                 "end_lat", "end_lon", "port_id", "km_to_port", "implied_speed_kn", "coverage_share",
+                 "neighbours_reporting", "identity_changed", "detail")
+#: Event kinds, in the order the table is sorted by.
+EVENT_KINDS = ("gap", "port_visit", "loitering", "possible_dark_port_call", "encounter", "dark_rendezvous")
+#: Short event-id prefix per kind.
+ID_PREFIX = {"gap": "gap", "port_visit": "visit", "loitering": "loiter", "possible_dark_port_call": "dcall",
+             "encounter": "enc", "dark_rendezvous": "rdv"}
+_FLOATS = ("hours", "lat", "lon", "end_lat", "end_lon", "km_to_port", "implied_speed_kn", "coverage_share",
+           "neighbours_reporting")
+_US_PER_H = 3_600_000_000
+
+
+@dataclass
+class Fixes:
+    """Columns of the tracked fixes, length n, sorted by (mmsi, track_no, time).
+
+    ``tid``: global track index; ``speed_kn``: reported SOG, else the speed implied by the
+    step from the previous fix of the track (NaN at a track's first fix when SOG is missing);
+    ``near_port``/``visit``: from :func:`features.voyages.port_visits`; ``usual_kn``: per track,
+    the speed used for reach and sailing times (same rule as the voyage features);
+    ``step_km``: length n - 1, the step from fix i to i + 1.
+    """
+
+    mmsi: np.ndarray
+    track_no: np.ndarray
+    tid: np.ndarray
+    t_us: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    speed_kn: np.ndarray
+    near_port: np.ndarray
+    visit: np.ndarray
+    usual_kn: np.ndarray
+    identity: dict[str, np.ndarray]
+    step_km: np.ndarray  # length n - 1: great-circle step from fix i to i + 1 (0 across tracks)
+
+    @property
+    def n(self) -> int:
+        return len(self.mmsi)
+
+    def same_track_next(self) -> np.ndarray:
+        """Length n - 1: interval i (fix i -> i + 1) lies within one track."""
+        return self.tid[1:] == self.tid[:-1]
+
+    def track_ids(self, rows: np.ndarray) -> np.ndarray:
+        """``<mmsi>-<track_no>`` of the given fixes, as in the voyage table."""
+        return np.char.add(np.char.add(self.mmsi[rows].astype(str), "-"), self.track_no[rows].astype(str)).astype(object)
+
+
+def usual_speed_kn(tid, t_us, sog, step_km, n_tracks: int, cfg: Config) -> np.ndarray:
+    """Per track: mean reported SOG while moving, else mean implied speed of ordinary steps,
+    else ``default_speed_kn``. The rule of ``voyage_features`` (inline there), as a function."""
+    dt = np.diff(t_us) / 1e6
+    same = tid[1:] == tid[:-1]
+    ok = same & (dt <= cfg.gap_hours * 3600.0) & (dt > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step_kn = step_km / dt * (3600.0 / KM_PER_NM)
+    moving = np.nan_to_num(sog, nan=0.0) > cfg.moving_speed_kn
+    mv_cnt = np.bincount(tid, weights=moving, minlength=n_tracks)
+    mv_sum = np.bincount(tid, weights=np.where(moving, sog, 0.0), minlength=n_tracks)
+    imp_ok = ok & (step_kn > cfg.moving_speed_kn) & (step_kn < cfg.max_speed_kn)
+    imp_cnt = np.bincount(tid[1:], weights=imp_ok, minlength=n_tracks)
+    imp_sum = np.bincount(tid[1:], weights=np.where(imp_ok, step_kn, 0.0), minlength=n_tracks)
+    return np.where(mv_cnt >= 3, mv_sum / np.maximum(mv_cnt, 1),
+                    np.where(imp_cnt >= 3, imp_sum / np.maximum(imp_cnt, 1), cfg.default_speed_kn))
+
+
+def fixes_of(pos: pd.DataFrame, cfg: Config) -> Fixes:
+    """:class:`Fixes` from ``TrackResult.positions`` (columns mmsi, track_no, timestamp, lat,
+    lon, near_port, visit, optionally sog and identity columns)."""
+    n = len(pos)
+    mmsi = pos["mmsi"].to_numpy(np.int64)
+    track_no = pos["track_no"].to_numpy(np.int64)
+    tid = (np.cumsum(group_starts(mmsi, track_no)) - 1).astype(np.int64)
+    t_us = epoch_us(pos["timestamp"])
+    lat, lon = pos["lat"].to_numpy(float), pos["lon"].to_numpy(float)
+    sog = pos["sog"].to_numpy(float) if "sog" in pos else np.full(n, np.nan)
+    # The tracker's steps (0 across a track start), else computed.
+    step = (pos["step_km"].to_numpy(float)[1:] if "step_km" in pos
+            else haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:]) if n > 1 else np.zeros(0))
+    speed = sog.copy()
+    miss = np.flatnonzero(~np.isfinite(speed[1:])) + 1
+    if len(miss):
+        dt_h = np.maximum((t_us[miss] - t_us[miss - 1]) / _US_PER_H, cfg.min_step_s / 3600.0)
+        speed[miss] = np.where(tid[miss] == tid[miss - 1], step[miss - 1] / dt_h / KM_PER_NM, np.nan)
+    n_tracks = int(tid[-1]) + 1 if n else 0
+    usual = usual_speed_kn(tid, t_us, sog, step, n_tracks, cfg) if n else np.zeros(0)
+    ident = {c: pos[c].to_numpy(dtype=object, na_value=None) for c in ("name", "callsign", "imo") if c in pos}
+    return Fixes(mmsi, track_no, tid, t_us, lat, lon, speed, pos["near_port"].to_numpy(np.int64),
+                 pos["visit"].to_numpy(np.int64), usual, ident, step)
+
+
+def to_time(t_us) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(t_us, np.int64).astype("datetime64[us]")).tz_localize("UTC")
+
+
+def event_ids(kind: str, mmsi, start_us, suffix=None) -> np.ndarray:
+    """Stable ids: ``<prefix>-<mmsi>-<start UTC>[-<suffix>]`` (suffix: port or partner)."""
+    stamp = to_time(np.asarray(start_us, np.int64) // 1_000_000 * 1_000_000).strftime("%Y%m%dT%H%M%SZ")
+    base = np.char.add(np.char.add(f"{ID_PREFIX[kind]}-", np.asarray(mmsi).astype(str)), "-")
+    ids = np.char.add(base, np.asarray(stamp, dtype=str))
+    if suffix is not None:
+        ids = np.char.add(np.char.add(ids, "-"), np.asarray(suffix).astype(str))
+    return ids.astype(object)
+
+
+def event_frame(kind: str, n: int, **cols) -> pd.DataFrame:
+    """An event table of ``n`` rows of one kind: given columns, the others empty, typed."""
+    out = {}
+    for c in EVENT_COLUMNS:
+        v = cols.get(c)
+        if c == "kind":
+            out[c] = pd.array([kind] * n, dtype="str")
+        elif c in ("start", "end"):
+            out[c] = to_time(v) if v is not None else to_time(np.zeros(n, np.int64))
+        elif c == "mmsi":
+            out[c] = np.asarray(v, np.int64)
+        elif c == "partner_mmsi":
+            out[c] = pd.array(v if v is not None else [None] * n, dtype="Int64")
+        elif c in _FLOATS:
+            out[c] = np.asarray(v, float) if v is not None else np.full(n, np.nan)
+        elif c == "identity_changed":
+            out[c] = pd.array(v if v is not None else [None] * n, dtype="boolean")
+        else:  # text
+            out[c] = pd.array(v if v is not None else [None] * n, dtype="str")
+    return pd.DataFrame(out)
+
+
+def empty_events() -> pd.DataFrame:
+    return event_frame("gap", 0, mmsi=np.zeros(0, np.int64))
+
+
+def hours_between(t0_us, t1_us) -> np.ndarray:
+    return (np.asarray(t1_us, np.int64) - np.asarray(t0_us, np.int64)) / _US_PER_H
+
+
+def fmt(x: np.ndarray, spec: str) -> np.ndarray:
+    """Numbers as text (``spec`` a %-format); NaN as ''."""
+    x = np.asarray(x, float)
+    return np.where(np.isfinite(x), np.char.mod(spec, np.nan_to_num(x)), "")
+
+
+def clause(text: np.ndarray, where: np.ndarray, words) -> np.ndarray:
+    """Append ``"; " + words`` to ``text`` where ``where`` holds."""
+    return np.where(where, np.char.add(np.char.add(text, "; "), words), text)

@@ -1,0 +1,226 @@
+"""``dark_rendezvous`` events: two vessels that could have met at sea while out of sight.
+
+**Episodes.** Per track, maximal runs of consecutive intervals that are dark (a gap of at
+most ``rendezvous_max_dark_h``, not inside one port visit, one ship at both ends) or slow away
+from ports (the loitering rule). A run with at least ``rendezvous_min_dark_h`` of gap is a
+*dark* episode, with the vessel's usual speed; otherwise, lasting ``rendezvous_min_loiter_h``,
+a *visible loitering* episode, with ``loiter_speed_kn`` (we see it stay put).
+
+**Feasibility.** An episode runs from fix p0 at t0 to fix p1 at t1 at speed v. A meeting point
+m is open to it from ``t0 + |p0 m| / v`` (sailing there from the last fix) to ``t1 - |m p1| / v``
+(sailing on to the next fix): the ellipse rule. Two episodes could meet at m for
+``f(m) = min(leave_a, leave_b) - max(arrive_a, arrive_b)`` hours, the *spare time for the
+meeting*. f is concave in m, and its best m lies in the hull of the four end fixes, so a 9 x 9
+grid over their bounding box, refined four times around the best node, finds it (planar
+coordinates around the pair; < 0.5 % error at Caspian distances). A rendezvous needs
+``f >= rendezvous_min_meet_h`` and at least one dark episode: two ships loitering with AIS on
+side by side are an ``encounter``, not a rendezvous.
+
+**Candidates.** Episode pairs are joined on (2-degree cell, UTC day) of their reach (the
+circle around the chord's middle of radius ``v * (t1 - t0) / 2``, which holds every m open to
+it), then kept when their times overlap and their circles intersect; no Python loop per row.
+Rows of one pair of tracks that overlap in time are merged into one (the best meeting kept).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..gazetteer import Gazetteer
+from ..geo import KM_PER_NM, haversine_km
+from .frame import Fixes, event_frame, event_ids, fmt, to_time
+from .gaps import Gaps
+from .loitering import runs, slow_intervals
+
+_CELL_DEG = 2.0
+_DAY_US = 86_400_000_000
+_KM_PER_DEG = 111.195
+
+
+def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
+    """Dark and visible-loitering episodes: a0/a1 (first and last fix), t0/t1 (us), dark_h,
+    speed_kmh, dark (bool)."""
+    if fx.n < 2:
+        return pd.DataFrame({c: [] for c in ("a0", "a1", "t0", "t1", "dark_h", "speed_kmh", "dark")})
+    dark = np.zeros(fx.n - 1, bool)
+    ok = g.dark & ~g.in_port & (g.hours <= cfg.rendezvous_max_dark_h)
+    dark[g.row[ok]] = True
+    first, last = runs(dark | slow_intervals(fx, cfg))
+    dt = np.diff(fx.t_us).astype(float) / 3.6e9
+    cum = np.r_[0.0, np.cumsum(np.where(dark, dt, 0.0))]
+    dark_h = cum[last + 1] - cum[first]
+    a0, a1 = first, last + 1
+    span_h = (fx.t_us[a1] - fx.t_us[a0]) / 3.6e9
+    is_dark = dark_h >= cfg.rendezvous_min_dark_h
+    keep = is_dark | ((dark_h < cfg.rendezvous_min_dark_h) & (span_h >= cfg.rendezvous_min_loiter_h))
+    a0, a1, is_dark, dark_h = a0[keep], a1[keep], is_dark[keep], dark_h[keep]
+    speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
+    return pd.DataFrame({"a0": a0, "a1": a1, "t0": fx.t_us[a0], "t1": fx.t_us[a1], "dark_h": dark_h,
+                         "speed_kmh": speed, "dark": is_dark})
+
+
+def candidate_pairs(ep: pd.DataFrame, fx: Fixes, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Episode index pairs (i < j) of different vessels, at least one dark, overlapping in
+    time by ``rendezvous_min_meet_h`` and with intersecting reach circles."""
+    n = len(ep)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a0, a1 = ep["a0"].to_numpy(), ep["a1"].to_numpy()
+    clat, clon = (fx.lat[a0] + fx.lat[a1]) / 2, (fx.lon[a0] + fx.lon[a1]) / 2
+    t0, t1 = ep["t0"].to_numpy(), ep["t1"].to_numpy()
+    reach = np.maximum(ep["speed_kmh"].to_numpy() * (t1 - t0) / 3.6e9 / 2,
+                       haversine_km(fx.lat[a0], fx.lon[a0], fx.lat[a1], fx.lon[a1]) / 2)
+    dlat = reach / _KM_PER_DEG
+    dlon = reach / (_KM_PER_DEG * np.maximum(np.cos(np.radians(clat)), 0.1))
+    i0, i1 = np.floor((clat - dlat + 90) / _CELL_DEG), np.floor((clat + dlat + 90) / _CELL_DEG)
+    j0, j1 = np.floor((clon - dlon + 180) / _CELL_DEG), np.floor((clon + dlon + 180) / _CELL_DEG)
+    d0, d1 = t0 // _DAY_US, t1 // _DAY_US
+    ni, nj, nd = (i1 - i0 + 1).astype(np.int64), (j1 - j0 + 1).astype(np.int64), d1 - d0 + 1
+    cnt = ni * nj * nd
+    e = np.repeat(np.arange(n), cnt)
+    k = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    di, rest = k // (nj[e] * nd[e]), k % (nj[e] * nd[e])
+    dj, dd = rest // nd[e], rest % nd[e]
+    key = (((i0[e] + di).astype(np.int64) * 400 + (j0[e] + dj).astype(np.int64)) * 1_000_000
+           + (d0[e] + dd - d0.min()))
+    order = np.lexsort((e, key))
+    key, e = key[order], e[order]
+    # All pairs within each run of equal keys.
+    gs = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    gsize = np.diff(np.r_[gs, len(key)])
+    pos = np.arange(len(key)) - np.repeat(gs, gsize)
+    after = np.repeat(gsize, gsize) - pos - 1
+    p = np.repeat(np.arange(len(key)), after)
+    q = p + 1 + (np.arange(after.sum()) - np.repeat(np.cumsum(after) - after, after))
+    i, j = e[p], e[q]
+    m = fx.mmsi[a0]
+    dark = ep["dark"].to_numpy()
+    ok = (m[i] != m[j]) & (dark[i] | dark[j])
+    ok &= (np.minimum(t1[i], t1[j]) - np.maximum(t0[i], t0[j])) >= cfg.rendezvous_min_meet_h * 3.6e9
+    i, j = i[ok], j[ok]
+    ok = haversine_km(clat[i], clon[i], clat[j], clon[j]) <= reach[i] + reach[j]
+    i, j = np.minimum(i[ok], j[ok]), np.maximum(i[ok], j[ok])
+    u = np.unique(i * n + j)
+    return u // n, u % n
+
+
+def best_meeting(ep: pd.DataFrame, fx: Fixes, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
+    """Per pair: the meeting point maximising the spare time f (see the module doc), f in
+    hours, and the meeting window (us)."""
+    a0i, a1i, a0j, a1j = (ep[c].to_numpy()[x] for c, x in (("a0", i), ("a1", i), ("a0", j), ("a1", j)))
+    lat0 = (fx.lat[a0i] + fx.lat[a1i] + fx.lat[a0j] + fx.lat[a1j]) / 4
+    lon0 = (fx.lon[a0i] + fx.lon[a1i] + fx.lon[a0j] + fx.lon[a1j]) / 4
+    kx = _KM_PER_DEG * np.cos(np.radians(lat0))
+
+    def xy(rows):
+        return (fx.lon[rows] - lon0) * kx, (fx.lat[rows] - lat0) * _KM_PER_DEG
+
+    pts = [xy(r) for r in (a0i, a1i, a0j, a1j)]
+    ref = np.minimum(fx.t_us[a0i], fx.t_us[a0j])
+    th = [(fx.t_us[r] - ref) / 3.6e9 for r in (a0i, a1i, a0j, a1j)]
+    vi, vj = ep["speed_kmh"].to_numpy()[i][:, None], ep["speed_kmh"].to_numpy()[j][:, None]
+    xs = np.stack([p[0] for p in pts], 1)
+    ys = np.stack([p[1] for p in pts], 1)
+    lo_x, hi_x, lo_y, hi_y = xs.min(1), xs.max(1), ys.min(1), ys.max(1)
+    g = np.linspace(0.0, 1.0, 9)
+    for _ in range(5):
+        gx = lo_x[:, None, None] + (hi_x - lo_x)[:, None, None] * g[None, :, None]
+        gy = lo_y[:, None, None] + (hi_y - lo_y)[:, None, None] * g[None, None, :]
+        gx = np.broadcast_to(gx, (len(i), 9, 9)).reshape(len(i), 81)
+        gy = np.broadcast_to(gy, (len(i), 9, 9)).reshape(len(i), 81)
+        arr = np.maximum(th[0][:, None] + np.hypot(gx - pts[0][0][:, None], gy - pts[0][1][:, None]) / vi,
+                         th[2][:, None] + np.hypot(gx - pts[2][0][:, None], gy - pts[2][1][:, None]) / vj)
+        lea = np.minimum(th[1][:, None] - np.hypot(gx - pts[1][0][:, None], gy - pts[1][1][:, None]) / vi,
+                         th[3][:, None] - np.hypot(gx - pts[3][0][:, None], gy - pts[3][1][:, None]) / vj)
+        f = lea - arr
+        k = np.argmax(f, axis=1)
+        r = np.arange(len(i))
+        bx, by, best, t_arr, t_lea = gx[r, k], gy[r, k], f[r, k], arr[r, k], lea[r, k]
+        wx, wy = (hi_x - lo_x) / 8, (hi_y - lo_y) / 8
+        lo_x, hi_x, lo_y, hi_y = bx - 2 * wx, bx + 2 * wx, by - 2 * wy, by + 2 * wy
+    return {"lat": lat0 + by / _KM_PER_DEG, "lon": lon0 + bx / kx, "spare_h": best,
+            "meet0": ref + t_arr * 3.6e9, "meet1": ref + t_lea * 3.6e9}
+
+
+def _merge_rows(ti: np.ndarray, tj: np.ndarray, t0: np.ndarray, t1: np.ndarray, spare: np.ndarray):
+    """Rows of one pair of tracks whose windows overlap are one meeting: (kept row per
+    meeting, its merged start, its merged end)."""
+    order = np.lexsort((t0, tj, ti))
+    ti, tj, t0s, t1s = ti[order], tj[order], t0[order], t1[order]
+    same = np.r_[False, (ti[1:] == ti[:-1]) & (tj[1:] == tj[:-1])]
+    # A new meeting starts where the pair changes or this row starts after every earlier
+    # row of the pair ended (running max of ends within the pair).
+    pair_id = np.cumsum(~same)
+    run_end = pd.Series(t1s).groupby(pair_id).cummax().to_numpy()
+    new = ~same | (t0s > np.r_[0, run_end[:-1]])
+    mid = np.cumsum(new) - 1
+    best = pd.Series(spare[order]).groupby(mid).idxmax().to_numpy()
+    start = pd.Series(t0s).groupby(mid).min().to_numpy()
+    end = pd.Series(t1s).groupby(mid).max().to_numpy()
+    return order[best], start, end
+
+
+def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
+    """One row per meeting: ``mmsi`` the lower MMSI, ``partner_mmsi`` the other; start/end:
+    the time both episodes overlap; lat/lon and end_lat/end_lon: where each vessel's episode
+    began; port_id/km_to_port: nearest port to the meeting point; detail: both sides, the
+    meeting point (``at LAT,LON``) and the spare time for the meeting."""
+    ep = episodes(fx, g, cfg)
+    i, j = candidate_pairs(ep, fx, cfg)
+    if not len(i):
+        return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
+    meet = best_meeting(ep, fx, i, j)
+    ok = meet["spare_h"] >= cfg.rendezvous_min_meet_h
+    i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
+    a0 = ep["a0"].to_numpy()
+    swap = fx.mmsi[a0[i]] > fx.mmsi[a0[j]]
+    i, j = np.where(swap, j, i), np.where(swap, i, j)
+    t0 = np.maximum(ep["t0"].to_numpy()[i], ep["t0"].to_numpy()[j])
+    t1 = np.minimum(ep["t1"].to_numpy()[i], ep["t1"].to_numpy()[j])
+    keep, t0, t1 = _merge_rows(fx.tid[a0[i]], fx.tid[a0[j]], t0, t1, meet["spare_h"])
+    i, j, meet = i[keep], j[keep], {k: v[keep] for k, v in meet.items()}
+    if not len(i):
+        return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
+    ra, rb = a0[i], a0[j]
+    port, km = gaz.nearest(meet["lat"], meet["lon"])
+    detail = _detail(ep, fx, i, j, meet)
+    return event_frame(
+        "dark_rendezvous", len(i), event_id=event_ids("dark_rendezvous", fx.mmsi[ra], t0, fx.mmsi[rb]),
+        mmsi=fx.mmsi[ra], track_id=fx.track_ids(ra), partner_mmsi=fx.mmsi[rb], start=t0, end=t1,
+        hours=(t1 - t0) / 3.6e9, lat=fx.lat[ra], lon=fx.lon[ra], end_lat=fx.lat[rb], end_lon=fx.lon[rb],
+        port_id=np.where(port >= 0, gaz.ids[np.maximum(port, 0)], None) if gaz.n else None, km_to_port=km,
+        detail=detail)
+
+
+def _side(ep: pd.DataFrame, fx: Fixes, idx: np.ndarray) -> np.ndarray:
+    """'<track_id> dark 9.1 h' or '<track_id> loitering with AIS on 5.0 h'."""
+    dark = ep["dark"].to_numpy()[idx]
+    h = np.where(dark, ep["dark_h"].to_numpy()[idx], (ep["t1"].to_numpy()[idx] - ep["t0"].to_numpy()[idx]) / 3.6e9)
+    state = np.where(dark, " dark ", " loitering with AIS on ")
+    return np.char.add(np.char.add(np.char.add(fx.track_ids(ep["a0"].to_numpy()[idx]).astype(str), state), fmt(h, "%.1f")), " h")
+
+
+def _detail(ep, fx, i, j, meet) -> np.ndarray:
+    both = np.char.add(np.char.add(_side(ep, fx, i), ", "), _side(ep, fx, j))
+    where = np.char.add(np.char.add(fmt(meet["lat"], "%.4f"), ","), fmt(meet["lon"], "%.4f"))
+    when = np.asarray(to_time(meet["meet0"].astype(np.int64)).strftime("%Y-%m-%d %H:%M"), dtype=str)
+    text = np.char.add(np.char.add(both, "; both could be at "), where)
+    text = np.char.add(np.char.add(text, " for up to "), np.char.add(fmt(meet["spare_h"], "%.1f"), " h from "))
+    return np.char.add(text, np.char.add(when, " UTC")).astype(object)
+
+
+def meeting_points(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) of each event's meeting place: the point named in a rendezvous' detail
+    (``at LAT,LON``), else the middle of lat/lon and end_lat/end_lon (an encounter), else
+    lat/lon."""
+    lat, lon = events["lat"].to_numpy(float), events["lon"].to_numpy(float)
+    elat, elon = events["end_lat"].to_numpy(float), events["end_lon"].to_numpy(float)
+    two = events["kind"].isin(["encounter", "dark_rendezvous"]).to_numpy() & np.isfinite(elat)
+    out_lat, out_lon = np.where(two, (lat + elat) / 2, lat), np.where(two, (lon + elon) / 2, lon)
+    got = events["detail"].astype("str").str.extract(r" at (-?\d+\.\d+),(-?\d+\.\d+) for up to ")
+    has = got[0].notna().to_numpy()
+    out_lat[has] = got[0][has].astype(float).to_numpy()
+    out_lon[has] = got[1][has].astype(float).to_numpy()
+    return out_lat, out_lon
