@@ -25,7 +25,7 @@ from ..gazetteer import Gazetteer
 from .dark_calls import dark_call_events
 from .encounters import encounter_events
 from .frame import EVENT_COLUMNS, EVENT_KINDS, empty_events, fixes_of
-from .gaps import find_gaps, gap_events
+from .gaps import add_reception, find_gaps, gap_events
 from .loitering import loiter_events
 from .rendezvous import meeting_points, rendezvous_events
 from .visits import visit_events
@@ -49,7 +49,7 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
     if len(positions) == 0:
         return empty_events()
     fx = fixes_of(positions, cfg)
-    g = find_gaps(fx, cfg)
+    g = add_reception(fx, find_gaps(fx, cfg), cfg)
     parts = [gap_events(fx, g, gaz, cfg, coverage), visit_events(fx, visits, gaz), loiter_events(fx, gaz, cfg),
              dark_call_events(fx, g, gaz, cfg), encounter_events(fx, gaz, cfg), rendezvous_events(fx, g, gaz, cfg)]
     for p in parts:

@@ -27,6 +27,8 @@ class Gaps:
     km: np.ndarray
     in_port: np.ndarray
     identity_changed: np.ndarray
+    coverage_share: np.ndarray | None = None       # see :func:`add_reception`
+    neighbours_reporting: np.ndarray | None = None
 
     @property
     def dark(self) -> np.ndarray:
@@ -65,20 +67,30 @@ def find_gaps(fx: Fixes, cfg: Config) -> Gaps:
     return Gaps(row, dt_us[row] / 3.6e9, km, in_port, identity_changed(fx, row))
 
 
+def add_reception(fx: Fixes, g: Gaps, cfg: Config) -> Gaps:
+    """Fill the gaps' reception context from all vessels' traffic. ``coverage_share``: share
+    of all tracks' intervals starting in the gap's start cell (``coverage_cell_deg``) that UTC
+    day that are not gaps (low = a reception hole); ``neighbours_reporting``: other vessels
+    reporting per hour near the start while the gap lasted (0 while others are silent too:
+    a hole, or an empty sea; NaN when the gap spans no whole ``coverage_bucket_h``)."""
+    a = g.row
+    g.coverage_share = np.full(len(a), np.nan)
+    g.neighbours_reporting = np.full(len(a), np.nan)
+    if len(a):
+        t0, t1 = fx.t_us[a], fx.t_us[a + 1]
+        _, g.neighbours_reporting = neighbours_during_gaps(fx.tid, fx.t_us, fx.lat, fx.lon, t0, t1,
+                                                           fx.lat[a], fx.lon[a], cfg)
+        rate, _ = cell_day_coverage(fx.tid, fx.t_us, fx.lat, fx.lon, t0, fx.lat[a], fx.lon[a], cfg)
+        g.coverage_share = 1.0 - rate
+    return g
+
+
 def gap_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config,
                coverage: CoverageGrid | None = None) -> pd.DataFrame:
-    """One ``gap`` row per gap. ``coverage_share``: share of all tracks' intervals starting in
-    the gap's start cell (``coverage_cell_deg``) that UTC day that are not gaps (live data; low
-    = a reception hole); ``neighbours_reporting``: other vessels reporting per hour near the
-    start while the gap lasted (0 while others are silent too = a reception hole)."""
+    """One ``gap`` row per gap (``g`` with :func:`add_reception` applied)."""
     a, b = g.row, g.row + 1
     t0, t1 = fx.t_us[a], fx.t_us[b]
-    per_h = np.full(len(a), np.nan)
-    share = np.full(len(a), np.nan)
-    if len(a):
-        _, per_h = neighbours_during_gaps(fx.tid, fx.t_us, fx.lat, fx.lon, t0, t1, fx.lat[a], fx.lon[a], cfg)
-        rate, _ = cell_day_coverage(fx.tid, fx.t_us, fx.lat, fx.lon, t0, fx.lat[a], fx.lon[a], cfg)
-        share = 1.0 - rate
+    per_h, share = g.neighbours_reporting, g.coverage_share
     port, km = gaz.nearest(fx.lat[a], fx.lon[a])
     with np.errstate(invalid="ignore", divide="ignore"):
         speed = g.km / g.hours / KM_PER_NM

@@ -33,12 +33,16 @@ def slow_intervals(fx: Fixes, cfg: Config, max_kn: float | None = None) -> np.nd
             & (fx.near_port[:-1] < 0) & (fx.near_port[1:] < 0))
 
 
-def runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first, last) interval index of each maximal run of True in ``flags``."""
+def runs(flags: np.ndarray, cut: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) interval index of each maximal run of True in ``flags``; ``cut``
+    (length len(flags) - 1) ends a run between intervals k and k + 1 where it holds."""
     idx = np.flatnonzero(flags)
     if not len(idx):
         return idx, idx
-    brk = np.flatnonzero(np.diff(idx) != 1)
+    brk = np.diff(idx) != 1
+    if cut is not None and len(cut):
+        brk |= cut[idx[:-1]]
+    brk = np.flatnonzero(brk)
     return idx[np.r_[0, brk + 1]], idx[np.r_[brk, len(idx) - 1]]
 
 

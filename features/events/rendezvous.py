@@ -2,7 +2,8 @@
 
 **Episodes.** Per track, maximal runs of consecutive intervals that are dark (a gap of at
 most ``rendezvous_max_dark_h``, not inside one port visit, one ship at both ends) or slow away
-from ports (the loitering rule). A run with at least ``rendezvous_min_dark_h`` of gap is a
+from ports (the loitering rule), cut at every fix that shows the vessel moving (a transit
+through poor reception is a chain of short gaps between moving fixes: each is judged alone). A run with at least ``rendezvous_min_dark_h`` of gap is a
 *dark* episode, with the vessel's usual speed; otherwise, lasting ``rendezvous_min_loiter_h``,
 a *visible loitering* episode, with ``loiter_speed_kn`` (we see it stay put).
 
@@ -13,8 +14,9 @@ m is open to it from ``t0 + |p0 m| / v`` (sailing there from the last fix) to ``
 meeting*. f is concave in m, and its best m lies in the hull of the four end fixes, so a 9 x 9
 grid over their bounding box, refined four times around the best node, finds it (planar
 coordinates around the pair; < 0.5 % error at Caspian distances). A rendezvous needs
-``f >= rendezvous_min_meet_h`` and at least one dark episode: two ships loitering with AIS on
-side by side are an ``encounter``, not a rendezvous.
+``f >= rendezvous_min_meet_h``, a best meeting point at least ``encounter_min_port_km`` beyond
+every port's radius (as for encounters: ships queueing in a roadstead are not meeting), and at
+least one dark episode: two ships loitering with AIS on side by side are an ``encounter``.
 
 **Candidates.** Episode pairs are joined on (2-degree cell, UTC day) of their reach (the
 circle around the chord's middle of radius ``v * (t1 - t0) / 2``, which holds every m open to
@@ -47,13 +49,17 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     dark = np.zeros(fx.n - 1, bool)
     ok = g.dark & ~g.in_port & (g.hours <= cfg.rendezvous_max_dark_h)
     dark[g.row[ok]] = True
-    first, last = runs(dark | slow_intervals(fx, cfg))
+    # A run is cut at every fix seen moving: the vessel was there, then, so the ellipse
+    # of the intervals on either side must not be merged into one that ignores it.
+    moving = np.nan_to_num(fx.speed_kn, nan=0.0) >= cfg.loiter_speed_kn
+    first, last = runs(dark | slow_intervals(fx, cfg), cut=moving[1:-1])
     dt = np.diff(fx.t_us).astype(float) / 3.6e9
     cum = np.r_[0.0, np.cumsum(np.where(dark, dt, 0.0))]
     dark_h = cum[last + 1] - cum[first]
     a0, a1 = first, last + 1
     span_h = (fx.t_us[a1] - fx.t_us[a0]) / 3.6e9
-    is_dark = dark_h >= cfg.rendezvous_min_dark_h
+    # Merged chains of gaps longer than the cap hide as much as one long gap: not paired.
+    is_dark = (dark_h >= cfg.rendezvous_min_dark_h) & (dark_h <= cfg.rendezvous_max_dark_h)
     keep = is_dark | ((dark_h < cfg.rendezvous_min_dark_h) & (span_h >= cfg.rendezvous_min_loiter_h))
     a0, a1, is_dark, dark_h = a0[keep], a1[keep], is_dark[keep], dark_h[keep]
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
@@ -173,6 +179,10 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
     meet = best_meeting(ep, fx, i, j)
     ok = meet["spare_h"] >= cfg.rendezvous_min_meet_h
+    if gaz.n:  # at sea: a roadstead where ships queue is not a meeting place (the encounter rule)
+        near, _ = gaz.in_reach(meet["lat"], meet["lon"], gaz.radius_km + cfg.encounter_min_port_km,
+                               key=f"enc{cfg.encounter_min_port_km}")
+        ok &= near < 0
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
     a0 = ep["a0"].to_numpy()
     swap = fx.mmsi[a0[i]] > fx.mmsi[a0[j]]
