@@ -455,6 +455,9 @@ def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write
         })
 
 
+from serving import cli_events  # noqa: E402,F401 - registers the events and report commands
+
+
 def main():  # pragma: no cover - console-script entry point
     app()
 

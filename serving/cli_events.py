@@ -1,0 +1,84 @@
+"""``darkvoyage events`` and ``darkvoyage report`` (issue #14). Registered on the main app by
+one import at the end of :mod:`serving.cli`; the conventions (one-line errors, exit 2, stages,
+row counts) are that module's."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from serving.cli import GazOpt, Inputs, SetOpt, UsageProblem, Verbose, _print_counts, _setup_logging, app, \
+    parse_settings, stages, user_errors
+
+CoverageOpt = Annotated[Optional[Path], typer.Option(
+    "--coverage", help="Reference coverage grid (.parquet, as logged with a model): its gap rate goes into each gap's detail.")]
+
+
+def _events_of(inputs, gazetteer, set_, coverage, stage):
+    """Tracks then events of the inputs: (events, TrackResult, gazetteer, config)."""
+    from features.coverage import CoverageGrid
+    from features.events import detect_events
+    from features.gazetteer import load_gazetteer
+    from features.pipeline import run_tracks
+    cfg = parse_settings(set_)
+    gaz = load_gazetteer(gazetteer)
+    grid = None
+    if coverage is not None:
+        if not coverage.exists():
+            raise UsageProblem(f"{coverage}: no such coverage grid")
+        grid = CoverageGrid.load(coverage)
+    tr = run_tracks(inputs, gaz, cfg, stage, keep_all=False)
+    stage("events")
+    return detect_events(tr.positions, tr.visits, gaz, cfg, grid), tr, gaz, cfg
+
+
+def _kind_counts(events) -> dict:
+    from features.events import EVENT_KINDS, dark_mask
+    n = events["kind"].value_counts()
+    rows = {f"events: {k}": f"{int(n.get(k, 0)):,}" for k in EVENT_KINDS}
+    gaps = events[events["kind"] == "gap"]
+    rows["gaps: two ships on one MMSI (not dark)"] = f"{int((~dark_mask(gaps)).sum()):,}"
+    return rows
+
+
+@app.command()
+def events(inputs: Inputs,
+           out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .parquet or .geojson.")],
+           gazetteer: GazOpt = None, coverage: CoverageOpt = None, set_: SetOpt = None, verbose: Verbose = False):
+    """One row per event: gaps, port visits, loitering, possible dark port calls, encounters and
+    dark rendezvous."""
+    _setup_logging(verbose)
+    with user_errors():
+        from features.io import write_rejected
+        from serving.event_export import check_events_output, write_events
+        check_events_output(out)
+        t0 = time.perf_counter()
+        with stages() as stage:
+            ev, tr, _, cfg = _events_of(inputs, gazetteer, set_, coverage, stage)
+            stage("writing")
+            write_events(ev, out, tr.counts, {"config": cfg.to_dict()})
+            rej = write_rejected(tr.rejected, out)
+        _print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
+                                  "written": f"{out}  (rejected rows: {rej})"})
+
+
+@app.command()
+def report(inputs: Inputs,
+           out: Annotated[Path, typer.Option("--out", "-o", help="Output .html; the numbers go to the .csv beside it.")],
+           gazetteer: GazOpt = None, set_: SetOpt = None, verbose: Verbose = False):
+    """Weekly and monthly counts of long gaps, possible dark port calls, encounters and
+    rendezvous, by flag and by area: an offline HTML page of charts and a CSV of the numbers."""
+    _setup_logging(verbose)
+    with user_errors():
+        from serving.report import check_report_output, write_report
+        csv = check_report_output(out)
+        t0 = time.perf_counter()
+        with stages() as stage:
+            ev, tr, gaz, cfg = _events_of(inputs, gazetteer, set_, None, stage)
+            stage("writing")
+            write_report(ev, gaz, cfg, out, [str(p) for p in inputs])
+        _print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
+                                  "written": f"{out}  (numbers: {csv})"})
