@@ -117,8 +117,9 @@ def _gap_detail(fx: Fixes, g: Gaps, gaz: Gazetteer, port, per_h, share, ref) -> 
                        np.char.add(" -> ", np.char.add(np.asarray(names[g.row + 1], dtype=str), ")")))
            if names is not None and m else np.full(m, ""))
     text = clause(text, g.identity_changed, np.char.add(np.char.add("two ships on one MMSI", who), ": not a dark event"))
-    text = clause(text, np.isfinite(per_h), np.char.add(fmt(per_h, "%.1f"), " other vessels/h reporting nearby"))
-    text = clause(text, (share < 0.5) & ~(per_h > 0), "likely a reception hole")
+    text = clause(text, per_h > 0, np.char.add(np.char.add("a switch-off: ", fmt(per_h, "%.1f")),
+                                                 " other vessels/h kept reporting nearby"))
+    text = clause(text, per_h == 0, "no other vessel reported nearby either: a reception hole, or an empty sea")
     if ref is not None:
         text = clause(text, np.isfinite(ref), np.char.add("reference cell gap rate ", fmt(ref, "%.2f")))
     return text.astype(object)

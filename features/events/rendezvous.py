@@ -184,6 +184,8 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
                                key=f"enc{cfg.encounter_min_port_km}")
         ok &= near < 0
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
+    if not len(i):
+        return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
     a0 = ep["a0"].to_numpy()
     swap = fx.mmsi[a0[i]] > fx.mmsi[a0[j]]
     i, j = np.where(swap, j, i), np.where(swap, i, j)
@@ -191,8 +193,6 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
     t1 = np.minimum(ep["t1"].to_numpy()[i], ep["t1"].to_numpy()[j])
     keep, t0, t1 = _merge_rows(fx.tid[a0[i]], fx.tid[a0[j]], t0, t1, meet["spare_h"])
     i, j, meet = i[keep], j[keep], {k: v[keep] for k, v in meet.items()}
-    if not len(i):
-        return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
     ra, rb = a0[i], a0[j]
     port, km = gaz.nearest(meet["lat"], meet["lon"])
     detail = _detail(ep, fx, i, j, meet)

@@ -1,0 +1,182 @@
+"""``darkvoyage events`` (issue #14): hand-built cases for every rule, the planted rendezvous of
+a simulated month, and the command on every real file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from features.config import DEFAULT
+from features.events import EVENT_COLUMNS, EVENT_KINDS, dark_mask, detect_events, meeting_points
+from features.pipeline import run_tracks
+from serving.cli import app
+from tests.helpers import T0, chain, go_dark, sail, stay, write_csv
+
+H = pd.Timedelta(hours=1)
+M = (42.0, 50.5)          # a meeting point in the open middle Caspian, far from every port
+A, B = 273100001, 422200002
+
+
+def events_of(frames: list[pd.DataFrame], tmp_path: Path, gaz) -> pd.DataFrame:
+    path = write_csv(pd.concat(frames, ignore_index=True), tmp_path / "ais.csv")
+    tr = run_tracks([path], gaz)
+    return detect_events(tr.positions, tr.visits, gaz)
+
+
+def meeting(dark_a: bool, dark_b: bool) -> list[pd.DataFrame]:
+    """A sails north into M, B sails west into M; both wait there 6 h (h 6-12) and sail on;
+    a dark side is silent from 1 h before it arrives to 1 h after it leaves."""
+    a = chain(sail(A, T0, [(41.0, 50.5), M]), stay(A, T0 + 6 * H, *M, 6), sail(A, T0 + 12 * H, [M, (43.0, 50.5)]))
+    b0 = (42.0, 51.7)
+    b = chain(sail(B, T0 + 0.6 * H, [b0, M]), stay(B, T0 + 6 * H, *M, 6), sail(B, T0 + 12 * H, [M, b0]))
+    if dark_a:
+        a = go_dark(a, T0 + 5 * H, T0 + 13 * H)
+    if dark_b:
+        b = go_dark(b, T0 + 5 * H, T0 + 13 * H)
+    return [a, b]
+
+
+def test_contract_columns_types_and_order(tmp_path, gaz):
+    ev = events_of(meeting(True, True), tmp_path, gaz)
+    assert tuple(ev.columns) == EVENT_COLUMNS
+    assert set(ev["kind"]) <= set(EVENT_KINDS) and ev["event_id"].is_unique
+    assert str(ev["start"].dtype) == "datetime64[us, UTC]" and str(ev["partner_mmsi"].dtype) == "Int64"
+    rank = ev["kind"].map({k: i for i, k in enumerate(EVENT_KINDS)})
+    assert (np.diff(rank.to_numpy()) >= 0).all()
+
+
+@pytest.mark.parametrize("dark_a, dark_b", [(True, True), (False, True)], ids=["both dark", "one loitering visibly"])
+def test_two_vessels_meeting_while_dark(tmp_path, gaz, dark_a, dark_b):
+    ev = events_of(meeting(dark_a, dark_b), tmp_path, gaz)
+    rdv = ev[ev["kind"] == "dark_rendezvous"]
+    assert len(rdv) == 1, ev[["kind", "mmsi", "detail"]]
+    r = rdv.iloc[0]
+    assert (r["mmsi"], r["partner_mmsi"]) == (A, B)
+    spare = float(r["detail"].split("for up to ")[1].split(" h")[0])
+    assert 4.0 <= spare <= 8.5  # they waited 6 h together; sailing at 10 kn adds up to ~2 h of slack
+    lat, lon = meeting_points(rdv)
+    assert abs(lat[0] - M[0]) < 0.1 and abs(lon[0] - M[1]) < 0.1
+    assert not (ev["kind"] == "encounter").any()  # one side at least was dark: not an AIS-on encounter
+
+
+def test_meeting_with_ais_on_is_an_encounter_not_a_rendezvous(tmp_path, gaz):
+    ev = events_of(meeting(False, False), tmp_path, gaz)
+    enc = ev[ev["kind"] == "encounter"]
+    assert len(enc) == 1 and (enc["mmsi"].iloc[0], enc["partner_mmsi"].iloc[0]) == (A, B)
+    assert 5.5 <= enc["hours"].iloc[0] <= 6.5
+    assert not (ev["kind"] == "dark_rendezvous").any()
+    assert (ev["kind"] == "loitering").sum() == 2   # each waited 6 h away from ports, AIS on
+
+
+def test_two_ships_on_one_mmsi_across_a_gap(tmp_path, gaz):
+    alpha = sail(A, T0, [(40.0, 50.5), (40.0, 51.0)]).assign(name="ALPHA", callsign="UBAA")
+    t1 = alpha["timestamp"].max() + 14 * H
+    bravo = sail(A, t1, [(40.3, 51.4), (40.3, 51.9)]).assign(name="BRAVO", callsign="UBBB")
+    ev = events_of([alpha, bravo], tmp_path, gaz)
+    gaps = ev[ev["kind"] == "gap"]
+    assert len(gaps) == 1 and bool(gaps["identity_changed"].iloc[0])
+    assert "two ships on one MMSI" in gaps["detail"].iloc[0]
+    assert not dark_mask(gaps).any()                       # left out of dark counts
+    assert not ev["kind"].isin(["possible_dark_port_call", "dark_rendezvous"]).any()
+    from serving.report import count_table
+    table = count_table(ev, gaz, DEFAULT)
+    assert table.loc[table["metric"].str.startswith("gaps"), "count"].sum() == 0
+
+
+def fleet(n: int, silent: list[int]) -> list[pd.DataFrame]:
+    """``n`` ships sailing east 10 km apart for 12 h; those in ``silent`` drop h 4-10."""
+    out = []
+    for k in range(n):
+        lat = 40.6 + k * 0.09
+        f = sail(273200000 + k, T0, [(lat, 50.6), (lat, 52.8)], speed_kn=8.0, every_min=3)
+        out.append(go_dark(f, T0 + 4 * H, T0 + 10 * H) if k in silent else f)
+    return out
+
+
+def test_a_gap_that_is_only_a_reception_hole(tmp_path, gaz):
+    hole = events_of(fleet(5, silent=[0, 1, 2, 3, 4]), tmp_path, gaz)
+    gaps = hole[hole["kind"] == "gap"]
+    assert len(gaps) == 5
+    assert (gaps["neighbours_reporting"] == 0).all()      # everyone went quiet at once
+    assert gaps["detail"].str.contains("reception hole").all()
+    (tmp_path / "b").mkdir()
+    off = events_of(fleet(5, silent=[2]), tmp_path / "b", gaz)
+    g = off[off["kind"] == "gap"]
+    assert len(g) == 1 and g["neighbours_reporting"].iloc[0] >= 1   # the others kept reporting near its start
+    assert "switch-off" in g["detail"].iloc[0]
+    assert (0 <= gaps["coverage_share"]).all() and (gaps["coverage_share"] <= 1).all()
+
+
+def test_every_planted_rendezvous_of_a_simulated_month_is_found(small_world, gaz):
+    """Every sts meeting the simulator planted becomes a dark_rendezvous naming both vessels.
+
+    A planted pair met when both sides' truth intervals (AIS off, or waiting with AIS on)
+    overlap by at least ``rendezvous_min_meet_h``. The simulator sometimes plants a "meeting"
+    whose second ship arrives after the first has left (a late ship waits alone for half the
+    planned time): those pairs were never together and are not expected."""
+    truth = pd.read_csv(small_world["events"])
+    sts = truth[(truth["behaviour"] == "sts") & truth["visible_in_window"]].copy()
+    for c in ("start", "end"):
+        sts[c] = pd.to_datetime(sts[c])
+    pairs = sts.merge(sts, left_on=["mmsi", "partner_mmsi"], right_on=["partner_mmsi", "mmsi"], suffixes=("", "_p"))
+    overlap = pairs[["end", "end_p"]].min(axis=1) - pairs[["start", "start_p"]].max(axis=1)
+    met = pairs[(overlap >= pd.Timedelta(hours=DEFAULT.rendezvous_min_meet_h)) & (pairs["mmsi"] < pairs["mmsi_p"])]
+    assert len(met) >= 1
+    tr = run_tracks([small_world["positions"]], gaz, keep_all=False)
+    ev = detect_events(tr.positions, tr.visits, gaz)
+    rdv = ev[ev["kind"] == "dark_rendezvous"]
+    for m in met.itertuples():
+        t0, t1 = min(m.start, m.start_p), max(m.end, m.end_p)
+        hit = rdv[(rdv["mmsi"] == m.mmsi) & (rdv["partner_mmsi"] == int(m.mmsi_p))
+                  & (rdv["start"] <= t1) & (rdv["end"] >= t0)]
+        assert len(hit) >= 1, f"planted meeting {m.mmsi} / {m.mmsi_p} at {m.start} not found"
+
+
+def test_events_command_on_every_real_file(real_files, tmp_path):
+    runner = CliRunner()
+    for k, f in enumerate(real_files):
+        out = tmp_path / f"ev{k}.csv"
+        res = runner.invoke(app, ["events", str(f), "--out", str(out)])
+        assert res.exit_code == 0, (f, res.output)
+        ev = pd.read_csv(out)
+        assert tuple(ev.columns) == EVENT_COLUMNS, f
+        counts = json.loads(Path(str(out) + ".rows.json").read_text())["darkvoyage.rows"]
+        assert counts["read"] == counts["positions"] + counts["static"] + sum(counts["rejected"].values())
+
+
+def test_events_command_outputs(real_files, tmp_path):
+    exe = str(Path(sys.executable).parent / "darkvoyage")
+    pq_out, gj_out = tmp_path / "ev.parquet", tmp_path / "ev.geojson"
+    for out in (pq_out, gj_out):
+        res = subprocess.run([exe, "events", *map(str, real_files), "--out", str(out)], capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr
+        assert "events: gap" in res.stdout
+    ev = pd.read_parquet(pq_out)
+    assert tuple(ev.columns) == EVENT_COLUMNS and (ev["kind"] == "gap").sum() > 100
+    meta = json.loads(pq.read_schema(pq_out).metadata[b"darkvoyage.rows"])
+    assert meta["read"] == meta["positions"] + meta["static"] + sum(meta["rejected"].values())
+    gj = json.loads(gj_out.read_text())
+    assert len(gj["features"]) == len(ev)
+    kinds = {f["properties"]["kind"]: f["geometry"]["type"] for f in gj["features"]}
+    assert kinds["gap"] == "LineString" and kinds["port_visit" if "port_visit" in kinds else "loitering"] == "Point"
+    bad = subprocess.run([exe, "events", str(real_files[0]), "--out", str(tmp_path / "ev.txt")], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+def test_geojson_links_both_vessels(tmp_path, gaz):
+    from serving.event_export import events_geojson
+    ev = events_of(meeting(True, True), tmp_path, gaz)
+    gj = events_geojson(ev[ev["kind"] == "dark_rendezvous"])
+    line = gj["features"][0]["geometry"]
+    assert line["type"] == "LineString" and len(line["coordinates"]) == 3  # A -> meeting point -> B
+    assert gj["features"][0]["properties"]["partner_mmsi"] == B
