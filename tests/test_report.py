@@ -1,0 +1,74 @@
+"""``darkvoyage report`` (issue #14): the counts behind the charts, and the page in a real
+headless browser (no console errors, every chart drawn)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from serving.report import METRICS
+
+EXE = str(Path(sys.executable).parent / "darkvoyage")
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(small_world, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    res = subprocess.run([EXE, "report", str(small_world["positions"]), "--out", str(out)], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "events: dark_rendezvous" in res.stdout
+    return out
+
+
+def test_numbers_beside_the_page(page, small_world):
+    csv = page.with_suffix(".csv")
+    table = pd.read_csv(csv)
+    assert list(table.columns) == ["period_type", "period", "metric", "by", "group", "count"]
+    assert set(table["metric"]) == set(METRICS) and set(table["period_type"]) == {"week", "month"}
+    assert set(table["by"]) == {"all", "flag", "area"}
+    # Every breakdown adds up to the total of its period and metric.
+    tot = table[table["by"] == "all"].set_index(["period_type", "period", "metric"])["count"]
+    for by in ("flag", "area"):
+        part = table[table["by"] == by].groupby(["period_type", "period", "metric"])["count"].sum()
+        assert (part.reindex(tot.index, fill_value=0) == tot).all(), by
+    assert "open sea" in set(table.loc[table["by"] == "area", "group"])
+    weeks = table[(table["period_type"] == "week") & (table["by"] == "all")]["period"].unique()
+    assert len(weeks) >= 4   # 24 days: every week, the empty ones too
+
+
+def test_report_in_a_real_browser(page, tmp_path):
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium is not installed: make system-deps installs Debian's chromium for this test")
+    html = page.read_text()
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html  # offline
+    res = subprocess.run([exe, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof'}", "--enable-logging=stderr",
+                          "--v=0", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    dom = res.stdout
+    errors = [line for line in res.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+    assert not errors, errors
+    charts = re.findall(r'<svg class="chart"[^>]*width="(\d+)" height="(\d+)"', dom)
+    assert len(charts) == 2 * len(METRICS) and all(int(w) > 100 and int(h) > 100 for w, h in charts)
+    bars = re.findall(r'<rect class="bar"[^>]*height="([\d.]+)"', dom)
+    assert len(bars) >= 20 and all(float(h) > 0 for h in bars)
+    assert "<table" in dom and "open sea" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([exe, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof2'}", "--window-size=1280,1600",
+                    "--virtual-time-budget=3000", f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 30_000
+
+
+def test_report_refuses_a_wrong_suffix(small_world, tmp_path):
+    res = subprocess.run([EXE, "report", str(small_world["positions"]), "--out", str(tmp_path / "r.pdf")],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and ".html" in res.stderr
