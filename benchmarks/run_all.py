@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ["bench_features.py", "--rows", "1000000", "10000000", "--repeat", "3"],
+    ["bench_events.py", "--rows", "10000000", "--repeat", "2"],
     ["segmenter_eval.py"],
     ["bench_simulator.py"],
     ["bench_training.py"],
