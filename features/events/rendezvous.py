@@ -14,9 +14,10 @@ m is open to it from ``t0 + |p0 m| / v`` (sailing there from the last fix) to ``
 meeting*. f is concave in m, and its best m lies in the hull of the four end fixes, so a 9 x 9
 grid over their bounding box, refined four times around the best node, finds it (planar
 coordinates around the pair; < 0.5 % error at Caspian distances). A rendezvous needs
-``f >= rendezvous_min_meet_h``, a best meeting point at least ``encounter_min_port_km`` beyond
-every port's radius (as for encounters: ships queueing in a roadstead are not meeting), and at
-least one dark episode: two ships loitering with AIS on side by side are an ``encounter``.
+``f >= rendezvous_min_meet_h`` and at least one dark episode: two ships loitering with AIS on
+side by side are an ``encounter``. Unlike encounters, the meeting point may lie near a port (a
+meeting off the Volga canal's sea entrance is the case in point; ``km_to_port`` says how near);
+a stay inside a port's radius is a port visit, so its gaps and slow fixes form no episode.
 
 **Candidates.** Episode pairs are joined on (2-degree cell, UTC day) of their reach (the
 circle around the chord's middle of radius ``v * (t1 - t0) / 2``, which holds every m open to
@@ -179,10 +180,6 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
     meet = best_meeting(ep, fx, i, j)
     ok = meet["spare_h"] >= cfg.rendezvous_min_meet_h
-    if gaz.n:  # at sea: a roadstead where ships queue is not a meeting place (the encounter rule)
-        near, _ = gaz.in_reach(meet["lat"], meet["lon"], gaz.radius_km + cfg.encounter_min_port_km,
-                               key=f"enc{cfg.encounter_min_port_km}")
-        ok &= near < 0
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
