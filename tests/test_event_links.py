@@ -1,0 +1,37 @@
+"""Other-vessel evidence for the watchlist: reasons and map links (issue #14, item 2)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from serving.event_links import append_reasons, link_features, other_vessel_reasons
+from tests.test_events import A, B, events_of, meeting
+
+
+def test_reasons_name_the_partner_for_both_vessels(tmp_path, gaz):
+    ev = events_of(meeting(True, True), tmp_path, gaz)
+    r = other_vessel_reasons(ev)
+    assert r[A].startswith(f"met {B} at sea while both were dark, ")
+    assert r[B].startswith(f"met {A} at sea while both were dark, ")
+    wl = pd.DataFrame({"mmsi": [A, B, 273999999], "reasons": ["AIS off 8 h", "", "nothing"]})
+    out = append_reasons(wl["reasons"], wl["mmsi"], ev)
+    assert out[0].startswith("AIS off 8 h; met ") and out[1].startswith("met ") and out[2] == "nothing"
+
+
+def test_one_side_visible_and_encounters(tmp_path, gaz):
+    ev = events_of(meeting(False, True), tmp_path, gaz)
+    r = other_vessel_reasons(ev)
+    assert "(dark) while loitering at sea with AIS on" in r[A] and "(loitering at sea, AIS on) while dark" in r[B]
+    (tmp_path / "b").mkdir()
+    enc = events_of(meeting(False, False), tmp_path / "b", gaz)
+    assert other_vessel_reasons(enc)[A].startswith(f"alongside {B} at sea (encounter, AIS on), 6 h")
+
+
+def test_link_features_join_the_two_tracks(tmp_path, gaz):
+    ev = events_of(meeting(True, True), tmp_path, gaz)
+    links = link_features(ev, [B])
+    assert len(links) == 1
+    f = links[0]
+    assert f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) == 3
+    assert f["properties"]["feature"] == "link" and {f["properties"]["mmsi"], f["properties"]["partner_mmsi"]} == {A, B}
+    assert link_features(ev, [273999999]) == []
