@@ -4,7 +4,8 @@ Per-vessel work is two functions of a frame (:func:`track_vessels`, :func:`vesse
 that give the same answer for one vessel's rows or for all vessels at once, so a distributed
 engine can call them per MMSI group unchanged. Here they run once over everything, vectorised.
 Only the reception context that needs every vessel's traffic (coverage grid, neighbours) is
-computed across vessels, in :func:`run_features`.
+computed across vessels (:func:`build_coverage`, :func:`add_live_context`); the engine
+(:mod:`features.engine`) puts the stages together.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .gazetteer import Gazetteer, load_gazetteer
 from .readers import ReadResult, read_inputs
 from .tracks import (Seconds, duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
                      order_by_track, segment, sort_order, sort_rows, step_km)
-from .voyage_features import voyage_features
+from .voyage_table import voyage_features
 from .voyages import port_visits
 from .geo import haversine_km
 
@@ -38,7 +39,7 @@ FEATURE_INPUTS = ("mmsi", "timestamp", "lat", "lon", "sog", "cog") + S.IDENTITY
 Stage = Callable[[str], None]
 
 
-def _noop(_: str) -> None:
+def no_stage(_: str) -> None:
     pass
 
 
@@ -77,7 +78,7 @@ def _pick(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return a if rows is None else a[rows]
 
 
-def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool = True):
+def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool = True):
     """Validated rows of any set of vessels -> (accepted fixes, newly rejected, static, visits).
 
     Rows already carrying a ``_reason`` are skipped (the caller accounts for them). The work
@@ -174,7 +175,7 @@ def track_vessels(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT) -> 
     """Per-vessel function, frame -> frame: validated rows of some vessels (``_reason`` empty)
     -> the same rows, accepted fixes first (sorted, with :data:`TRACK_COLS`), then rows rejected
     as duplicates or jumps (``_reason`` set), then static rows. Row count is preserved."""
-    acc, rej, static, _ = _split_tracks(rows, gaz, cfg)
+    acc, rej, static, _ = split_tracks(rows, gaz, cfg)
     return pd.concat([acc, rej, static], ignore_index=True, sort=False)
 
 
@@ -202,7 +203,7 @@ def vessel_voyages(positions: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAUL
 
 
 def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-               stage: Stage = _noop, keep_all: bool = True) -> TrackResult:
+               stage: Stage = no_stage, keep_all: bool = True) -> TrackResult:
     """Read, validate, de-duplicate, split into tracks, find port visits and voyages.
 
     ``keep_all``: carry every input column to the accepted positions (the ``tracks``
@@ -212,14 +213,14 @@ def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFA
 
 
 def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-                    stage: Stage = _noop, keep_all: bool = True) -> TrackResult:
+                    stage: Stage = no_stage, keep_all: bool = True) -> TrackResult:
     """:func:`run_tracks` for rows already in memory (a REST request, say)."""
     gaz = gaz or load_gazetteer()
     stage("validating")
     rows = validate(raw.frame)
     bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())
     stage("tracks, port visits, voyages")
-    acc, rej2, static, visits = _split_tracks(rows, gaz, cfg, keep_all)
+    acc, rej2, static, visits = split_tracks(rows, gaz, cfg, keep_all)
     parts = [x for x in (raw.unparseable, rows.take(bad), rej2) if len(x)]
     n_read = raw.n_read
     del raw, rows
@@ -262,18 +263,3 @@ def add_live_context(voyages: pd.DataFrame, positions: pd.DataFrame, cfg: Config
     voyages.loc[has, "ctx_cell_day_gap_rate"] = rate
     voyages.loc[has, "ctx_cell_day_interval_s"] = mean_int
     return voyages
-
-
-def run_features(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-                 coverage: CoverageGrid | None = None, stage: Stage = _noop) -> tuple[pd.DataFrame, TrackResult]:
-    """Voyage table for the inputs. Without a reference ``coverage`` grid, one is built from
-    the inputs themselves."""
-    gaz = gaz or load_gazetteer()
-    tr = run_tracks(paths, gaz, cfg, stage, keep_all=False)
-    stage("coverage grid")
-    grid = coverage if coverage is not None else build_coverage(tr.positions, cfg)
-    stage("voyage features")
-    voyages = vessel_voyages(tr.positions, gaz, cfg, grid)
-    stage("neighbours during gaps")
-    voyages = add_live_context(voyages, tr.positions, cfg)
-    return voyages, tr

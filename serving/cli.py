@@ -121,10 +121,13 @@ def _print_counts(counts, extra: dict):
     out_console.print(t)
 
 
-def _print_spark(run, t0: float) -> None:
-    figures = {k: f"{v:,}" for k, v in run.figures.items() if k != "rejected"}
+def _print_run(run, t0: float, extra: dict | None = None) -> None:
+    """An engine run's row counts and figures, its time and where it wrote."""
+    figures = {k: (f"{v:,}" if isinstance(v, int) else str(v)) for k, v in run.figures.items() if k != "rejected"}
+    figures.update(extra or {})
     figures["seconds"] = f"{time.perf_counter() - t0:.1f}"
-    figures["written"] = f"{run.out}  (rejected rows: {run.figures['rejected']})"
+    if run.out:
+        figures["written"] = f"{run.out}  (rejected rows: {run.figures['rejected']})"
     _print_counts(run.counts, figures)
 
 
@@ -137,48 +140,22 @@ Engine = Annotated[str, typer.Option("--engine", help="local (one machine) or sp
 Master = Annotated[Optional[str], typer.Option("--spark-master", help="Spark master URL (local[4], spark://host:7077, yarn); default: spark-submit's, else local[*].")]
 
 
-def _check_engine(engine: str, master: str | None) -> None:
-    if engine not in ("local", "spark"):
-        raise UsageProblem(f"--engine {engine!r}: expected local or spark")
-    if master and engine != "spark":
-        raise UsageProblem("--spark-master needs --engine spark")
-
-
 @app.command()
 def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = None,
            engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """Clean AIS, split shared MMSIs into tracks, find port visits and cut voyages."""
     _setup_logging(verbose)
     with user_errors():
+        from features.engine import engine as pick_engine
         from features.gazetteer import load_gazetteer
-        from features.io import check_output, track_positions_table, write_rejected, write_table
-        from features.pipeline import run_tracks
         cfg = parse_settings(set_)
-        _check_engine(engine, spark_master)
+        eng = pick_engine(engine, spark_master)
+        eng.check_output(out)
         gaz = load_gazetteer(gazetteer)
         t0 = time.perf_counter()
-        if engine == "spark":
-            from features import spark_engine
-            spark_engine.check_output(out)
-            with stages() as stage:
-                run = spark_engine.run_tracks(inputs, out, gaz, cfg, spark_master, stage)
-            _print_spark(run, t0)
-            return
-        out = Path(out)
-        check_output(out)
         with stages() as stage:
-            tr = run_tracks(inputs, gaz, cfg, stage)
-            stage("writing")
-            table = track_positions_table(tr, gaz)
-            write_table(table, out, tr.counts, {"config": cfg.to_dict()})
-            rej = write_rejected(tr.rejected, out)
-        _print_counts(tr.counts, {
-            "tracks": f"{table['track_id'].nunique():,}",
-            "voyages": f"{table['voyage_id'].nunique():,}",
-            "port visits": f"{len(tr.visits):,}",
-            "seconds": f"{time.perf_counter() - t0:.1f}",
-            "written": f"{out}  (rejected rows: {rej})",
-        })
+            run = eng.tracks(inputs, out, gaz=gaz, cfg=cfg, stage=stage)
+        _print_run(run, t0)
 
 
 @app.command()
@@ -190,18 +167,11 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
     _setup_logging(verbose)
     with user_errors():
         from features.coverage import CoverageGrid
+        from features.engine import engine as pick_engine
         from features.gazetteer import load_gazetteer
-        from features.io import check_output, write_rejected, write_table
-        from features.pipeline import run_features
-        from features.config import FEATURE_CODE_VERSION
         cfg = parse_settings(set_)
-        _check_engine(engine, spark_master)
-        if engine == "spark":
-            from features import spark_engine
-            spark_engine.check_output(out)
-        else:
-            out = Path(out)
-            check_output(out)
+        eng = pick_engine(engine, spark_master)
+        eng.check_output(out)
         gaz = load_gazetteer(gazetteer)
         grid = None
         if coverage is not None:
@@ -209,22 +179,9 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
                 raise UsageProblem(f"{coverage}: no such coverage grid")
             grid = CoverageGrid.load(coverage)
         t0 = time.perf_counter()
-        if engine == "spark":
-            with stages() as stage:
-                run = spark_engine.run_features(inputs, out, gaz, cfg, grid, spark_master, stage)
-            _print_spark(run, t0)
-            return
         with stages() as stage:
-            voyages, tr = run_features(inputs, gaz, cfg, grid, stage)
-            stage("writing")
-            write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION})
-            rej = write_rejected(tr.rejected, out)
-        _print_counts(tr.counts, {
-            "voyages": f"{len(voyages):,}",
-            "with a gap >= 12 h": f"{int((voyages['max_gap_h'] >= 12).sum()):,}",
-            "seconds": f"{time.perf_counter() - t0:.1f}",
-            "written": f"{out}  (rejected rows: {rej})",
-        })
+            run = eng.features(inputs, out, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
+        _print_run(run, t0)
 
 
 @app.command()
@@ -267,13 +224,15 @@ def watchlist(inputs: Inputs,
               top: Annotated[Optional[int], typer.Option(help="Keep the N riskiest vessels.", min=1)] = None,
               model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
               sanctions: Annotated[Optional[Path], typer.Option(help="CSV of sanctioned vessels (IMO, MMSI and/or name).")] = None,
-              verbose: Verbose = False):
+              engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """Score every voyage and rank vessels by their riskiest voyage."""
     _setup_logging(verbose)
     with user_errors():
         from serving.export import ExportError, check_suffix, match_sanctions, read_sanctions, write_watchlist
         from serving.scoring import score_files, watchlist as ranked
+        from features.engine import engine as pick_engine
         from training.registry import ModelUnavailable, load_model
+        eng = pick_engine(engine, spark_master)
         try:
             check_suffix(out)
             sanc = read_sanctions(sanctions) if sanctions else None
@@ -285,7 +244,7 @@ def watchlist(inputs: Inputs,
         except ModelUnavailable as err:
             raise UsageProblem(str(err)) from None
         with stages() as stage:
-            scored = score_files(inputs, m, DEFAULT, stage)
+            scored = score_files(inputs, m, DEFAULT, stage, eng)
             wl = ranked(scored.voyages, top, scored.no_voyage)
             if sanc is not None:
                 wl["sanctions_match"] = match_sanctions(wl, scored.voyages, sanc)
@@ -295,7 +254,7 @@ def watchlist(inputs: Inputs,
             write_watchlist(wl, scored, out, m.levels)
         print_watchlist(wl.head(10), f"watchlist (model {info['name']} v{info['version']})")
         _table("", {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
-                    "voyages scored": f"{len(scored.voyages):,}", "rows read": f"{scored.tracks.counts.read:,}",
+                    "voyages scored": f"{len(scored.voyages):,}", "rows read": f"{scored.counts.read:,}",
                     "seconds": f"{time.perf_counter() - t0:.1f}", "written": str(out)})
 
 

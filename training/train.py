@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 
 from features.config import DEFAULT, FEATURE_CODE_VERSION, Config
 from features.gazetteer import Gazetteer, load_gazetteer
-from features.voyage_features import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES
 
 from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics, rule_scores
 from .labels import unmatched_labels

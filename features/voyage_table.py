@@ -17,100 +17,8 @@ from .coverage import CoverageGrid
 from .flags import flag_of
 from .gazetteer import Gazetteer
 from .geo import KM_PER_NM, angle_diff_deg, bearing_deg, haversine_km, planar_km
+from .catalogue import CONTEXT, FEATURE_NAMES
 from .tracks import Seconds, epoch_us, group_starts
-
-# (column, unit, meaning). Everything here is computable from one vessel's track plus the
-# gazetteer and the reference coverage grid, so /score computes it exactly as training did.
-FEATURES: list[tuple[str, str, str]] = [
-    ("duration_h", "h", "voyage duration, last fix minus first fix"),
-    ("distance_km", "km", "sum of great-circle steps between fixes"),
-    ("n_positions", "count", "fixes in the voyage, both end fixes included"),
-    ("mean_speed_kn", "kn", "distance over time, gaps excluded"),
-    ("mean_sog_kn", "kn", "mean reported speed over ground"),
-    ("max_sog_kn", "kn", "maximum reported speed over ground"),
-    ("n_gaps_1h", "count", "intervals between fixes longer than 1 h"),
-    ("n_gaps_6h", "count", "... longer than 6 h"),
-    ("n_gaps_12h", "count", "... longer than 12 h (GFW's intentional-disabling threshold)"),
-    ("n_gaps_30h", "count", "... longer than 30 h (Lloyd's List's dark-activity threshold)"),
-    ("max_gap_h", "h", "longest gap (0 when there is none)"),
-    ("total_dark_h", "h", "sum of all gaps"),
-    ("dark_share", "fraction", "total_dark_h / duration_h"),
-    ("lg_displacement_km", "km", "distance between the fixes before and after the longest gap"),
-    ("lg_implied_speed_kn", "kn", "that distance over the gap's duration"),
-    ("lg_start_port_km", "km", "distance from the longest gap's first fix to the nearest port"),
-    ("lg_end_port_km", "km", "distance from its last fix to the nearest port"),
-    ("lg_start_sensitive_km", "km", "distance from its first fix to the nearest sensitive port"),
-    ("lg_end_sensitive_km", "km", "distance from its last fix to the nearest sensitive port"),
-    ("lg_heading_off_sensitive_deg", "deg", "angle between the course into the longest gap and the bearing to the nearest sensitive port (0 = heading straight at it)"),
-    ("lg_vs_usual", "ratio", "longest gap / the track's usual reporting interval"),
-    ("lg_cell_gap_rate", "fraction", "reference coverage grid: share of intervals in the gap's start cell that are gaps (high = coverage hole)"),
-    ("lg_cell_interval_s", "s", "reference coverage grid: mean reporting interval in that cell"),
-    ("dc_n_feasible", "count", "most ports at which a call fits in one gap (spare time > 0)"),
-    ("dc_sensitive_feasible", "0/1", "a call at a sensitive port fits in some gap"),
-    ("dc_best_spare_h", "h", "largest spare time = gap - sailing start->port->end - minimum stay, over gaps and ports"),
-    ("dc_sensitive_spare_h", "h", "largest spare time at a sensitive port"),
-    ("oab", "0/1", "out-and-back: returns to its origin port, or ends within out_and_back_km of its start after going farther"),
-    ("oab_max_excursion_km", "km", "farthest fix from the voyage start, for out-and-back voyages (0 otherwise)"),
-    ("oab_dark_share", "fraction", "dark_share of an out-and-back voyage (0 otherwise)"),
-    ("oab_dark_sensitive", "0/1", "out-and-back whose gaps fit a call at a sensitive port"),
-    ("loiter_h", "h", "time under loiter_speed_kn away from ports, gaps excluded"),
-    ("loiter_events", "count", "loitering stretches of at least loiter_min_h"),
-    ("dark_loiter_h", "h", "gaps of at least dark_loiter_min_gap_h whose implied speed is under loiter_speed_kn"),
-    ("near_sensitive_h", "h", "time within sensitive_near_km of a sensitive port area that is neither origin nor destination"),
-    ("origin_visit_dark_h", "h", "longest AIS gap during the stay at the origin port"),
-    ("dest_visit_dark_h", "h", "longest AIS gap during the stay at the destination port"),
-    ("dest_anchorage", "0/1", "the voyage ends at an anchorage (a queue off a port), not a berth"),
-    ("origin_sensitive", "0/1", "the voyage starts from a sensitive port"),
-    ("dest_sensitive", "0/1", "the voyage ends at a sensitive port"),
-    ("dest_declared_mismatch", "0/1/NaN", "declared AIS destination does not name the port reached (NaN: unknown, or an anchorage)"),
-    ("dest_declared_is_origin", "0/1/NaN", "declared destination names the origin port: a stale entry, not a false one (NaN: unknown)"),
-    ("trip_end_sensitive", "0/1/NaN", "the trip ends at a sensitive port: the voyage's destination, or past anchorage stops (a queue at the canal mouth) the port the track goes on to (NaN: end unknown, or the voyage continues a trip from an anchorage)"),
-    ("trip_decl_mismatch", "0/1/NaN", "declared destination names neither the trip's end, nor this voyage's destination, nor its origin (a stale entry) (NaN: no text, or as trip_end_sensitive)"),
-    ("trip_decl_mismatch_sensitive", "0/1/NaN", "trip_decl_mismatch on a trip that ends at a sensitive port: an innocuous port declared on the way to a sensitive one"),
-    ("starts_at_sea_km", "km", "voyage without an origin: distance from its first fix to the nearest port (0 with an origin)"),
-    ("ends_at_sea_km", "km", "voyage without a destination: distance from its last fix to the nearest port (0 with one)"),
-    ("open_start", "0/1", "the voyage is its track's first and has no origin port: the ship was already under way when its track begins (at the start of the data, or when it first appears), so the voyage's beginning is not in the data"),
-    ("open_end", "0/1", "the voyage is its track's last and has no destination port: the ship was still under way when its track ends (at the end of the data, or when it last reported), so the voyage's end is not in the data"),
-    ("n_tracks_mmsi", "count", "tracks (ships) seen under this MMSI"),
-    ("concurrent_tracks", "count", "other tracks of this MMSI reporting during the voyage: two ships under one identity at once"),
-]
-FEATURE_NAMES = [f[0] for f in FEATURES]
-
-# Descriptive columns: identity, times, ports, and evidence for reasons. Not model inputs.
-CONTEXT: list[tuple[str, str, str]] = [
-    ("voyage_id", "", "stable id: track_id + start time (UTC)"),
-    ("mmsi", "", "MMSI"),
-    ("track_id", "", "MMSI-track number; one MMSI may carry several ships"),
-    ("name", "", "latest reported ship name"),
-    ("imo", "", "IMO number"),
-    ("callsign", "", "call sign"),
-    ("flag", "ISO2", "flag from the MMSI's MID"),
-    ("ship_type", "", "AIS ship type as reported"),
-    ("start", "UTC", "first fix of the voyage (departure from the origin port)"),
-    ("end", "UTC", "last fix (arrival at the destination port)"),
-    ("origin_port", "", "port_id of the origin visit; empty when the voyage starts at sea or at the edge of the data"),
-    ("destination_port", "", "port_id of the destination visit; empty when it ends at sea or at the edge of the data"),
-    ("origin_exit_observed", "bool", "the departure from the origin was seen (not across a gap)"),
-    ("dest_entry_observed", "bool", "the arrival at the destination was seen"),
-    ("declared_destination", "", "AIS destination field at the end of the voyage"),
-    ("trip_end_port", "", "where the trip ends: the destination, or past anchorage stops the port the track goes on to"),
-    ("usual_interval_s", "s", "the track's mean reporting interval outside gaps (a transponder trait, not behaviour: not a model input)"),
-    ("lg_start", "UTC", "start of the longest gap"),
-    ("lg_end", "UTC", "end of the longest gap"),
-    ("lg_start_lat", "deg", "latitude of the fix before the longest gap"),
-    ("lg_start_lon", "deg", "longitude of the fix before the longest gap"),
-    ("lg_end_lat", "deg", "latitude of the fix after the longest gap"),
-    ("lg_end_lon", "deg", "longitude of the fix after the longest gap"),
-    ("lg_start_port", "", "nearest port to the gap start"),
-    ("lg_start_sensitive_port", "", "nearest sensitive port to the gap start"),
-    ("dc_port", "", "the best candidate port for a dark call (sensitive first)"),
-    ("dc_gap_h", "h", "duration of the gap in which that call fits"),
-    ("dc_port_spare_h", "h", "spare time of that call"),
-    ("ctx_neighbour_vessel_h", "vessel-h", "live data: other vessels' reporting hours near the longest gap's start while it lasted (not a model input)"),
-    ("ctx_neighbours_per_h", "vessels", "the same per hour of gap (0 while others report = a switch-off, not a coverage hole)"),
-    ("ctx_cell_day_gap_rate", "fraction", "live data: share of all tracks' intervals in the gap's start cell that UTC day that are gaps"),
-    ("ctx_cell_day_interval_s", "s", "live data: their mean reporting interval outside gaps"),
-]
 
 _BIG = np.iinfo(np.int64).max
 #: Anchorage stops walked over to find where a trip ends: the canal mouth, then the river port
@@ -164,7 +72,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     tid = np.cumsum(tstart) - 1
     n_tracks = int(tid[-1]) + 1 if n else 0
     if n < 2:
-        return _empty_table()
+        return empty_voyage_table()
     # Interval space: interval i joins fix i and fix i + 1. Arrays are length n - 1 views or
     # single passes; intervals across a track start or inside one port visit are invalid.
     dt = np.empty(max(n - 1, 0))
@@ -200,7 +108,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     gst = np.flatnonzero(vfirst)
     nv = len(gst)
     if nv == 0:
-        return _empty_table()
+        return empty_voyage_table()
     gidx = np.cumsum(vfirst) - 1     # voyage of each interval (meaningful where valid)
     idx = np.arange(n - 1)
     gend = np.maximum.reduceat(np.where(valid, idx, -1), gst)
@@ -558,7 +466,7 @@ def _dark_calls(gi, g_dt, gv, nv, lat, lon, speed_kn, gaz: Gazetteer, cfg: Confi
     return res
 
 
-def _empty_table() -> pd.DataFrame:
+def empty_voyage_table() -> pd.DataFrame:
     cols = {c: pd.Series(dtype="str") for c, _, _ in CONTEXT}
     cols["mmsi"] = pd.Series(dtype="int64")
     for c in ("start", "end", "lg_start", "lg_end"):
