@@ -122,13 +122,7 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
     else:  # one track per MMSI and the segmenter's order: its steps stand
         step[group_starts(mm)] = 0.0
 
-    rej_dup = rows.take(order[dup])
-    rej_dup[S.REASON_COL] = S.DUPLICATE
-    rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
-    rej_jump = rows.take(order[jump_rows])
-    rej_jump[S.REASON_COL] = S.JUMP
-    rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
-    rejected = pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
+    rejected = _duplicates_and_jumps(rows, order[dup], order[jump_rows], cfg)
 
     # Accepted rows have no reason and are not static: those bookkeeping columns go; without
     # ``keep_all`` only the columns the voyage features read are gathered.
@@ -152,10 +146,30 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
                                     np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
     acc = fill_identity(acc, static)
 
-    # Port visits and voyages need a speed per fix: the reported SOG, else the implied one.
     tid = np.cumsum(group_starts(mm, track), dtype=np.int32)
     tid -= 1
     t_s = Seconds(tt)
+    vr = port_visits(tid, t_s, la, lo, _fix_speed_kn(acc, tid, t_s, la, lo, cfg), gaz, cfg)
+    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
+                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
+    return acc, rejected, static, vr.visits
+
+
+def _duplicates_and_jumps(rows: pd.DataFrame, dup_rows: np.ndarray, jump_rows: np.ndarray, cfg: Config) -> pd.DataFrame:
+    """The rows rejected by the tracker, with their reasons."""
+    rej_dup = rows.take(dup_rows)
+    rej_dup[S.REASON_COL] = S.DUPLICATE
+    rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
+    rej_jump = rows.take(jump_rows)
+    rej_jump[S.REASON_COL] = S.JUMP
+    rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
+    return pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
+
+
+def _fix_speed_kn(acc: pd.DataFrame, tid: np.ndarray, t_s: Seconds, la: np.ndarray, lo: np.ndarray,
+                  cfg: Config) -> np.ndarray:
+    """Port visits and voyages need a speed per fix: the reported SOG, else the implied one
+    from the fix before on the same track (NaN for a track's first fix)."""
     speed = acc["sog"].to_numpy(float) if "sog" in acc else np.full(len(acc), np.nan)
     miss = np.flatnonzero(~np.isfinite(speed))
     if len(miss):
@@ -165,10 +179,7 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
         d = haversine_km(la[prev], lo[prev], la[miss], lo[miss])
         imp = implied_speed_kn(d + cfg.position_noise_km, t_s[miss] - t_s[prev], cfg)
         speed[miss] = np.where(same, imp, np.nan)
-    vr = port_visits(tid, t_s, la, lo, speed, gaz, cfg)
-    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
-                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
-    return acc, rejected, static, vr.visits
+    return speed
 
 
 def track_vessels(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT) -> pd.DataFrame:
