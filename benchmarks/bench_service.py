@@ -76,8 +76,8 @@ def main():
                 r = client.post("/score", json=body)
                 lat.append((time.perf_counter() - t0) * 1000)
                 assert r.status_code == 200
-            from features.pipeline import run_features
-            v, _ = run_features([paths["positions"]])
+            from features.engine import LocalEngine
+            v = LocalEngine().features([paths["positions"]]).voyages
             rows = json.loads(v.head(200).to_json(orient="records", date_format="iso"))
             n_done, errors, lock = [0], [0], threading.Lock()
             stop = time.time() + a.seconds

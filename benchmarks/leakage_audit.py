@@ -25,8 +25,8 @@ if __name__ == "__main__":
     ap.add_argument("--days", type=float, default=30)
     ap.add_argument("--worlds", type=int, nargs="+", default=[11, 12, 13])
     a = ap.parse_args()
-    from features.pipeline import run_features
-    from features.voyage_features import FEATURE_NAMES
+    from features.engine import LocalEngine
+    from features.catalogue import FEATURE_NAMES
     from training.audit import MAX_AUC, audit
     from training.labels import assign_labels, read_labels
     from training.simulator import SimConfig, simulate, write_scenario
@@ -36,7 +36,7 @@ if __name__ == "__main__":
         sc = simulate(SimConfig(vessels=a.vessels, days=a.days, seed=w, suspicious_share=0.25))
         with tempfile.TemporaryDirectory() as d:
             paths = write_scenario(sc, d)
-            v, _ = run_features([paths["positions"]])
+            v = LocalEngine().features([paths["positions"]]).voyages
             res = audit(assign_labels(v, read_labels(paths["labels"])), sc.vessels, FEATURE_NAMES)
         worst = max(x for x in res.values() if isinstance(x, float))
         failed |= worst > MAX_AUC

@@ -4,7 +4,8 @@ Per-vessel work is two functions of a frame (:func:`track_vessels`, :func:`vesse
 that give the same answer for one vessel's rows or for all vessels at once, so a distributed
 engine can call them per MMSI group unchanged. Here they run once over everything, vectorised.
 Only the reception context that needs every vessel's traffic (coverage grid, neighbours) is
-computed across vessels, in :func:`run_features`.
+computed across vessels (:func:`build_coverage`, :func:`add_live_context`); the engine
+(:mod:`features.engine`) puts the stages together.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .gazetteer import Gazetteer, load_gazetteer
 from .readers import ReadResult, read_inputs
 from .tracks import (Seconds, duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
                      order_by_track, segment, sort_order, sort_rows, step_km)
-from .voyage_features import voyage_features
+from .voyage_table import voyage_features
 from .voyages import port_visits
 from .geo import haversine_km
 
@@ -38,7 +39,7 @@ FEATURE_INPUTS = ("mmsi", "timestamp", "lat", "lon", "sog", "cog") + S.IDENTITY
 Stage = Callable[[str], None]
 
 
-def _noop(_: str) -> None:
+def no_stage(_: str) -> None:
     pass
 
 
@@ -77,7 +78,7 @@ def _pick(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return a if rows is None else a[rows]
 
 
-def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool = True):
+def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool = True):
     """Validated rows of any set of vessels -> (accepted fixes, newly rejected, static, visits).
 
     Rows already carrying a ``_reason`` are skipped (the caller accounts for them). The work
@@ -121,13 +122,7 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
     else:  # one track per MMSI and the segmenter's order: its steps stand
         step[group_starts(mm)] = 0.0
 
-    rej_dup = rows.take(order[dup])
-    rej_dup[S.REASON_COL] = S.DUPLICATE
-    rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
-    rej_jump = rows.take(order[jump_rows])
-    rej_jump[S.REASON_COL] = S.JUMP
-    rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
-    rejected = pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
+    rejected = _duplicates_and_jumps(rows, order[dup], order[jump_rows], cfg)
 
     # Accepted rows have no reason and are not static: those bookkeeping columns go; without
     # ``keep_all`` only the columns the voyage features read are gathered.
@@ -151,10 +146,30 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
                                     np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
     acc = fill_identity(acc, static)
 
-    # Port visits and voyages need a speed per fix: the reported SOG, else the implied one.
     tid = np.cumsum(group_starts(mm, track), dtype=np.int32)
     tid -= 1
     t_s = Seconds(tt)
+    vr = port_visits(tid, t_s, la, lo, _fix_speed_kn(acc, tid, t_s, la, lo, cfg), gaz, cfg)
+    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
+                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
+    return acc, rejected, static, vr.visits
+
+
+def _duplicates_and_jumps(rows: pd.DataFrame, dup_rows: np.ndarray, jump_rows: np.ndarray, cfg: Config) -> pd.DataFrame:
+    """The rows rejected by the tracker, with their reasons."""
+    rej_dup = rows.take(dup_rows)
+    rej_dup[S.REASON_COL] = S.DUPLICATE
+    rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
+    rej_jump = rows.take(jump_rows)
+    rej_jump[S.REASON_COL] = S.JUMP
+    rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
+    return pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
+
+
+def _fix_speed_kn(acc: pd.DataFrame, tid: np.ndarray, t_s: Seconds, la: np.ndarray, lo: np.ndarray,
+                  cfg: Config) -> np.ndarray:
+    """Port visits and voyages need a speed per fix: the reported SOG, else the implied one
+    from the fix before on the same track (NaN for a track's first fix)."""
     speed = acc["sog"].to_numpy(float) if "sog" in acc else np.full(len(acc), np.nan)
     miss = np.flatnonzero(~np.isfinite(speed))
     if len(miss):
@@ -164,17 +179,14 @@ def _split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: boo
         d = haversine_km(la[prev], lo[prev], la[miss], lo[miss])
         imp = implied_speed_kn(d + cfg.position_noise_km, t_s[miss] - t_s[prev], cfg)
         speed[miss] = np.where(same, imp, np.nan)
-    vr = port_visits(tid, t_s, la, lo, speed, gaz, cfg)
-    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
-                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
-    return acc, rejected, static, vr.visits
+    return speed
 
 
 def track_vessels(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT) -> pd.DataFrame:
     """Per-vessel function, frame -> frame: validated rows of some vessels (``_reason`` empty)
     -> the same rows, accepted fixes first (sorted, with :data:`TRACK_COLS`), then rows rejected
     as duplicates or jumps (``_reason`` set), then static rows. Row count is preserved."""
-    acc, rej, static, _ = _split_tracks(rows, gaz, cfg)
+    acc, rej, static, _ = split_tracks(rows, gaz, cfg)
     return pd.concat([acc, rej, static], ignore_index=True, sort=False)
 
 
@@ -202,7 +214,7 @@ def vessel_voyages(positions: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAUL
 
 
 def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-               stage: Stage = _noop, keep_all: bool = True) -> TrackResult:
+               stage: Stage = no_stage, keep_all: bool = True) -> TrackResult:
     """Read, validate, de-duplicate, split into tracks, find port visits and voyages.
 
     ``keep_all``: carry every input column to the accepted positions (the ``tracks``
@@ -212,14 +224,14 @@ def run_tracks(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFA
 
 
 def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-                    stage: Stage = _noop, keep_all: bool = True) -> TrackResult:
+                    stage: Stage = no_stage, keep_all: bool = True) -> TrackResult:
     """:func:`run_tracks` for rows already in memory (a REST request, say)."""
     gaz = gaz or load_gazetteer()
     stage("validating")
     rows = validate(raw.frame)
     bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())
     stage("tracks, port visits, voyages")
-    acc, rej2, static, visits = _split_tracks(rows, gaz, cfg, keep_all)
+    acc, rej2, static, visits = split_tracks(rows, gaz, cfg, keep_all)
     parts = [x for x in (raw.unparseable, rows.take(bad), rej2) if len(x)]
     n_read = raw.n_read
     del raw, rows
@@ -262,18 +274,3 @@ def add_live_context(voyages: pd.DataFrame, positions: pd.DataFrame, cfg: Config
     voyages.loc[has, "ctx_cell_day_gap_rate"] = rate
     voyages.loc[has, "ctx_cell_day_interval_s"] = mean_int
     return voyages
-
-
-def run_features(paths: Sequence, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-                 coverage: CoverageGrid | None = None, stage: Stage = _noop) -> tuple[pd.DataFrame, TrackResult]:
-    """Voyage table for the inputs. Without a reference ``coverage`` grid, one is built from
-    the inputs themselves."""
-    gaz = gaz or load_gazetteer()
-    tr = run_tracks(paths, gaz, cfg, stage, keep_all=False)
-    stage("coverage grid")
-    grid = coverage if coverage is not None else build_coverage(tr.positions, cfg)
-    stage("voyage features")
-    voyages = vessel_voyages(tr.positions, gaz, cfg, grid)
-    stage("neighbours during gaps")
-    voyages = add_live_context(voyages, tr.positions, cfg)
-    return voyages, tr

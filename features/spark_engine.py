@@ -6,7 +6,7 @@ Spark reader: it is decoded by pyais on the driver and handed to Spark. Then
 
 1. every row is grouped by MMSI bucket (a hash of the MMSI, so every vessel's rows meet in
    one group), validated by :func:`features.clean.validate` and tracked by the local engine's
-   own :func:`features.pipeline._split_tracks` (``applyInPandas``), which also gives each fix
+   own :func:`features.pipeline.split_tracks` (``applyInPandas``), which also gives each fix
    the keys the cross-vessel measures need; the result is staged as Parquet. (Several sources
    with different columns are validated one by one first, ``mapInPandas``, so that each
    column has one type when they are put together.)
@@ -42,16 +42,17 @@ import pyarrow.parquet as pq
 from . import schema as S
 from .clean import validate
 from .config import DEFAULT, FEATURE_CODE_VERSION, Config
+from .engine import Run
 from .errors import EngineError
 from .coverage import CoverageGrid, fix_keys, gap_keys, gap_us
 from .gazetteer import Gazetteer, load_gazetteer
 from .io import META_KEY, OUTPUT_SUFFIXES, OutputError, _arrow_safe, arrow_table, rejected_path, track_positions_table
 from .io import check_output as check_file_output
-from .pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Stage, TrackResult, _noop, _split_tracks
+from .pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Stage, TrackResult, no_stage, split_tracks
 from .settings import settings
 from .readers import InputError, _open_text, detect_format, read_one
 from .tracks import epoch_us, group_starts
-from .voyage_features import _empty_table, voyage_features
+from .voyage_table import empty_voyage_table, voyage_features
 
 log = logging.getLogger(__name__)
 
@@ -486,7 +487,7 @@ def _track_fn(gaz: Gazetteer, cfg: Config, mode: str, schema, validate_first: bo
         parts = [pdf[done]]
         if not done.all():
             rows = pdf[~done].reset_index(drop=True)
-            acc, rej, static, visits = _split_tracks(rows, gaz, cfg, keep_all=(mode == "tracks"))
+            acc, rej, static, visits = split_tracks(rows, gaz, cfg, keep_all=(mode == "tracks"))
             if mode == "tracks":
                 out = track_positions_table(TrackResult(acc, visits, rej, static, RowCounts()), gaz)
                 first = np.zeros(len(out), bool)
@@ -536,7 +537,7 @@ def _voyage_fn(gaz: Gazetteer, cfg: Config, grid_bc, schema):
 
 def _voyage_schema():
     from pyspark.sql import types as T
-    empty = _empty_table()
+    empty = empty_voyage_table()
     schema = T.StructType([T.StructField(c, _spark_type(empty[c].dtype)) for c in empty.columns])
     return _with_fields(schema, GAP_COLS)
 
@@ -798,7 +799,7 @@ def _job(paths: Sequence, out: str, gaz: Gazetteer, cfg: Config, mode: str, mast
 
 
 def run_tracks(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-               master: str | None = None, stage: Stage = _noop) -> SparkRun:
+               master: str | None = None, stage: Stage = no_stage) -> SparkRun:
     """``darkvoyage tracks --engine spark``: the local engine's ``tracks`` output, on Spark."""
     from pyspark.sql import functions as F
     gaz = gaz or load_gazetteer()
@@ -817,7 +818,7 @@ def run_tracks(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: Con
 
 def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
                  coverage: CoverageGrid | None = None, master: str | None = None,
-                 stage: Stage = _noop) -> SparkRun:
+                 stage: Stage = no_stage) -> SparkRun:
     """``darkvoyage features --engine spark``: the local engine's voyage table, on Spark."""
     from pyspark.sql import functions as F
     gaz = gaz or load_gazetteer()
@@ -836,7 +837,7 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
             grid_bc.destroy()
         stage("neighbours during gaps")
         voyages = _live_context(spark.read.parquet(ws.path("voyages")), fixes, sums, cfg)
-        voyages = voyages.orderBy("mmsi", "_track_no", "start").select(*_empty_table().columns)
+        voyages = voyages.orderBy("mmsi", "_track_no", "start").select(*empty_voyage_table().columns)
         stage("writing")
         rej = _write(voyages, _rejected(spark, staged, tuple(TRACK_TYPES) + tuple(KEY_COLS), files), out, counts,
                      {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION, "engine": "spark"}, spark, ws)
@@ -846,3 +847,28 @@ def run_features(paths: Sequence, out: str, gaz: Gazetteer | None = None, cfg: C
         sums.unpersist()
     return SparkRun(counts, {"voyages": int(figures["n"] or 0), "with a gap >= 12 h": int(figures["g"] or 0),
                              "rejected": rej}, out)
+
+
+class SparkEngine:
+    """The engine interface (:class:`features.engine.Engine`) on Spark."""
+
+    name = "spark"
+
+    def __init__(self, master: str | None = None):
+        self.master = master
+
+    def check_output(self, out):
+        return check_output(out)
+
+    def tracks(self, inputs, out, *, gaz=None, cfg=DEFAULT, stage=no_stage) -> Run:
+        r = run_tracks(inputs, out, gaz, cfg, self.master, stage)
+        return Run(r.counts, r.out, r.figures)
+
+    def features(self, inputs, out=None, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+        if out is None:
+            raise EngineError("the Spark engine writes the voyage table: give --out")
+        r = run_features(inputs, out, gaz, cfg, coverage, self.master, stage)
+        return Run(r.counts, r.out, r.figures)
+
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+        raise EngineError("watchlist --engine spark is not available yet")

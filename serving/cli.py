@@ -95,7 +95,7 @@ def parse_settings(settings: list[str] | None) -> Config:
     return cfg
 
 
-def _setup_logging(verbose: bool):
+def setup_logging(verbose: bool):
     import os
     import warnings
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
@@ -109,7 +109,7 @@ def _setup_logging(verbose: bool):
         warnings.filterwarnings("ignore", module="mlflow")
 
 
-def _print_counts(counts, extra: dict):
+def print_counts(counts, extra: dict):
     t = Table(title="rows", show_header=False, box=None)
     t.add_row("read", f"{counts.read:,}")
     t.add_row("positions", f"{counts.positions:,}")
@@ -121,11 +121,14 @@ def _print_counts(counts, extra: dict):
     out_console.print(t)
 
 
-def _print_spark(run, t0: float) -> None:
-    figures = {k: f"{v:,}" for k, v in run.figures.items() if k != "rejected"}
+def print_run(run, t0: float, extra: dict | None = None) -> None:
+    """An engine run's row counts and figures, its time and where it wrote."""
+    figures = {k: (f"{v:,}" if isinstance(v, int) else str(v)) for k, v in run.figures.items() if k != "rejected"}
+    figures.update(extra or {})
     figures["seconds"] = f"{time.perf_counter() - t0:.1f}"
-    figures["written"] = f"{run.out}  (rejected rows: {run.figures['rejected']})"
-    _print_counts(run.counts, figures)
+    if run.out:
+        figures["written"] = f"{run.out}  (rejected rows: {run.figures['rejected']})"
+    print_counts(run.counts, figures)
 
 
 Inputs = Annotated[list[Path], typer.Argument(help="AIS files: CSV, Parquet, NDJSON (.gz too) or NMEA.", show_default=False)]
@@ -137,48 +140,22 @@ Engine = Annotated[str, typer.Option("--engine", help="local (one machine) or sp
 Master = Annotated[Optional[str], typer.Option("--spark-master", help="Spark master URL (local[4], spark://host:7077, yarn); default: spark-submit's, else local[*].")]
 
 
-def _check_engine(engine: str, master: str | None) -> None:
-    if engine not in ("local", "spark"):
-        raise UsageProblem(f"--engine {engine!r}: expected local or spark")
-    if master and engine != "spark":
-        raise UsageProblem("--spark-master needs --engine spark")
-
-
 @app.command()
 def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = None,
            engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """Clean AIS, split shared MMSIs into tracks, find port visits and cut voyages."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with user_errors():
+        from features.engine import engine as pick_engine
         from features.gazetteer import load_gazetteer
-        from features.io import check_output, track_positions_table, write_rejected, write_table
-        from features.pipeline import run_tracks
         cfg = parse_settings(set_)
-        _check_engine(engine, spark_master)
+        eng = pick_engine(engine, spark_master)
+        eng.check_output(out)
         gaz = load_gazetteer(gazetteer)
         t0 = time.perf_counter()
-        if engine == "spark":
-            from features import spark_engine
-            spark_engine.check_output(out)
-            with stages() as stage:
-                run = spark_engine.run_tracks(inputs, out, gaz, cfg, spark_master, stage)
-            _print_spark(run, t0)
-            return
-        out = Path(out)
-        check_output(out)
         with stages() as stage:
-            tr = run_tracks(inputs, gaz, cfg, stage)
-            stage("writing")
-            table = track_positions_table(tr, gaz)
-            write_table(table, out, tr.counts, {"config": cfg.to_dict()})
-            rej = write_rejected(tr.rejected, out)
-        _print_counts(tr.counts, {
-            "tracks": f"{table['track_id'].nunique():,}",
-            "voyages": f"{table['voyage_id'].nunique():,}",
-            "port visits": f"{len(tr.visits):,}",
-            "seconds": f"{time.perf_counter() - t0:.1f}",
-            "written": f"{out}  (rejected rows: {rej})",
-        })
+            run = eng.tracks(inputs, out, gaz=gaz, cfg=cfg, stage=stage)
+        print_run(run, t0)
 
 
 @app.command()
@@ -187,21 +164,14 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
                  "--coverage", help="Reference coverage grid (.parquet, as logged with a model); default: built from the inputs.")] = None,
              set_: SetOpt = None, engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """One row per voyage: identity, times, ports and dark-activity features."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with user_errors():
         from features.coverage import CoverageGrid
+        from features.engine import engine as pick_engine
         from features.gazetteer import load_gazetteer
-        from features.io import check_output, write_rejected, write_table
-        from features.pipeline import run_features
-        from features.config import FEATURE_CODE_VERSION
         cfg = parse_settings(set_)
-        _check_engine(engine, spark_master)
-        if engine == "spark":
-            from features import spark_engine
-            spark_engine.check_output(out)
-        else:
-            out = Path(out)
-            check_output(out)
+        eng = pick_engine(engine, spark_master)
+        eng.check_output(out)
         gaz = load_gazetteer(gazetteer)
         grid = None
         if coverage is not None:
@@ -209,56 +179,9 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
                 raise UsageProblem(f"{coverage}: no such coverage grid")
             grid = CoverageGrid.load(coverage)
         t0 = time.perf_counter()
-        if engine == "spark":
-            with stages() as stage:
-                run = spark_engine.run_features(inputs, out, gaz, cfg, grid, spark_master, stage)
-            _print_spark(run, t0)
-            return
         with stages() as stage:
-            voyages, tr = run_features(inputs, gaz, cfg, grid, stage)
-            stage("writing")
-            write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION})
-            rej = write_rejected(tr.rejected, out)
-        _print_counts(tr.counts, {
-            "voyages": f"{len(voyages):,}",
-            "with a gap >= 12 h": f"{int((voyages['max_gap_h'] >= 12).sum()):,}",
-            "seconds": f"{time.perf_counter() - t0:.1f}",
-            "written": f"{out}  (rejected rows: {rej})",
-        })
-
-
-@app.command()
-def train(positions: Annotated[list[Path], typer.Option("--positions", help="AIS positions of one scenario (any reader format), or a scenario folder with positions.parquet and labels.csv; repeat for more scenarios.")],
-          labels: Annotated[Optional[list[Path]], typer.Option("--labels", help="Label CSV (mmsi, start, end, label), one per --positions, in order; optional for scenario folders.")] = None,
-          reference: Annotated[Optional[tuple[Path, Path]], typer.Option("--reference", metavar="POSITIONS LABELS", help="Your own reference set (positions and labels) instead of the stored simulated one.")] = None,
-          experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "voyage-risk",
-          search: Annotated[int, typer.Option(help="Hyperparameter trials (optuna), 0 = none.", min=0)] = 0,
-          promote: Annotated[str, typer.Option(help="auto: only if significantly better than the champion on the reference set; force; never.")] = "auto",
-          seed: Annotated[int, typer.Option(help="Split and model seed.")] = 0,
-          gazetteer: GazOpt = None, verbose: Verbose = False):
-    """Fit, evaluate on the reference set, log to MLflow, register; promote to champion only if
-    significantly better on the reference set."""
-    _setup_logging(verbose)
-    with user_errors():
-        from features.gazetteer import load_gazetteer
-        from training.labels import LabelError
-        from training.scenarios import ScenarioError, pair_inputs
-        from training.train import TrainConfig, TrainingError, summary_rows, train as run_train
-        if promote not in ("auto", "force", "never"):
-            raise UsageProblem(f"--promote must be auto, force or never, not {promote!r}")
-        t0 = time.perf_counter()
-        try:
-            sources = pair_inputs(positions, labels)
-            if reference is not None and reference[0] is not None:
-                pair_inputs([reference[0]], [reference[1]])  # both files there, before any work
-            else:
-                reference = None
-            with stages() as stage:
-                s = run_train(sources, None, experiment, search, promote, TrainConfig(seed=seed),
-                              gaz=load_gazetteer(gazetteer), stage=stage, reference=reference)
-        except (LabelError, TrainingError, ScenarioError) as err:
-            raise UsageProblem(str(err)) from None
-        _table("training", {**summary_rows(s), "seconds": f"{time.perf_counter() - t0:.1f}"})
+            run = eng.features(inputs, out, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
+        print_run(run, t0)
 
 
 @app.command()
@@ -267,13 +190,15 @@ def watchlist(inputs: Inputs,
               top: Annotated[Optional[int], typer.Option(help="Keep the N riskiest vessels.", min=1)] = None,
               model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
               sanctions: Annotated[Optional[Path], typer.Option(help="CSV of sanctioned vessels (IMO, MMSI and/or name).")] = None,
-              verbose: Verbose = False):
+              engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
     """Score every voyage and rank vessels by their riskiest voyage."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with user_errors():
         from serving.export import ExportError, check_suffix, match_sanctions, read_sanctions, write_watchlist
         from serving.scoring import score_files, watchlist as ranked
+        from features.engine import engine as pick_engine
         from training.registry import ModelUnavailable, load_model
+        eng = pick_engine(engine, spark_master)
         try:
             check_suffix(out)
             sanc = read_sanctions(sanctions) if sanctions else None
@@ -285,7 +210,7 @@ def watchlist(inputs: Inputs,
         except ModelUnavailable as err:
             raise UsageProblem(str(err)) from None
         with stages() as stage:
-            scored = score_files(inputs, m, DEFAULT, stage)
+            scored = score_files(inputs, m, DEFAULT, stage, eng)
             wl = ranked(scored.voyages, top, scored.no_voyage)
             if sanc is not None:
                 wl["sanctions_match"] = match_sanctions(wl, scored.voyages, sanc)
@@ -294,8 +219,8 @@ def watchlist(inputs: Inputs,
             stage("writing")
             write_watchlist(wl, scored, out, m.levels)
         print_watchlist(wl.head(10), f"watchlist (model {info['name']} v{info['version']})")
-        _table("", {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
-                    "voyages scored": f"{len(scored.voyages):,}", "rows read": f"{scored.tracks.counts.read:,}",
+        print_table("", {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
+                    "voyages scored": f"{len(scored.voyages):,}", "rows read": f"{scored.counts.read:,}",
                     "seconds": f"{time.perf_counter() - t0:.1f}", "written": str(out)})
 
 
@@ -315,7 +240,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 kee
           model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
           verbose: Verbose = False):
     """Start the REST service (BentoML): /score, /score_voyages, /watchlist, /model."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with user_errors():
         import os
         import shutil
@@ -328,131 +253,23 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 kee
         env.setdefault("BENTOML_DO_NOT_TRACK", "true")
         if model:
             env["DARKVOYAGE_MODEL_URI"] = model
-        from training.train import tracking_uri
+        from training.tracking import tracking_uri
         env["MLFLOW_TRACKING_URI"] = tracking_uri()
         exe = shutil.which("bentoml") or str(Path(sys.executable).parent / "bentoml")
         err_console.print(f"serving {info['name']} v{info['version']} on http://{host}:{port}", highlight=False)
         os.execvpe(exe, [exe, "serve", "serving.service:VoyageRisk", "--host", host, "--port", str(port)], env)
 
 
-@app.command()
-def simulate(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-             vessels: Annotated[int, typer.Option(help="Vessels in the fleet.", min=2)] = 600,
-             days: Annotated[float, typer.Option(help="Scenario length in days.", min=1)] = 60.0,
-             seed: Annotated[int, typer.Option(help="Random seed: same seed and world seed, same bytes.")] = 7,
-             world_seed: Annotated[Optional[int], typer.Option("--world-seed", help="Seed of the drawn world (reception, habits, behaviour ranges); default: --seed.")] = None,
-             start: Annotated[str, typer.Option(help="First day (UTC), YYYY-MM-DD.")] = "2024-10-01",
-             suspicious_share: Annotated[float, typer.Option(help="Share of the fleet with a suspicious profile (a training choice: enough examples of every behaviour).", min=0, max=1)] = 0.25,
-             label_noise: Annotated[float, typer.Option(help="Share of voyage labels flipped on purpose.", min=0, max=1)] = 0.0,
-             verbose: Verbose = False):
-    """Labelled Caspian traffic in a randomized world: positions.parquet, labels.csv, vessels.csv,
-    events.csv (the planted events' truth), world.json (the drawn world)."""
-    _setup_logging(verbose)
-    with user_errors():
-        import pandas as pd
-        from training.simulator import SimConfig, simulate as run_sim, write_scenario
-        try:
-            pd.Timestamp(start)
-        except ValueError:
-            raise UsageProblem(f"--start {start!r} is not a date (YYYY-MM-DD)") from None
-        cfg = SimConfig(vessels=vessels, days=days, seed=seed, world_seed=world_seed, start=start,
-                        suspicious_share=suspicious_share, label_noise=label_noise)
-        t0 = time.perf_counter()
-        with vessel_progress(vessels) as tick:
-            sc = run_sim(cfg, progress=tick)
-        paths = write_scenario(sc, out)
-        lab = sc.labels
-        _table("simulated", {
-            "vessels (suspicious)": f"{len(sc.vessels):,} ({int((sc.vessels['profile'] != 'benign').sum())})",
-            "positions": f"{len(sc.positions):,}",
-            "labelled voyages": f"{len(lab):,} ({int((lab['label'] == 'suspicious').sum())} suspicious)",
-            "planted events (benign twins)": f"{len(sc.events):,} ({int((sc.events['label'] == 'benign').sum())})",
-            "world seed": str(cfg.world_seed_used),
-            "seconds": f"{time.perf_counter() - t0:.1f}",
-            "written": ", ".join(v for k, v in paths.items() if k != "dir"),
-        })
-
-
-@contextmanager
-def vessel_progress(total: int):
-    """A progress bar over vessels on a terminal; yields ``tick(done, total)``."""
-    if not err_console.is_terminal:
-        yield lambda done, n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn
-    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:
-        task = progress.add_task("vessels", total=total)
-        yield lambda done, n: progress.update(task, completed=done)
-
-
-def _table(title: str, rows: dict):
+def print_table(title: str, rows: dict):
     t = Table(title=title, show_header=False, box=None)
     for k, v in rows.items():
         t.add_row(k, v)
     out_console.print(t)
 
 
-#: The demo's training worlds (seeds; each its own world): learning from several worlds is what
-#: makes a model carry over to one it never saw (README, robustness table).
-DEMO_WORLDS = (7, 11, 13)
-
-
-@app.command()
-def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the demo outputs.")] = Path("out/demo"),
-         vessels: Annotated[int, typer.Option(help="Fleet size of the scenario.", min=20)] = 600,
-         verbose: Verbose = False):
-    """Simulate three Caspian scenarios (three worlds), train on them together, register the model
-    and let the gate decide on the champion; write the watchlist for a fresh month and print its
-    top ten."""
-    _setup_logging(verbose)
-    with user_errors():
-        import pandas as pd
-        from serving.export import write_watchlist
-        from serving.scoring import score_files, watchlist as ranked
-        from training.registry import load_model
-        from training.simulator import SimConfig, simulate as run_sim, write_scenario
-        from training.train import train as run_train
-        t0 = time.perf_counter()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        # Three training scenarios with different seeds, so three differently drawn worlds: the
-        # model must learn behaviour that holds across worlds, and is measured on another (the
-        # reference set) before the gate decides whether it replaces the champion.
-        scenarios = []
-        for k, seed_k in enumerate(DEMO_WORLDS):
-            n = vessels // len(DEMO_WORLDS)
-            with vessel_progress(n) as tick:
-                scenarios.append(write_scenario(run_sim(SimConfig(vessels=n, days=60, seed=seed_k), progress=tick),
-                                                out_dir / f"train{k + 1}"))
-        with stages() as stage:
-            s = run_train([p["positions"] for p in scenarios], [p["labels"] for p in scenarios], "voyage-risk-demo",
-                          stage=stage)
-        # A fresh month, after the training period, with its own seed: what an analyst gets on Monday.
-        start = (pd.Timestamp("2024-10-01") + pd.Timedelta(days=60)).strftime("%Y-%m-%d")
-        with vessel_progress(vessels) as tick:
-            # A tenth of the fleet suspicious, as in a plausible month (training uses a quarter).
-            month = write_scenario(run_sim(SimConfig(vessels=vessels, days=30, seed=8, start=start, suspicious_share=0.1),
-                                           progress=tick), out_dir / "month")
-        m, info = load_model()
-        with stages() as stage:
-            scored = score_files([month["positions"]], m, DEFAULT, stage)
-            wl = ranked(scored.voyages, no_voyage=scored.no_voyage)
-            stage("writing")
-            csv = write_watchlist(wl, scored, out_dir / "watchlist.csv", m.levels)
-            html_ = write_watchlist(wl.head(50), scored, out_dir / "watchlist.html", m.levels)
-        met = s["metrics"]
-        print_watchlist(wl.head(10), f"top ten of {len(wl)} vessels, {start} + 30 days (model v{info['version']})")
-        from training.train import tracking_uri
-        _table("demo", {
-            "model": f"voyage-risk v{s['model_version']}: {s['promotion']}",
-            "reference average precision": f"{met['reference_average_precision']:.3f} (best rule "
-                                           f"{met['reference_average_precision'] - met['margin_over_best_rule']:.3f}; "
-                                           f"in-world test {met['test_average_precision']:.3f})",
-            "watchlist": f"{csv}  and  {html_} (opens offline in a browser)",
-            "MLflow UI": f"uv run mlflow ui --backend-store-uri {tracking_uri()}",
-            "REST service": "uv run darkvoyage serve   (then POST http://127.0.0.1:3000/score)",
-            "seconds": f"{time.perf_counter() - t0:.0f}",
-        })
+# The training-side commands (train, simulate, demo) live in their own module; importing it
+# registers them on ``app``.
+from serving import cli_training  # noqa: E402,F401
 
 
 from serving import cli_events  # noqa: E402,F401 - registers the events and report commands

@@ -3,33 +3,29 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from features.config import DEFAULT, Config
-from features.flags import flag_of
-from features.gazetteer import Gazetteer
-from features.pipeline import TrackResult, add_live_context, tracks_from_raw, vessel_voyages
-from features.readers import ReadResult, read_inputs
-from features.tracks import group_starts
+from features.engine import Engine, LocalEngine, Scorer
+from features.pipeline import RowCounts, TrackResult
+from features.readers import ReadResult
 from training.model import INSUFFICIENT, VoyageRiskModel, explain, reasons_line
 
 WATCHLIST_COLUMNS = ["rank", "mmsi", "track_id", "name", "flag", "risk", "level", "voyage_id", "voyage_start",
                      "voyage_end", "origin_port", "destination_port", "reasons", "partial"]
-#: Columns of :func:`tracks_without_voyage`.
-NO_VOYAGE_COLUMNS = ["mmsi", "track_id", "name", "flag", "n_positions", "port_id", "last_time", "last_lat",
-                     "last_lon", "reasons_text"]
-NO_VOYAGE_REASON = "no voyage in the data"
 
 
 @dataclass
 class Scored:
     voyages: pd.DataFrame        # voyage table + risk, level, reasons (list of dicts), reasons_text, partial
-    tracks: TrackResult
+    tracks: TrackResult | None   # the local engine's tracked fixes (None on Spark)
     gaz: object = None           # the model's gazetteer
     no_voyage: pd.DataFrame | None = None  # tracks with no voyage to score (:func:`tracks_without_voyage`)
+    counts: RowCounts | None = None
 
 
 def partial_of(voyages: pd.DataFrame) -> np.ndarray:
@@ -41,69 +37,33 @@ def partial_of(voyages: pd.DataFrame) -> np.ndarray:
     return np.where(s & e, "both", np.where(s, "start", np.where(e, "end", ""))).astype(object)
 
 
-def tracks_without_voyage(positions: pd.DataFrame, voyages: pd.DataFrame, gaz: Gazetteer | None) -> pd.DataFrame:
-    """One row per track that has no voyage: a single position, or every fix inside one port
-    visit. Such a track has no evidence either way, which is not the same as low risk.
-
-    ``positions``: accepted fixes sorted by (mmsi, track_no, timestamp) with ``visit`` and
-    ``port_idx`` (:func:`features.pipeline.tracks_from_raw`). Columns :data:`NO_VOYAGE_COLUMNS`:
-    ``n_positions`` (count), ``port_id`` (the port it stayed in, else empty), ``last_time``
-    (UTC), ``last_lat``/``last_lon`` (deg) of its last fix, and a plain-language reason."""
-    if len(positions) == 0:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in NO_VOYAGE_COLUMNS})
-    mmsi = positions["mmsi"].to_numpy(np.int64)
-    track_no = positions["track_no"].to_numpy(np.int64)
-    first = np.flatnonzero(group_starts(mmsi, track_no))
-    last = np.append(first[1:], len(mmsi)) - 1
-    track_id = pd.Series(mmsi[first].astype(str), dtype="str") + "-" + pd.Series(track_no[first].astype(str), dtype="str")
-    keep = ~track_id.isin(set(voyages["track_id"])).to_numpy() if len(voyages) else np.ones(len(first), bool)
-    first, last, track_id = first[keep], last[keep], track_id[keep].to_numpy(dtype=object)
-    n_pos = last - first + 1
-    visit = positions["visit"].to_numpy() if "visit" in positions else np.full(len(mmsi), -1)
-    port_idx = positions["port_idx"].to_numpy() if "port_idx" in positions else np.full(len(mmsi), -1)
-    # Every fix in one visit: the visit number is the same (and set) at both ends of the track.
-    in_port = (visit[first] >= 0) & (visit[first] == visit[last])
-    port = np.where(in_port, port_idx[last], -1)
-    ids = gaz.ids if gaz is not None else np.zeros(0, dtype=object)
-    port_id = np.array([ids[p] if 0 <= p < len(ids) else None for p in port], dtype=object)
-    port_name = np.array([gaz.short_name(int(p)) if gaz is not None and 0 <= p < len(ids) else "a port" for p in port],
-                         dtype=object)
-    reason = np.where(n_pos == 1, f"{NO_VOYAGE_REASON}: only one position",
-                      np.where(in_port, [f"{NO_VOYAGE_REASON}: never left port ({k} positions at {p})"
-                                         for k, p in zip(n_pos, port_name)],
-                               f"{NO_VOYAGE_REASON}: too few positions or never left port"))
-    name = (positions["name"].iloc[last].to_numpy(dtype=object, na_value=None) if "name" in positions
-            else np.full(len(last), None, dtype=object))
-    return pd.DataFrame({
-        "mmsi": mmsi[last], "track_id": track_id, "name": name, "flag": flag_of(mmsi[last]).to_numpy(dtype=object),
-        "n_positions": n_pos, "port_id": port_id, "last_time": positions["timestamp"].iloc[last].to_numpy(),
-        "last_lat": positions["lat"].to_numpy(float)[last], "last_lon": positions["lon"].to_numpy(float)[last],
-        "reasons_text": reason.astype(object)})
-
-
-def score_raw(raw: ReadResult, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,
-              live_context: bool = True) -> Scored:
-    """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
-    and explain every voyage."""
-    tr = tracks_from_raw(raw, model.gaz, cfg, stage, keep_all=False)
-    stage("voyage features")
-    v = vessel_voyages(tr.positions, model.gaz, cfg, model.grid)
-    if live_context:
-        v = add_live_context(v, tr.positions, cfg)
-    stage("scoring")
-    v = v.reset_index(drop=True)
+def annotate(model: VoyageRiskModel, v: pd.DataFrame) -> pd.DataFrame:
+    """A voyage table (index 0..n-1) -> the same rows with the model's ``risk``, ``level``,
+    ``reasons`` (list of dicts), ``reasons_text`` and ``partial``."""
     v["risk"] = model.risk(v)
     v["level"] = model.level(v["risk"])
     reasons = explain(model, v)
     v["reasons"] = reasons
     v["reasons_text"] = [reasons_line(r) for r in reasons]
     v["partial"] = partial_of(v)
-    return Scored(v, tr, model.gaz, tracks_without_voyage(tr.positions, v, model.gaz))
+    return v
 
 
-def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None) -> Scored:
-    stage("reading")
-    return score_raw(read_inputs(paths), model, cfg, stage)
+def scorer(model: VoyageRiskModel) -> Scorer:
+    """The engines' scorer for ``model``: it pickles (Spark broadcasts it to its workers)."""
+    return functools.partial(annotate, model)
+
+
+def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None, engine: Engine | None = None) -> Scored:
+    """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
+    and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files."""
+    run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage)
+    return Scored(run.voyages, run.tracks, model.gaz, run.no_voyage, run.counts)
+
+
+def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,
+                engine: Engine | None = None) -> Scored:
+    return score_raw(list(paths), model, cfg, stage, engine)
 
 
 def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT) -> Scored:

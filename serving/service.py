@@ -24,7 +24,7 @@ from bentoml.exceptions import InvalidArgument
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from features.settings import settings
-from features.voyage_features import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES
 
 log = logging.getLogger("darkvoyage.service")
 
@@ -165,7 +165,8 @@ class VoyageRisk:
     @bentoml.api(route="/score", input_spec=TrackIn)
     def score(self, mmsi: int, positions: list[Position]) -> dict[str, Any]:
         """One vessel's positions -> per-voyage risk, level and reasons, and the vessel's risk."""
-        from serving.scoring import NO_VOYAGE_REASON, score_frame
+        from features.no_voyage import NO_VOYAGE_REASON
+        from serving.scoring import score_frame
         # Columns straight from the attributes: model_dump() per position costs ~5 us each.
         cols = {f: [getattr(p, f) for p in positions] for f in Position.model_fields}
         frame = pd.DataFrame({"mmsi": mmsi, **{f: v for f, v in cols.items()

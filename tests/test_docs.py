@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from features.docs import render
-from features.voyage_features import CONTEXT, FEATURE_NAMES
+from features.catalogue import CONTEXT, FEATURE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -11,7 +11,7 @@ def test_feature_reference_is_current():
 
 
 def test_every_documented_column_is_produced(tmp_path):
-    from features.pipeline import run_features
+    from features.engine import LocalEngine
     from .conftest import GFW_REGR
-    v, _ = run_features([GFW_REGR / "regr_441723000.json"])
+    v = LocalEngine().features([GFW_REGR / "regr_441723000.json"]).voyages
     assert list(v.columns) == [c for c, _, _ in CONTEXT] + FEATURE_NAMES

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from features.config import DEFAULT
-from features.pipeline import run_features, run_tracks
+from features.engine import LocalEngine
+from features.pipeline import run_tracks
 from features.io import track_positions_table
 
 from .helpers import T0, chain, end_of, go_dark, km_north, sail, stay, write_csv
@@ -30,7 +31,8 @@ def hav_km(a, b):
 
 def features_of(tmp_path, *frames, name="in.csv", **kw):
     path = write_csv(chain(*frames), tmp_path / name)
-    voyages, tr = run_features([path], **kw)
+    run = LocalEngine().features([path], **kw)
+    voyages, tr = run.voyages, run.tracks
     return voyages, tr
 
 

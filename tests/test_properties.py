@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.io import track_positions_table
-from features.pipeline import run_features, run_tracks
+from features.engine import LocalEngine
+from features.pipeline import run_tracks
 
 from .helpers import T0, chain, end_of, sail, stay
 
@@ -38,7 +39,8 @@ BASE = _base()
 
 
 def _run(paths):
-    voyages, tr = run_features(paths)
+    run = LocalEngine().features(paths)
+    voyages, tr = run.voyages, run.tracks
     v = voyages.sort_values("voyage_id").reset_index(drop=True)
     pos = tr.positions[["mmsi", "timestamp", "lat", "lon", "track_no", "voyage_no", "port_idx"]]
     return v, pos.reset_index(drop=True), tr.counts

@@ -108,8 +108,8 @@ def test_score_matches_the_watchlist_command(server, tmp_path, trained):
 
 def test_score_voyages_batch(server, trained):
     client, paths = server
-    from features.pipeline import run_features
-    v, _ = run_features([paths["positions"]])
+    from features.engine import LocalEngine
+    v = LocalEngine().features([paths["positions"]]).voyages
     rows = json.loads(v.head(300).to_json(orient="records", date_format="iso"))
     r = client.post("/score_voyages", json={"voyages": rows})
     assert r.status_code == 200, r.text

@@ -33,10 +33,10 @@ def scenario(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def labelled(scenario):
-    from features.pipeline import run_features
+    from features.engine import LocalEngine
     from training.labels import assign_labels, read_labels
     _, paths = scenario
-    v, _ = run_features([paths["positions"]])
+    v = LocalEngine().features([paths["positions"]]).voyages
     return assign_labels(v, read_labels(paths["labels"]))
 
 
@@ -191,7 +191,7 @@ def test_reception_holes_are_shared_by_every_ship_in_range():
 
 
 def test_leakage_audit(scenario, labelled):
-    from features.voyage_features import FEATURE_NAMES
+    from features.catalogue import FEATURE_NAMES
     from training.audit import MAX_AUC, audit
     res = audit(labelled, scenario[0].vessels, FEATURE_NAMES)
     assert res["suspicious_vessels"] >= 60 and res["benign_vessels"] >= 200

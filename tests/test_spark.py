@@ -19,7 +19,8 @@ import pytest
 
 from features import spark_engine as SE
 from features.io import read_counts, track_positions_table, write_rejected, write_table
-from features.pipeline import run_features, run_tracks
+from features.engine import LocalEngine
+from features.pipeline import run_tracks
 
 from .conftest import GFW_REGR, NMEA, ROOT
 
@@ -82,7 +83,8 @@ def _local_tracks(files, out: Path, gaz):
 
 
 def _local_features(files, out: Path, gaz, grid=None):
-    voyages, tr = run_features(files, gaz, coverage=grid)
+    run = LocalEngine().features(files, gaz=gaz, coverage=grid)
+    voyages, tr = run.voyages, run.tracks
     write_table(voyages, out, tr.counts)
     write_rejected(tr.rejected, out)
     return voyages

@@ -70,8 +70,8 @@ def test_csv_and_parquet_rank_vessels(outputs, env):
         assert wl.loc[cut, "reasons"].str.contains(words).all()
         assert not wl.loc[~cut, "reasons"].str.contains(words).any()
     # ... and the column agrees with the voyage table's open_start / open_end.
-    from features.pipeline import run_features
-    v, _ = run_features([env[1]["positions"]])
+    from features.engine import LocalEngine
+    v = LocalEngine().features([env[1]["positions"]]).voyages
     v = v.set_index("voyage_id").loc[wl["voyage_id"]]
     expect = [{(1, 1): "both", (1, 0): "start", (0, 1): "end"}.get((int(a), int(b)), "")
               for a, b in zip(v["open_start"], v["open_end"])]

@@ -21,7 +21,7 @@ import pandas as pd
 from features.config import FEATURE_CODE_VERSION
 from features.coverage import CoverageGrid
 from features.gazetteer import Gazetteer, load_gazetteer
-from features.voyage_features import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES
 
 #: Risk levels on the calibrated probability: "high" when suspicious is more likely than not,
 #: "medium" from five times the simulated base rate (~2 % of voyages).

@@ -27,7 +27,7 @@ import pandas as pd
 
 from features.config import FEATURE_CODE_VERSION, Config
 from features.gazetteer import Gazetteer
-from features.voyage_features import FEATURE_NAMES
+from features.catalogue import FEATURE_NAMES
 
 from .scenarios import ScenarioInput, scenario_table
 

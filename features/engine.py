@@ -1,0 +1,148 @@
+"""One interface to the pipeline, two engines.
+
+Every command, training, the service and the benchmarks reach the pipeline through an
+:class:`Engine`: ``tracks`` and ``features`` write the contract's outputs, ``score`` gives
+every voyage a model's risk and reasons. :class:`LocalEngine` runs it in this process,
+vectorised over all vessels at once; the Spark engine (:mod:`features.spark`) runs the same
+per-vessel functions per MMSI bucket on a cluster and gives the same answers. Pick one with
+:func:`engine`.
+
+The engines know nothing of models: ``score`` takes a *scorer*, a function from a voyage
+table to the same table with ``risk``, ``level``, ``reasons``, ``reasons_text`` and
+``partial`` added (``serving.scoring.scorer`` makes one from a model). A scorer must pickle,
+so that Spark can broadcast it to its workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from .config import DEFAULT, FEATURE_CODE_VERSION, Config
+from .coverage import CoverageGrid
+from .errors import ConfigError
+from .gazetteer import Gazetteer, load_gazetteer
+from .pipeline import RowCounts, Stage, TrackResult, no_stage
+from .readers import ReadResult
+
+#: Voyage table -> the same rows with risk, level, reasons, reasons_text and partial.
+Scorer = Callable[[pd.DataFrame], pd.DataFrame]
+#: Input files, or rows already read (a REST request).
+Inputs = Sequence[str | Path] | ReadResult
+
+
+@dataclass
+class Run:
+    """What an engine did.
+
+    ``counts``: row accounting; ``out``: where the output went (None when nothing was
+    written); ``figures``: name -> number or text for the terminal summary; ``voyages``: the
+    voyage table (``features``) or the scored one (``score``), always small enough for one
+    machine; ``no_voyage``: tracks with nothing to score (``score``); ``tracks``: the local
+    engine's tracked fixes (None on Spark, where they stay distributed); ``coverage``: the
+    grid the features used."""
+
+    counts: RowCounts
+    out: str | None = None
+    figures: dict = field(default_factory=dict)
+    voyages: pd.DataFrame | None = None
+    no_voyage: pd.DataFrame | None = None
+    tracks: TrackResult | None = None
+    coverage: CoverageGrid | None = None
+
+
+class Engine(Protocol):
+    name: str
+
+    def check_output(self, out: str | Path) -> str | Path:
+        """``out`` if this engine can write there, else :class:`OutputError` (before any work)."""
+
+    def tracks(self, inputs: Inputs, out: str | Path, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
+               stage: Stage = no_stage) -> Run:
+        """Accepted fixes with track, voyage and port ids to ``out``; rejected rows beside it."""
+
+    def features(self, inputs: Inputs, out: str | Path | None = None, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
+                 coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
+        """The voyage table (``Run.voyages``), written to ``out`` when given."""
+
+    def score(self, inputs: Inputs, scorer: Scorer, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
+              coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
+        """Every voyage scored by ``scorer`` (``Run.voyages``) and the tracks without one."""
+
+
+class LocalEngine:
+    """The pipeline in this process (:mod:`features.pipeline`)."""
+
+    name = "local"
+
+    def check_output(self, out):
+        from .io import check_output
+        return check_output(out)
+
+    def tracks(self, inputs, out, *, gaz=None, cfg=DEFAULT, stage=no_stage) -> Run:
+        from .io import check_output, track_positions_table, write_rejected, write_table
+        out, gaz = check_output(out), gaz or load_gazetteer()
+        tr = _track(inputs, gaz, cfg, stage, keep_all=True)
+        stage("writing")
+        table = track_positions_table(tr, gaz)
+        write_table(table, out, tr.counts, {"config": cfg.to_dict()})
+        rej = write_rejected(tr.rejected, out)
+        return Run(tr.counts, str(out), {"tracks": table["track_id"].nunique(), "voyages": table["voyage_id"].nunique(),
+                                         "port visits": len(tr.visits), "rejected": str(rej)}, tracks=tr)
+
+    def features(self, inputs, out=None, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+        from .io import check_output, write_rejected, write_table
+        from .pipeline import add_live_context, build_coverage, vessel_voyages
+        if out is not None:
+            out = check_output(out)
+        gaz = gaz or load_gazetteer()
+        tr = _track(inputs, gaz, cfg, stage, keep_all=False)
+        stage("coverage grid")
+        grid = coverage if coverage is not None else build_coverage(tr.positions, cfg)
+        stage("voyage features")
+        voyages = vessel_voyages(tr.positions, gaz, cfg, grid)
+        stage("neighbours during gaps")
+        voyages = add_live_context(voyages, tr.positions, cfg)
+        figures = {"voyages": len(voyages), "with a gap >= 12 h": int((voyages["max_gap_h"] >= 12).sum())}
+        if out is not None:
+            stage("writing")
+            write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION})
+            figures["rejected"] = str(write_rejected(tr.rejected, out))
+        return Run(tr.counts, None if out is None else str(out), figures, voyages=voyages, tracks=tr, coverage=grid)
+
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+        from .no_voyage import tracks_without_voyage
+        gaz = gaz or load_gazetteer()
+        run = self.features(inputs, None, gaz=gaz, cfg=cfg, coverage=coverage, stage=stage)
+        stage("scoring")
+        run.voyages = scorer(run.voyages.reset_index(drop=True))
+        run.no_voyage = tracks_without_voyage(run.tracks.positions, run.voyages, gaz)
+        run.figures = {"voyages scored": len(run.voyages)}
+        return run
+
+
+def _track(inputs: Inputs, gaz: Gazetteer, cfg: Config, stage: Stage, keep_all: bool) -> TrackResult:
+    from .pipeline import run_tracks, tracks_from_raw
+    if isinstance(inputs, ReadResult):
+        return tracks_from_raw(inputs, gaz, cfg, stage, keep_all)
+    return run_tracks(inputs, gaz, cfg, stage, keep_all)
+
+
+ENGINES = ("local", "spark")
+
+
+def engine(name: str = "local", master: str | None = None) -> Engine:
+    """The engine called ``name``; ``master`` (Spark only) is a master URL such as ``local[4]``
+    or ``spark://host:7077`` (default: ``spark-submit``'s, else ``local[*]``)."""
+    if name not in ENGINES:
+        raise ConfigError(f"--engine {name!r}: expected {' or '.join(ENGINES)}")
+    if name == "local":
+        if master:
+            raise ConfigError("--spark-master needs --engine spark")
+        return LocalEngine()
+    from .spark_engine import SparkEngine
+    return SparkEngine(master)
