@@ -270,8 +270,6 @@ def print_table(title: str, rows: dict):
 # The training-side commands (train, simulate, demo) live in their own module; importing it
 # registers them on ``app``.
 from serving import cli_training  # noqa: E402,F401
-
-
 from serving import cli_events  # noqa: E402,F401 - registers the events and report commands
 
 

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from serving.cli import GazOpt, Inputs, SetOpt, UsageProblem, Verbose, _print_counts, _setup_logging, app, \
-    parse_settings, stages, user_errors
+from serving.cli import (GazOpt, Inputs, SetOpt, UsageProblem, Verbose, app, parse_settings, print_counts,
+                         setup_logging, stages, user_errors)
 
 CoverageOpt = Annotated[Optional[Path], typer.Option(
     "--coverage", help="Reference coverage grid (.parquet, as logged with a model): its gap rate goes into each gap's detail.")]
@@ -50,7 +50,7 @@ def events(inputs: Inputs,
            gazetteer: GazOpt = None, coverage: CoverageOpt = None, set_: SetOpt = None, verbose: Verbose = False):
     """One row per event: gaps, port visits, loitering, possible dark port calls, encounters and
     dark rendezvous."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with user_errors():
         from features.io import write_rejected
         from serving.event_export import check_events_output, write_events
@@ -61,7 +61,7 @@ def events(inputs: Inputs,
             stage("writing")
             write_events(ev, out, tr.counts, {"config": cfg.to_dict()})
             rej = write_rejected(tr.rejected, out)
-        _print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
+        print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
                                   "written": f"{out}  (rejected rows: {rej})"})
 
 
@@ -71,7 +71,7 @@ def report(inputs: Inputs,
            gazetteer: GazOpt = None, set_: SetOpt = None, verbose: Verbose = False):
     """Weekly and monthly counts of long gaps, possible dark port calls, encounters and
     rendezvous, by flag and by area: an offline HTML page of charts and a CSV of the numbers."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with user_errors():
         from serving.report import check_report_output, write_report
         csv = check_report_output(out)
@@ -80,5 +80,5 @@ def report(inputs: Inputs,
             ev, tr, gaz, cfg = _events_of(inputs, gazetteer, set_, None, stage)
             stage("writing")
             write_report(ev, gaz, cfg, out, [str(p) for p in inputs])
-        _print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
+        print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
                                   "written": f"{out}  (numbers: {csv})"})
