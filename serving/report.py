@@ -120,10 +120,12 @@ def _nice_max(v: float) -> tuple[float, float]:
 
 
 def stacked_bars(periods: list[str], series: list[tuple[str, str, np.ndarray]], title: str,
-                 width: int = 410, height: int = 220) -> str:
+                 width: int = 396, height: int = 224, labels: list[str] | None = None) -> str:
     """An inline SVG of stacked bars: one bar per period, one colour per series (name, colour,
-    counts per period), the total above each bar, a grid and a y axis."""
-    left, right, top, bottom = 42, 8, 26, 58
+    counts per period), the total above each bar, a grid and a y axis; ``labels`` name the
+    periods on the axis (default: the periods)."""
+    left, right, top, bottom = 42, 8, 36, 58
+    labels = labels or periods
     pw, ph = width - left - right, height - top - bottom
     n = max(len(periods), 1)
     totals = np.sum([s[2] for s in series], axis=0) if series else np.zeros(n)
@@ -154,7 +156,7 @@ def stacked_bars(periods: list[str], series: list[tuple[str, str, np.ndarray]], 
             parts.append(f'<text x="{cx:.1f}" y="{y(base) - 3:.1f}" class="val" text-anchor="middle">{base:g}</text>')
         if i % label_every == 0:
             parts.append(f'<text transform="translate({cx:.1f},{top + ph + 10}) rotate(-40)" class="tick" '
-                         f'text-anchor="end">{html.escape(p)}</text>')
+                         f'text-anchor="end">{html.escape(labels[i])}</text>')
     parts.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" class="axis"/>'
                  f'<line x1="{left}" x2="{width - right}" y1="{top + ph}" y2="{top + ph}" class="axis"/></svg>')
     return "".join(parts)
@@ -194,14 +196,15 @@ def render_report(events: pd.DataFrame, table: pd.DataFrame, sources: list[str],
     area_col.update({"open sea": "#5d6d7e", "near other ports": "#aab7b8"})
     flag_col = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(flag_groups)}
     flag_col["other"] = "#aab7b8"
-    weekly = [stacked_bars(weeks, _series(table, "week", m, "area", area_groups, weeks, area_col), f"{m}, per week")
-              for m in METRICS]
-    monthly = [stacked_bars(months, _series(table, "month", m, "flag", flag_groups, months, flag_col), f"{m}, per month")
-               for m in METRICS]
+    t = pd.to_datetime(events["start"]) if len(events) else pd.Series(dtype="datetime64[us, UTC]")
+    wl, ml = _partial_labels(weeks, months, t)
+    weekly = [stacked_bars(weeks, _series(table, "week", m, "area", area_groups, weeks, area_col), f"{m}, per week",
+                           labels=wl) for m in METRICS]
+    monthly = [stacked_bars(months, _series(table, "month", m, "flag", flag_groups, months, flag_col),
+                            f"{m}, per month", labels=ml) for m in METRICS]
     allm = table[(table["by"] == "all")]
     summary = allm[allm["period_type"] == "month"].pivot_table(index="period", columns="metric", values="count",
                                                                aggfunc="sum").reindex(columns=list(METRICS)).fillna(0)
-    t = pd.to_datetime(events["start"]) if len(events) else pd.Series(dtype="datetime64[us, UTC]")
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     return env.get_template("report.html").render(
         metrics=METRICS, weekly=weekly, monthly=monthly, summary=summary, sources=sources,
@@ -209,6 +212,19 @@ def render_report(events: pd.DataFrame, table: pd.DataFrame, sources: list[str],
         area_legend=[(g, area_col[g]) for g in area_groups], flag_legend=[(g, flag_col[g]) for g in flag_groups],
         by_area=_totals(table, "area", area_groups), by_flag=_totals(table, "flag", _groups(table, "flag")),
         cfg=cfg, n_events=len(events))
+
+
+def _partial_labels(weeks: list[str], months: list[str], t: pd.Series) -> tuple[list[str], list[str]]:
+    """Axis labels with '*' on a week or month the data covers only in part (its first or last
+    day outside the events' time span): a low bar there is the edge of the data, not a lull."""
+    if not len(t):
+        return weeks, months
+    lo = t.min().tz_convert("UTC").tz_localize(None).normalize()
+    hi = t.max().tz_convert("UTC").tz_localize(None).normalize()
+    wl = [w + ("*" if pd.Timestamp(w) < lo or pd.Timestamp(w) + pd.Timedelta(days=6) > hi else "") for w in weeks]
+    ml = [m + ("*" if pd.Timestamp(m + "-01") < lo or pd.Timestamp(m + "-01") + pd.offsets.MonthEnd(0) > hi else "")
+          for m in months]
+    return wl, ml
 
 
 def _totals(table: pd.DataFrame, by: str, groups: list[str]) -> pd.DataFrame:
