@@ -36,6 +36,15 @@ def _phrases(ev: pd.DataFrame, me_dark: np.ndarray, other_dark: np.ndarray, part
     return np.char.add(text, hours)
 
 
+def two_vessel_events(tracks, gaz, cfg) -> pd.DataFrame | None:
+    """Encounters and rendezvous of a local engine's ``TrackResult`` (None without one: the
+    Spark engine keeps no tracked fixes on the driver)."""
+    if tracks is None or gaz is None:
+        return None
+    from features.events import detect_events
+    return detect_events(tracks.positions, tracks.visits, gaz, cfg, kinds=TWO_VESSEL_KINDS)
+
+
 def other_vessel_reasons(events: pd.DataFrame, max_reasons: int = MAX_REASONS) -> pd.Series:
     """Plain-language reasons per MMSI (index) from encounters and rendezvous, longest first,
     both vessels of each row; vessels with none are absent."""

@@ -35,3 +35,14 @@ def test_link_features_join_the_two_tracks(tmp_path, gaz):
     assert f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) == 3
     assert f["properties"]["feature"] == "link" and {f["properties"]["mmsi"], f["properties"]["partner_mmsi"]} == {A, B}
     assert link_features(ev, [273999999]) == []
+
+
+def test_two_vessel_events_only(tmp_path, gaz):
+    from features.config import DEFAULT
+    from features.pipeline import run_tracks
+    from serving.event_links import two_vessel_events
+    from tests.helpers import write_csv
+    path = write_csv(pd.concat(meeting(True, True), ignore_index=True), tmp_path / "ais.csv")
+    ev = two_vessel_events(run_tracks([path], gaz), gaz, DEFAULT)
+    assert set(ev["kind"]) == {"dark_rendezvous"}
+    assert two_vessel_events(None, gaz, DEFAULT) is None

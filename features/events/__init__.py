@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..config import DEFAULT, Config
 from ..coverage import CoverageGrid
+from ..errors import ConfigError
 from ..gazetteer import Gazetteer
 from .dark_calls import dark_call_events
 from .encounters import encounter_events
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT,
-                  coverage: CoverageGrid | None = None) -> pd.DataFrame:
+                  coverage: CoverageGrid | None = None, kinds: tuple[str, ...] = EVENT_KINDS) -> pd.DataFrame:
     """All events of the tracked fixes.
 
     ``positions``: accepted fixes sorted by (mmsi, track_no, timestamp) with the tracking
@@ -44,14 +45,25 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
     Returns :data:`EVENT_COLUMNS` (event_id, kind, mmsi, track_id, partner_mmsi, start, end
     (UTC), hours, lat, lon, end_lat, end_lon (deg), port_id, km_to_port (km),
     implied_speed_kn (kn), coverage_share (0-1), neighbours_reporting (vessels/h),
-    identity_changed, detail), one row per event.
+    identity_changed, detail), one row per event. ``kinds``: only these (the watchlist asks for
+    the two-vessel kinds alone, which skip the gaps' reception context).
     """
+    unknown = set(kinds) - set(EVENT_KINDS)
+    if unknown:
+        raise ConfigError(f"unknown event kinds {sorted(unknown)}; expected some of {', '.join(EVENT_KINDS)}")
     if len(positions) == 0:
         return empty_events()
     fx = fixes_of(positions, cfg)
-    g = add_reception(fx, find_gaps(fx, cfg), cfg)
-    parts = [gap_events(fx, g, gaz, cfg, coverage), visit_events(fx, visits, gaz), loiter_events(fx, gaz, cfg),
-             dark_call_events(fx, g, gaz, cfg), encounter_events(fx, gaz, cfg), rendezvous_events(fx, g, gaz, cfg)]
+    g = find_gaps(fx, cfg)
+    detectors = {
+        "gap": lambda: gap_events(fx, add_reception(fx, g, cfg), gaz, cfg, coverage),
+        "port_visit": lambda: visit_events(fx, visits, gaz),
+        "loitering": lambda: loiter_events(fx, gaz, cfg),
+        "possible_dark_port_call": lambda: dark_call_events(fx, g, gaz, cfg),
+        "encounter": lambda: encounter_events(fx, gaz, cfg),
+        "dark_rendezvous": lambda: rendezvous_events(fx, g, gaz, cfg),
+    }
+    parts = [detectors[k]() for k in EVENT_KINDS if k in kinds]
     for p in parts:
         if len(p):
             log.info("%s: %d", p["kind"].iloc[0], len(p))
