@@ -78,7 +78,7 @@ def write_events(events: pd.DataFrame, out: Path, counts: RowCounts | None = Non
     out = Path(out)
     if out.suffix.lower() != ".geojson":
         return write_table(events, out, counts, meta)
-    out.write_text(json.dumps(events_geojson(events)))
+    out.write_text(json.dumps(events_geojson(events), allow_nan=False))
     side = {"darkvoyage.rows": counts.to_dict() if counts else None}
     side.update({f"darkvoyage.{k}": v for k, v in (meta or {}).items()})
     Path(str(out) + ".rows.json").write_text(json.dumps(side, indent=1, default=str))
