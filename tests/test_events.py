@@ -180,3 +180,14 @@ def test_geojson_links_both_vessels(tmp_path, gaz):
     line = gj["features"][0]["geometry"]
     assert line["type"] == "LineString" and len(line["coordinates"]) == 3  # A -> meeting point -> B
     assert gj["features"][0]["properties"]["partner_mmsi"] == B
+
+
+def test_an_encounter_survives_speed_noise(tmp_path, gaz):
+    """Drifting ships report speeds around the 2 kn limit: a fast fix between slow ones in one
+    10-minute bin must not cut the encounter in two."""
+    a, b = meeting(False, False)
+    wait = (a["timestamp"] > T0 + 6 * H) & (a["timestamp"] < T0 + 12 * H)
+    a.loc[wait & (np.arange(len(a)) % 3 == 0), "sog"] = 2.3
+    ev = events_of([a, b], tmp_path, gaz)
+    enc = ev[ev["kind"] == "encounter"]
+    assert len(enc) == 1 and enc["hours"].iloc[0] >= 5

@@ -47,7 +47,11 @@ def resampled(fx: Fixes, gaz: Gazetteer, cfg: Config) -> dict[str, np.ndarray]:
     frac = np.where(linked[src] & (span > 0), np.clip((t_mid - fx.t_us[i]) / np.where(span > 0, span, 1), 0, 1), 0.0)
     lat = fx.lat[i] + frac * (fx.lat[j] - fx.lat[i])
     lon = fx.lon[i] + frac * (fx.lon[j] - fx.lon[i])
-    return {"row": i, "bin": bins, "lat": lat, "lon": lon}
+    # Entries come in (track, time) order; a slow fix cut off from the next slow one by a fast
+    # fix in the same bin would give that bin twice: keep the first, so runs stay unbroken.
+    tid = fx.tid[i]
+    keep = np.r_[True, (tid[1:] != tid[:-1]) | (bins[1:] != bins[:-1])]
+    return {"row": i[keep], "bin": bins[keep], "lat": lat[keep], "lon": lon[keep]}
 
 
 def close_pairs(r: dict[str, np.ndarray], fx: Fixes, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
