@@ -91,6 +91,13 @@ def test_two_ships_on_one_mmsi_across_a_gap(tmp_path, gaz):
     assert table.loc[table["metric"].str.startswith("gaps"), "count"].sum() == 0
 
 
+def test_one_ship_whose_imo_is_read_as_a_number_then_as_text(tmp_path, gaz):
+    a = sail(A, T0, [(40.0, 50.5), (40.0, 51.0)]).assign(imo="9472012.0")
+    b = sail(A, a["timestamp"].max() + 14 * H, [(40.3, 51.4), (40.3, 51.9)]).assign(imo="9472012")
+    gaps = events_of([a, b], tmp_path, gaz).query("kind == 'gap'")
+    assert len(gaps) == 1 and not bool(gaps["identity_changed"].iloc[0])
+
+
 def fleet(n: int, silent: list[int]) -> list[pd.DataFrame]:
     """``n`` ships sailing east 10 km apart for 12 h; those in ``silent`` drop h 4-10."""
     out = []

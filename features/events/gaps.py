@@ -37,8 +37,10 @@ class Gaps:
 
 
 def _norm_text(a: np.ndarray) -> np.ndarray:
-    """Upper-case text with spaces and punctuation dropped; '' for missing, '0' or 'None'."""
-    s = pd.Series(a, dtype="str").str.upper().str.replace(r"[^A-Z0-9]", "", regex=True).fillna("")
+    """Upper-case text with spaces and punctuation dropped; '' for missing, '0' or 'None'. A
+    number read as a float from one file and as text from another (IMO 9472012.0) is one."""
+    s = pd.Series(a, dtype="str").str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    s = s.str.upper().str.replace(r"[^A-Z0-9]", "", regex=True).fillna("")
     return s.where(~s.isin(["0", "NONE", "NAN"]), "").to_numpy(dtype=object)
 
 
