@@ -9,6 +9,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features.config import DEFAULT
 from features.io import track_positions_table
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
@@ -129,7 +130,7 @@ def test_per_vessel_function_keeps_every_row_and_needs_no_other_vessel(tmp_path)
     rows = validate(read_inputs(_write(BASE, tmp_path, 1, 0)).frame)
     rows = rows[rows[S.REASON_COL].isna()].reset_index(drop=True)
     def per_vessel(frame):  # accepted fixes, rejected rows and static rows back in one frame
-        acc, rej, static, _ = split_tracks(frame, gaz)
+        acc, rej, static, _ = split_tracks(frame, gaz, DEFAULT)
         return pd.concat([acc, rej, static], ignore_index=True, sort=False)
     whole = per_vessel(rows)
     parts = pd.concat([per_vessel(g.reset_index(drop=True)) for _, g in rows.groupby("mmsi")], ignore_index=True)
