@@ -104,7 +104,8 @@ class LocalEngine:
         stage("coverage grid")
         grid = coverage if coverage is not None else build_coverage(tr.positions, cfg)
         voyages = self.voyages(tr, gaz, cfg, grid, stage)
-        figures = {"voyages": len(voyages), "with a gap >= 12 h": int((voyages["max_gap_h"] >= 12).sum())}
+        figures = {"voyages": len(voyages),
+                   f"with a gap >= {cfg.summary_gap_h:g} h": int((voyages["max_gap_h"] >= cfg.summary_gap_h).sum())}
         if out is not None:
             stage("writing")
             write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION})
