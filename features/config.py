@@ -57,6 +57,9 @@ class Config:
     #: Gap-length bands counted per voyage: 1 h (any gap), 6 h, 12 h (GFW's intentional
     #: disabling threshold) and 30 h (Lloyd's List's "dark activity" reporting threshold).
     gap_bands_h: tuple[float, ...] = (1.0, 6.0, 12.0, 30.0)
+    #: The terminal summary of ``features`` counts voyages with a gap at least this long:
+    #: GFW's threshold for intentional disabling.
+    summary_gap_h: float = 12.0
 
     # --- ports ---------------------------------------------------------------------------
     #: Exit radius = entry radius (the gazetteer's ``radius_km``) times this. GFW's port

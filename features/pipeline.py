@@ -1,6 +1,6 @@
 """The local engine: files in, accounted rows, tracks, voyages and voyage features out.
 
-Per-vessel work is two functions of a frame (:func:`track_vessels`, :func:`vessel_voyages`)
+Per-vessel work is two functions of a frame (:func:`split_tracks`, :func:`vessel_voyages`)
 that give the same answer for one vessel's rows or for all vessels at once, so a distributed
 engine can call them per MMSI group unchanged. Here they run once over everything, vectorised.
 Only the reception context that needs every vessel's traffic (coverage grid, neighbours) is
@@ -180,14 +180,6 @@ def _fix_speed_kn(acc: pd.DataFrame, tid: np.ndarray, t_s: Seconds, la: np.ndarr
         imp = implied_speed_kn(d + cfg.position_noise_km, t_s[miss] - t_s[prev], cfg)
         speed[miss] = np.where(same, imp, np.nan)
     return speed
-
-
-def track_vessels(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT) -> pd.DataFrame:
-    """Per-vessel function, frame -> frame: validated rows of some vessels (``_reason`` empty)
-    -> the same rows, accepted fixes first (sorted, with :data:`TRACK_COLS`), then rows rejected
-    as duplicates or jumps (``_reason`` set), then static rows. Row count is preserved."""
-    acc, rej, static, _ = split_tracks(rows, gaz, cfg)
-    return pd.concat([acc, rej, static], ignore_index=True, sort=False)
 
 
 #: Rows per batch of whole vessels for the voyage features. Each vessel's voyages depend on
