@@ -76,6 +76,19 @@ def test_meeting_with_ais_on_is_an_encounter_not_a_rendezvous(tmp_path, gaz):
     assert (ev["kind"] == "loitering").sum() == 2   # each waited 6 h away from ports, AIS on
 
 
+def test_ships_side_by_side_in_port_or_passing_at_speed_do_not_meet(tmp_path, gaz):
+    k = list(gaz.ids).index("IRBAM")
+    port = (float(gaz.lat[k]), float(gaz.lon[k]))
+    moored = [stay(A, T0, *port, 8), stay(B, T0, port[0] + 0.002, port[1], 8)]
+    ev = events_of(moored, tmp_path, gaz)
+    assert not ev["kind"].isin(["encounter", "dark_rendezvous"]).any()
+    assert (ev["kind"] == "port_visit").sum() == 2
+    (tmp_path / "b").mkdir()
+    passing = [sail(A, T0, [(41.0, 50.5), (43.0, 50.5)]), sail(B, T0, [(43.0, 50.501), (41.0, 50.501)])]
+    ev = events_of(passing, tmp_path / "b", gaz)
+    assert not ev["kind"].isin(["encounter", "dark_rendezvous", "loitering"]).any()
+
+
 def test_two_ships_on_one_mmsi_across_a_gap(tmp_path, gaz):
     alpha = sail(A, T0, [(40.0, 50.5), (40.0, 51.0)]).assign(name="ALPHA", callsign="UBAA")
     t1 = alpha["timestamp"].max() + 14 * H
