@@ -10,6 +10,16 @@ import numpy as np
 import pandas as pd
 
 from . import schema as S
+from .config import DEFAULT, Config
+
+
+def time_window(cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Plausible fix times (UTC): ``cfg.min_timestamp`` .. ``now`` + ``cfg.max_timestamp_ahead_days``."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    lo = pd.Timestamp(cfg.min_timestamp)
+    lo = lo.tz_localize("UTC") if lo.tzinfo is None else lo.tz_convert("UTC")
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    return lo, now + pd.Timedelta(days=cfg.max_timestamp_ahead_days)
 
 def _to_utc(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse time stamps to ``datetime64[us, UTC]``; returns (parsed, unparseable mask).
@@ -87,8 +97,11 @@ def _text(col: pd.Series) -> pd.Series:
     return out.where(col.notna() & (out != ""))
 
 
-def validate(frame: pd.DataFrame) -> pd.DataFrame:
+def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> pd.DataFrame:
     """Coerce the canonical columns of ``frame`` (in place) and mark each row.
+
+    Times outside :func:`time_window` (``cfg``, relative to ``now``, default: the run's
+    start) are rejected as "timestamp out of range".
 
     Returns the frame with ``mmsi`` int64, ``timestamp`` datetime64[us, UTC], ``lat``/``lon``/
     ``sog``/``cog``/``heading``/``draught`` float64 (AIS "not available" sentinels as NaN),
@@ -137,6 +150,10 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
         mmsi_int = np.where(np.isfinite(mmsi) & (np.abs(mmsi) < 1e15), mmsi, 0).astype(np.int64)
     mark(f["timestamp"].isna().to_numpy(), S.MISSING_FIELD, "timestamp is empty")
     mark(ts_bad, S.BAD_TIMESTAMP, "timestamp is neither ISO 8601 nor dd/mm/yyyy HH:MM:SS")
+    lo, hi = time_window(cfg, now)
+    t_us = ts.to_numpy("datetime64[us]")  # NaT compares False: empty times are marked above
+    mark((t_us < lo.tz_localize(None).to_datetime64()) | (t_us > hi.tz_localize(None).to_datetime64()),
+         S.TIMESTAMP_RANGE, f"timestamp outside {lo:%Y-%m-%d} .. {hi:%Y-%m-%d} UTC")
     mark(lat_bad | lon_bad, S.UNPARSEABLE, "lat/lon is not a number")
     no_pos = np.isnan(lat) & np.isnan(lon)
     static = open_ & no_pos

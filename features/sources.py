@@ -26,8 +26,8 @@ from .schema import DETAIL_COL, FILE_COL, LINE_COL, REASON_COL, UNPARSEABLE
 HEAD_BYTES = 64 * 1024
 #: Chunk size of the UTF-8 check: bounded memory on files of any size.
 CHUNK_BYTES = 16 * 1024 * 1024
-#: A head with more than this share of control bytes (other than tab, CR, LF) is binary:
-#: random bytes have ~11 %, text files none; a few NUL bytes in a CSV stay far below.
+#: A head that is not UTF-8 and has more than this share of control bytes (other than tab,
+#: CR, LF) is binary: random bytes have ~11 %, cp1252/Latin-1 text none.
 BINARY_SHARE = 0.05
 #: Error handler name: undecodable UTF-8 bytes become their cp1252 (else Latin-1) character.
 REDECODE = "darkvoyage-cp1252"
@@ -110,6 +110,15 @@ def _gzip_error(path: Path, err: Exception) -> InputError:
     return InputError(f"{path}: truncated or corrupt gzip data ({one_line(err)})")
 
 
+def _check_binary(path: Path, head: bytes, kind: str) -> None:
+    """Not UTF-8 and full of control bytes: binary data, not text in another encoding
+    (cp1252/Latin-1 text has none; valid UTF-8 with a few NUL bytes is text and is read)."""
+    control = _CONTROL[np.frombuffer(head, np.uint8)].mean()
+    if control > BINARY_SHARE:
+        raise InputError(f"{path}: binary data, not {kind} text "
+                         f"({control:.0%} control bytes in the first {len(head):,} bytes)")
+
+
 def scan_text(path: Path, kind: str) -> TextScan:
     """Check a text input once, in bounded memory: empty, binary, truncated gzip, UTF-8.
 
@@ -120,14 +129,14 @@ def scan_text(path: Path, kind: str) -> TextScan:
             head = fh.read(HEAD_BYTES)
             if not head.strip():
                 raise InputError(f"{path}: empty file (no {kind} rows)")
-            control = _CONTROL[np.frombuffer(head, np.uint8)].mean()
-            if control > BINARY_SHARE:
-                raise InputError(f"{path}: binary data, not {kind} text "
-                                 f"({control:.0%} control bytes in the first {len(head):,} bytes)")
             dec = codecs.getincrementaldecoder("utf-8")()
             utf8 = True
             try:
-                dec.decode(head)
+                try:
+                    dec.decode(head)
+                except UnicodeDecodeError:
+                    _check_binary(path, head, kind)
+                    raise
                 for chunk in iter(lambda: fh.read(CHUNK_BYTES), b""):
                     if dec.getstate()[0] or not chunk.isascii():
                         dec.decode(chunk)
