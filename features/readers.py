@@ -24,7 +24,7 @@ from . import schema
 from .errors import InputError
 from .nmea import read_nmea
 from .schema import FILE_COL, LINE_COL
-from .sources import (ReadResult, decode_line, file_col, is_gzip, one_line, open_binary, open_text,
+from .sources import (HEAD_BYTES, ReadResult, decode_line, file_col, is_gzip, one_line, open_binary, open_text,
                       read_all_text, scan_text, unparseable_frame)
 
 __all__ = ["InputError", "ReadResult", "detect_format", "open_text", "read_csv", "read_inputs",
@@ -131,7 +131,7 @@ def _decimal_commas(table: pa.Table) -> pa.Table:
 #: pyarrow's CSV errors that have a plainer explanation.
 _CSV_ERRORS = {
     "straddling object": f"a line longer than {CSV_BLOCK_BYTES >> 20} MB: not a CSV file",
-    "Empty CSV file": "empty file (no CSV rows)",
+    "Empty CSV file": "no CSV header line",
 }
 
 
@@ -183,6 +183,8 @@ def read_csv(path: Path) -> ReadResult:
     with bytes that are not UTF-8 is decoded in memory first (C-level, no per-row Python).
     """
     scan = scan_text(path, "CSV")
+    if "\n" not in scan.head and len(scan.head) >= HEAD_BYTES // 2:
+        raise InputError(f"{path}: no line break in the first {HEAD_BYTES >> 10} KB: not a CSV file")
     delimiter, decimal_comma = sniff_dialect(scan.head, path)
     re_decoded = 0
     if scan.utf8:
