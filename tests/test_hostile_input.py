@@ -92,7 +92,7 @@ def test_latin1_vessel_name_keeps_its_row(tmp_path):
 
 
 def test_mixed_utf8_and_latin1_lines(tmp_path):
-    content = (HEADER.encode() + "273000001,2024-01-01T00:00:00Z,45.0,49.0,MÜNCHEN\n".encode("utf-8")
+    content = (HEADER.encode() + "273000001,2024-01-01T00:00:00Z,45.0,49.0,MÜNCHEN\n".encode()
                + "273000002,2024-01-01T00:00:00Z,45.0,49.0,MÜNCHEN\n".encode("cp1252")
                + "273000003,2024-01-01T00:00:00Z,45.0,49.0,€URO\n".encode("cp1252"))
     counts, table, _ = _accepted(tmp_path, "mixed.csv", content)
@@ -110,16 +110,16 @@ def test_nul_bytes_inside_a_csv(tmp_path):
 
 def test_semicolon_csv_with_decimal_commas(tmp_path):
     """Issue #15: a semicolon-separated CSV with decimal commas gave "no column for mmsi"."""
-    content = ("MMSI;BaseDateTime;LAT;LON;SOG\n"
-               "273000001;2024-01-01T00:00:00;45,50;49,10;10,5\n"
-               "273000001;2024-01-01T00:02:00;45,497;49,1;10,2\n").encode()
+    content = (b"MMSI;BaseDateTime;LAT;LON;SOG\n"
+               b"273000001;2024-01-01T00:00:00;45,50;49,10;10,5\n"
+               b"273000001;2024-01-01T00:02:00;45,497;49,1;10,2\n")
     counts, table, _ = _accepted(tmp_path, "semi.csv", content)
     assert counts == {"read": 2, "positions": 2, "static": 0, "rejected": {}}
     assert table["lat"].tolist() == [45.5, 45.497] and table["lon"].tolist() == [49.1, 49.1]
 
 
 def test_tab_separated_with_csv_suffix(tmp_path):
-    content = "mmsi\ttimestamp\tlat\tlon\n273000001\t2024-01-01T00:00:00Z\t45,5\t49,25\n".encode()
+    content = b"mmsi\ttimestamp\tlat\tlon\n273000001\t2024-01-01T00:00:00Z\t45,5\t49,25\n"
     counts, table, _ = _accepted(tmp_path, "tabs.csv", content)
     assert counts["positions"] == 1 and table["lon"].tolist() == [49.25]
 
