@@ -41,7 +41,7 @@ from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
 from .errors import InputError
 from .schema import DETAIL_COL, FILE_COL, LINE_COL, NOT_VESSEL, REASON_COL
-from .sources import ReadResult, file_col, open_binary, scan_text, unparseable_frame
+from .sources import ReadResult, file_col, one_line, open_binary, scan_text, unparseable_frame
 
 #: Position reports (Class A 1-3, Class B 18/19, long range 27) and static reports (5, 24).
 VESSEL_TYPES = {1, 2, 3, 5, 18, 19, 24, 27}
@@ -303,7 +303,7 @@ def read_nmea(path: Path) -> ReadResult:
                     re_decoded += 1
                 stream.line(i, text.strip())
     except OSError as err:
-        raise InputError(f"{path}: not a readable file ({err})") from None
+        raise InputError(f"{path}: not a readable file ({one_line(err)})") from None
     stream.finish()
     return ReadResult(_frame(stream.rows, path),
                       unparseable_frame(str(path), stream.bad_lines, stream.bad_raw, stream.bad_detail),

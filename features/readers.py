@@ -193,7 +193,7 @@ def read_csv(path: Path) -> ReadResult:
         def source():
             return pa.input_stream(str(path), compression=compression)
     else:
-        text, re_decoded = read_all_text(path)
+        text, re_decoded = read_all_text(path, scan.encoding)
         data = pa.py_buffer(text.encode("utf-8"))
         del text
 
@@ -201,7 +201,7 @@ def read_csv(path: Path) -> ReadResult:
             return pa.BufferReader(data)
     try:
         table, bad = _parse_csv(source, delimiter, decimal_comma)
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         raise _csv_error(path, err) from None
     frame = _rename(_decimal_commas(table).to_pandas(), path)
     bad_lines = [int(n) if n is not None else -1 for n, _ in bad]
@@ -218,7 +218,7 @@ def read_parquet(path: Path) -> ReadResult:
     try:
         # self_destruct frees each Arrow column once converted: half the peak memory.
         frame = pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
-    except (pa.ArrowInvalid, OSError) as err:
+    except (pa.ArrowException, OSError) as err:
         raise InputError(f"{path}: not a readable Parquet file ({one_line(err)})") from None
     frame = _rename(frame, path)
     frame[LINE_COL] = np.arange(1, len(frame) + 1, dtype=np.int32)

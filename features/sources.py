@@ -104,6 +104,7 @@ class TextScan:
 
     head: str
     utf8: bool
+    encoding: str = "utf-8"
 
 
 def _gzip_error(path: Path, err: Exception) -> InputError:
@@ -119,6 +120,19 @@ def _check_binary(path: Path, head: bytes, kind: str) -> None:
                          f"({control:.0%} control bytes in the first {len(head):,} bytes)")
 
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _utf16(path: Path, head: bytes, kind: str, fh) -> TextScan:
+    """UTF-16 with a byte-order mark (Excel's "Unicode text" export, tab-separated): a CSV is
+    decoded as declared (in memory); other formats are line-oriented bytes and refused."""
+    if kind != "CSV":
+        raise InputError(f"{path}: UTF-16 text; save it as UTF-8")
+    while fh.read(CHUNK_BYTES):  # a truncated gzip must fail here, as for UTF-8
+        pass
+    return TextScan(head.decode("utf-16", "replace"), False, "utf-16")
+
+
 def scan_text(path: Path, kind: str) -> TextScan:
     """Check a text input once, in bounded memory: empty, binary, truncated gzip, UTF-8.
 
@@ -129,6 +143,8 @@ def scan_text(path: Path, kind: str) -> TextScan:
             head = fh.read(HEAD_BYTES)
             if not head.strip():
                 raise InputError(f"{path}: empty file (no {kind} rows)")
+            if head.startswith(_UTF16_BOMS):
+                return _utf16(path, head, kind, fh)
             dec = codecs.getincrementaldecoder("utf-8")()
             utf8 = True
             try:
@@ -152,10 +168,13 @@ def scan_text(path: Path, kind: str) -> TextScan:
     return TextScan(head.decode("utf-8", REDECODE), utf8)
 
 
-def read_all_text(path: Path) -> tuple[str, int]:
-    """The whole (decompressed) file as text and its count of re-decoded lines."""
+def read_all_text(path: Path, encoding: str = "utf-8") -> tuple[str, int]:
+    """The whole (decompressed) file as text and its count of re-decoded lines (UTF-16 with
+    a byte-order mark is decoded as declared: no line is re-decoded)."""
     try:
         with open_binary(path) as fh:
+            if encoding == "utf-16":
+                return fh.read().decode("utf-16", "replace"), 0
             return redecode(fh.read())
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise _gzip_error(path, err) from None

@@ -54,6 +54,7 @@ REFUSED = [
     ("huge_line.csv", b"a" * 50_000_000, "no line break in the first 64 KB: not a CSV file"),
     ("long_row.csv", _csv(2) + b"9" * 3_000_000 + b"\n" + _csv(2), "a line longer than 1 MB: not a CSV file"),
     ("truncated.parquet", _parquet_truncated(), None),
+    ("utf16.nmea", "!AIVDM,1,1,,A,144N8P0P1V3Phi0J2@`725b1P000,0*3B\n".encode("utf-16"), "UTF-16 text; save it as UTF-8"),
     ("semicolon_no_mmsi.csv", b"ship;when;lat;lon\n1;2;3;4\n", "no column for mmsi, timestamp (found: ship, when, lat, lon)"),
 ]
 
@@ -163,3 +164,12 @@ def test_output_metadata_of_a_hostile_run_balances(tmp_path):
     assert run("features", path, "--out", out).returncode == 0
     meta = pq.read_schema(out).metadata
     assert b"darkvoyage.rows" in meta
+
+
+def test_excel_unicode_text_utf16_tabs_and_utf8_bom(tmp_path):
+    """Excel's "Unicode text" export: UTF-16 with a byte-order mark, tab-separated, decimal commas."""
+    text = "MMSI\tBaseDateTime\tLAT\tLON\tVesselName\n273000001\t2024-01-01T00:00:00\t45,5\t49,0\tKØGE\n"
+    counts, table, _ = _accepted(tmp_path, "excel.csv", text.encode("utf-16"))
+    assert counts["positions"] == 1 and table["lat"].tolist() == [45.5] and table["name"].tolist() == ["KØGE"]
+    counts, _, _ = _accepted(tmp_path, "bom.csv", b"\xef\xbb\xbf" + _csv(2))
+    assert counts == {"read": 2, "positions": 2, "static": 0, "rejected": {}}
