@@ -48,6 +48,7 @@ REFUSED = [
     ("empty.nmea", b"", "empty file (no NMEA rows)"),
     ("truncated.csv.gz", _gzip_truncated(),
      "truncated or corrupt gzip data (Compressed file ended before the end-of-stream marker was reached)"),
+    ("not_gzip.csv.gz", b"\x1f\x8bjunkjunkjunk", "truncated or corrupt gzip data (Unknown compression method)"),
     ("random.csv", bytes(range(256)) * 400, "binary data, not CSV text (12% control bytes in the first 65,536 bytes)"),
     ("random.json", bytes(range(256)) * 400, "binary data, not NDJSON text (12% control bytes in the first 65,536 bytes)"),
     ("random.nmea", bytes(range(256)) * 400, "binary data, not NMEA text (12% control bytes in the first 65,536 bytes)"),
@@ -173,3 +174,11 @@ def test_excel_unicode_text_utf16_tabs_and_utf8_bom(tmp_path):
     assert counts["positions"] == 1 and table["lat"].tolist() == [45.5] and table["name"].tolist() == ["KØGE"]
     counts, _, _ = _accepted(tmp_path, "bom.csv", b"\xef\xbb\xbf" + _csv(2))
     assert counts == {"read": 2, "positions": 2, "static": 0, "rejected": {}}
+
+
+def test_header_only_csv_and_tag_blocks_only_nmea(tmp_path):
+    counts, _, _ = _accepted(tmp_path, "header.csv", HEADER.encode())
+    assert counts == {"read": 0, "positions": 0, "static": 0, "rejected": {}}
+    counts, _, rej = _accepted(tmp_path, "tags.nmea", b"\\si:AISD*3F\\\n\\si:AISD*3F\\\n")
+    assert counts == {"read": 2, "positions": 0, "static": 0, "rejected": {"unparseable row": 2}}
+    assert rej["detail"].tolist() == ["tag block without a sentence"] * 2
