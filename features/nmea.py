@@ -147,7 +147,7 @@ class _Stream:
                 self.bad(i, text, "not an NMEA AIS sentence")
             else:  # tag blocks only: they belong to the next sentence
                 self.dangling()
-                self.tag = _Tag(parse_tag_block(tokens[-1][1]), text, i)
+                self.tag = _Tag(_merged(tokens), text, i)
             return
         inline: dict[str, str] = {}
         for kind, value in tokens:
@@ -156,6 +156,9 @@ class _Stream:
             elif kind == "sentence":
                 self.sentence(i, value, inline)
                 inline = {}
+        if inline:  # a tag block after the line's last sentence waits for the next one
+            self.dangling()
+            self.tag = _Tag(inline, text, i)
 
     def dangling(self) -> None:
         """The waiting tag block has no sentence: one unparseable row."""
@@ -243,6 +246,15 @@ class _Stream:
         for group in self.pending.values():
             self.incomplete(group)
         self.pending.clear()
+
+
+def _merged(tokens: list[tuple[str, str]]) -> dict[str, str]:
+    """The fields of a line's tag blocks, later ones winning."""
+    out: dict[str, str] = {}
+    for kind, value in tokens:
+        if kind == "tag":
+            out.update(parse_tag_block(value))
+    return out
 
 
 def _raw(parts: list) -> str:

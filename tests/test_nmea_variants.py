@@ -114,3 +114,10 @@ def test_helpers():
     assert epoch_seconds("1599239526500") == 1599239526.5 and epoch_seconds("x") is None and epoch_seconds(None) is None
     assert split_sentence("!AIVDM,1,1,,A,abc,0*11,r003669945,1241544035") == ("!AIVDM,1,1,,A,abc,0*11", 1241544035.0)
     assert split_sentence("!AIVDM,1,1,,A,abc,0*11'") == ("!AIVDM,1,1,,A,abc,0*11", None)
+
+
+def test_tag_blocks_on_one_line_merge_and_a_trailing_one_waits(tmp_path):
+    r, f = read(tmp_path, tag("s:a") + tag(f"c:{T}"), sentence(POS) + tag("s:next,c:1709251260"), sentence(POS))
+    assert r.n_read == 2 and len(r.unparseable) == 0
+    assert list(f["source"]) == ["a", "next"]
+    assert list(f["timestamp"]) == [pd.Timestamp(T, unit="s", tz="UTC"), pd.Timestamp(T + 60, unit="s", tz="UTC")]
