@@ -97,11 +97,32 @@ def _text(col: pd.Series) -> pd.Series:
     return out.where(col.notna() & (out != ""))
 
 
-def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Coerce the canonical columns of ``frame`` (in place) and mark each row.
+#: Valid range [low, high) of optional numeric fields; outside it the AIS "not available"
+#: value: sog 102.3 (102.2 = "102.2 kn or more": nothing in the Caspian), cog 360,
+#: heading 511, draught 0.
+VALID_RANGE = {"sog": (0.0, 102.2), "cog": (0.0, 360.0), "heading": (0.0, 360.0), "draught": (1e-9, np.inf)}
 
-    Times outside :func:`time_window` (``cfg``, relative to ``now``, default: the run's
-    start) are rejected as "timestamp out of range".
+
+def _optional_columns(f: pd.DataFrame) -> None:
+    """Optional columns in place: numbers as float64 with "not available" as NaN, text as text.
+    Columns are only rewritten when a sentinel or a non-number is actually present."""
+    for c in S.NUMERIC_OPTIONAL:
+        if c in f:
+            v, _ = _numeric(f[c])
+            lo_, hi_ = VALID_RANGE[c]
+            out = (v < lo_) | (v >= hi_)
+            if out.any():
+                v = np.where(out, np.nan, v)
+            if out.any() or f[c].dtype != np.float64:
+                f[c] = v
+    for c in S.TEXT_OPTIONAL:
+        if c in f:
+            f[c] = _text(f[c])
+
+
+def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Coerce the canonical columns of ``frame`` (in place) and mark each row; times outside
+    :func:`time_window` (``cfg``, ``now``: default the run's start) are "timestamp out of range".
 
     Returns the frame with ``mmsi`` int64, ``timestamp`` datetime64[us, UTC], ``lat``/``lon``/
     ``sog``/``cog``/``heading``/``draught`` float64 (AIS "not available" sentinels as NaN),
@@ -173,22 +194,7 @@ def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | Non
     for c, v in (("lat", lat), ("lon", lon)):
         if f[c].dtype != np.float64:
             f[c] = v
-    # AIS "not available" values become NaN: sog 102.3 (102.2 = "102.2 kn or more": nothing
-    # in the Caspian), cog 360, heading 511, draught 0. Columns are only rewritten when a
-    # sentinel or a non-number is actually present.
-    valid_range = {"sog": (0.0, 102.2), "cog": (0.0, 360.0), "heading": (0.0, 360.0), "draught": (1e-9, np.inf)}
-    for c in S.NUMERIC_OPTIONAL:
-        if c in f:
-            v, _ = _numeric(f[c])
-            lo_, hi_ = valid_range[c]
-            out = (v < lo_) | (v >= hi_)
-            if out.any():
-                v = np.where(out, np.nan, v)
-            if out.any() or f[c].dtype != np.float64:
-                f[c] = v
-    for c in S.TEXT_OPTIONAL:
-        if c in f:
-            f[c] = _text(f[c])
+    _optional_columns(f)
     f[S.REASON_COL] = pd.Categorical.from_codes(reason, categories=list(S.REASONS))
     f[S.DETAIL_COL] = pd.Categorical.from_codes(detail, categories=detail_cats)
     f[S.STATIC_COL] = static
