@@ -113,6 +113,15 @@ class Config:
     #: Neighbours are counted in the gap-start cell and this many cells around it (1 = 3x3).
     neighbour_cells: int = 1
 
+    # --- plausible time window (readers' validation) ---------------------------------------
+    #: Earliest plausible fix time, ISO 8601 date (UTC). AIS became mandatory (SOLAS) from
+    #: 2002 and no archive darkvoyage reads is older than 2000; 1970 is a receiver clock
+    #: that lost its time (Unix 0), not a fix.
+    min_timestamp: str = "2000-01-01"
+    #: Latest plausible fix time: this many days after the run (days). One day forgives
+    #: receiver clocks and time zones; a 9999 or next year's date is a typing or clock error.
+    max_timestamp_ahead_days: float = 1.0
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["gap_bands_h"] = list(self.gap_bands_h)
