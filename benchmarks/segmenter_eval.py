@@ -36,7 +36,7 @@ def score_file(path: Path, gaz, cfg) -> dict:
     truth = pd.read_json(path, lines=True, dtype=False)
     truth["_line"] = np.arange(1, len(truth) + 1)
     truth = truth[truth["lat"].notna() & truth["expected"].notna()][["_line", "expected"]]
-    tr = LocalEngine().tracked([path], gaz, cfg)
+    tr = LocalEngine().tracked([path], gaz, cfg, keep_all=True)
     pred = tr.positions[["_line", "mmsi", "track_no"]]
     m = truth.merge(pred, on="_line", how="left")
     # Rejected messages: a track of their own each.

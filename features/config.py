@@ -113,6 +113,15 @@ class Config:
     #: Neighbours are counted in the gap-start cell and this many cells around it (1 = 3x3).
     neighbour_cells: int = 1
 
+    # --- plausible time window (readers' validation) ---------------------------------------
+    #: Earliest plausible fix time, ISO 8601 date (UTC). AIS became mandatory (SOLAS) from
+    #: 2002 and no archive darkvoyage reads is older than 2000; 1970 is a receiver clock
+    #: that lost its time (Unix 0), not a fix.
+    min_timestamp: str = "2000-01-01"
+    #: Latest plausible fix time: this many days after the run (days). One day forgives
+    #: receiver clocks and time zones; a 9999 or next year's date is a typing or clock error.
+    max_timestamp_ahead_days: float = 1.0
+
     # --- events (issue #14: ``darkvoyage events`` / ``report``) -----------------------------
     #: Encounter: two vessels within this distance ... (Global Fishing Watch's encounter rule,
     #: Miller et al. 2018, "Identifying global patterns of transshipment behavior").

@@ -89,7 +89,7 @@ class LocalEngine:
         tr = self.tracked(inputs, gaz, cfg, stage, keep_all=True)
         stage("writing")
         table = track_positions_table(tr, gaz)
-        write_table(table, out, tr.counts, {"config": cfg.to_dict()})
+        write_table(table, out, tr.counts, {"config": cfg.to_dict(), "re_decoded": tr.counts.re_decoded})
         rej = write_rejected(tr.rejected, out)
         return Run(tr.counts, str(out), {"tracks": table["track_id"].nunique(), "voyages": table["voyage_id"].nunique(),
                                          "port visits": len(tr.visits), "rejected": str(rej)}, tracks=tr)
@@ -108,7 +108,8 @@ class LocalEngine:
                    f"with a gap >= {cfg.summary_gap_h:g} h": int((voyages["max_gap_h"] >= cfg.summary_gap_h).sum())}
         if out is not None:
             stage("writing")
-            write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION})
+            write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION,
+                                                  "re_decoded": tr.counts.re_decoded})
             figures["rejected"] = str(write_rejected(tr.rejected, out))
         return Run(tr.counts, None if out is None else str(out), figures, voyages=voyages, tracks=tr, coverage=grid)
 

@@ -45,12 +45,16 @@ def no_stage(_: str) -> None:
 
 @dataclass
 class RowCounts:
-    """``read == positions + static + sum(rejected)``, by construction and by test."""
+    """``read == positions + static + sum(rejected)``, by construction and by test.
+    ``re_decoded``: rows kept whose text was not UTF-8 (decoded as cp1252/Latin-1); they are
+    counted in the other figures too, and written as their own metadata key (the contract's
+    row counts have four)."""
 
     read: int = 0
     positions: int = 0
     static: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    re_decoded: int = 0
 
     def to_dict(self) -> dict:
         return {"read": self.read, "positions": self.positions, "static": self.static,
@@ -220,17 +224,18 @@ def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config =
     """:func:`run_tracks` for rows already in memory (a REST request, say)."""
     gaz = gaz or load_gazetteer()
     stage("validating")
-    rows = validate(raw.frame)
+    rows = validate(raw.frame, cfg)
     bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())
     stage("tracks, port visits, voyages")
     acc, rej2, static, visits = split_tracks(rows, gaz, cfg, keep_all)
     parts = [x for x in (raw.unparseable, rows.take(bad), rej2) if len(x)]
-    n_read = raw.n_read
+    n_read, re_decoded = raw.n_read, raw.re_decoded
     del raw, rows
     rejected = pd.concat(parts, ignore_index=True, sort=False) if parts else rej2
     counts = RowCounts(read=n_read, positions=len(acc), static=len(static),
                        rejected={str(k): int(v) for k, v in
-                                 rejected[S.REASON_COL].astype("str").value_counts().items()})
+                                 rejected[S.REASON_COL].astype("str").value_counts().items()},
+                       re_decoded=re_decoded)
     if not counts.balanced:  # a bug, never bad input: say so loudly
         raise AssertionError(f"row accounting does not add up: {counts.to_dict()}")
     log.info("rows: %s", counts.to_dict())

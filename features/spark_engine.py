@@ -50,7 +50,7 @@ from .io import META_KEY, OUTPUT_SUFFIXES, OutputError, _arrow_safe, arrow_table
 from .io import check_output as check_file_output
 from .pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Stage, TrackResult, no_stage, split_tracks
 from .settings import settings
-from .readers import InputError, _open_text, detect_format, read_one
+from .readers import InputError, detect_format, open_text, read_one
 from .tracks import epoch_us, group_starts
 from .voyage_table import empty_voyage_table, voyage_features
 
@@ -154,7 +154,7 @@ def _group_key(fmt: str, p: str):
     if _is_uri(p) or Path(p).is_dir():
         return (fmt, p)
     if fmt == "csv":
-        with _open_text(Path(p)) as fh:
+        with open_text(Path(p)) as fh:
             return (fmt, fh.readline().strip())
     if fmt == "parquet":
         try:
@@ -247,7 +247,7 @@ def _json_key_order(columns: list[str], paths: list[str]) -> list[str]:
     for p in paths:
         if _is_uri(p) or not Path(p).is_file():
             continue
-        with _open_text(Path(p)) as fh:
+        with open_text(Path(p)) as fh:
             for line in fh:
                 if line.strip():
                     try:

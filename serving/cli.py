@@ -85,6 +85,9 @@ def parse_settings(settings: list[str] | None) -> Config:
                 parsed = value.lower() in ("1", "true", "yes")
             elif isinstance(current, int):
                 parsed = int(value)
+            elif isinstance(current, str):  # a date (min_timestamp): checked here, used as text
+                import pandas as pd
+                parsed = str(pd.Timestamp(value).date())
             elif value.lower() == "none":
                 parsed = None
             else:
@@ -116,6 +119,8 @@ def print_counts(counts, extra: dict):
     t.add_row("static (identity only)", f"{counts.static:,}")
     for reason, n in sorted(counts.rejected.items(), key=lambda kv: -kv[1]):
         t.add_row(f"rejected: {reason}", f"{n:,}")
+    if counts.re_decoded:
+        t.add_row("re-decoded (not UTF-8)", f"{counts.re_decoded:,}")
     for k, v in extra.items():
         t.add_row(k, v)
     out_console.print(t)
