@@ -95,3 +95,28 @@ def link_features(events: pd.DataFrame, mmsis=None) -> list[dict]:
                                    "partner_mmsi": int(r.partner_mmsi), "start": r.start.isoformat(),
                                    "end": r.end.isoformat(), "hours": round(float(r.hours), 2), "detail": str(r.detail)}})
     return out
+
+
+def add_other_vessel_evidence(wl: pd.DataFrame, scored, cfg) -> pd.DataFrame:
+    """The watchlist with other-vessel reasons appended; the encounters and rendezvous go to
+    ``scored.events`` for the map (None on an engine without tracked fixes). ``risk`` is
+    untouched: the evidence is shown beside it, never in it."""
+    scored.events = two_vessel_events(scored.tracks, scored.gaz, cfg)
+    if scored.events is None or not len(scored.events) or not len(wl):
+        return wl
+    return wl.assign(reasons=append_reasons(wl["reasons"], wl["mmsi"], scored.events))
+
+
+def map_links(events: pd.DataFrame | None, mmsis) -> list[dict]:
+    """For the watchlist page: per encounter or rendezvous naming a listed vessel, the first
+    vessel's position ``a``, the meeting place ``m``, the partner's ``b`` (lon, lat) and the
+    words for a tooltip."""
+    if events is None:
+        return []
+    out = []
+    for f in link_features(events, mmsis):
+        a, m, b = f["geometry"]["coordinates"]
+        p = f["properties"]
+        out.append({"a": a, "m": m, "b": b, "kind": p["kind"],
+                    "text": f"{p['mmsi']} / {p['partner_mmsi']}: {p['kind'].replace('_', ' ')}, {p['hours']:.0f} h"})
+    return out

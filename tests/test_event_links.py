@@ -46,3 +46,20 @@ def test_two_vessel_events_only(tmp_path, gaz):
     ev = two_vessel_events(run_tracks([path], gaz), gaz, DEFAULT)
     assert set(ev["kind"]) == {"dark_rendezvous"}
     assert two_vessel_events(None, gaz, DEFAULT) is None
+
+
+def test_watchlist_evidence_leaves_risk_alone(tmp_path, gaz):
+    from types import SimpleNamespace
+    from features.config import DEFAULT
+    from features.pipeline import run_tracks
+    from serving.event_links import add_other_vessel_evidence, map_links
+    from tests.helpers import write_csv
+    path = write_csv(pd.concat(meeting(True, True), ignore_index=True), tmp_path / "ais.csv")
+    scored = SimpleNamespace(tracks=run_tracks([path], gaz), gaz=gaz)
+    wl = pd.DataFrame({"mmsi": [A, B], "risk": [0.9, 0.1], "reasons": ["AIS off 8 h", "AIS off 8 h"]})
+    out = add_other_vessel_evidence(wl, scored, DEFAULT)
+    assert (out["risk"] == wl["risk"]).all() and out["reasons"].str.contains("met ").all()
+    links = map_links(scored.events, [A])
+    assert len(links) == 1 and set(links[0]) == {"a", "m", "b", "kind", "text"}
+    spark = SimpleNamespace(tracks=None, gaz=gaz)
+    assert add_other_vessel_evidence(wl, spark, DEFAULT) is wl and map_links(spark.events, [A]) == []
