@@ -18,7 +18,7 @@ import pandas as pd
 from pyais.exceptions import AISBaseException
 from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
-from .readers import InputError, ReadResult, _file_col, _open_text, _unparseable
+from .readers import InputError, ReadResult, _file_col, open_text, _unparseable
 from .schema import DETAIL_COL, FILE_COL, LINE_COL, NOT_VESSEL, REASON_COL
 
 #: Position reports (Class A 1-3, Class B 18/19, long range 27) and static reports (5, 24).
@@ -76,7 +76,7 @@ def read_nmea(path: Path) -> ReadResult:
         rows.append(row)
 
     try:
-        fh = _open_text(path)
+        fh = open_text(path)
     except OSError as err:
         raise InputError(f"{path}: not a readable file ({err})") from err
     with fh:

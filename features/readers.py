@@ -58,7 +58,7 @@ def _file_col(path: Path, n: int) -> pd.Categorical:
     return pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[str(path)])
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path) -> io.TextIOBase:
     raw = path.open("rb")
     magic = raw.read(2)
     raw.seek(0)
@@ -81,7 +81,7 @@ def detect_format(path: Path) -> str:
     with path.open("rb") as fh:
         if fh.read(4) == b"PAR1":
             return "parquet"
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for line in fh:
             s = line.strip()
             if not s:
@@ -187,7 +187,7 @@ def read_ndjson(path: Path) -> ReadResult:
     bad_raw: list[str] = []
     bad_detail: list[str] = []
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for i, line in enumerate(fh, start=1):
                 s = line.strip()
                 if not s:

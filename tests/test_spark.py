@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features import spark_engine as SE
+from features.spark import DIR_META, SparkEngine, session
 from features.io import read_counts, track_positions_table, write_rejected, write_table
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
@@ -33,7 +33,7 @@ TOL = 1e-9
 
 @pytest.fixture(scope="module")
 def spark():
-    s = SE.session(MASTER)
+    s = session(MASTER)
     yield s
     s.conf.unset("spark.sql.files.maxPartitionBytes")
 
@@ -93,7 +93,7 @@ def _local_features(files, out: Path, gaz, grid=None):
 def test_real_files_tracks_equal_local(spark, real_files, gaz, tmp_path):
     """All 39 real files at once (GFW NDJSON with nested fields, NaN tokens and junk rows; NMEA)."""
     _local_tracks(real_files, tmp_path / "local.parquet", gaz)
-    run = SE.run_tracks(real_files, str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    run = SparkEngine(MASTER).tracks(real_files, str(tmp_path / "spark.parquet"), gaz=gaz)
     assert run.counts.balanced
     assert read_counts(tmp_path / "spark.parquet") == read_counts(tmp_path / "local.parquet")
     assert run.counts.rejected["unparseable row"] > 100 and run.counts.rejected["duplicate message"] > 5000
@@ -112,7 +112,7 @@ def test_real_files_tracks_equal_local(spark, real_files, gaz, tmp_path):
 
 def test_real_files_features_equal_local(spark, real_files, gaz, tmp_path):
     local = _local_features(real_files, tmp_path / "local.parquet", gaz)
-    run = SE.run_features(real_files, str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    run = SparkEngine(MASTER).features(real_files, str(tmp_path / "spark.parquet"), gaz=gaz)
     got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
     assert run.figures["voyages"] == len(local) == len(got) > 700
     assert_same_table(local, got, ["voyage_id"])
@@ -124,7 +124,7 @@ def test_real_files_features_equal_local(spark, real_files, gaz, tmp_path):
 def test_simulated_month_equal_local(spark, month, gaz, tmp_path):
     """A month of simulated Caspian traffic: every feature family, dark calls, live context."""
     local = _local_features([month], tmp_path / "local.parquet", gaz)
-    SE.run_features([month], str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    SparkEngine(MASTER).features([month], str(tmp_path / "spark.parquet"), gaz=gaz)
     got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
     assert len(local) > 1000 and (local["max_gap_h"] >= 12).sum() > 20
     assert local["ctx_neighbours_per_h"].notna().sum() > 100  # the live context is exercised
@@ -137,11 +137,11 @@ def test_reference_grid_and_directory_output(spark, month, gaz, tmp_path):
     grid = build_coverage(run_tracks([month], gaz, keep_all=False).positions.iloc[::3].reset_index(drop=True))
     local = _local_features([month], tmp_path / "local.parquet", gaz, grid)
     out = str(tmp_path / "voyages") + "/"
-    SE.run_features([month], out, gaz, coverage=grid, master=MASTER)
+    SparkEngine(MASTER).features([month], out, gaz=gaz, coverage=grid)
     got = pq.read_table(out).to_pandas()
     assert_same_table(local, got, ["voyage_id"])
     assert read_counts(out) == read_counts(tmp_path / "local.parquet")
-    meta = json.loads((Path(out) / SE.DIR_META).read_text())
+    meta = json.loads((Path(out) / DIR_META).read_text())
     assert meta["engine"] == "spark" and meta["feature_code_version"]
 
 
@@ -161,7 +161,7 @@ def test_csv_split_into_blocks_keeps_line_numbers(spark, month, gaz, tmp_path):
     path.write_text("".join(lines))
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(512 * 1024))
     try:
-        run = SE.run_tracks([path], str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+        run = SparkEngine(MASTER).tracks([path], str(tmp_path / "spark.parquet"), gaz=gaz)
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
     _local_tracks([path], tmp_path / "local.parquet", gaz)
