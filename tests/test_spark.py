@@ -70,6 +70,27 @@ def assert_same_table(local: pd.DataFrame, spark: pd.DataFrame, key: list[str], 
             assert not bad, f"{c}: {len(bad)} rows differ, e.g. local {xs[bad[0]]!r} spark {ys[bad[0]]!r}"
 
 
+def assert_same_watchlist(local: pd.DataFrame, spark: pd.DataFrame) -> float:
+    """Same rows in the same order, every column equal, risk to 1e-9; returns max |risk diff|."""
+    assert list(local.columns) == list(spark.columns) and len(local) == len(spark)
+    a, b = local["risk"].to_numpy(float), spark["risk"].to_numpy(float)
+    np.testing.assert_allclose(b, a, rtol=0, atol=TOL, equal_nan=True)
+    for c in local.columns.drop("risk"):
+        xs, ys = [_cell(v) for v in local[c].astype(object)], [_cell(v) for v in spark[c].astype(object)]
+        bad = [i for i, (p, q) in enumerate(zip(xs, ys)) if p != q]
+        assert not bad, f"{c}: {len(bad)} rows differ, e.g. row {bad[0]}: local {xs[bad[0]]!r} spark {ys[bad[0]]!r}"
+    both = np.isfinite(a) & np.isfinite(b)
+    return float(np.max(np.abs(a[both] - b[both]), initial=0.0))
+
+
+def _same_reasons(a: list[dict], b: list[dict]) -> bool:
+    """Reasons (feature, value, contribution, text) equal; numbers to 1e-9."""
+    def num(x, y):
+        return (x is None and y is None) or (x is not None and y is not None and abs(x - y) <= TOL * max(1.0, abs(x)))
+    return len(a) == len(b) and all(p["feature"] == q["feature"] and p["text"] == q["text"] and num(p["value"], q["value"])
+                                    and num(p["contribution"], q["contribution"]) for p, q in zip(a, b))
+
+
 def _rejected_keys(path) -> list[tuple]:
     r = pd.read_csv(path, dtype=str, keep_default_na=False)
     return sorted(zip(r["reason"], r["detail"].where(r["reason"] != "unparseable row", ""), r["file"], r["line"]))
@@ -267,3 +288,62 @@ def test_standalone_cluster(real_files, gaz, tmp_path):
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from training.registry import load_model
+    return load_model(str(ROOT / "tests" / "golden" / "model"))[0]
+
+
+def test_real_files_watchlist_equal_local(spark, real_files, gaz, model):
+    """``score`` on Spark (the scorer broadcast, voyages scored per MMSI bucket): the same
+    scored voyage table and the same ranked watchlist as the local engine."""
+    from serving.scoring import score_files, watchlist
+    local = score_files(real_files, model)
+    eng = SparkEngine(MASTER)
+    try:
+        got = score_files(real_files, model, engine=eng)
+        assert got.counts == local.counts
+        cols = [c for c in local.voyages.columns if c != "reasons"]
+        assert_same_table(local.voyages[cols], got.voyages[cols], ["voyage_id"])
+        by_id = dict(zip(got.voyages["voyage_id"], got.voyages["reasons"]))
+        bad = [v for v, r in zip(local.voyages["voyage_id"], local.voyages["reasons"]) if not _same_reasons(r, by_id[v])]
+        assert not bad, (bad[:3], [by_id[v] for v in bad[:1]])
+        assert_same_table(local.no_voyage, got.no_voyage, ["track_id"])
+        a, b = watchlist(local.voyages, None, local.no_voyage), watchlist(got.voyages, None, got.no_voyage)
+        assert len(a) > 300 and (a["level"] == "insufficient data").any()
+        diff = assert_same_watchlist(a, b)
+        print(f"real files: {len(a)} watchlist rows, {len(local.voyages)} voyages, max |risk diff| {diff:.1e}")
+        # The listed vessels' fixes for the maps, as the local engine has them.
+        tr = eng.listed_tracks(a["track_id"].head(25))
+        pos = local.tracks.positions
+        mine = pos[(pos["mmsi"].astype(str) + "-" + pos["track_no"].astype(str)).isin(set(a["track_id"].head(25)))]
+        assert len(tr.positions) == len(mine) > 0
+        assert_same_table(mine[list(tr.positions.columns)], tr.positions, ["mmsi", "timestamp", "lat", "lon"])
+    finally:
+        eng.close()
+
+
+def test_month_watchlist_cli_equal_local(month, tmp_path):
+    """``darkvoyage watchlist --engine spark``: CSV and GeoJSON (the maps need the listed
+    vessels' fixes and port visits) equal the local engine's."""
+    model = str(ROOT / "tests" / "golden" / "model")
+    outs = {}
+    for eng in ("local", "spark"):
+        for suffix in ("csv", "geojson"):
+            out = tmp_path / f"{eng}.{suffix}"
+            extra = ["--engine", "spark", "--spark-master", MASTER] if eng == "spark" else []
+            top = ["--top", "40"] if suffix == "geojson" else []
+            r = _cli(sys.executable, "-m", "serving.cli", "watchlist", str(month), "--out", str(out), "--model", model,
+                     *top, *extra)
+            assert r.returncode == 0, r.stderr[-3000:]
+            outs[eng, suffix] = out
+    read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731 - text as written
+    a, b = read(outs["local", "csv"]), read(outs["spark", "csv"])
+    assert len(a) > 100 and (a["level"] == "high").any()
+    pd.testing.assert_frame_equal(a, b)
+    ga, gb = (json.loads(outs[e, "geojson"].read_text()) for e in ("local", "spark"))
+    kinds = {f["properties"]["feature"] for f in ga["features"]}
+    assert {"voyage", "gap", "port_visit"} <= kinds
+    assert ga == gb

@@ -119,6 +119,7 @@ def mmsi_key(df, F):
 def with_fields(schema, extra: dict):
     from pyspark.sql import types as T
     names = {"long": T.LongType(), "double": T.DoubleType(), "int": T.IntegerType(), "boolean": T.BooleanType(),
+             "timestamp": T.TimestampType(),
              "string": T.StringType()}
     have = {f.name for f in schema.fields}
     return T.StructType(list(schema.fields) + [T.StructField(k, names[v]) for k, v in extra.items() if k not in have])

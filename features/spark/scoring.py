@@ -36,7 +36,10 @@ def track_id(F):
 
 
 def scored_schema(voyage_schema):
-    return with_fields(voyage_schema, SCORE_TYPES)
+    """The voyage table's schema (every column nullable: pandas' NaN crosses as null) + scores."""
+    from pyspark.sql import types as T
+    fields = [T.StructField(f.name, f.dataType, True) for f in voyage_schema.fields]
+    return with_fields(T.StructType(fields), SCORE_TYPES)
 
 
 def score_fn(scorer_bc, columns: list[str], schema):
