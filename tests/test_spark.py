@@ -255,7 +255,8 @@ def _wait_for(path: Path, text: str, proc, seconds: float = 60.0) -> None:
 
 def test_standalone_cluster(real_files, gaz, tmp_path):
     """A real Spark standalone cluster (master and worker in their own JVMs, executors apart
-    from the driver): several inputs of different formats into a Parquet directory."""
+    from the driver): several inputs of different formats into a Parquet directory, and the
+    watchlist scored on the executor."""
     import signal
     from pyspark.find_spark_home import _find_spark_home
     spark_class = Path(_find_spark_home()) / "bin" / "spark-class"
@@ -284,6 +285,17 @@ def test_standalone_cluster(real_files, gaz, tmp_path):
         assert_same_table(local, pq.read_table(out).to_pandas(), ["voyage_id"])
         assert read_counts(out) == read_counts(tmp_path / "local.parquet")
         assert "app-" in worker_log.read_text()  # the job ran on the cluster's executor
+        # The watchlist: the model broadcast to the executor, voyages scored there.
+        model = str(ROOT / "tests" / "golden" / "model")
+        for eng in ("spark", "local"):
+            extra = ["--engine", "spark", "--spark-master", f"spark://127.0.0.1:{port}"] if eng == "spark" else []
+            r = _cli(sys.executable, "-m", "serving.cli", "watchlist", *map(str, files), "--out",
+                     str(tmp_path / f"wl_{eng}.csv"), "--model", model, *extra)
+            assert r.returncode == 0, r.stderr[-3000:]
+        read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731 - text as written
+        wl = read(tmp_path / "wl_local.csv")
+        assert len(wl) > 20
+        pd.testing.assert_frame_equal(wl, read(tmp_path / "wl_spark.csv"))
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
