@@ -150,6 +150,11 @@ def test_simulated_month_equal_local(spark, month, gaz, tmp_path):
     assert len(local) > 1000 and (local["max_gap_h"] >= 12).sum() > 20
     assert local["ctx_neighbours_per_h"].notna().sum() > 100  # the live context is exercised
     assert_same_table(local, got, ["voyage_id"])
+    # Without --out the voyage table comes to the driver (what scoring and training use).
+    run = SparkEngine(MASTER).features([month], gaz=gaz)
+    assert run.out is None and run.figures["voyages"] == len(local)
+    assert_same_table(local, run.voyages, ["voyage_id"])
+    assert list(run.voyages["voyage_id"]) == list(local["voyage_id"])
 
 
 def test_reference_grid_and_directory_output(spark, month, gaz, tmp_path):

@@ -107,7 +107,7 @@ def _remove_later(ws: Workspace) -> None:
     def remove():
         try:
             ws.remove()
-        except Exception:  # noqa: BLE001 - Spark may be gone at exit; the folder is temporary
+        except Exception:  # noqa: BLE001 - a remote workspace needs the JVM, which may be gone at exit
             pass
     atexit.register(remove)
 

@@ -5,6 +5,7 @@ as CSV, counts in the metadata), or a Parquet directory on any Hadoop file syste
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -46,6 +47,9 @@ class Workspace:
         return f"{self.root}/{name}"
 
     def remove(self) -> None:
+        if self.root.startswith("file:"):  # on the driver's disk: no JVM needed (also at exit)
+            shutil.rmtree(self.local(""), ignore_errors=True)
+            return
         jvm = self.spark.sparkContext._jvm
         p = jvm.org.apache.hadoop.fs.Path(self.root)
         p.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).delete(p, True)
