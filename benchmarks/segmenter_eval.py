@@ -21,7 +21,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from features.pipeline import run_tracks  # noqa: E402
+from features.engine import LocalEngine  # noqa: E402
 from features.gazetteer import load_gazetteer  # noqa: E402
 from features.config import DEFAULT, Config  # noqa: E402
 
@@ -36,7 +36,7 @@ def score_file(path: Path, gaz, cfg) -> dict:
     truth = pd.read_json(path, lines=True, dtype=False)
     truth["_line"] = np.arange(1, len(truth) + 1)
     truth = truth[truth["lat"].notna() & truth["expected"].notna()][["_line", "expected"]]
-    tr = run_tracks([path], gaz, cfg)
+    tr = LocalEngine().tracked([path], gaz, cfg, keep_all=True)
     pred = tr.positions[["_line", "mmsi", "track_no"]]
     m = truth.merge(pred, on="_line", how="left")
     # Rejected messages: a track of their own each.

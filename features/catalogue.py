@@ -5,61 +5,12 @@ schema and the empty table all come from here; a test keeps the voyage table in 
 
 from __future__ import annotations
 
-# (column, unit, meaning). Everything here is computable from one vessel's track plus the
-# gazetteer and the reference coverage grid, so /score computes it exactly as training did.
-FEATURES: list[tuple[str, str, str]] = [
-    ("duration_h", "h", "voyage duration, last fix minus first fix"),
-    ("distance_km", "km", "sum of great-circle steps between fixes"),
-    ("n_positions", "count", "fixes in the voyage, both end fixes included"),
-    ("mean_speed_kn", "kn", "distance over time, gaps excluded"),
-    ("mean_sog_kn", "kn", "mean reported speed over ground"),
-    ("max_sog_kn", "kn", "maximum reported speed over ground"),
-    ("n_gaps_1h", "count", "intervals between fixes longer than 1 h"),
-    ("n_gaps_6h", "count", "... longer than 6 h"),
-    ("n_gaps_12h", "count", "... longer than 12 h (GFW's intentional-disabling threshold)"),
-    ("n_gaps_30h", "count", "... longer than 30 h (Lloyd's List's dark-activity threshold)"),
-    ("max_gap_h", "h", "longest gap (0 when there is none)"),
-    ("total_dark_h", "h", "sum of all gaps"),
-    ("dark_share", "fraction", "total_dark_h / duration_h"),
-    ("lg_displacement_km", "km", "distance between the fixes before and after the longest gap"),
-    ("lg_implied_speed_kn", "kn", "that distance over the gap's duration"),
-    ("lg_start_port_km", "km", "distance from the longest gap's first fix to the nearest port"),
-    ("lg_end_port_km", "km", "distance from its last fix to the nearest port"),
-    ("lg_start_sensitive_km", "km", "distance from its first fix to the nearest sensitive port"),
-    ("lg_end_sensitive_km", "km", "distance from its last fix to the nearest sensitive port"),
-    ("lg_heading_off_sensitive_deg", "deg", "angle between the course into the longest gap and the bearing to the nearest sensitive port (0 = heading straight at it)"),
-    ("lg_vs_usual", "ratio", "longest gap / the track's usual reporting interval"),
-    ("lg_cell_gap_rate", "fraction", "reference coverage grid: share of intervals in the gap's start cell that are gaps (high = coverage hole)"),
-    ("lg_cell_interval_s", "s", "reference coverage grid: mean reporting interval in that cell"),
-    ("dc_n_feasible", "count", "most ports at which a call fits in one gap (spare time > 0)"),
-    ("dc_sensitive_feasible", "0/1", "a call at a sensitive port fits in some gap"),
-    ("dc_best_spare_h", "h", "largest spare time = gap - sailing start->port->end - minimum stay, over gaps and ports"),
-    ("dc_sensitive_spare_h", "h", "largest spare time at a sensitive port"),
-    ("oab", "0/1", "out-and-back: returns to its origin port, or ends within out_and_back_km of its start after going farther"),
-    ("oab_max_excursion_km", "km", "farthest fix from the voyage start, for out-and-back voyages (0 otherwise)"),
-    ("oab_dark_share", "fraction", "dark_share of an out-and-back voyage (0 otherwise)"),
-    ("oab_dark_sensitive", "0/1", "out-and-back whose gaps fit a call at a sensitive port"),
-    ("loiter_h", "h", "time under loiter_speed_kn away from ports, gaps excluded"),
-    ("loiter_events", "count", "loitering stretches of at least loiter_min_h"),
-    ("dark_loiter_h", "h", "gaps of at least dark_loiter_min_gap_h whose implied speed is under loiter_speed_kn"),
-    ("near_sensitive_h", "h", "time within sensitive_near_km of a sensitive port area that is neither origin nor destination"),
-    ("origin_visit_dark_h", "h", "longest AIS gap during the stay at the origin port"),
-    ("dest_visit_dark_h", "h", "longest AIS gap during the stay at the destination port"),
-    ("dest_anchorage", "0/1", "the voyage ends at an anchorage (a queue off a port), not a berth"),
-    ("origin_sensitive", "0/1", "the voyage starts from a sensitive port"),
-    ("dest_sensitive", "0/1", "the voyage ends at a sensitive port"),
-    ("dest_declared_mismatch", "0/1/NaN", "declared AIS destination does not name the port reached (NaN: unknown, or an anchorage)"),
-    ("dest_declared_is_origin", "0/1/NaN", "declared destination names the origin port: a stale entry, not a false one (NaN: unknown)"),
-    ("trip_end_sensitive", "0/1/NaN", "the trip ends at a sensitive port: the voyage's destination, or past anchorage stops (a queue at the canal mouth) the port the track goes on to (NaN: end unknown, or the voyage continues a trip from an anchorage)"),
-    ("trip_decl_mismatch", "0/1/NaN", "declared destination names neither the trip's end, nor this voyage's destination, nor its origin (a stale entry) (NaN: no text, or as trip_end_sensitive)"),
-    ("trip_decl_mismatch_sensitive", "0/1/NaN", "trip_decl_mismatch on a trip that ends at a sensitive port: an innocuous port declared on the way to a sensitive one"),
-    ("starts_at_sea_km", "km", "voyage without an origin: distance from its first fix to the nearest port (0 with an origin)"),
-    ("ends_at_sea_km", "km", "voyage without a destination: distance from its last fix to the nearest port (0 with one)"),
-    ("open_start", "0/1", "the voyage is its track's first and has no origin port: the ship was already under way when its track begins (at the start of the data, or when it first appears), so the voyage's beginning is not in the data"),
-    ("open_end", "0/1", "the voyage is its track's last and has no destination port: the ship was still under way when its track ends (at the end of the data, or when it last reported), so the voyage's end is not in the data"),
-    ("n_tracks_mmsi", "count", "tracks (ships) seen under this MMSI"),
-    ("concurrent_tracks", "count", "other tracks of this MMSI reporting during the voyage: two ships under one identity at once"),
-]
+from .families import FAMILIES
+
+#: Model inputs (column, unit, meaning), family by family. Everything here is computable from
+#: one vessel's track plus the gazetteer and the reference coverage grid, so /score computes
+#: it exactly as training did.
+FEATURES: list[tuple[str, str, str]] = [f for family in FAMILIES for f in family.FEATURES]
 FEATURE_NAMES = [f[0] for f in FEATURES]
 
 # Descriptive columns: identity, times, ports, and evidence for reasons. Not model inputs.

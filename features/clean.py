@@ -10,6 +10,16 @@ import numpy as np
 import pandas as pd
 
 from . import schema as S
+from .config import DEFAULT, Config
+
+
+def time_window(cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Plausible fix times (UTC): ``cfg.min_timestamp`` .. ``now`` + ``cfg.max_timestamp_ahead_days``."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    lo = pd.Timestamp(cfg.min_timestamp)
+    lo = lo.tz_localize("UTC") if lo.tzinfo is None else lo.tz_convert("UTC")
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    return lo, now + pd.Timedelta(days=cfg.max_timestamp_ahead_days)
 
 def _to_utc(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse time stamps to ``datetime64[us, UTC]``; returns (parsed, unparseable mask).
@@ -87,8 +97,32 @@ def _text(col: pd.Series) -> pd.Series:
     return out.where(col.notna() & (out != ""))
 
 
-def validate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Coerce the canonical columns of ``frame`` (in place) and mark each row.
+#: Valid range [low, high) of optional numeric fields; outside it the AIS "not available"
+#: value: sog 102.3 (102.2 = "102.2 kn or more": nothing in the Caspian), cog 360,
+#: heading 511, draught 0.
+VALID_RANGE = {"sog": (0.0, 102.2), "cog": (0.0, 360.0), "heading": (0.0, 360.0), "draught": (1e-9, np.inf)}
+
+
+def _optional_columns(f: pd.DataFrame) -> None:
+    """Optional columns in place: numbers as float64 with "not available" as NaN, text as text.
+    Columns are only rewritten when a sentinel or a non-number is actually present."""
+    for c in S.NUMERIC_OPTIONAL:
+        if c in f:
+            v, _ = _numeric(f[c])
+            lo_, hi_ = VALID_RANGE[c]
+            out = (v < lo_) | (v >= hi_)
+            if out.any():
+                v = np.where(out, np.nan, v)
+            if out.any() or f[c].dtype != np.float64:
+                f[c] = v
+    for c in S.TEXT_OPTIONAL:
+        if c in f:
+            f[c] = _text(f[c])
+
+
+def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Coerce the canonical columns of ``frame`` (in place) and mark each row; times outside
+    :func:`time_window` (``cfg``, ``now``: default the run's start) are "timestamp out of range".
 
     Returns the frame with ``mmsi`` int64, ``timestamp`` datetime64[us, UTC], ``lat``/``lon``/
     ``sog``/``cog``/``heading``/``draught`` float64 (AIS "not available" sentinels as NaN),
@@ -137,6 +171,12 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
         mmsi_int = np.where(np.isfinite(mmsi) & (np.abs(mmsi) < 1e15), mmsi, 0).astype(np.int64)
     mark(f["timestamp"].isna().to_numpy(), S.MISSING_FIELD, "timestamp is empty")
     mark(ts_bad, S.BAD_TIMESTAMP, "timestamp is neither ISO 8601 nor dd/mm/yyyy HH:MM:SS")
+    lo, hi = time_window(cfg, now)
+    # Integer microseconds, a view (no copy of 10 M stamps); NaT rows are already marked above.
+    t_us = ts.array.asi8
+    lo_us, hi_us = (int(np.datetime64(t.tz_localize(None), "us").astype(np.int64)) for t in (lo, hi))
+    mark((t_us < lo_us) | (t_us > hi_us),
+         S.TIMESTAMP_RANGE, f"timestamp outside {lo:%Y-%m-%d} .. {hi:%Y-%m-%d} UTC")
     mark(lat_bad | lon_bad, S.UNPARSEABLE, "lat/lon is not a number")
     no_pos = np.isnan(lat) & np.isnan(lon)
     static = open_ & no_pos
@@ -154,22 +194,7 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     for c, v in (("lat", lat), ("lon", lon)):
         if f[c].dtype != np.float64:
             f[c] = v
-    # AIS "not available" values become NaN: sog 102.3 (102.2 = "102.2 kn or more": nothing
-    # in the Caspian), cog 360, heading 511, draught 0. Columns are only rewritten when a
-    # sentinel or a non-number is actually present.
-    valid_range = {"sog": (0.0, 102.2), "cog": (0.0, 360.0), "heading": (0.0, 360.0), "draught": (1e-9, np.inf)}
-    for c in S.NUMERIC_OPTIONAL:
-        if c in f:
-            v, _ = _numeric(f[c])
-            lo_, hi_ = valid_range[c]
-            out = (v < lo_) | (v >= hi_)
-            if out.any():
-                v = np.where(out, np.nan, v)
-            if out.any() or f[c].dtype != np.float64:
-                f[c] = v
-    for c in S.TEXT_OPTIONAL:
-        if c in f:
-            f[c] = _text(f[c])
+    _optional_columns(f)
     f[S.REASON_COL] = pd.Categorical.from_codes(reason, categories=list(S.REASONS))
     f[S.DETAIL_COL] = pd.Categorical.from_codes(detail, categories=detail_cats)
     f[S.STATIC_COL] = static

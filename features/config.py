@@ -57,6 +57,9 @@ class Config:
     #: Gap-length bands counted per voyage: 1 h (any gap), 6 h, 12 h (GFW's intentional
     #: disabling threshold) and 30 h (Lloyd's List's "dark activity" reporting threshold).
     gap_bands_h: tuple[float, ...] = (1.0, 6.0, 12.0, 30.0)
+    #: The terminal summary of ``features`` counts voyages with a gap at least this long:
+    #: GFW's threshold for intentional disabling.
+    summary_gap_h: float = 12.0
 
     # --- ports ---------------------------------------------------------------------------
     #: Exit radius = entry radius (the gazetteer's ``radius_km``) times this. GFW's port
@@ -109,6 +112,15 @@ class Config:
     coverage_bucket_h: float = 1.0
     #: Neighbours are counted in the gap-start cell and this many cells around it (1 = 3x3).
     neighbour_cells: int = 1
+
+    # --- plausible time window (readers' validation) ---------------------------------------
+    #: Earliest plausible fix time, ISO 8601 date (UTC). AIS became mandatory (SOLAS) from
+    #: 2002 and no archive darkvoyage reads is older than 2000; 1970 is a receiver clock
+    #: that lost its time (Unix 0), not a fix.
+    min_timestamp: str = "2000-01-01"
+    #: Latest plausible fix time: this many days after the run (days). One day forgives
+    #: receiver clocks and time zones; a 9999 or next year's date is a typing or clock error.
+    max_timestamp_ahead_days: float = 1.0
 
     def to_dict(self) -> dict:
         d = asdict(self)

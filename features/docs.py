@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from .config import FEATURE_CODE_VERSION
-from .catalogue import CONTEXT, FEATURES
+from .catalogue import CONTEXT
+from .families import FAMILIES
 
 
 def render() -> str:
@@ -19,12 +20,15 @@ def render() -> str:
         "",
         "## Model features",
         "Computable from one vessel's track plus the gazetteer and the reference coverage grid,",
-        "so `/score` computes them exactly as training did.",
-        "",
-        "| column | unit | meaning |",
-        "|---|---|---|",
+        "so `/score` computes them exactly as training did. One family per module of",
+        "`features/families/`.",
     ]
-    out += [f"| `{c}` | {u} | {m} |" for c, u, m in FEATURES]
+    for family in FAMILIES:
+        name = family.__name__.rsplit(".", 1)[-1]
+        summary = " ".join(family.__doc__.split("\n\n")[0].split())
+        out += ["", f"### {name.replace('_', ' ')} (`features/families/{name}.py`)", summary, "",
+                "| column | unit | meaning |", "|---|---|---|"]
+        out += [f"| `{c}` | {u} | {m} |" for c, u, m in family.FEATURES]
     out += ["", "## Identity, times, ports and evidence (not model inputs)", "",
             "| column | unit | meaning |", "|---|---|---|"]
     out += [f"| `{c}` | {u} | {m} |" for c, u, m in CONTEXT]

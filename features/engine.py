@@ -86,33 +86,56 @@ class LocalEngine:
     def tracks(self, inputs, out, *, gaz=None, cfg=DEFAULT, stage=no_stage) -> Run:
         from .io import check_output, track_positions_table, write_rejected, write_table
         out, gaz = check_output(out), gaz or load_gazetteer()
-        tr = _track(inputs, gaz, cfg, stage, keep_all=True)
+        tr = self.tracked(inputs, gaz, cfg, stage, keep_all=True)
         stage("writing")
         table = track_positions_table(tr, gaz)
-        write_table(table, out, tr.counts, {"config": cfg.to_dict()})
+        write_table(table, out, tr.counts, {"config": cfg.to_dict(), "re_decoded": tr.counts.re_decoded})
         rej = write_rejected(tr.rejected, out)
         return Run(tr.counts, str(out), {"tracks": table["track_id"].nunique(), "voyages": table["voyage_id"].nunique(),
                                          "port visits": len(tr.visits), "rejected": str(rej)}, tracks=tr)
 
     def features(self, inputs, out=None, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         from .io import check_output, write_rejected, write_table
-        from .pipeline import add_live_context, build_coverage, vessel_voyages
+        from .pipeline import build_coverage
         if out is not None:
             out = check_output(out)
         gaz = gaz or load_gazetteer()
-        tr = _track(inputs, gaz, cfg, stage, keep_all=False)
+        tr = self.tracked(inputs, gaz, cfg, stage)
         stage("coverage grid")
         grid = coverage if coverage is not None else build_coverage(tr.positions, cfg)
-        stage("voyage features")
-        voyages = vessel_voyages(tr.positions, gaz, cfg, grid)
-        stage("neighbours during gaps")
-        voyages = add_live_context(voyages, tr.positions, cfg)
-        figures = {"voyages": len(voyages), "with a gap >= 12 h": int((voyages["max_gap_h"] >= 12).sum())}
+        voyages = self.voyages(tr, gaz, cfg, grid, stage)
+        figures = {"voyages": len(voyages),
+                   f"with a gap >= {cfg.summary_gap_h:g} h": int((voyages["max_gap_h"] >= cfg.summary_gap_h).sum())}
         if out is not None:
             stage("writing")
-            write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION})
+            write_table(voyages, out, tr.counts, {"config": cfg.to_dict(), "feature_code_version": FEATURE_CODE_VERSION,
+                                                  "re_decoded": tr.counts.re_decoded})
             figures["rejected"] = str(write_rejected(tr.rejected, out))
         return Run(tr.counts, None if out is None else str(out), figures, voyages=voyages, tracks=tr, coverage=grid)
+
+    # The two halves of ``features``, for work that needs the tracks in between (training
+    # builds one coverage grid from the tracks of several scenarios).
+
+    def tracked(self, inputs: Inputs, gaz: Gazetteer, cfg: Config = DEFAULT, stage: Stage = no_stage,
+                keep_all: bool = False) -> TrackResult:
+        """Read, validate and track in memory. ``keep_all``: carry every input column (the
+        ``tracks`` output); else only what the voyage features read."""
+        from .pipeline import run_tracks, tracks_from_raw
+        if isinstance(inputs, ReadResult):
+            return tracks_from_raw(inputs, gaz, cfg, stage, keep_all)
+        return run_tracks(inputs, gaz, cfg, stage, keep_all)
+
+    def voyages(self, tr: TrackResult, gaz: Gazetteer, cfg: Config = DEFAULT, coverage: CoverageGrid | None = None,
+                stage: Stage = no_stage, live_context: bool = True) -> pd.DataFrame:
+        """The voyage table of tracked fixes; ``live_context``: fill the ``ctx_*`` columns from
+        every vessel's traffic (descriptive; training, which does not need them, skips it)."""
+        from .pipeline import add_live_context, vessel_voyages
+        stage("voyage features")
+        voyages = vessel_voyages(tr.positions, gaz, cfg, coverage)
+        if live_context:
+            stage("neighbours during gaps")
+            voyages = add_live_context(voyages, tr.positions, cfg)
+        return voyages
 
     def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         from .no_voyage import tracks_without_voyage
@@ -123,13 +146,6 @@ class LocalEngine:
         run.no_voyage = tracks_without_voyage(run.tracks.positions, run.voyages, gaz)
         run.figures = {"voyages scored": len(run.voyages)}
         return run
-
-
-def _track(inputs: Inputs, gaz: Gazetteer, cfg: Config, stage: Stage, keep_all: bool) -> TrackResult:
-    from .pipeline import run_tracks, tracks_from_raw
-    if isinstance(inputs, ReadResult):
-        return tracks_from_raw(inputs, gaz, cfg, stage, keep_all)
-    return run_tracks(inputs, gaz, cfg, stage, keep_all)
 
 
 ENGINES = ("local", "spark")

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from . import schema as S
 from .errors import OutputError
 from .gazetteer import Gazetteer
+from .ids import ISO_MICROS, track_ids_arrow, voyage_ids_arrow
 from .pipeline import TRACK_COLS, RowCounts, TrackResult
 from .tracks import group_starts
 
@@ -101,7 +102,7 @@ def write_rejected(rejected: pd.DataFrame, out: str | Path) -> Path:
     front = [c for c in ("reason", "detail", "file", "line") if c in r.columns]
     r = r[front + [c for c in r.columns if c not in front]]
     if "timestamp" in r.columns and isinstance(r["timestamp"].dtype, pd.DatetimeTZDtype):
-        r["timestamp"] = r["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        r["timestamp"] = r["timestamp"].dt.strftime(ISO_MICROS)
     r.to_csv(path, index=False)
     return path
 
@@ -128,11 +129,8 @@ def track_positions_table(tr: TrackResult, gaz: Gazetteer) -> pd.DataFrame:
     k = voyage_no
     start_row = np.where(k > 0, last_rows[np.clip(vbase[tid] + k - 1, 0, max(len(last_rows) - 1, 0))]
                          if len(last_rows) else first_row[tid], first_row[tid])
-    tid_str = pc.binary_join_element_wise(pa.array(mmsi).cast(pa.string()), pa.array(track_no).cast(pa.string()), "-")
-    # Whole seconds, as in the voyage table's ids (Arrow's %S prints fractions of finer units).
-    start_s = pa.array(np.floor_divide(t_us[start_row], 1_000_000), pa.timestamp("s", tz="UTC"))
-    stamp = pc.strftime(start_s, format="%Y%m%dT%H%M%SZ")
-    vid = pc.binary_join_element_wise(tid_str, stamp, "-")
+    tid_str = track_ids_arrow(mmsi, track_no)
+    vid = voyage_ids_arrow(tid_str, t_us[start_row])
     vid = pc.if_else(pa.array(at_sea), vid, pa.scalar(None, pa.string()))
     ids = np.asarray(gaz.ids, dtype=object)
     pidx = pos["port_idx"].to_numpy()

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .flags import flag_of
 from .gazetteer import Gazetteer
+from .ids import track_ids
 from .tracks import group_starts
 
 #: Columns of :func:`tracks_without_voyage`.
@@ -33,7 +34,7 @@ def tracks_without_voyage(positions: pd.DataFrame, voyages: pd.DataFrame, gaz: G
     track_no = positions["track_no"].to_numpy(np.int64)
     first = np.flatnonzero(group_starts(mmsi, track_no))
     last = np.append(first[1:], len(mmsi)) - 1
-    track_id = pd.Series(mmsi[first].astype(str), dtype="str") + "-" + pd.Series(track_no[first].astype(str), dtype="str")
+    track_id = track_ids(mmsi[first], track_no[first])
     keep = ~track_id.isin(set(voyages["track_id"])).to_numpy() if len(voyages) else np.ones(len(first), bool)
     first, last, track_id = first[keep], last[keep], track_id[keep].to_numpy(dtype=object)
     n_pos = last - first + 1

@@ -1,6 +1,6 @@
 """The local engine: files in, accounted rows, tracks, voyages and voyage features out.
 
-Per-vessel work is two functions of a frame (:func:`track_vessels`, :func:`vessel_voyages`)
+Per-vessel work is two functions of a frame (:func:`split_tracks`, :func:`vessel_voyages`)
 that give the same answer for one vessel's rows or for all vessels at once, so a distributed
 engine can call them per MMSI group unchanged. Here they run once over everything, vectorised.
 Only the reception context that needs every vessel's traffic (coverage grid, neighbours) is
@@ -45,12 +45,16 @@ def no_stage(_: str) -> None:
 
 @dataclass
 class RowCounts:
-    """``read == positions + static + sum(rejected)``, by construction and by test."""
+    """``read == positions + static + sum(rejected)``, by construction and by test.
+    ``re_decoded``: rows kept whose text was not UTF-8 (decoded as cp1252/Latin-1); they are
+    counted in the other figures too, and written as their own metadata key (the contract's
+    row counts have four)."""
 
     read: int = 0
     positions: int = 0
     static: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    re_decoded: int = 0
 
     def to_dict(self) -> dict:
         return {"read": self.read, "positions": self.positions, "static": self.static,
@@ -122,13 +126,7 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
     else:  # one track per MMSI and the segmenter's order: its steps stand
         step[group_starts(mm)] = 0.0
 
-    rej_dup = rows.take(order[dup])
-    rej_dup[S.REASON_COL] = S.DUPLICATE
-    rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
-    rej_jump = rows.take(order[jump_rows])
-    rej_jump[S.REASON_COL] = S.JUMP
-    rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
-    rejected = pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
+    rejected = _duplicates_and_jumps(rows, order[dup], order[jump_rows], cfg)
 
     # Accepted rows have no reason and are not static: those bookkeeping columns go; without
     # ``keep_all`` only the columns the voyage features read are gathered.
@@ -152,10 +150,30 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
                                     np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
     acc = fill_identity(acc, static)
 
-    # Port visits and voyages need a speed per fix: the reported SOG, else the implied one.
     tid = np.cumsum(group_starts(mm, track), dtype=np.int32)
     tid -= 1
     t_s = Seconds(tt)
+    vr = port_visits(tid, t_s, la, lo, _fix_speed_kn(acc, tid, t_s, la, lo, cfg), gaz, cfg)
+    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
+                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
+    return acc, rejected, static, vr.visits
+
+
+def _duplicates_and_jumps(rows: pd.DataFrame, dup_rows: np.ndarray, jump_rows: np.ndarray, cfg: Config) -> pd.DataFrame:
+    """The rows rejected by the tracker, with their reasons."""
+    rej_dup = rows.take(dup_rows)
+    rej_dup[S.REASON_COL] = S.DUPLICATE
+    rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
+    rej_jump = rows.take(jump_rows)
+    rej_jump[S.REASON_COL] = S.JUMP
+    rej_jump[S.DETAIL_COL] = f"reachable from no track of its MMSI at <= {cfg.max_speed_kn:g} kn"
+    return pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
+
+
+def _fix_speed_kn(acc: pd.DataFrame, tid: np.ndarray, t_s: Seconds, la: np.ndarray, lo: np.ndarray,
+                  cfg: Config) -> np.ndarray:
+    """Port visits and voyages need a speed per fix: the reported SOG, else the implied one
+    from the fix before on the same track (NaN for a track's first fix)."""
     speed = acc["sog"].to_numpy(float) if "sog" in acc else np.full(len(acc), np.nan)
     miss = np.flatnonzero(~np.isfinite(speed))
     if len(miss):
@@ -165,18 +183,7 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
         d = haversine_km(la[prev], lo[prev], la[miss], lo[miss])
         imp = implied_speed_kn(d + cfg.position_noise_km, t_s[miss] - t_s[prev], cfg)
         speed[miss] = np.where(same, imp, np.nan)
-    vr = port_visits(tid, t_s, la, lo, speed, gaz, cfg)
-    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
-                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
-    return acc, rejected, static, vr.visits
-
-
-def track_vessels(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT) -> pd.DataFrame:
-    """Per-vessel function, frame -> frame: validated rows of some vessels (``_reason`` empty)
-    -> the same rows, accepted fixes first (sorted, with :data:`TRACK_COLS`), then rows rejected
-    as duplicates or jumps (``_reason`` set), then static rows. Row count is preserved."""
-    acc, rej, static, _ = split_tracks(rows, gaz, cfg)
-    return pd.concat([acc, rej, static], ignore_index=True, sort=False)
+    return speed
 
 
 #: Rows per batch of whole vessels for the voyage features. Each vessel's voyages depend on
@@ -217,17 +224,18 @@ def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config =
     """:func:`run_tracks` for rows already in memory (a REST request, say)."""
     gaz = gaz or load_gazetteer()
     stage("validating")
-    rows = validate(raw.frame)
+    rows = validate(raw.frame, cfg)
     bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())
     stage("tracks, port visits, voyages")
     acc, rej2, static, visits = split_tracks(rows, gaz, cfg, keep_all)
     parts = [x for x in (raw.unparseable, rows.take(bad), rej2) if len(x)]
-    n_read = raw.n_read
+    n_read, re_decoded = raw.n_read, raw.re_decoded
     del raw, rows
     rejected = pd.concat(parts, ignore_index=True, sort=False) if parts else rej2
     counts = RowCounts(read=n_read, positions=len(acc), static=len(static),
                        rejected={str(k): int(v) for k, v in
-                                 rejected[S.REASON_COL].astype("str").value_counts().items()})
+                                 rejected[S.REASON_COL].astype("str").value_counts().items()},
+                       re_decoded=re_decoded)
     if not counts.balanced:  # a bug, never bad input: say so loudly
         raise AssertionError(f"row accounting does not add up: {counts.to_dict()}")
     log.info("rows: %s", counts.to_dict())

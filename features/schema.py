@@ -58,8 +58,12 @@ NULL_ISLAND = "position at 0,0 (no GPS fix)"
 DUPLICATE = "duplicate message"
 JUMP = "implausible jump (speed over the limit)"
 NOT_VESSEL = "not a vessel report"
+#: Outside the plausible window (``Config.min_timestamp`` .. run time + ``max_timestamp_ahead_days``):
+#: a receiver clock reset to 1970 or a typed 9999 would otherwise make a gap of millions of hours.
+TIMESTAMP_RANGE = "timestamp out of range"
+# Appended, never reordered: reasons are stored as category codes in this order.
 REASONS = (UNPARSEABLE, MISSING_FIELD, BAD_TIMESTAMP, INVALID_MMSI, NOT_AVAILABLE,
-           OUT_OF_RANGE, NULL_ISLAND, DUPLICATE, JUMP, NOT_VESSEL)
+           OUT_OF_RANGE, NULL_ISLAND, DUPLICATE, JUMP, NOT_VESSEL, TIMESTAMP_RANGE)
 
 #: Ship-station MMSIs start with a Maritime Identification Digit group 2xx-7xx; 0xx are
 #: coast stations and groups, 1xx SAR aircraft, 8xx handhelds, 9xx aids and devices.

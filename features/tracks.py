@@ -137,6 +137,8 @@ def _nearer_elsewhere(t_s, lat, lon, step, a: int, b: int, others: np.ndarray, c
     return b + 1
 
 
+# long on purpose: one sequential pass over the fixes of an MMSI that forms no single path
+# (rare: a few per million rows); the rule reads top to bottom as the docstring states it.
 def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config,
                   bad: np.ndarray, step: np.ndarray) -> np.ndarray:
     """Track number per fix for one MMSI whose fixes do not form one plausible path.

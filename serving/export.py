@@ -3,7 +3,6 @@ sanctions-list matching."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from pathlib import Path
@@ -11,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.config import PACKAGED_DATA
+from features.config import DEFAULT, PACKAGED_DATA
 from features.errors import OutputError
 from features.io import arrow_table
 from .scoring import WATCHLIST_COLUMNS, Scored
+
+#: Page templates (Jinja2).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 SUFFIXES = (".csv", ".parquet", ".geojson", ".html")
 
@@ -146,7 +148,8 @@ class _Fixes:
         return self.pos.iloc[lo:hi][["timestamp", "lat", "lon", "step_km"]]
 
 
-def _gaps(fixes: pd.DataFrame, gap_h: float = 1.0) -> list[tuple]:
+def _gaps(fixes: pd.DataFrame, gap_h: float = DEFAULT.gap_hours) -> list[tuple]:
+    """(fix before, fix after, hours) of every gap longer than ``gap_h`` in one voyage's fixes."""
     t = fixes["timestamp"]
     dt = t.diff().dt.total_seconds().to_numpy() / 3600.0
     idx = np.flatnonzero(dt > gap_h)
@@ -267,100 +270,19 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
                         "track": [[round(float(a), 4), round(float(b), 4)] for a, b in zip(fx["lon"].iloc[::step], fx["lat"].iloc[::step])],
                         "gaps": gaps, "dc_port": None if pd.isna(v["dc_port"]) else str(v["dc_port"]),
                         "reasons": row["reasons"]})
-    table_rows = []
+    columns = [c for c in WATCHLIST_COLUMNS if c != "track_id"]
+    rows = []
     for row in wl.to_dict("records"):
         p = _props(row)
-        cells = "".join(f"<td>{html.escape('' if p.get(c) is None else (f'{p[c]:.3f}' if c == 'risk' else str(p[c])))}</td>"
-                        for c in WATCHLIST_COLUMNS if c not in ("track_id",))
-        level_class = re.sub(r"[^a-z0-9]+", "-", str(row["level"]).lower())
-        table_rows.append(f"<tr class='lv-{level_class}' data-mmsi='{int(row['mmsi'])}'>{cells}</tr>")
-    headers = "".join(f"<th data-col='{i}'>{html.escape(c)}</th>" for i, c in enumerate(c for c in WATCHLIST_COLUMNS if c != "track_id"))
+        rows.append({"mmsi": int(row["mmsi"]), "level_class": re.sub(r"[^a-z0-9]+", "-", str(row["level"]).lower()),
+                     "cells": ["" if p.get(c) is None else (f"{p[c]:.3f}" if c == "risk" else str(p[c])) for c in columns]})
     data = json.dumps({"water": _water_paths(), "ports": ports, "vessels": vessels, "levels": levels})
-    return _TEMPLATE.replace("__HEADERS__", headers).replace("__ROWS__", "\n".join(table_rows)).replace(
-        "__DATA__", data.replace("</", "<\\/")).replace("__N__", str(len(wl)))
+    # The data sits in a <script> element: "</" must not close it early.
+    return _template("watchlist.html").render(columns=columns, rows=rows, data=data.replace("</", "<\\/"), n=len(wl))
 
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>darkvoyage watchlist</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:0;color:#1b2631}
-header{padding:10px 16px;background:#1b2631;color:#fff}
-main{display:flex;flex-wrap:wrap;gap:12px;padding:12px}
-#map{width:560px;height:640px;border:1px solid #ccd;background:#f4f1ea}
-#side{flex:1;min-width:480px;overflow-x:auto}
-table{border-collapse:collapse;font-size:12px;width:100%}
-th{cursor:pointer;background:#e8ecf1;position:sticky;top:0}
-td,th{border:1px solid #d5dbe2;padding:3px 5px;text-align:left;vertical-align:top;white-space:nowrap}
-td:last-child{white-space:normal;min-width:420px}
-tr.lv-high td{background:#fde2e1} tr.lv-medium td{background:#fff3d6} tr.lv-insufficient-data td{color:#7b8794}
-tr.sel td{outline:2px solid #2471a3}
-.timeline{height:26px;position:relative;background:#eef2f5;margin:4px 0 10px}
-.timeline div{position:absolute;top:0;height:26px}
-.legend span{display:inline-block;margin-right:12px;font-size:12px}
-</style></head><body>
-<header><b>darkvoyage</b> &mdash; ranked watchlist (__N__ vessels). Risk is a calibrated probability that the voyage is suspicious.</header>
-<main>
-<svg id="map" viewBox="0 0 560 640" role="img" aria-label="Caspian Sea map"></svg>
-<div id="side">
-<div class="legend"><span>&#9644; voyage (AIS on)</span><span style="color:#c0392b">- - - AIS off (gap)</span>
-<span>&#9679; port</span><span style="color:#c0392b">&#9679; sensitive port</span><span style="color:#8e44ad">&#9711; feasible dark call</span></div>
-<h3>Timeline of the selected vessel</h3><div id="tl-title">click a row</div><div class="timeline" id="tl"></div>
-<table id="wl"><thead><tr>__HEADERS__</tr></thead><tbody>
-__ROWS__
-</tbody></table></div></main>
-<script id="data" type="application/json">__DATA__</script>
-<script>
-(function(){
-const D = JSON.parse(document.getElementById('data').textContent);
-const svg = document.getElementById('map'), NS = 'http://www.w3.org/2000/svg';
-const lon0 = 46.4, lon1 = 55.2, lat0 = 36.4, lat1 = 47.4, W = 560, H = 640;
-const k = Math.cos(42 * Math.PI / 180);
-const sx = W / ((lon1 - lon0) * k), sy = H / (lat1 - lat0), s = Math.min(sx, sy);
-const X = lon => (lon - lon0) * k * s, Y = lat => H - (lat - lat0) * s;
-function el(tag, attrs, parent){ const e = document.createElementNS(NS, tag); for (const a in attrs) e.setAttribute(a, attrs[a]); (parent || svg).appendChild(e); return e; }
-const water = D.water.map(r => 'M' + r.map(p => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join('L') + 'Z').join(' ');
-el('path', {d: water, fill: '#cfe3f3', stroke: '#7fa7c9', 'fill-rule': 'evenodd', 'stroke-width': 0.6});
-const layer = el('g', {id: 'tracks'});
-const byMmsi = {};
-D.vessels.forEach(v => {
-  const g = el('g', {'data-mmsi': v.mmsi, class: 'vessel'}, layer); byMmsi[v.mmsi] = v;
-  if (v.track.length > 1) el('polyline', {points: v.track.map(p => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join(' '),
-     fill: 'none', stroke: v.level === 'high' ? '#922b21' : '#34495e', 'stroke-width': 1.2, 'stroke-opacity': 0.8, class: 'track'}, g);
-  if (v.track.length === 1) el('circle', {cx: X(v.track[0][0]), cy: Y(v.track[0][1]), r: 2.5, fill: 'none',
-     stroke: '#7b8794', 'stroke-width': 1.2, class: 'last-position'}, g);
-  v.gaps.forEach(gp => el('line', {x1: X(gp.a[0]), y1: Y(gp.a[1]), x2: X(gp.b[0]), y2: Y(gp.b[1]), stroke: '#c0392b',
-     'stroke-width': 1.6, 'stroke-dasharray': '4 3', class: 'gap'}, g));
-});
-D.ports.forEach(p => {
-  const feas = D.vessels.some(v => v.dc_port === p.id);
-  if (feas) el('circle', {cx: X(p.lon), cy: Y(p.lat), r: 9, fill: 'none', stroke: '#8e44ad', 'stroke-width': 2, class: 'feasible'});
-  el('circle', {cx: X(p.lon), cy: Y(p.lat), r: p.sensitive ? 4.5 : 3, fill: p.sensitive ? '#c0392b' : '#1b2631', class: 'port'});
-  const t = el('text', {x: X(p.lon) + 6, y: Y(p.lat) + 3, 'font-size': 9, fill: '#1b2631'}); t.textContent = p.name;
-});
-function select(mmsi){
-  document.querySelectorAll('#wl tbody tr').forEach(r => r.classList.toggle('sel', r.dataset.mmsi == mmsi));
-  document.querySelectorAll('g.vessel').forEach(g => g.setAttribute('opacity', g.dataset.mmsi == mmsi ? 1 : 0.25));
-  const v = byMmsi[mmsi], tl = document.getElementById('tl'); tl.innerHTML = '';
-  if (!v) return;
-  if (!v.start) { document.getElementById('tl-title').textContent = (v.name || v.mmsi) + ': ' + v.level + ' \\u2014 ' + v.reasons; return; }
-  const cut = {start: ' (already under way when the data starts)', end: ' (still open at the end of the data)',
-               both: ' (cut by both edges of the data)'}[v.partial] || '';
-  document.getElementById('tl-title').textContent = (v.name || v.mmsi) + ': ' + (v.origin || 'sea') + ' \\u2192 ' + (v.dest || 'sea') + cut + ' \\u2014 ' + v.reasons;
-  const t0 = Date.parse(v.start), t1 = Date.parse(v.end), span = Math.max(t1 - t0, 1);
-  const bar = (a, b, color, title) => { const d = document.createElement('div'); d.style.left = (100 * (a - t0) / span) + '%';
-    d.style.width = Math.max(100 * (b - a) / span, 0.4) + '%'; d.style.background = color; d.title = title; tl.appendChild(d); };
-  bar(t0, t1, '#5d6d7e', 'voyage');
-  v.gaps.forEach(g => bar(Date.parse(g.t0), Date.parse(g.t1), '#c0392b', 'AIS off ' + g.h + ' h'));
-}
-document.querySelectorAll('#wl tbody tr').forEach(r => r.addEventListener('click', () => select(r.dataset.mmsi)));
-document.querySelectorAll('#wl th').forEach(th => th.addEventListener('click', () => {
-  const i = +th.dataset.col, body = document.querySelector('#wl tbody'), rows = Array.from(body.rows);
-  const dir = th.dataset.dir = th.dataset.dir === 'asc' ? 'desc' : 'asc';
-  rows.sort((a, b) => { const x = a.cells[i].textContent, y = b.cells[i].textContent, nx = parseFloat(x), ny = parseFloat(y);
-    const c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y); return dir === 'asc' ? c : -c; });
-  rows.forEach(r => body.appendChild(r));
-}));
-if (D.vessels.length) select(D.vessels[0].mmsi);
-})();
-</script></body></html>
-"""
+def _template(name: str):
+    """A page template of ``serving/templates`` (autoescaped: every cell is text)."""
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True)
+    return env.get_template(name)

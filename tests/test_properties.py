@@ -9,6 +9,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features.config import DEFAULT
 from features.io import track_positions_table
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
@@ -118,18 +119,21 @@ def test_voyage_features_in_batches_of_vessels_equal_one_pass(tmp_path):
 
 
 def test_per_vessel_function_keeps_every_row_and_needs_no_other_vessel(tmp_path):
-    """track_vessels is frame -> frame: run per MMSI group (as a distributed engine would) it
-    keeps every row and gives the same tracks as one pass over everything."""
+    """split_tracks is frame -> frames: run per MMSI group (as the Spark engine does) it keeps
+    every row and gives the same tracks as one pass over everything."""
     from features import schema as S
     from features.clean import validate
     from features.gazetteer import load_gazetteer
-    from features.pipeline import track_vessels
+    from features.pipeline import split_tracks
     from features.readers import read_inputs
     gaz = load_gazetteer()
     rows = validate(read_inputs(_write(BASE, tmp_path, 1, 0)).frame)
     rows = rows[rows[S.REASON_COL].isna()].reset_index(drop=True)
-    whole = track_vessels(rows, gaz)
-    parts = pd.concat([track_vessels(g.reset_index(drop=True), gaz) for _, g in rows.groupby("mmsi")], ignore_index=True)
+    def per_vessel(frame):  # accepted fixes, rejected rows and static rows back in one frame
+        acc, rej, static, _ = split_tracks(frame, gaz, DEFAULT)
+        return pd.concat([acc, rej, static], ignore_index=True, sort=False)
+    whole = per_vessel(rows)
+    parts = pd.concat([per_vessel(g.reset_index(drop=True)) for _, g in rows.groupby("mmsi")], ignore_index=True)
     assert len(whole) == len(parts) == len(rows)
     key = ["mmsi", "timestamp", "lat", "lon"]
     a = whole[whole[S.REASON_COL].isna() & ~whole[S.STATIC_COL].fillna(False).astype(bool)].sort_values(key)

@@ -159,7 +159,7 @@ def test_nmea_tag_block_time_and_multipart(tmp_path):
     static = f[f[S.STATIC_COL]].iloc[0]
     assert static["name"] == "VOLGA TEST" and static["destination"] == "ASTRAKHAN"
     assert static["timestamp"] == pd.Timestamp("2024-03-01T00:05:00Z")
-    assert sorted(r.unparseable[S.DETAIL_COL]) == ["incomplete multi-part message", "not an NMEA AIS sentence: UnknownMessageException"]
+    assert sorted(r.unparseable[S.DETAIL_COL]) == ["incomplete multi-part message", "not an NMEA AIS sentence"]
 
 
 def test_several_files_in_any_order_concatenate(tmp_path):
@@ -170,3 +170,59 @@ def test_several_files_in_any_order_concatenate(tmp_path):
     r = read_inputs([a, b])
     assert r.n_read == 2 and list(r.frame[S.FILE_COL].astype(str)) == [str(a), str(b)]
     assert r.frame["extra"].isna().iloc[0] and r.frame["extra"].iloc[1] == "x"
+
+
+def test_text_that_is_not_utf8_is_re_decoded_and_counted(tmp_path):
+    p = tmp_path / "latin.csv"
+    p.write_bytes(b"mmsi,timestamp,lat,lon,name\n"
+                  b"273000001,2024-01-01T00:00:00Z,45.0,49.0,K\xf8BENHAVN\n"
+                  b"273000002,2024-01-01T00:00:00Z,45.0,49.0,PLAIN\n"
+                  b"273000003,2024-01-01T00:00:00Z,45.0,49.0,\x80 \x81\n")  # cp1252 euro; 0x81 -> Latin-1
+    r = read_one(p)
+    assert r.re_decoded == 2 and r.n_read == 3
+    assert list(r.frame["name"]) == ["K\u00f8BENHAVN", "PLAIN", "\u20ac \x81"]
+    q = tmp_path / "b.json"
+    q.write_bytes(b'{"mmsi": 273000001, "timestamp": "2024-01-01T00:00:00Z", "lat": 45, "lon": 49, "name": "\xc6GIR"}\n')
+    both = read_inputs([p, q])
+    assert both.re_decoded == 3 and both.frame["name"].iloc[-1] == "\u00c6GIR"
+    assert read_one(GFW_REGR / "regr_200000010.json").re_decoded == 0
+
+
+def test_delimiter_and_decimal_comma_sniffing(tmp_path):
+    from features.readers import sniff_dialect
+    from pathlib import Path
+    assert sniff_dialect("mmsi;timestamp;lat;lon\n1;2;45,5;49,1\n", Path("a.csv")) == (";", True)
+    assert sniff_dialect("mmsi;timestamp;lat;lon\n1;2;45.5;49.1\n", Path("a.csv")) == (";", False)
+    assert sniff_dialect("mmsi\ttimestamp\tlat\tlon\n", Path("a.txt")) == ("\t", False)
+    assert sniff_dialect("a,b;c\n", Path("a.tsv")) == ("\t", False)
+    assert sniff_dialect("mmsi,name\n1,\"A;B;C\"\n", Path("a.csv")) == (",", False)
+    p = tmp_path / "quoted.csv"  # decimal commas in a comma file must be quoted
+    p.write_text('mmsi,timestamp,lat,lon,sog\n273000001,2024-01-01T00:00:00Z,"45,5","49,25","10,5"\n')
+    f = validate(read_one(p).frame)
+    assert (f["lat"].iloc[0], f["lon"].iloc[0], f["sog"].iloc[0]) == (45.5, 49.25, 10.5)
+
+
+def test_plausible_time_window_is_configurable(tmp_path):
+    from features.clean import time_window
+    from features.config import Config
+    p = tmp_path / "t.csv"
+    p.write_text("mmsi,timestamp,lat,lon\n"
+                 "273000001,1999-12-31T23:59:59Z,45,49\n"
+                 "273000001,2000-01-01T00:00:00Z,45,49\n"
+                 "273000001,2024-01-02T00:00:00Z,45,49\n"
+                 "273000001,2024-01-02T00:00:01Z,45,49\n")
+    now = pd.Timestamp("2024-01-01T00:00:00Z")
+    f = validate(read_one(p).frame, now=now)
+    assert list(f[S.REASON_COL].astype(object).fillna("")) == [S.TIMESTAMP_RANGE, "", "", S.TIMESTAMP_RANGE]
+    f = validate(read_one(p).frame, Config(min_timestamp="1990-01-01", max_timestamp_ahead_days=30), now=now)
+    assert f[S.REASON_COL].isna().all()
+    lo, hi = time_window()
+    assert lo == pd.Timestamp("2000-01-01T00:00:00Z") and hi > pd.Timestamp.now(tz="UTC")
+
+
+def test_nmea_does_not_import_readers():
+    import ast
+    import features.nmea as nmea
+    tree = ast.parse(open(nmea.__file__).read())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "readers" not in imported and "features.readers" not in imported

@@ -68,3 +68,38 @@ def test_cli_writes_outputs_with_counts(tmp_path, real_files):
     assert v["voyage_id"].is_unique and len(v) > 40
     meta = json.loads((tmp_path / "voyages.csv.rows.json").read_text())
     assert meta["darkvoyage.rows"] == counts
+
+
+#: Every NMEA file of ../shared/data/real/nmea: (read, positions, static, rejected by reason),
+#: exactly, so a parser regression fails. ``read`` counts AIS messages (a multi-part message
+#: is one; tag-block and $PGHP lines are not rows). The README's NMEA table quotes these.
+NMEA_COUNTS = {
+    "dma_aisabnormal_538004030_multisource_2014-09-28.txt":
+        (5332, 911, 223, {"duplicate message": 4118, "not a vessel report": 80}),
+    "dma_aisabnormal_sample_2013-11-12.txt.gz":
+        (27050, 23658, 130, {"duplicate message": 998, "invalid MMSI": 32, "not a vessel report": 2232}),
+    "dma_aislib_stream_example_2010-06-11.txt":
+        (4051, 2873, 495, {"duplicate message": 57, "invalid MMSI": 50, "not a vessel report": 565,
+                           "position not available (91/181)": 11}),
+    "gfw_ais_tools/bad-tagblock-group.nmea": (1, 0, 0, {"not a vessel report": 1}),
+    "gfw_ais_tools/errors.nmea": (5, 3, 0, {"unparseable row": 2}),
+    "gfw_ais_tools/mixed_types.nmea":
+        (99, 0, 0, {"invalid MMSI": 1, "missing required field": 39, "not a vessel report": 59}),
+    "gfw_ais_tools/multi-part.nmea": (43, 0, 0, {"missing required field": 10, "not a vessel report": 33}),
+    "gfw_ais_tools/sample.nmea": (3, 0, 0, {"invalid MMSI": 3}),
+    "gfw_ais_tools/spire-test.nmea": (2, 0, 0, {"invalid MMSI": 2}),
+    "pyais_nmea_data_sample.txt":
+        (898, 0, 0, {"missing required field": 764, "not a vessel report": 14, "unparseable row": 120}),
+}
+
+
+def test_each_real_nmea_file_has_its_exact_counts(gaz):
+    """Issue #15: the Danish stream's 27,050 tag-block lines were counted as unparseable rows
+    beside 23,658 positions; now every file of the folder is read with nothing unparseable
+    but genuinely broken sentences."""
+    from .conftest import NMEA
+    files = {str(p.relative_to(NMEA)): p for p in NMEA.rglob("*") if p.is_file()}
+    assert set(files) == set(NMEA_COUNTS)
+    for name, (read, positions, static, rejected) in NMEA_COUNTS.items():
+        c = run_tracks([files[name]], gaz).counts
+        assert (c.read, c.positions, c.static, c.rejected) == (read, positions, static, rejected), name

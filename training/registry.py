@@ -1,9 +1,9 @@
-"""Loading a registered model, with one clear error when there is none; the promotion gate
-(champion and candidate on the reference set, paired bootstrap over vessels)."""
+"""Loading a registered model, with one clear error when there is none. What serving needs,
+and no more: the model and its explanations (:mod:`training.model`), not the training code
+(the promotion gate is :mod:`training.gate`)."""
 
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 
@@ -13,7 +13,6 @@ from .model import VoyageRiskModel
 from .tracking import MODEL_NAME, tracking_uri
 
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@champion"
-log = logging.getLogger(__name__)
 
 
 class ModelUnavailable(DarkvoyageError):
@@ -52,83 +51,3 @@ def load_model(uri: str | None = None) -> tuple[VoyageRiskModel, dict]:
         except MlflowException:
             pass
     return model, info
-
-
-# --- the promotion gate ----------------------------------------------------------------------
-
-def champion_on_reference(ref) -> tuple[str | None, np.ndarray | None, str | None]:
-    """(version, risks, problem) of the current champion on the reference set: version None
-    when there is no champion; risks None and a one-line problem when it cannot score the set
-    (features of another feature-code version, missing columns, non-finite risks)."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-    try:
-        mv = MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
-    except MlflowException:
-        return None, None, None
-    version = str(mv.version)
-    try:
-        champ = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}").unwrap_python_model()
-    except (MlflowException, OSError, ValueError, TypeError) as err:
-        return version, None, f"it does not load ({type(err).__name__}: {str(err).splitlines()[0][:160]})"
-    if champ.feature_code_version != ref.feature_code_version:
-        return version, None, (f"its features are version {champ.feature_code_version}, the reference set's "
-                               f"{ref.feature_code_version}")
-    try:
-        risk = np.asarray(champ.risk(ref.voyages), float)
-    except (ValueError, KeyError) as err:
-        return version, None, str(err).splitlines()[0][:200]
-    if not np.isfinite(risk).all():
-        return version, None, "it gives non-finite risks"
-    return version, risk, None
-
-
-def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain: float | None = None) -> dict:
-    """Decide whether candidate ``version`` takes alias ``champion`` and move it if so.
-
-    auto: only with no champion, or when the paired bootstrap over reference vessels puts the
-    5th percentile of AP(candidate) - AP(champion) above ``min_gain`` (default
-    :data:`training.evaluation.GATE_MIN_GAIN`); a champion that cannot score the
-    reference set is kept (and said so). force: always. never: never. Returns the decision
-    text and the figures behind it (both APs, the interval)."""
-    from mlflow import MlflowClient
-    from .evaluation import BOOTSTRAP_RESAMPLES, GATE_MIN_GAIN, GATE_QUANTILE, average_precision, paired_bootstrap_ap
-    min_gain = GATE_MIN_GAIN if min_gain is None else float(min_gain)
-    y = ref.voyages["y"].to_numpy(int)
-    champ_version, champ_risk, problem = champion_on_reference(ref)
-    gate = {"candidate_version": version, "champion_version": champ_version, "candidate_ap": average_precision(y, p_ref),
-            "champion_ap": None, "diff": None, "diff_low": None, "diff_high": None, "resamples": None,
-            "quantile": GATE_QUANTILE, "min_gain": min_gain, "champion_problem": problem, "reference_digest": ref.digest}
-    if champ_risk is not None:
-        b = paired_bootstrap_ap(y, p_ref, champ_risk, ref.voyages["vessel_group"].to_numpy(), BOOTSTRAP_RESAMPLES)
-        gate.update(champion_ap=b["champion_ap"], diff=b["diff"], diff_low=b["low"], diff_high=b["high"],
-                    resamples=b["resamples"])
-    gate["decision"] = _decision(gate, promote)
-    if gate["decision"].startswith("promoted"):
-        MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", version)
-    log.info("promotion: %s", gate["decision"])
-    return gate
-
-
-def _decision(g: dict, promote: str) -> str:
-    """One line: what the gate decided and why."""
-    cv = g["champion_version"]
-    if g["champion_problem"]:
-        why = f"champion v{cv} cannot score the reference set: {g['champion_problem']}"
-    elif g["champion_ap"] is not None:
-        why = (f"reference AP {g['candidate_ap']:.3f} vs champion v{cv} {g['champion_ap']:.3f}, difference "
-               f"{g['diff']:+.3f}, 90 % interval [{g['diff_low']:+.3f}, {g['diff_high']:+.3f}]")
-    else:
-        why = f"reference AP {g['candidate_ap']:.3f}, no champion yet"
-    if promote == "never":
-        return f"skipped (--promote never; {why})"
-    if promote == "force":
-        return f"promoted (--promote force; {why})"
-    if cv is None:
-        return f"promoted (no champion yet; {why})"
-    if g["champion_problem"]:
-        return f"kept champion v{cv} ({why}; only --promote force replaces it)"
-    if g["diff_low"] > g["min_gain"]:
-        return f"promoted ({why}: lower bound above the {g['min_gain']:.3f} minimum gain)"
-    return f"kept champion v{cv} ({why}: not a significant gain, lower bound <= {g['min_gain']:.3f})"

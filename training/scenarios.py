@@ -20,7 +20,8 @@ from features.config import Config
 from features.coverage import CoverageGrid
 from features.errors import DarkvoyageError
 from features.gazetteer import Gazetteer
-from features.pipeline import TrackResult, run_tracks, vessel_voyages
+from features.engine import LocalEngine
+from features.pipeline import TrackResult
 from features.tracks import epoch_us, group_starts
 
 from .labels import assign_labels, read_labels
@@ -119,9 +120,10 @@ def scenario_table(source: ScenarioInput, gaz: Gazetteer, cfg: Config, grid: Cov
     """Tracks, labels and the labelled voyage table of one scenario. ``grid``: the coverage
     grid for the coverage features (default: built from this scenario's own fixes)."""
     stage("features")
-    tr = run_tracks(list(source.positions), gaz, cfg, stage, keep_all=False)
+    eng = LocalEngine()
+    tr = eng.tracked(list(source.positions), gaz, cfg, stage)
     grid = grid if grid is not None else coverage_grid([tr], cfg)
-    voyages = vessel_voyages(tr.positions, gaz, cfg, grid)
+    voyages = eng.voyages(tr, gaz, cfg, grid, live_context=False)
     stage("labels")
     labels = read_labels(source.labels)
     return ScenarioTable(source, tr, labels, assign_labels(voyages, labels))
@@ -152,13 +154,14 @@ def combined_tables(sources: list[ScenarioInput], gaz: Gazetteer, cfg: Config, s
     fixes, and all labelled-or-not voyages concatenated with ``scenario`` and
     ``vessel_group``; the coverage features are those of the shared grid."""
     stage("features")
-    tracks = [run_tracks(list(s.positions), gaz, cfg, stage, keep_all=False) for s in sources]
+    eng = LocalEngine()
+    tracks = [eng.tracked(list(s.positions), gaz, cfg, stage) for s in sources]
     grid = coverage_grid(tracks, cfg)
     tables, parts = [], []
     stage("labels")
     for i, (s, tr) in enumerate(zip(sources, tracks)):
         labels = read_labels(s.labels)
-        v = assign_labels(vessel_voyages(tr.positions, gaz, cfg, grid), labels)
+        v = assign_labels(eng.voyages(tr, gaz, cfg, grid, live_context=False), labels)
         v.insert(0, "scenario", i)
         v["vessel_group"] = i * _GROUP_BASE + v["mmsi"].to_numpy(np.int64)
         tables.append(ScenarioTable(s, tr, labels, v))

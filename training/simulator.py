@@ -28,6 +28,7 @@ import pandas as pd
 from features.geo import KM_PER_NM, haversine_km
 
 from . import behaviours as B
+from .fleet import Vessel, make_fleet
 from .geography import Geography, load_geography
 from .planner import DEST_TEXT, Planner, ais_name
 from .reception import Reception, build_reception
@@ -37,10 +38,6 @@ from .world import World, draw_world
 
 log = logging.getLogger(__name__)
 
-MID = {"RU": 273, "IR": 422, "AZ": 423, "TM": 434, "KZ": 436}
-#: Mix of suspicious profiles: the dark-call patterns dominate, as in public reporting.
-SUSPICIOUS_MIX = {"dark_approach": 0.24, "dark_call_oab": 0.2, "dark_volga": 0.2, "dark_loiter": 0.1,
-                  "sts": 0.15, "mmsi_change": 0.04, "shared_mmsi": 0.03, "false_destination": 0.04}
 #: A second hull transmits a shared MMSI for this many days: a few voyages, so an identity
 #: game stays a minor share of the suspicious voyages beside the dark ones.
 SHARED_MMSI_DAYS = (3.0, 10.0)
@@ -70,113 +67,6 @@ class SimConfig:
     @property
     def world_seed_used(self) -> int:
         return self.seed if self.world_seed is None else self.world_seed
-
-
-TYPES = {  # share, AIS code, length m, service speed kn
-    "general_cargo": (0.62, "70", (120.0, 141.0), (9.0, 12.0)),
-    "tanker": (0.18, "80", (130.0, 150.0), (9.5, 12.0)),
-    "ferry": (0.08, "60", (150.0, 155.0), (13.0, 15.0)),
-    "supply": (0.12, "90", (55.0, 80.0), (10.0, 13.0)),
-}
-FLAG_SHARE = {  # per ship type: ferries and supply boats belong to the trans-Caspian states
-    "general_cargo": {"RU": 0.45, "IR": 0.33, "AZ": 0.08, "KZ": 0.07, "TM": 0.07},
-    "tanker": {"RU": 0.45, "IR": 0.33, "AZ": 0.08, "KZ": 0.07, "TM": 0.07},
-    "ferry": {"AZ": 0.45, "TM": 0.25, "KZ": 0.15, "RU": 0.15},
-    "supply": {"AZ": 0.5, "RU": 0.3, "KZ": 0.1, "IR": 0.1},
-}
-_NAME_A = ["VOLGO-DON", "VOLGO-BALT", "OMSKIY", "SORMOVSKIY", "SEPEHR", "PAYAM", "ARAZ", "KASPIY", "NEFTEGAZ",
-           "BAKU", "RIVER", "AKTAU", "IRAN", "MERCURY", "KAPITAN", "LENA", "SHAMAL", "PARSA", "TEBRIZ", "DELTA"]
-
-
-@dataclass
-class Vessel:
-    mmsi: int
-    imo: str
-    name: str
-    callsign: str
-    flag: str
-    kind: str
-    ship_type: str
-    length: float
-    built: int
-    speed_kn: float
-    underway_s: float
-    moored_s: float
-    draught: float
-    off_at_berth: bool
-    stale_p: float
-    twin: str = ""
-    weak: bool = False
-    profile: str = "benign"
-    event_share: float = 0.0
-    home: str = ""
-    new_mmsi: int = 0
-    changed: bool = False
-    rendezvous: dict | None = None
-
-
-def _imo(rng) -> str:
-    d = rng.integers(1, 10, 6)
-    return "".join(map(str, d)) + str(int(sum(int(x) * w for x, w in zip(d, range(7, 1, -1))) % 10))
-
-
-def _new_mmsi(rng, flag: str, used: set) -> int:
-    while True:
-        m = MID[flag] * 1_000_000 + int(rng.integers(100_000, 999_999))
-        if m not in used:
-            used.add(m)
-            return m
-
-
-def make_fleet(cfg: SimConfig, world: World, rng: np.random.Generator) -> list[Vessel]:
-    """Ships with habits drawn from the world alone; profiles laid on top, independently."""
-    kinds = list(TYPES)
-    probs = np.array([TYPES[k][0] for k in kinds])
-    fleet, used = [], set()
-    for _ in range(cfg.vessels):
-        kind = kinds[rng.choice(len(kinds), p=probs / probs.sum())]
-        _, code, (l0, l1), (v0, v1) = TYPES[kind]
-        flags = FLAG_SHARE[kind]
-        flag = list(flags)[rng.choice(len(flags), p=np.array(list(flags.values())))]
-        # Fleet ages skew old: most river-sea ships were built 1975-1995.
-        built = int(np.clip(rng.choice([rng.normal(1984, 7), rng.normal(2008, 6)], p=[0.7, 0.3]), 1965, 2023))
-        twins = B.TWINS[kind]
-        fleet.append(Vessel(
-            mmsi=_new_mmsi(rng, flag, used), imo=_imo(rng), name=f"{_NAME_A[rng.integers(len(_NAME_A))]}-{rng.integers(1, 400)}",
-            callsign=f"{flag[0]}{rng.integers(1000, 9999)}", flag=flag, kind=kind, ship_type=code,
-            length=round(float(rng.uniform(l0, l1)), 1), built=built,
-            speed_kn=float(rng.uniform(v0, v1) * world.speed_factor),
-            underway_s=float(rng.uniform(world.underway_interval_lo_s, world.underway_interval_hi_s)),
-            moored_s=float(rng.uniform(world.moored_interval_lo_s, world.moored_interval_hi_s)),
-            draught=round(float(rng.uniform(3.0, 4.6)), 1),
-            off_at_berth=bool(rng.random() < world.off_at_berth_share),
-            stale_p=float(world.stale_destination_p * rng.uniform(0.0, 2.0)),
-            twin=twins[rng.integers(len(twins))] if rng.random() < world.twin_vessel_share else ""))
-    for v in fleet:
-        v.weak = v.twin == "twin_satellite_only"
-    # Suspicious profiles: among cargo ships and tankers, independent of flag and habits.
-    eligible = [v for v in fleet if v.kind in ("general_cargo", "tanker")]
-    n_susp = min(int(round(cfg.suspicious_share * len(fleet))), len(eligible))
-    for i, profile in zip(rng.choice(len(eligible), size=n_susp, replace=False), _profiles(n_susp, rng)):
-        v = eligible[i]
-        v.profile = profile
-        v.event_share = float(rng.uniform(world.event_share_lo, world.event_share_hi))  # repeat offenders
-        if v.profile == "mmsi_change":
-            v.new_mmsi = _new_mmsi(rng, list(MID)[rng.integers(len(MID))], used)
-    return fleet
-
-
-def _profiles(n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` suspicious profiles in the proportions of :data:`SUSPICIOUS_MIX` (largest remainder,
-    shuffled): a scenario's mix is a parameter, not a draw, so no scenario is by chance half
-    identity games."""
-    w = np.array(list(SUSPICIOUS_MIX.values()))
-    exact = n * w / w.sum()
-    counts = np.floor(exact).astype(int)
-    counts[np.argsort(-(exact - counts), kind="stable")[:n - counts.sum()]] += 1
-    out = np.repeat(np.array(list(SUSPICIOUS_MIX)), counts)
-    rng.shuffle(out)
-    return [str(x) for x in out]
 
 
 # --- one ship's life ------------------------------------------------------------------------
@@ -318,7 +208,7 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     t_start = pd.Timestamp(cfg.start, tz="UTC").timestamp()
     t_end = t_start + cfg.days * 86400.0
     rec = build_reception(world, geo, rng, t_start - 86400.0, t_end + 86400.0)
-    fleet = make_fleet(cfg, world, rng)
+    fleet = make_fleet(cfg.vessels, cfg.suspicious_share, world, rng)
     _plan_rendezvous(fleet, geo, world, rng, t_start, cfg.days)
     parts, trips = [], []
     for i, v in enumerate(fleet):

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import schema as S
 from ..clean import validate
+from ..config import Config
 from .sources import FILE_ID, quoted
 
 def spark_type(dtype):
@@ -72,10 +73,12 @@ def to_spark(frame: pd.DataFrame, schema) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
-def validate_fn(schema):
+def validate_fn(schema, cfg: Config, now: pd.Timestamp):
+    """Validation per Arrow batch, with the run's settings and start time (every worker judges
+    "timestamp out of range" against the same moment)."""
     def fn(batches):
         for b in batches:
-            yield to_spark(validate(from_spark(b)), schema)
+            yield to_spark(validate(from_spark(b), cfg, now), schema)
     return fn
 
 

@@ -32,13 +32,13 @@ TRACK_TYPES = {"track_no": "long", "step_km": "double", "near_port": "int", "por
 ID_TYPES = {"track_id": "string", "voyage_id": "string", "port_id": "string", "_visit_start": "boolean"}
 
 
-def track_fn(gaz: Gazetteer, cfg: Config, mode: str, schema, validate_first: bool):
+def track_fn(gaz: Gazetteer, cfg: Config, mode: str, schema, validate_first: bool, now: pd.Timestamp):
     """Rows of whole vessels -> the same rows: accepted fixes (with ids for ``tracks``, with
     track columns and aggregation keys for ``features``), rejected and static rows."""
     def fn(pdf: pd.DataFrame) -> pd.DataFrame:
         pdf = from_spark(pdf)
         if validate_first:
-            pdf = validate(pdf)
+            pdf = validate(pdf, cfg, now)
             pdf[S.REASON_COL] = pdf[S.REASON_COL].astype(object).where(pdf[S.REASON_COL].notna(), None)
         done = pdf[S.REASON_COL].notna().to_numpy()
         parts = [pdf[done]]
@@ -110,6 +110,7 @@ def stage_rows(spark, sources: list[Source], gaz: Gazetteer, cfg: Config, mode: 
     from pyspark.sql import functions as F
     extra = TRACK_TYPES | KEY_COLS if mode == "features" else ID_TYPES
     n = buckets(spark)
+    now = pd.Timestamp.now(tz="UTC")  # the run's start, as the local engine's validation takes it
     raws = [read_source(spark, src, files) for src in sources]
     if len(raws) == 1:
         rows = raws[0]
@@ -120,13 +121,13 @@ def stage_rows(spark, sources: list[Source], gaz: Gazetteer, cfg: Config, mode: 
         parts = []
         for r in raws:
             sch = validated_schema(r.schema)
-            parts.append(r.mapInPandas(validate_fn(sch), sch))
+            parts.append(r.mapInPandas(validate_fn(sch, cfg, now), sch))
         rows = union(parts)
         schema = with_fields(rows.schema, extra)
         key = F.when(F.col(S.REASON_COL).isNull(), F.xxhash64("mmsi"))
     # Rows without a vessel (rejected already) are spread by origin, not piled onto one bucket.
     key = F.pmod(F.coalesce(key, F.xxhash64(FILE_ID, S.LINE_COL)), F.lit(n))
-    rows.groupBy(key.alias("_bucket_key")).applyInPandas(track_fn(gaz, cfg, mode, schema, len(raws) == 1), schema) \
+    rows.groupBy(key.alias("_bucket_key")).applyInPandas(track_fn(gaz, cfg, mode, schema, len(raws) == 1, now), schema) \
         .write.parquet(ws.path("staged"))
     return spark.read.parquet(ws.path("staged"))
 
