@@ -343,15 +343,15 @@ def test_real_files_watchlist_equal_local(spark, real_files, gaz, model):
 
 
 def test_month_watchlist_cli_equal_local(month, tmp_path):
-    """``darkvoyage watchlist --engine spark``: CSV and GeoJSON (the maps need the listed
+    """``darkvoyage watchlist --engine spark``: CSV, GeoJSON and HTML (the maps need the listed
     vessels' fixes and port visits) equal the local engine's."""
     model = str(ROOT / "tests" / "golden" / "model")
     outs = {}
     for eng in ("local", "spark"):
-        for suffix in ("csv", "geojson"):
+        for suffix in ("csv", "geojson", "html"):
             out = tmp_path / f"{eng}.{suffix}"
             extra = ["--engine", "spark", "--spark-master", MASTER] if eng == "spark" else []
-            top = ["--top", "40"] if suffix == "geojson" else []
+            top = ["--top", "40"] if suffix != "csv" else []
             r = _cli(sys.executable, "-m", "serving.cli", "watchlist", str(month), "--out", str(out), "--model", model,
                      *top, *extra)
             assert r.returncode == 0, r.stderr[-3000:]
@@ -364,3 +364,4 @@ def test_month_watchlist_cli_equal_local(month, tmp_path):
     kinds = {f["properties"]["feature"] for f in ga["features"]}
     assert {"voyage", "gap", "port_visit"} <= kinds
     assert ga == gb
+    assert outs["local", "html"].read_text() == outs["spark", "html"].read_text()
