@@ -131,6 +131,19 @@ def test_real_files_tracks_equal_local(spark, real_files, gaz, tmp_path):
     assert len(a) == sum(run.counts.rejected.values()) and a == b
 
 
+def test_semicolon_and_tab_csv_read_as_locally(spark, gaz, tmp_path):
+    """The delimiter is sniffed from the file's head on Spark too (a ';' export used to read
+    as one column: "no column for mmsi")."""
+    rows = pd.read_json(GFW_REGR / "regr_441723000.json", lines=True)[["ssvid", "timestamp", "lat", "lon"]].dropna()
+    for sep, name in ((";", "semi.csv"), ("\t", "tabs.csv")):
+        path = tmp_path / name
+        rows.rename(columns={"ssvid": "mmsi"}).to_csv(path, sep=sep, index=False)
+        _local_tracks([path], tmp_path / f"local_{name}.parquet", gaz)
+        run = SparkEngine(MASTER).tracks([path], str(tmp_path / f"spark_{name}.parquet"), gaz=gaz)
+        assert run.counts.positions > 100
+        assert read_counts(tmp_path / f"spark_{name}.parquet") == read_counts(tmp_path / f"local_{name}.parquet")
+
+
 def test_real_files_features_equal_local(spark, real_files, gaz, tmp_path):
     local = _local_features(real_files, tmp_path / "local.parquet", gaz)
     run = SparkEngine(MASTER).features(real_files, str(tmp_path / "spark.parquet"), gaz=gaz)

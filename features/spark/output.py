@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ..io import META_KEY, OUTPUT_SUFFIXES, OutputError, rejected_path
 from ..io import check_output as check_file_output
+from ..ids import ISO_MICROS
 from ..pipeline import RowCounts
 from .bridge import from_spark
 from .sources import is_uri
@@ -144,7 +145,7 @@ def parts_to_csv(folder: Path, path: Path) -> Path:
         for i, p in enumerate(parts):
             r = from_spark(pq.read_table(p).to_pandas())
             if "timestamp" in r.columns and isinstance(r["timestamp"].dtype, pd.DatetimeTZDtype):
-                r["timestamp"] = r["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                r["timestamp"] = r["timestamp"].dt.strftime(ISO_MICROS)
             r.to_csv(fh, index=False, header=(i == 0))
     return path
 

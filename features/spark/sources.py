@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from .. import schema as S
 from ..io import arrow_safe, arrow_table
-from ..readers import InputError, detect_format, open_text, read_one
+from ..readers import InputError, detect_format, open_text, read_one, sniff_dialect
+from ..sources import HEAD_BYTES
 
 _CORRUPT = "_corrupt"
 
@@ -192,7 +193,7 @@ def read_source(spark, src: Source, files: Files):
             df = df.withColumn(S.LINE_COL, F.col("_metadata.row_index") + 1)
             corrupt = None
         elif src.fmt == "csv":
-            sep = "\t" if any(".tsv" in Path(p.rstrip("/")).suffixes for p in src.paths) else ","
+            sep = _csv_delimiter(src.paths[0])
             header = spark.read.options(header=True, sep=sep).csv(src.paths[0]).columns
             names = canonical_names(header, where)
             schema = T.StructType([T.StructField(n, T.StringType()) for n in names] + [T.StructField(_CORRUPT, T.StringType())])
@@ -248,3 +249,12 @@ def read_nmea(spark, path: str, files: Files):
     return spark.createDataFrame(arrow_table(arrow_safe(frame)))
 
 
+def _csv_delimiter(path: str) -> str:
+    """The delimiter of a CSV source (``,``, ``;`` or tab), sniffed from the head of its first
+    file as the local reader does; a file the driver cannot open (a URI) is read as ``,``
+    (``.tsv``: tab)."""
+    p = Path(path.rstrip("/"))
+    if p.is_file():
+        with open_text(p) as fh:  # the head only: the file may be large
+            return sniff_dialect(fh.read(HEAD_BYTES), p)[0]
+    return "\t" if ".tsv" in p.suffixes else ","
