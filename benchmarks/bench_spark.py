@@ -1,8 +1,10 @@
 """The Spark engine on one machine against the local engine and the numpy yardstick, on the same
 synthetic file, in the same run: ``darkvoyage features DATA --engine spark --spark-master
-local[N]`` versus ``darkvoyage features DATA``.
+local[N]`` versus ``darkvoyage features DATA``; with ``--watchlist`` also ``darkvoyage watchlist
+DATA --model tests/golden/model`` on both engines (one more JSON line per size, ``command``
+``watchlist``; the yardstick is the same).
 
-Usage: python benchmarks/bench_spark.py [--rows 10000000] [--master local[2]] [--repeat 1]
+Usage: python benchmarks/bench_spark.py [--rows 10000000] [--master local[2]] [--repeat 1] [--watchlist]
 
 Prints one JSON line per size: rows, seconds (whole command incl. Spark's start-up), rows_per_s,
 peak_mb (largest total resident memory of the command's process tree: the CLI, Spark's JVM and
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+MODEL = Path(__file__).resolve().parent.parent / "tests" / "golden" / "model"
 from bench_features import DARKVOYAGE, bench_folder, ensure_data, yardstick_rows_per_s  # noqa: E402
 
 
@@ -68,34 +71,47 @@ def run_tree(cmd: list[str]) -> tuple[float, float]:
     return secs, peak[0]
 
 
+def _figures(command: str, rows: int, master: str, spark: list, local: list, yard: list) -> dict:
+    s, loc = min(spark), min(local)
+    return {"command": command, "rows": rows, "engine": "spark", "master": master, "seconds": round(s[0], 2),
+            "rows_per_s": round(rows / s[0]), "peak_mb": round(max(p for _, p in spark)),
+            "local_seconds": round(loc[0], 2), "local_rows_per_s": round(rows / loc[0]),
+            "local_peak_mb": round(max(p for _, p in local)),
+            "spark_vs_local": round(loc[0] / s[0], 3),
+            "yardstick_rows_per_s": max(yard), "ratio_to_yardstick": round(rows / s[0] / max(yard), 3)}
+
+
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000_000])
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--watchlist", action="store_true", help="also time `watchlist` on both engines")
     a = ap.parse_args(argv)
     folder = bench_folder()
     exe = str(DARKVOYAGE)
+    spark_args = ["--engine", "spark", "--spark-master", a.master]
     results = []
     for rows in a.rows:
         data = ensure_data(rows, folder)
-        spark, local, yard = [], [], []
+        runs: dict[str, list] = {k: [] for k in ("spark", "local", "wl_spark", "wl_local")}
+        yard = []
         for _ in range(a.repeat):
             yard.append(yardstick_rows_per_s(data))
-            local.append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
-            spark.append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_spark_{rows}.parquet"),
-                                   "--engine", "spark", "--spark-master", a.master]))
-        s, loc = min(spark), min(local)
-        res = {"rows": rows, "engine": "spark", "master": a.master, "seconds": round(s[0], 2),
-               "rows_per_s": round(rows / s[0]), "peak_mb": round(max(p for _, p in spark)),
-               "local_seconds": round(loc[0], 2), "local_rows_per_s": round(rows / loc[0]),
-               "local_peak_mb": round(max(p for _, p in local)),
-               "spark_vs_local": round(loc[0] / s[0], 3),
-               "yardstick_rows_per_s": max(yard), "ratio_to_yardstick": round(rows / s[0] / max(yard), 3)}
-        print(json.dumps(res), flush=True)
-        results.append(res)
+            runs["local"].append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
+            runs["spark"].append(run_tree([exe, "features", str(data), "--out",
+                                           str(folder / f"voyages_spark_{rows}.parquet"), *spark_args]))
+            if a.watchlist:
+                wl = [exe, "watchlist", str(data), "--model", str(MODEL), "--out"]
+                runs["wl_local"].append(run_tree([*wl, str(folder / f"watchlist_{rows}.csv")]))
+                runs["wl_spark"].append(run_tree([*wl, str(folder / f"watchlist_spark_{rows}.csv"), *spark_args]))
+        got = [_figures("features", rows, a.master, runs["spark"], runs["local"], yard)]
+        if a.watchlist:
+            got.append(_figures("watchlist", rows, a.master, runs["wl_spark"], runs["wl_local"], yard))
+        for res in got:
+            print(json.dumps(res), flush=True)
+        results += got
     return results
-
 
 if __name__ == "__main__":
     main()

@@ -160,5 +160,5 @@ def engine(name: str = "local", master: str | None = None) -> Engine:
         if master:
             raise ConfigError("--spark-master needs --engine spark")
         return LocalEngine()
-    from .spark_engine import SparkEngine
+    from .spark import SparkEngine
     return SparkEngine(master)

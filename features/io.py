@@ -42,7 +42,7 @@ def rejected_path(out: str | Path) -> Path:
     return Path(str(out) + ".rejected.csv") if not str(out).endswith(".rejected.csv") else Path(out)
 
 
-def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
+def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Mixed-type object columns (numbers and text in one column) become text."""
     for c in frame.columns:
         if frame[c].dtype == object:
@@ -65,7 +65,7 @@ def write_table(frame: pd.DataFrame, out: str | Path, counts: RowCounts | None =
                 extra_meta: dict | None = None) -> Path:
     """Write ``frame`` to ``out`` (.parquet or .csv) with the row counts as metadata."""
     out = Path(out)
-    frame = _arrow_safe(frame.copy())
+    frame = arrow_safe(frame.copy())
     meta = {}
     if counts is not None:
         meta[META_KEY] = json.dumps(counts.to_dict()).encode()

@@ -217,6 +217,8 @@ def watchlist(inputs: Inputs,
         with stages() as stage:
             scored = score_files(inputs, m, DEFAULT, stage, eng)
             wl = ranked(scored.voyages, top, scored.no_voyage)
+            if out.suffix.lower() in (".geojson", ".html") and hasattr(eng, "listed_tracks"):
+                scored.tracks = eng.listed_tracks(wl["track_id"])  # Spark: the listed vessels' fixes only
             if sanc is not None:
                 wl["sanctions_match"] = match_sanctions(wl, scored.voyages, sanc)
                 hit = wl["sanctions_match"] != ""

@@ -49,9 +49,24 @@ def annotate(model: VoyageRiskModel, v: pd.DataFrame) -> pd.DataFrame:
     return v
 
 
+class _ModelScorer(functools.partial):
+    """``annotate(model, ...)`` that pickles whole: the model's own pickle leaves out the
+    booster, grid and gazetteer (MLflow stores them as artifacts), Spark's broadcast needs them."""
+
+    def __reduce__(self):
+        m = self.args[0]
+        return _scorer_of, (m, m.booster.model_to_string(), m.grid, m.gaz)
+
+
+def _scorer_of(model: VoyageRiskModel, booster: str, grid, gaz) -> Scorer:
+    import lightgbm as lgb
+    model.booster, model.grid, model.gaz = lgb.Booster(model_str=booster), grid, gaz
+    return _ModelScorer(annotate, model)
+
+
 def scorer(model: VoyageRiskModel) -> Scorer:
     """The engines' scorer for ``model``: it pickles (Spark broadcasts it to its workers)."""
-    return functools.partial(annotate, model)
+    return _ModelScorer(annotate, model)
 
 
 def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None, engine: Engine | None = None) -> Scored:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features import spark_engine as SE
+from features.spark import DIR_META, SparkEngine, session
 from features.io import read_counts, track_positions_table, write_rejected, write_table
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
@@ -33,7 +33,7 @@ TOL = 1e-9
 
 @pytest.fixture(scope="module")
 def spark():
-    s = SE.session(MASTER)
+    s = session(MASTER)
     yield s
     s.conf.unset("spark.sql.files.maxPartitionBytes")
 
@@ -70,6 +70,27 @@ def assert_same_table(local: pd.DataFrame, spark: pd.DataFrame, key: list[str], 
             assert not bad, f"{c}: {len(bad)} rows differ, e.g. local {xs[bad[0]]!r} spark {ys[bad[0]]!r}"
 
 
+def assert_same_watchlist(local: pd.DataFrame, spark: pd.DataFrame) -> float:
+    """Same rows in the same order, every column equal, risk to 1e-9; returns max |risk diff|."""
+    assert list(local.columns) == list(spark.columns) and len(local) == len(spark)
+    a, b = local["risk"].to_numpy(float), spark["risk"].to_numpy(float)
+    np.testing.assert_allclose(b, a, rtol=0, atol=TOL, equal_nan=True)
+    for c in local.columns.drop("risk"):
+        xs, ys = [_cell(v) for v in local[c].astype(object)], [_cell(v) for v in spark[c].astype(object)]
+        bad = [i for i, (p, q) in enumerate(zip(xs, ys)) if p != q]
+        assert not bad, f"{c}: {len(bad)} rows differ, e.g. row {bad[0]}: local {xs[bad[0]]!r} spark {ys[bad[0]]!r}"
+    both = np.isfinite(a) & np.isfinite(b)
+    return float(np.max(np.abs(a[both] - b[both]), initial=0.0))
+
+
+def _same_reasons(a: list[dict], b: list[dict]) -> bool:
+    """Reasons (feature, value, contribution, text) equal; numbers to 1e-9."""
+    def num(x, y):
+        return (x is None and y is None) or (x is not None and y is not None and abs(x - y) <= TOL * max(1.0, abs(x)))
+    return len(a) == len(b) and all(p["feature"] == q["feature"] and p["text"] == q["text"] and num(p["value"], q["value"])
+                                    and num(p["contribution"], q["contribution"]) for p, q in zip(a, b))
+
+
 def _rejected_keys(path) -> list[tuple]:
     r = pd.read_csv(path, dtype=str, keep_default_na=False)
     return sorted(zip(r["reason"], r["detail"].where(r["reason"] != "unparseable row", ""), r["file"], r["line"]))
@@ -93,7 +114,7 @@ def _local_features(files, out: Path, gaz, grid=None):
 def test_real_files_tracks_equal_local(spark, real_files, gaz, tmp_path):
     """All 39 real files at once (GFW NDJSON with nested fields, NaN tokens and junk rows; NMEA)."""
     _local_tracks(real_files, tmp_path / "local.parquet", gaz)
-    run = SE.run_tracks(real_files, str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    run = SparkEngine(MASTER).tracks(real_files, str(tmp_path / "spark.parquet"), gaz=gaz)
     assert run.counts.balanced
     assert read_counts(tmp_path / "spark.parquet") == read_counts(tmp_path / "local.parquet")
     assert run.counts.rejected["unparseable row"] > 100 and run.counts.rejected["duplicate message"] > 5000
@@ -110,9 +131,22 @@ def test_real_files_tracks_equal_local(spark, real_files, gaz, tmp_path):
     assert len(a) == sum(run.counts.rejected.values()) and a == b
 
 
+def test_semicolon_and_tab_csv_read_as_locally(spark, gaz, tmp_path):
+    """The delimiter is sniffed from the file's head on Spark too (a ';' export used to read
+    as one column: "no column for mmsi")."""
+    rows = pd.read_json(GFW_REGR / "regr_441723000.json", lines=True)[["ssvid", "timestamp", "lat", "lon"]].dropna()
+    for sep, name in ((";", "semi.csv"), ("\t", "tabs.csv")):
+        path = tmp_path / name
+        rows.rename(columns={"ssvid": "mmsi"}).to_csv(path, sep=sep, index=False)
+        _local_tracks([path], tmp_path / f"local_{name}.parquet", gaz)
+        run = SparkEngine(MASTER).tracks([path], str(tmp_path / f"spark_{name}.parquet"), gaz=gaz)
+        assert run.counts.positions > 100
+        assert read_counts(tmp_path / f"spark_{name}.parquet") == read_counts(tmp_path / f"local_{name}.parquet")
+
+
 def test_real_files_features_equal_local(spark, real_files, gaz, tmp_path):
     local = _local_features(real_files, tmp_path / "local.parquet", gaz)
-    run = SE.run_features(real_files, str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    run = SparkEngine(MASTER).features(real_files, str(tmp_path / "spark.parquet"), gaz=gaz)
     got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
     assert run.figures["voyages"] == len(local) == len(got) > 700
     assert_same_table(local, got, ["voyage_id"])
@@ -124,11 +158,16 @@ def test_real_files_features_equal_local(spark, real_files, gaz, tmp_path):
 def test_simulated_month_equal_local(spark, month, gaz, tmp_path):
     """A month of simulated Caspian traffic: every feature family, dark calls, live context."""
     local = _local_features([month], tmp_path / "local.parquet", gaz)
-    SE.run_features([month], str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+    SparkEngine(MASTER).features([month], str(tmp_path / "spark.parquet"), gaz=gaz)
     got = pq.read_table(tmp_path / "spark.parquet").to_pandas()
     assert len(local) > 1000 and (local["max_gap_h"] >= 12).sum() > 20
     assert local["ctx_neighbours_per_h"].notna().sum() > 100  # the live context is exercised
     assert_same_table(local, got, ["voyage_id"])
+    # Without --out the voyage table comes to the driver (what scoring and training use).
+    run = SparkEngine(MASTER).features([month], gaz=gaz)
+    assert run.out is None and run.figures["voyages"] == len(local)
+    assert_same_table(local, run.voyages, ["voyage_id"])
+    assert list(run.voyages["voyage_id"]) == list(local["voyage_id"])
 
 
 def test_reference_grid_and_directory_output(spark, month, gaz, tmp_path):
@@ -137,11 +176,11 @@ def test_reference_grid_and_directory_output(spark, month, gaz, tmp_path):
     grid = build_coverage(run_tracks([month], gaz, keep_all=False).positions.iloc[::3].reset_index(drop=True))
     local = _local_features([month], tmp_path / "local.parquet", gaz, grid)
     out = str(tmp_path / "voyages") + "/"
-    SE.run_features([month], out, gaz, coverage=grid, master=MASTER)
+    SparkEngine(MASTER).features([month], out, gaz=gaz, coverage=grid)
     got = pq.read_table(out).to_pandas()
     assert_same_table(local, got, ["voyage_id"])
     assert read_counts(out) == read_counts(tmp_path / "local.parquet")
-    meta = json.loads((Path(out) / SE.DIR_META).read_text())
+    meta = json.loads((Path(out) / DIR_META).read_text())
     assert meta["engine"] == "spark" and meta["feature_code_version"]
 
 
@@ -161,7 +200,7 @@ def test_csv_split_into_blocks_keeps_line_numbers(spark, month, gaz, tmp_path):
     path.write_text("".join(lines))
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(512 * 1024))
     try:
-        run = SE.run_tracks([path], str(tmp_path / "spark.parquet"), gaz, master=MASTER)
+        run = SparkEngine(MASTER).tracks([path], str(tmp_path / "spark.parquet"), gaz=gaz)
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
     _local_tracks([path], tmp_path / "local.parquet", gaz)
@@ -234,7 +273,8 @@ def _wait_for(path: Path, text: str, proc, seconds: float = 60.0) -> None:
 
 def test_standalone_cluster(real_files, gaz, tmp_path):
     """A real Spark standalone cluster (master and worker in their own JVMs, executors apart
-    from the driver): several inputs of different formats into a Parquet directory."""
+    from the driver): several inputs of different formats into a Parquet directory, and the
+    watchlist scored on the executor."""
     import signal
     from pyspark.find_spark_home import _find_spark_home
     spark_class = Path(_find_spark_home()) / "bin" / "spark-class"
@@ -263,7 +303,78 @@ def test_standalone_cluster(real_files, gaz, tmp_path):
         assert_same_table(local, pq.read_table(out).to_pandas(), ["voyage_id"])
         assert read_counts(out) == read_counts(tmp_path / "local.parquet")
         assert "app-" in worker_log.read_text()  # the job ran on the cluster's executor
+        # The watchlist: the model broadcast to the executor, voyages scored there.
+        model = str(ROOT / "tests" / "golden" / "model")
+        for eng in ("spark", "local"):
+            extra = ["--engine", "spark", "--spark-master", f"spark://127.0.0.1:{port}"] if eng == "spark" else []
+            r = _cli(sys.executable, "-m", "serving.cli", "watchlist", *map(str, files), "--out",
+                     str(tmp_path / f"wl_{eng}.csv"), "--model", model, *extra)
+            assert r.returncode == 0, r.stderr[-3000:]
+        read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731 - text as written
+        wl = read(tmp_path / "wl_local.csv")
+        assert len(wl) > 20
+        pd.testing.assert_frame_equal(wl, read(tmp_path / "wl_spark.csv"))
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from training.registry import load_model
+    return load_model(str(ROOT / "tests" / "golden" / "model"))[0]
+
+
+def test_real_files_watchlist_equal_local(spark, real_files, gaz, model):
+    """``score`` on Spark (the scorer broadcast, voyages scored per MMSI bucket): the same
+    scored voyage table and the same ranked watchlist as the local engine."""
+    from serving.scoring import score_files, watchlist
+    local = score_files(real_files, model)
+    eng = SparkEngine(MASTER)
+    try:
+        got = score_files(real_files, model, engine=eng)
+        assert got.counts == local.counts
+        cols = [c for c in local.voyages.columns if c != "reasons"]
+        assert_same_table(local.voyages[cols], got.voyages[cols], ["voyage_id"])
+        by_id = dict(zip(got.voyages["voyage_id"], got.voyages["reasons"]))
+        bad = [v for v, r in zip(local.voyages["voyage_id"], local.voyages["reasons"]) if not _same_reasons(r, by_id[v])]
+        assert not bad, (bad[:3], [by_id[v] for v in bad[:1]])
+        assert_same_table(local.no_voyage, got.no_voyage, ["track_id"])
+        a, b = watchlist(local.voyages, None, local.no_voyage), watchlist(got.voyages, None, got.no_voyage)
+        assert len(a) > 300 and (a["level"] == "insufficient data").any()
+        diff = assert_same_watchlist(a, b)
+        print(f"real files: {len(a)} watchlist rows, {len(local.voyages)} voyages, max |risk diff| {diff:.1e}")
+        # The listed vessels' fixes for the maps, as the local engine has them.
+        tr = eng.listed_tracks(a["track_id"].head(25))
+        pos = local.tracks.positions
+        mine = pos[(pos["mmsi"].astype(str) + "-" + pos["track_no"].astype(str)).isin(set(a["track_id"].head(25)))]
+        assert len(tr.positions) == len(mine) > 0
+        assert_same_table(mine[list(tr.positions.columns)], tr.positions, ["mmsi", "timestamp", "lat", "lon"])
+    finally:
+        eng.close()
+
+
+def test_month_watchlist_cli_equal_local(month, tmp_path):
+    """``darkvoyage watchlist --engine spark``: CSV, GeoJSON and HTML (the maps need the listed
+    vessels' fixes and port visits) equal the local engine's."""
+    model = str(ROOT / "tests" / "golden" / "model")
+    outs = {}
+    for eng in ("local", "spark"):
+        for suffix in ("csv", "geojson", "html"):
+            out = tmp_path / f"{eng}.{suffix}"
+            extra = ["--engine", "spark", "--spark-master", MASTER] if eng == "spark" else []
+            top = ["--top", "40"] if suffix != "csv" else []
+            r = _cli(sys.executable, "-m", "serving.cli", "watchlist", str(month), "--out", str(out), "--model", model,
+                     *top, *extra)
+            assert r.returncode == 0, r.stderr[-3000:]
+            outs[eng, suffix] = out
+    read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731 - text as written
+    a, b = read(outs["local", "csv"]), read(outs["spark", "csv"])
+    assert len(a) > 100 and (a["level"] == "high").any()
+    pd.testing.assert_frame_equal(a, b)
+    ga, gb = (json.loads(outs[e, "geojson"].read_text()) for e in ("local", "spark"))
+    kinds = {f["properties"]["feature"] for f in ga["features"]}
+    assert {"voyage", "gap", "port_visit"} <= kinds
+    assert ga == gb
+    assert outs["local", "html"].read_text() == outs["spark", "html"].read_text()
