@@ -82,9 +82,14 @@ def tracks_without_voyage(positions: pd.DataFrame, voyages: pd.DataFrame, gaz: G
 
 
 def score_raw(raw: ReadResult, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,
-              live_context: bool = True) -> Scored:
+              live_context: bool = True, no_voyage: str = "always") -> Scored:
     """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
-    and explain every voyage."""
+    and explain every voyage.
+
+    ``live_context=False`` skips the neighbour and cell-day context columns (``ctx_*``): no
+    model input and no reason reads them, so risks and reasons are the same without them.
+    ``no_voyage="if none"`` builds :attr:`Scored.no_voyage` only when there is no voyage at all
+    (what ``POST /score`` reports); ``"always"`` for every track without one (the watchlist)."""
     tr = tracks_from_raw(raw, model.gaz, cfg, stage, keep_all=False)
     stage("voyage features")
     v = vessel_voyages(tr.positions, model.gaz, cfg, model.grid)
@@ -92,13 +97,15 @@ def score_raw(raw: ReadResult, model: VoyageRiskModel, cfg: Config = DEFAULT, st
         v = add_live_context(v, tr.positions, cfg)
     stage("scoring")
     v = v.reset_index(drop=True)
-    v["risk"] = model.risk(v)
+    X = model.matrix_array(v) if len(v) else None  # once, for the risks and the reasons
+    v["risk"] = model.calibrate(model.raw(X)) if len(v) else np.zeros(0)
     v["level"] = model.level(v["risk"])
-    reasons = explain(model, v)
+    reasons = explain(model, v, X=X)
     v["reasons"] = reasons
     v["reasons_text"] = [reasons_line(r) for r in reasons]
     v["partial"] = partial_of(v)
-    return Scored(v, tr, model.gaz, tracks_without_voyage(tr.positions, v, model.gaz))
+    nv = tracks_without_voyage(tr.positions, v, model.gaz) if no_voyage == "always" or len(v) == 0 else None
+    return Scored(v, tr, model.gaz, nv)
 
 
 def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None) -> Scored:
@@ -106,14 +113,15 @@ def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lamb
     return score_raw(read_inputs(paths), model, cfg, stage)
 
 
-def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT) -> Scored:
-    """Positions already in memory (canonical column names)."""
+def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT, **how) -> Scored:
+    """Positions already in memory (canonical column names); ``how``: :func:`score_raw`'s
+    ``live_context`` and ``no_voyage``."""
     empty = pd.DataFrame({"_file": pd.Series(dtype="str"), "_line": pd.Series(dtype="int64"), "raw": pd.Series(dtype="str"),
                           "_reason": pd.Series(dtype="str"), "_detail": pd.Series(dtype="str")})
     f = frame.copy()
     f["_line"] = np.arange(1, len(f) + 1)
     f["_file"] = "request"
-    return score_raw(ReadResult(f, empty), model, cfg)
+    return score_raw(ReadResult(f, empty), model, cfg, **how)
 
 
 def watchlist(voyages: pd.DataFrame, top: int | None = None, no_voyage: pd.DataFrame | None = None) -> pd.DataFrame:
