@@ -42,6 +42,9 @@ MAX_POSITIONS = 50_000
 #: inflation (``DARKVOYAGE_MAX_UPLOAD_MB``, default 100): an uploaded positions file for
 #: /watchlist is the largest legitimate body.
 MAX_BODY_MB = settings().max_upload_mb
+#: Parquet holds 3-10x its size in decoded values on AIS data: an upload decoding to more than
+#: this many times the byte limit (1 GB at the default) is refused as a decompression bomb.
+PARQUET_EXPANSION = 10
 #: Largest batch /score_voyages takes in one request: also BentoML's batch size, so one
 #: request never has to be split across batches.
 MAX_VOYAGES = 10_000
@@ -554,8 +557,11 @@ class VoyageRisk:
                 except Refused as r:
                     raise _status(r) from None
                 name = name.with_suffix("") if name.suffix == ".gz" else name
+            parquet = data[:4] == b"PAR1"
             name.write_bytes(data)
             del data
+            if parquet:  # Parquet pages are compressed too: the same cap on what they hold
+                _check_parquet_size(name, _limit_bytes())
             try:
                 sc = score_files([name], self.model)
             except (DarkvoyageError, ValueError) as err:
@@ -566,6 +572,23 @@ class VoyageRisk:
         wl = ranked(sc.voyages, top, sc.no_voyage)
         rows = [{k: _jsonable(x) for k, x in r.items()} for r in wl.to_dict("records")]
         return {"model_version": MODEL_INFO.get("version"), "rows": sc.tracks.counts.to_dict(), "watchlist": rows}
+
+
+def _check_parquet_size(path: Path, limit: int) -> None:
+    """A Parquet upload is compressed and encoded (dictionaries, run lengths): a small file
+    can decode to gigabytes. Decided from its footer before any page is read: more than
+    :data:`PARQUET_EXPANSION` x ``limit`` bytes of decoded values (8 per cell) is a 413."""
+    import pyarrow.parquet as pq
+    try:
+        md = pq.read_metadata(path)
+        decoded = max(md.num_rows * md.num_columns * 8,
+                      sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups)))
+    except Exception:  # noqa: BLE001 - an unreadable footer is the reader's 400 to give
+        return
+    if decoded > PARQUET_EXPANSION * limit:
+        raise _status(Refused(413, "request too large", "body", f"over the {limit / 1e6:g} MB limit once "
+                              f"decompressed (DARKVOYAGE_MAX_UPLOAD_MB x {PARQUET_EXPANSION} for Parquet): "
+                              f"{md.num_rows:,} rows x {md.num_columns} columns"))
 
 
 def _status(r: Refused):

@@ -575,3 +575,24 @@ def test_score_answers_are_those_of_the_reference_code(server, trained, tmp_path
             assert got[vid]["reasons"] == rs, vid
             compared += 1
     assert compared >= 5
+
+
+def test_parquet_bomb_upload_is_refused_from_its_footer(server, tmp_path):
+    """A small Parquet file whose rows decode to more than PARQUET_EXPANSION x the byte limit:
+    a 413 naming the limit, decided before any page is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from serving.service import PARQUET_EXPANSION
+    client, _, _ = server
+    n = 1_000_000
+    block = pa.table({"mmsi": np.full(n, 273000001, np.int64), "timestamp": np.full(n, 1_700_000_000, np.int64),
+                      "lat": np.full(n, 40.0), "lon": np.full(n, 50.0)})
+    f = tmp_path / "bomb.parquet"
+    rounds = PARQUET_EXPANSION * LIMIT_MB * 1_000_000 // (n * 4 * 8) + 1
+    with pq.ParquetWriter(f, block.schema, compression="zstd") as w:
+        for _ in range(rounds):
+            w.write_table(block)
+    assert f.stat().st_size < LIMIT_MB * 1_000_000 / 10
+    r = client.post("/watchlist", files={"file": ("bomb.parquet", f.read_bytes(), "application/octet-stream")})
+    assert r.status_code == 413, r.text[:300]
+    assert r.json()["field"] == "body" and "DARKVOYAGE_MAX_UPLOAD_MB" in r.json()["problem"]
