@@ -582,7 +582,10 @@ def test_parquet_bomb_upload_is_refused_from_its_footer(server, tmp_path):
     a 413 naming the limit, decided before any page is read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from serving.service import PARQUET_EXPANSION
+    import warnings
+    with warnings.catch_warnings():  # bentoml's own import-time deprecation notices
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from serving.service import PARQUET_EXPANSION
     client, _, _ = server
     n = 1_000_000
     block = pa.table({"mmsi": np.full(n, 273000001, np.int64), "timestamp": np.full(n, 1_700_000_000, np.int64),
