@@ -29,7 +29,7 @@ import bentoml
 import numpy as np
 import pandas as pd
 from bentoml.exceptions import InvalidArgument
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictStr, create_model
 
 from features.settings import settings
 from features.voyage_features import FEATURE_NAMES
@@ -60,6 +60,16 @@ SUFFIXES = ("", ".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson",
 MODEL_INFO: dict = {}
 
 
+def _whole(v):
+    """JSON Schema's integer is any number without a fraction (``273000001.0`` too); strings and
+    booleans stay what they are, for strict validation to refuse."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+#: An integer field: a whole number, never text or a boolean.
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
+
 class Position(BaseModel):
     # Strict: a number where the schema says string, or a string where it says number, is a
     # 400 naming the field (pydantic's lax mode would turn "40" into 40.0 and 1.7e9 into a date).
@@ -70,7 +80,8 @@ class Position(BaseModel):
     sog: Optional[float] = Field(None, ge=0, le=102.3, description="knots")
     cog: Optional[float] = Field(None, ge=0, le=360, description="degrees")
     heading: Optional[float] = Field(None, ge=0, le=511)
-    nav_status: Optional[int] = Field(None, ge=0, le=15)
+    # (Optional inside the annotation: outside, the schema would lose the bounds it checks.)
+    nav_status: Annotated[Optional[int], BeforeValidator(_whole)] = Field(None, ge=0, le=15)
     destination: Optional[str] = Field(None, max_length=120)
     name: Optional[str] = Field(None, max_length=120)
     imo: Optional[str] = Field(None, max_length=20)
@@ -84,7 +95,7 @@ class TrackIn(BaseModel):
         "mmsi": 273123456, "positions": [
             {"timestamp": "2024-03-01T05:00:00Z", "lat": 41.2, "lon": 51.3, "sog": 9.5, "cog": 90.0},
             {"timestamp": "2024-03-01T06:00:00Z", "lat": 41.2, "lon": 51.5, "sog": 9.5, "cog": 90.0}]}})
-    mmsi: int = Field(ge=200_000_000, le=799_999_999, description="a ship-station MMSI")
+    mmsi: WholeNumber = Field(ge=200_000_000, le=799_999_999, description="a ship-station MMSI")
     positions: list[Position] = Field(min_length=1, max_length=MAX_POSITIONS)
 
 

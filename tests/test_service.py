@@ -599,3 +599,11 @@ def test_parquet_bomb_upload_is_refused_from_its_footer(server, tmp_path):
     r = client.post("/watchlist", files={"file": ("bomb.parquet", f.read_bytes(), "application/octet-stream")})
     assert r.status_code == 413, r.text[:300]
     assert r.json()["field"] == "body" and "DARKVOYAGE_MAX_UPLOAD_MB" in r.json()["problem"]
+
+
+def test_a_whole_number_written_with_a_fraction_is_an_integer(server):
+    """JSON Schema's integer includes 273000001.0: strict types refuse text and booleans, not that."""
+    client, _, _ = server
+    r = client.post("/score", json={"mmsi": 273000001.0, "positions": [{**ONE, "nav_status": 1.0}]})
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["mmsi"] == 273000001
