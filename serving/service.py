@@ -16,6 +16,7 @@ string where the schema says number is a 400 naming the field, before any batchi
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
+import anyio
 import bentoml
 import numpy as np
 import pandas as pd
@@ -348,7 +350,7 @@ class Gate:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             if path in PROTECTED:
                 key = settings().api_key
-                if key and headers.get("x-api-key") != key:
+                if key and not hmac.compare_digest(headers.get("x-api-key", "").encode(), key.encode()):
                     raise Refused(401, "unauthorized", "x-api-key", "missing or wrong API key")
             if path == "/model":
                 if method != "GET":
@@ -373,8 +375,8 @@ class Gate:
             raise Refused(413, "request too large", "body",
                           f"over the {limit / 1e6:g} MB request limit (DARKVOYAGE_MAX_UPLOAD_MB)")
         body = await read_body(receive, limit)
-        if encoding in ("gzip", "x-gzip"):
-            body = inflate(body, limit)
+        if encoding in ("gzip", "x-gzip"):  # up to the limit of CPU work: off the event loop
+            body = await anyio.to_thread.run_sync(inflate, body, limit)
         raw = [(k, v) for k, v in scope.get("headers", [])
                if k.lower() not in (b"content-length", b"content-encoding", b"transfer-encoding")]
         raw.append((b"content-length", str(len(body)).encode()))
