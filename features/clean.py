@@ -98,9 +98,9 @@ def _text(col: pd.Series) -> pd.Series:
 
 
 #: Valid range [low, high) of optional numeric fields; outside it the AIS "not available"
-#: value: sog 102.3 (102.2 = "102.2 kn or more": nothing in the Caspian), cog 360,
+#: value: sog 102.3 (and 102.2 = "102.2 kn or more", see ``schema.SOG_MAX_KN``), cog 360,
 #: heading 511, draught 0.
-VALID_RANGE = {"sog": (0.0, 102.2), "cog": (0.0, 360.0), "heading": (0.0, 360.0), "draught": (1e-9, np.inf)}
+VALID_RANGE = {"sog": (0.0, S.SOG_MAX_KN), "cog": (0.0, 360.0), "heading": (0.0, 360.0), "draught": (1e-9, np.inf)}
 
 
 def _optional_columns(f: pd.DataFrame) -> None:

@@ -137,15 +137,24 @@ class LocalEngine:
             voyages = add_live_context(voyages, tr.positions, cfg)
         return voyages
 
-    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage,
+              live_context: bool = True, no_voyage: str = "always") -> Run:
+        """See :class:`Engine`. ``live_context=False`` skips the ``ctx_*`` columns (nothing the
+        scorer reads); ``no_voyage="if none"`` lists tracks without a voyage only when no track
+        has one (a REST answer about one vessel)."""
         from .no_voyage import tracks_without_voyage
+        from .pipeline import build_coverage
         gaz = gaz or load_gazetteer()
-        run = self.features(inputs, None, gaz=gaz, cfg=cfg, coverage=coverage, stage=stage)
+        tr = self.tracked(inputs, gaz, cfg, stage)
+        if coverage is None:
+            stage("coverage grid")
+            coverage = build_coverage(tr.positions, cfg)
+        voyages = self.voyages(tr, gaz, cfg, coverage, stage, live_context)
         stage("scoring")
-        run.voyages = scorer(run.voyages.reset_index(drop=True))
-        run.no_voyage = tracks_without_voyage(run.tracks.positions, run.voyages, gaz)
-        run.figures = {"voyages scored": len(run.voyages)}
-        return run
+        voyages = scorer(voyages.reset_index(drop=True))
+        nv = tracks_without_voyage(tr.positions, voyages, gaz) if no_voyage == "always" or len(voyages) == 0 else None
+        return Run(tr.counts, None, {"voyages scored": len(voyages)}, voyages=voyages, no_voyage=nv, tracks=tr,
+                   coverage=coverage)
 
 
 ENGINES = ("local", "spark")

@@ -17,6 +17,11 @@ CANONICAL = REQUIRED + OPTIONAL
 NUMERIC_OPTIONAL = ("sog", "cog", "heading", "draught")
 TEXT_OPTIONAL = ("nav_status", "imo", "name", "callsign", "ship_type", "destination",
                  "receiver_type", "source")
+#: AIS speed over ground: 102.2 means "102.2 kn or more" and 102.3 "not available", the
+#: largest value the 10-bit field holds. Readers and the REST schema take both; validation
+#: keeps speeds below SOG_MAX_KN (nothing in the Caspian sails at 102 kn).
+SOG_MAX_KN = 102.2
+SOG_NOT_AVAILABLE_KN = 102.3
 #: Identity columns that a static (no position) row carries to its vessel's positions.
 IDENTITY = ("imo", "name", "callsign", "ship_type", "destination", "draught")
 

@@ -40,9 +40,10 @@ def partial_of(voyages: pd.DataFrame) -> np.ndarray:
 def annotate(model: VoyageRiskModel, v: pd.DataFrame) -> pd.DataFrame:
     """A voyage table (index 0..n-1) -> the same rows with the model's ``risk``, ``level``,
     ``reasons`` (list of dicts), ``reasons_text`` and ``partial``."""
-    v["risk"] = model.risk(v)
+    X = model.matrix_array(v) if len(v) else None  # once, for the risks and the reasons
+    v["risk"] = model.calibrate(model.raw(X)) if len(v) else np.zeros(0)
     v["level"] = model.level(v["risk"])
-    reasons = explain(model, v)
+    reasons = explain(model, v, X=X)
     v["reasons"] = reasons
     v["reasons_text"] = [reasons_line(r) for r in reasons]
     v["partial"] = partial_of(v)
@@ -69,10 +70,18 @@ def scorer(model: VoyageRiskModel) -> Scorer:
     return _ModelScorer(annotate, model)
 
 
-def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None, engine: Engine | None = None) -> Scored:
+def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None, engine: Engine | None = None,
+              live_context: bool = True, no_voyage: str = "always") -> Scored:
     """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
-    and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files."""
-    run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage)
+    and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files.
+
+    ``live_context=False`` skips the neighbour and cell-day context columns (``ctx_*``): no
+    model input and no reason reads them, so risks and reasons are the same without them.
+    ``no_voyage="if none"`` builds :attr:`Scored.no_voyage` only when there is no voyage at all
+    (what ``POST /score`` reports); ``"always"`` for every track without one (the watchlist)."""
+    eng = engine or LocalEngine()
+    extra = {} if live_context and no_voyage == "always" else {"live_context": live_context, "no_voyage": no_voyage}
+    run = eng.score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage, **extra)
     return Scored(run.voyages, run.tracks, model.gaz, run.no_voyage, run.counts)
 
 
@@ -81,14 +90,15 @@ def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lamb
     return score_raw(list(paths), model, cfg, stage, engine)
 
 
-def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT) -> Scored:
-    """Positions already in memory (canonical column names)."""
+def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT, **how) -> Scored:
+    """Positions already in memory (canonical column names); ``how``: :func:`score_raw`'s
+    ``live_context`` and ``no_voyage``."""
     empty = pd.DataFrame({"_file": pd.Series(dtype="str"), "_line": pd.Series(dtype="int64"), "raw": pd.Series(dtype="str"),
                           "_reason": pd.Series(dtype="str"), "_detail": pd.Series(dtype="str")})
     f = frame.copy()
     f["_line"] = np.arange(1, len(f) + 1)
     f["_file"] = "request"
-    return score_raw(ReadResult(f, empty), model, cfg)
+    return score_raw(ReadResult(f, empty), model, cfg, **how)
 
 
 def watchlist(voyages: pd.DataFrame, top: int | None = None, no_voyage: pd.DataFrame | None = None) -> pd.DataFrame:

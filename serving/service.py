@@ -6,6 +6,12 @@ Routes (contract section 5): ``POST /score``, ``POST /score_voyages`` (adaptive 
 registry: ``DARKVOYAGE_MODEL_URI`` (default ``models:/voyage-risk@champion``) in the store of
 ``MLFLOW_TRACKING_URI`` (default ``mlruns/``). When ``DARKVOYAGE_API_KEY`` is set, every
 scoring route wants it in the ``x-api-key`` header.
+
+Hostile input never reaches BentoML's parsers unchecked: the :class:`Gate` middleware reads
+every request body itself (counting bytes, chunked or not), refuses content types the route
+does not take, inflates gzip with a cap, checks a multipart upload parses, and reshapes every
+4xx into one JSON body ``{error, field, problem}``. Request models use strict types, so a
+string where the schema says number is a 400 naming the field, before any batching.
 """
 
 from __future__ import annotations
@@ -13,129 +19,34 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Literal
 
 import bentoml
 import numpy as np
 import pandas as pd
 from bentoml.exceptions import InvalidArgument
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import Field
 
 from features.settings import settings
-from features.catalogue import FEATURE_NAMES
+from serving.http_gate import (
+    MODEL_INFO,
+    Gate,
+    Refused,
+    as_http_error,
+    check_parquet_size,
+    inflate,
+    jsonable,
+    limit_bytes,
+)
+from serving.requests import MAX_VOYAGES, SUFFIXES, Position, TrackIn, VoyageRow, track_frame
 
 log = logging.getLogger("darkvoyage.service")
-
-#: Largest track one /score request may carry: a month of fixes every minute is ~45 k.
-MAX_POSITIONS = 50_000
-#: Largest request body (an uploaded positions file for /watchlist).
-MAX_BODY_MB = settings().max_upload_mb
-#: Largest batch /score_voyages takes in one request.
-MAX_VOYAGES = 10_000
-REQUIRED_FIELDS = ("timestamp", "lat", "lon")
-PROTECTED = ("/score", "/score_voyages", "/watchlist", "/model")
-MODEL_INFO: dict = {}
-
-
-class Position(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    timestamp: datetime = Field(description="ISO 8601; without a zone it is UTC")
-    lat: float = Field(ge=-90, le=90, description="degrees")
-    lon: float = Field(ge=-180, le=180, description="degrees")
-    sog: Optional[float] = Field(None, ge=0, le=102.3, description="knots")
-    cog: Optional[float] = Field(None, ge=0, le=360, description="degrees")
-    heading: Optional[float] = Field(None, ge=0, le=511)
-    nav_status: Optional[int] = Field(None, ge=0, le=15)
-    destination: Optional[str] = Field(None, max_length=120)
-    name: Optional[str] = Field(None, max_length=120)
-    imo: Optional[str] = Field(None, max_length=20)
-    callsign: Optional[str] = Field(None, max_length=20)
-    ship_type: Optional[str] = Field(None, max_length=60)
-    draught: Optional[float] = Field(None, ge=0, le=30)
-
-
-class TrackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mmsi: int = Field(ge=200_000_000, le=799_999_999, description="a ship-station MMSI")
-    positions: list[Position] = Field(min_length=1, max_length=MAX_POSITIONS)
-
-
-VoyageRow = create_model(
-    "VoyageRow", __config__=ConfigDict(extra="allow"),
-    **{name: (Optional[float], Field(..., description="see docs/features.md")) for name in FEATURE_NAMES})
 
 
 def _bad(field: str, problem: str) -> InvalidArgument:
     return InvalidArgument(json.dumps({"error": "bad request", "field": field, "problem": problem}))
 
-
-def _jsonable(v):
-    if v is pd.NaT:  # a datetime to isinstance, but no time: null
-        return None
-    if isinstance(v, (pd.Timestamp, datetime)):
-        return pd.Timestamp(v).isoformat()
-    if isinstance(v, (np.floating, float)):
-        return None if not np.isfinite(v) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)):
-        return None
-    return v
-
-
-class _ClientErrorsAreNotServerErrors(logging.Filter):
-    """BentoML logs a full traceback for every request it rejects (bad JSON, a failed field
-    check). Those are the client's 4xx, already in the access log: one line per request."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.getMessage().startswith("Exception on "):
-            from bentoml.exceptions import BentoMLException
-            from pydantic import ValidationError
-            err = record.exc_info[1]
-            if isinstance(err, ValidationError):
-                return False
-            if isinstance(err, BentoMLException) and 400 <= int(err.error_code) < 500:
-                return False
-        return True
-
-
-logging.getLogger("bentoml._internal.server.http_app").addFilter(_ClientErrorsAreNotServerErrors())
-
-
-class Gate:
-    """ASGI middleware: API key on the scoring routes, a body-size limit, and GET /model."""
-
-    def __init__(self, app, **_):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path, method = scope["path"].rstrip("/") or "/", scope["method"]
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        if path in PROTECTED:
-            key = settings().api_key
-            if key and headers.get("x-api-key") != key:
-                return await _send(send, 401, {"error": "unauthorized", "field": "x-api-key",
-                                               "problem": "missing or wrong API key"})
-            size = headers.get("content-length")
-            if size and size.isdigit() and int(size) > MAX_BODY_MB * 1e6:
-                return await _send(send, 413, {"error": "request too large", "field": "body",
-                                               "problem": f"over {MAX_BODY_MB:g} MB"})
-        if path == "/model":
-            if method != "GET":
-                return await _send(send, 405, {"error": "method not allowed", "field": "method", "problem": "use GET"})
-            return await _send(send, 200, MODEL_INFO)
-        return await self.app(scope, receive, send)
-
-
-async def _send(send, status: int, body: dict):
-    data = json.dumps(body, default=_jsonable).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-    await send({"type": "http.response.body", "body": data})
 
 
 @bentoml.service(name="darkvoyage", workers=1, traffic={"timeout": 300})
@@ -156,10 +67,10 @@ class VoyageRisk:
     def _voyages_json(self, v: pd.DataFrame) -> list[dict]:
         out = []
         for r in v.itertuples(index=False):
-            out.append({"voyage_id": r.voyage_id, "start": _jsonable(r.start), "end": _jsonable(r.end),
-                        "origin_port": _jsonable(r.origin_port), "destination_port": _jsonable(r.destination_port),
+            out.append({"voyage_id": r.voyage_id, "start": jsonable(r.start), "end": jsonable(r.end),
+                        "origin_port": jsonable(r.origin_port), "destination_port": jsonable(r.destination_port),
                         "risk": float(r.risk), "level": r.level, "partial": r.partial,
-                        "reasons": [{k: _jsonable(x) for k, x in d.items()} for d in r.reasons]})
+                        "reasons": [{k: jsonable(x) for k, x in d.items()} for d in r.reasons]})
         return out
 
     @bentoml.api(route="/score", input_spec=TrackIn)
@@ -167,13 +78,8 @@ class VoyageRisk:
         """One vessel's positions -> per-voyage risk, level and reasons, and the vessel's risk."""
         from features.no_voyage import NO_VOYAGE_REASON
         from serving.scoring import score_frame
-        # Columns straight from the attributes: model_dump() per position costs ~5 us each.
-        cols = {f: [getattr(p, f) for p in positions] for f in Position.model_fields}
-        frame = pd.DataFrame({"mmsi": mmsi, **{f: v for f, v in cols.items()
-                                               if f in REQUIRED_FIELDS or any(x is not None for x in v)}})
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
         try:
-            sc = score_frame(frame, self.model)
+            sc = score_frame(track_frame(mmsi, positions), self.model, live_context=False, no_voyage="if none")
         except ValueError as err:
             raise _bad("positions", str(err)) from None
         v = sc.voyages
@@ -189,32 +95,60 @@ class VoyageRisk:
                 "rows": sc.tracks.counts.to_dict(), "voyages": self._voyages_json(v)}
 
     @bentoml.api(route="/score_voyages", batchable=True, max_batch_size=MAX_VOYAGES, max_latency_ms=1000)
-    def score_voyages(self, voyages: list[VoyageRow]) -> list[dict[str, Any]]:
-        """Feature rows (as ``darkvoyage features`` writes them) -> risk and level per row."""
-        frame = pd.DataFrame([r.model_dump() for r in voyages])
-        risk = self.model.risk(frame)
+    def score_voyages(self, voyages: Annotated[list[VoyageRow], Field(max_length=MAX_VOYAGES)]) -> list[dict[str, Any]]:
+        """Feature rows (as ``darkvoyage features`` writes them) -> risk and level per row.
+        Each request was validated on its own (strict types), so a batch holds only good rows."""
+        n = len(voyages)
+        frame = pd.DataFrame({f: np.array([getattr(r, f) for r in voyages], dtype=float) for f in self.model.features
+                              if f in VoyageRow.model_fields}, index=pd.RangeIndex(n))
+        risk = np.zeros(n)
+        # A row that carries where its longest gap started gets its grid features from the
+        # model's own grid; a row without keeps the ones it brought (model.matrix).
+        has = np.array(["lg_start_lat" in r.model_fields_set or "lg_start_lon" in r.model_fields_set for r in voyages],
+                       dtype=bool)
+        if has.any():
+            g = frame[has].assign(**{c: np.array([getattr(r, c) for r, h in zip(voyages, has) if h], dtype=float)
+                                     for c in ("lg_start_lat", "lg_start_lon")})
+            risk[has] = self.model.risk(g)
+        if (~has).any():
+            risk[~has] = self.model.risk(frame[~has])
         level = self.model.level(risk)
-        ids = frame["voyage_id"].tolist() if "voyage_id" in frame else [None] * len(frame)
-        return [{"voyage_id": i, "risk": float(r), "level": str(lv)} for i, r, lv in zip(ids, risk, level)]
+        return [{"voyage_id": r.voyage_id, "risk": float(x), "level": str(lv)} for r, x, lv in zip(voyages, risk, level)]
 
     @bentoml.api(route="/watchlist")
-    def watchlist(self, file: Path, top: int = 50, suffix: str = "") -> dict[str, Any]:
+    def watchlist(self, file: Path, top: Annotated[int, Field(ge=1, le=10_000)] = 50,
+                  suffix: Literal[SUFFIXES] = "") -> dict[str, Any]:  # type: ignore[valid-type]
         """An uploaded positions file (CSV, Parquet, NDJSON, NMEA) -> the ranked watchlist."""
-        from features.readers import InputError
-        from serving.scoring import score_files, watchlist as ranked
-        if not 1 <= top <= 10_000:
-            raise _bad("top", "must be between 1 and 10000")
+        from features.errors import DarkvoyageError
+        from serving.scoring import score_files
+        from serving.scoring import watchlist as ranked
         src = Path(file)
+        if not suffix:  # the uploaded name's suffix tells the reader the format, if it is one we know
+            own = "".join(Path(str(getattr(file, "name", src.name))).suffixes[-2:]).lower()
+            suffix = own if own in SUFFIXES else ""
         with tempfile.TemporaryDirectory() as tmp:
-            # Keep the uploaded name's suffix so the reader knows the format; else it sniffs.
-            name = Path(tmp) / ("upload" + (suffix or "".join(Path(getattr(file, "name", src.name)).suffixes[-2:])))
-            name.write_bytes(src.read_bytes())
+            name = Path(tmp) / ("upload" + suffix)
+            data = src.read_bytes()
+            if data[:2] == b"\x1f\x8b":  # a gzip file: inflated here, with the same cap as a request body
+                try:
+                    data = inflate(data, limit_bytes())
+                except Refused as r:
+                    raise as_http_error(r) from None
+                name = name.with_suffix("") if name.suffix == ".gz" else name
+            parquet = data[:4] == b"PAR1"
+            name.write_bytes(data)
+            del data
+            if parquet:  # Parquet pages are compressed too: the same cap on what they hold
+                check_parquet_size(name, limit_bytes())
             try:
                 sc = score_files([name], self.model)
-            except (InputError, ValueError) as err:
+            except (DarkvoyageError, ValueError) as err:
                 raise _bad("file", str(err).replace(str(name), "upload")) from None
+            except Exception as err:  # noqa: BLE001 - a reader choking on hostile bytes is a bad file, not a 500
+                log.warning("upload unreadable: %s: %s", type(err).__name__, err)
+                raise _bad("file", f"not a readable positions file ({type(err).__name__})") from None
         wl = ranked(sc.voyages, top, sc.no_voyage)
-        rows = [{k: _jsonable(x) for k, x in r.items()} for r in wl.to_dict("records")]
+        rows = [{k: jsonable(x) for k, x in r.items()} for r in wl.to_dict("records")]
         return {"model_version": MODEL_INFO.get("version"), "rows": sc.tracks.counts.to_dict(), "watchlist": rows}
 
 

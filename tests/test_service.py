@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +20,9 @@ import pytest
 from training.simulator import SimConfig, simulate, write_scenario
 
 KEY = "test-key-123"
+#: The test server's byte limit: above the largest schema-valid body a fuzzer sends (10,000
+#: feature rows), so the byte limit and the count limits can each be tested.
+LIMIT_MB = 30
 EXE = str(Path(sys.executable).parent / "darkvoyage")
 
 
@@ -44,9 +48,12 @@ def server(trained):
     root, paths, env = trained
     port = _free_port()
     env = {**env, "BENTOML_HOME": str(root / "bentoml"), "BENTOML_DO_NOT_TRACK": "true",
-           "DARKVOYAGE_API_KEY": KEY, "DARKVOYAGE_MAX_UPLOAD_MB": "5"}
-    proc = subprocess.Popen([EXE, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+           "DARKVOYAGE_API_KEY": KEY, "DARKVOYAGE_MAX_UPLOAD_MB": str(LIMIT_MB)}
+    # The server's log goes to a file: a pipe nobody reads fills up after a few hundred access
+    # lines (a fuzzer's worth) and then blocks the server's event loop on its next log line.
+    log = (root / "server.log").open("wb")
+    proc = subprocess.Popen([EXE, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -56,16 +63,17 @@ def server(trained):
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
-            raise RuntimeError(proc.stdout.read().decode()[-3000:])
+            raise RuntimeError((root / "server.log").read_text()[-3000:])
         time.sleep(0.5)
     else:
         os.killpg(proc.pid, 15)
         raise RuntimeError("server did not get ready in 120 s")
     client = httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=120)
-    yield client, paths
+    yield client, paths, port
     client.close()
     os.killpg(proc.pid, 15)
     proc.wait(timeout=30)
+    log.close()
 
 
 def _track(paths, profile_prefix="dark"):
@@ -81,7 +89,7 @@ def _track(paths, profile_prefix="dark"):
 
 
 def test_score_matches_the_watchlist_command(server, tmp_path, trained):
-    client, paths = server
+    client, paths, _ = server
     mmsi, pos, body = _track(paths)
     r = client.post("/score", json=body)
     assert r.status_code == 200, r.text
@@ -107,7 +115,7 @@ def test_score_matches_the_watchlist_command(server, tmp_path, trained):
 
 
 def test_score_voyages_batch(server, trained):
-    client, paths = server
+    client, paths, _ = server
     from features.engine import LocalEngine
     v = LocalEngine().features([paths["positions"]]).voyages
     rows = json.loads(v.head(300).to_json(orient="records", date_format="iso"))
@@ -122,7 +130,7 @@ def test_score_voyages_batch(server, trained):
 
 
 def test_watchlist_upload(server, tmp_path):
-    client, paths = server
+    client, paths, _ = server
     pos = pd.read_parquet(paths["positions"])
     f = tmp_path / "few.csv"
     pos[pos["mmsi"].isin(pos["mmsi"].unique()[:6])].head(20000).to_csv(f, index=False)
@@ -144,7 +152,7 @@ def _positions(frame: pd.DataFrame) -> list[dict]:
 def test_score_open_voyage_says_so(server):
     """A track at sea from its first fix to its last: one voyage cut by both edges of the data."""
     from .helpers import T0, sail
-    client, _ = server
+    client, _, _ = server
     body = {"mmsi": 273100001, "positions": _positions(sail(273100001, T0, [(41.0, 50.0), (41.5, 50.5)]))}
     r = client.post("/score", json=body)
     assert r.status_code == 200, r.text
@@ -162,7 +170,7 @@ def test_score_open_voyage_says_so(server):
 def test_score_without_a_voyage_is_insufficient_data(server, kind):
     """No voyage is no evidence, not low risk: risk null, level "insufficient data", no voyages."""
     from .helpers import T0, stay
-    client, _ = server
+    client, _, _ = server
     if kind == "one position":
         positions = [{"timestamp": "2024-03-01T05:00:00Z", "lat": 41.2, "lon": 51.3, "sog": 9.0}]
         reason = "no voyage in the data: only one position"
@@ -178,7 +186,7 @@ def test_score_without_a_voyage_is_insufficient_data(server, kind):
 
 
 def test_watchlist_upload_lists_vessels_without_a_voyage_last(server, tmp_path):
-    client, paths = server
+    client, paths, _ = server
     pos = pd.read_parquet(paths["positions"])
     few = pos[pos["mmsi"].isin(pos["mmsi"].unique()[:3])].head(6000)
     lone = pd.DataFrame({"mmsi": [273100005], "timestamp": [few["timestamp"].min()], "lat": [41.2], "lon": [51.3]})
@@ -197,7 +205,7 @@ def test_watchlist_upload_lists_vessels_without_a_voyage_last(server, tmp_path):
 
 
 def test_model_info(server):
-    client, _ = server
+    client, _, _ = server
     r = client.get("/model")
     assert r.status_code == 200
     info = r.json()
@@ -215,19 +223,19 @@ def test_model_info(server):
     ({"mmsi": 273000001, "positions": [{"timestamp": "2024-01-01T00:00:00Z", "lat": 40, "lon": 50}], "extra": 1}, "extra"),
 ])
 def test_bad_requests_get_4xx_naming_the_field(server, body, field):
-    client, _ = server
+    client, _, _ = server
     r = client.post("/score", json=body)
     assert 400 <= r.status_code < 500, r.text
     assert field in r.text
 
 
 def test_malformed_oversize_unauthorised_and_still_up(server):
-    client, _ = server
+    client, _, _ = server
     r = client.post("/score", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
     r = client.post("/score_voyages", json={"voyages": [{"max_gap_h": 3}]})
     assert r.status_code == 400 and "duration_h" in r.text
-    big = b"x" * (6 * 1024 * 1024)
+    big = b"x" * ((LIMIT_MB + 1) * 1_000_000)
     r = client.post("/watchlist", files={"file": ("big.csv", big, "text/csv")})
     assert r.status_code == 413 and "body" in r.text
     r = client.post("/watchlist", files={"file": ("junk.csv", b"a,b\n1,2\n", "text/csv")})
@@ -246,3 +254,366 @@ def test_refuses_to_start_without_a_champion(tmp_path):
     assert res.returncode == 2
     line = res.stderr.strip().splitlines()[-1]
     assert "no model at models:/voyage-risk@champion" in line and "darkvoyage train" in line
+
+
+# --- hostile input (#15): every refusal a 4xx JSON {error, field, problem}, never a 5xx ----------
+
+def _post_raw(client, path, content, ctype, **headers):
+    h = {"content-type": ctype} if ctype else {}
+    return client.post(path, content=content, headers={**h, **headers})
+
+
+def _multipart(fields: dict, boundary: str = "b0undary") -> tuple[bytes, str]:
+    out = b""
+    for name, value in fields.items():
+        if isinstance(value, tuple):  # (filename, bytes)
+            out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{value[0]}"\r\n'
+                    f"Content-Type: application/octet-stream\r\n\r\n").encode() + value[1] + b"\r\n"
+        else:
+            out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _chunks(data: bytes, size: int = 1 << 20):
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+ONE = {"timestamp": "2024-01-01T00:00:00Z", "lat": 40.0, "lon": 50.0}
+TRACK = {"mmsi": 273000001, "positions": [ONE]}
+GOOD_JSON = json.dumps(TRACK).encode()
+OVER = (LIMIT_MB + 1) * 1_000_000
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+    return gzip.compress(data, compresslevel=1)
+
+
+def _row(**kw) -> dict:
+    from features.catalogue import FEATURE_NAMES
+    return {"voyage_id": "x-0-1", **dict.fromkeys(FEATURE_NAMES, 0.0), **kw}
+
+
+#: (case, route, request builder, status, field named). The README's hostile-input table lists
+#: the same cases.
+HOSTILE = [
+    ("empty body", "/score", lambda c: _post_raw(c, "/score", b"", "application/json"), 400, "mmsi"),
+    ("truncated JSON", "/score", lambda c: _post_raw(c, "/score", GOOD_JSON[:25], "application/json"), 400, "body"),
+    ("binary body", "/score", lambda c: _post_raw(c, "/score", b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "application/json"),
+     400, "body"),
+    ("NUL bytes in the JSON", "/score", lambda c: _post_raw(c, "/score", GOOD_JSON.replace(b",", b"\x00,", 1),
+                                                            "application/json"), 400, "body"),
+    ("mixed encodings (Latin-1 byte in UTF-8 JSON)", "/score",
+     lambda c: _post_raw(c, "/score", GOOD_JSON[:-3] + b', "name": "S\xe9ville"}]}', "application/json"), 400, "body"),
+    ("UTF-16 JSON", "/score", lambda c: _post_raw(c, "/score", GOOD_JSON.decode().encode("utf-16"), "application/json"),
+     400, "body"),
+    ("JSON with charset=latin-1", "/score",
+     lambda c: _post_raw(c, "/score", GOOD_JSON, "application/json; charset=latin-1"), 415, "content-type"),
+    ("no content type", "/score", lambda c: _post_raw(c, "/score", GOOD_JSON, None), 415, "content-type"),
+    ("text/plain", "/score", lambda c: _post_raw(c, "/score", GOOD_JSON, "text/plain"), 415, "content-type"),
+    ("multipart without boundary: /score", "/score",
+     lambda c: _post_raw(c, "/score", b"abc", "multipart/form-data"), 415, "content-type"),
+    ("multipart without boundary: /score_voyages", "/score_voyages",
+     lambda c: _post_raw(c, "/score_voyages", b"abc", "multipart/form-data"), 415, "content-type"),
+    ("multipart without boundary: /watchlist", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", b"abc", "multipart/form-data"), 400, "content-type"),
+    ("form-urlencoded upload", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", b"file=abc", "application/x-www-form-urlencoded"), 415, "content-type"),
+    ("malformed multipart", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", b"garbage", "multipart/form-data; boundary=abc"), 400, "body"),
+    ("file given as text (a URL)", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": "http://169.254.169.254/latest"})), 400, "file"),
+    ("two files", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.csv", b"x"), "file2": ("b.csv", b"y")})), 400,
+     "file"),
+    ("binary upload", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.bin", bytes(range(256)) * 64)})), 400, "file"),
+    ("empty upload", "/watchlist", lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.csv", b"")})), 400,
+     "file"),
+    ("huge single line (5 MB, no newline)", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.csv", b"a," * 2_500_000)})), 400, "file"),
+    ("unknown suffix", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.csv", b"x"), "suffix": ".exe"})), 400, "suffix"),
+    ("suffix with a path", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.csv", b"x"), "suffix": "/../../x"})), 400,
+     "suffix"),
+    ("top out of range", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.csv", b"x"), "top": "0"})), 400, "top"),
+    ("unsupported content-encoding", "/score",
+     lambda c: _post_raw(c, "/score", GOOD_JSON, "application/json", **{"content-encoding": "br"}), 415,
+     "content-encoding"),
+    ("truncated gzip", "/score",
+     lambda c: _post_raw(c, "/score", _gzip(GOOD_JSON)[:20], "application/json", **{"content-encoding": "gzip"}), 400,
+     "content-encoding"),
+    ("gzip bomb (request body)", "/score",
+     lambda c: _post_raw(c, "/score", _gzip(b" " * OVER), "application/json", **{"content-encoding": "gzip"}), 413,
+     "body"),
+    ("gzip bomb (uploaded file)", "/watchlist",
+     lambda c: _post_raw(c, "/watchlist", *_multipart({"file": ("a.csv.gz", _gzip(b"a,b\n" * (OVER // 4)))})), 413,
+     "body"),
+    ("chunked body over the limit", "/score",
+     lambda c: _post_raw(c, "/score", _chunks(b" " * OVER), "application/json"), 413, "body"),
+    ("chunked upload over the limit", "/watchlist",
+     lambda c: (lambda b, t: _post_raw(c, "/watchlist", _chunks(b), t))(*_multipart({"file": ("a.csv", b"x" * OVER)})),
+     413, "body"),
+    ("string where a number belongs", "/score",
+     lambda c: c.post("/score", json={"mmsi": 273000001, "positions": [{**ONE, "lat": "40"}]}), 400,
+     "positions[0].lat"),
+    ("number where a timestamp belongs", "/score",
+     lambda c: c.post("/score", json={"mmsi": 273000001, "positions": [{**ONE, "timestamp": 1.7e9}]}), 400,
+     "positions[0].timestamp"),
+    ("null mmsi", "/score", lambda c: c.post("/score", json={"mmsi": None, "positions": [ONE]}), 400, "mmsi"),
+    ("mmsi as text", "/score", lambda c: c.post("/score", json={"mmsi": "273000001", "positions": [ONE]}), 400, "mmsi"),
+    ("too many positions", "/score",
+     lambda c: c.post("/score", json={"mmsi": 273000001, "positions": [ONE] * 50_001}), 422, "positions"),
+    ("string in lg_start_lat", "/score_voyages",
+     lambda c: c.post("/score_voyages", json={"voyages": [_row(lg_start_lat="x")]}), 400, "voyages[0].lg_start_lat"),
+    ("boolean in a feature", "/score_voyages",
+     lambda c: c.post("/score_voyages", json={"voyages": [_row(max_gap_h=True)]}), 400, "voyages[0].max_gap_h"),
+    ("voyages not a list", "/score_voyages", lambda c: c.post("/score_voyages", json={"voyages": {}}), 400, "voyages"),
+    ("too many voyages", "/score_voyages",
+     lambda c: c.post("/score_voyages", json={"voyages": [_row()] * 10_001}), 422, "voyages"),
+    ("unknown route", "/nowhere", lambda c: c.post("/nowhere", json={}), 404, "path"),
+    ("GET on a POST route", "/score", lambda c: c.get("/score"), 405, "method"),
+    ("POST /model", "/model", lambda c: c.post("/model"), 405, "method"),
+]
+
+
+@pytest.mark.parametrize("case, route, send, status, field", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_requests_get_a_4xx_naming_the_problem(server, case, route, send, status, field):
+    client, _, _ = server
+    r = send(client)
+    assert r.status_code == status, (case, r.status_code, r.text[:500])
+    body = r.json()
+    assert set(body) == {"error", "field", "problem"} and body["problem"], body
+    assert field in body["field"], body
+    if status in (413, 422):  # a limit: the answer says which
+        assert any(w in body["problem"] for w in ("MB", "MAX_POSITIONS", "MAX_VOYAGES")), body
+    assert client.get("/readyz").status_code == 200
+
+
+def test_gzip_request_and_gzip_upload_are_read(server):
+    """Within the limits a gzip body, and a gzip file, are inflated and scored as the plain ones."""
+    client, paths, _ = server
+    plain = client.post("/score", json=TRACK)
+    gz = _post_raw(client, "/score", _gzip(GOOD_JSON), "application/json", **{"content-encoding": "gzip"})
+    assert plain.status_code == gz.status_code == 200 and plain.json() == gz.json()
+    pos = pd.read_parquet(paths["positions"])
+    csv = pos[pos["mmsi"].isin(pos["mmsi"].unique()[:2])].to_csv(index=False).encode()
+    a = client.post("/watchlist", files={"file": ("t.csv", csv, "text/csv")})
+    b = client.post("/watchlist", files={"file": ("t.csv.gz", _gzip(csv), "application/gzip")})
+    assert a.status_code == b.status_code == 200, (a.text[:300], b.text[:300])
+    assert a.json()["watchlist"] == b.json()["watchlist"]
+
+
+def test_a_bad_row_fails_only_its_own_request(server, trained):
+    """Requests are validated one by one before BentoML batches them: a string in a feature
+    row is that request's 400, and the good requests batched beside it are answered."""
+    from concurrent.futures import ThreadPoolExecutor
+    client, paths, port = server
+    from features.engine import LocalEngine
+    v = LocalEngine().features([paths["positions"]]).voyages
+    rows = json.loads(v.head(40).to_json(orient="records", date_format="iso"))
+    bad = [dict(rows[0], lg_start_lat="north"), *rows[1:5]]
+
+    def call(body):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"x-api-key": KEY}, timeout=60) as c:
+            return c.post("/score_voyages", json={"voyages": body})
+    bodies = [rows[i * 5:(i + 1) * 5] for i in range(8)]
+    with ThreadPoolExecutor(9) as ex:  # sent together, within BentoML's batching window
+        futures = [ex.submit(call, b) for b in bodies] + [ex.submit(call, bad)]
+        answers = [f.result() for f in futures]
+    assert answers[-1].status_code == 400 and answers[-1].json()["field"] == "voyages[0].lg_start_lat"
+    import mlflow
+    mlflow.set_tracking_uri(trained[2]["MLFLOW_TRACKING_URI"])
+    model = mlflow.pyfunc.load_model("models:/voyage-risk@champion").unwrap_python_model()
+    for body, r in zip(bodies, answers[:-1]):
+        assert r.status_code == 200, r.text[:300]
+        assert [x["voyage_id"] for x in r.json()] == [b["voyage_id"] for b in body]
+    got = [x["risk"] for r in answers[:-1] for x in r.json()]
+    np.testing.assert_allclose(got, model.risk(v.head(40)), atol=1e-9)
+
+
+def test_schemathesis_finds_nothing(server, tmp_path):
+    """Schemathesis (examples, coverage and fuzzing phases, every check) against the served
+    OpenAPI document of the real server: no 5xx, every answer as documented."""
+    _, _, port = server
+    config = tmp_path / "schemathesis.toml"
+    # Every check is on. One is narrowed, for one route: a file that fits the schema (any bytes)
+    # need not be a readable positions file, so /watchlist may answer a schema-valid upload 400;
+    # for the same reason most generated uploads are refused (empty, binary: the readers refuse
+    # them since #15), which schemathesis reports as a "validation mismatch" warning there.
+    # One worker: hypothesis parses lambdas' source with ast, and CPython 3.11.7's ast is not
+    # safe across threads ("AST constructor recursion depth mismatch", cpython#106905).
+    config.write_text('checks.enabled = true\n\n[[operations]]\ninclude-path = "/watchlist"\n'
+                      'checks.positive_data_acceptance.expected-statuses = ["2xx", 400]\n')
+    st = str(Path(sys.executable).parent / "st")
+    res = subprocess.run([st, "--config-file", str(config), "run", f"http://127.0.0.1:{port}/docs.json",
+                          "--phases", "examples,coverage,fuzzing", "--max-examples", "60", "--seed", "15",
+                          "--workers", "1", "--request-timeout", "60", "--continue-on-failure",
+                          "-H", f"x-api-key: {KEY}", "--no-color"],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    assert re.search(r"Tested: +8\b", out), out[-3000:]  # every route, GET /model too
+    counts = re.search(r"(\d+) generated, (\d+) passed", out)
+    assert counts and counts[1] == counts[2] and int(counts[1]) > 500, out[-3000:]
+    # No failure, no error; the one warning allowed is the upload route's (see above).
+    summary = out[out.index("SUMMARY"):]
+    assert "Failures" not in summary and "Errors" not in summary, out[-3000:]
+    warned = re.findall(r"^  - (\w+ \S+)$", summary, re.M)
+    assert set(warned) <= {"POST /watchlist"}, out[-3000:]
+
+
+def test_bounded_load_has_no_errors(server, trained):
+    """Eight clients for 10 s on /score and /score_voyages: every answer a 200 (no timing
+    assertion: these machines are shared)."""
+    import threading
+    client, paths, port = server
+    _, pos, body = _track(paths)
+    body = {**body, "positions": body["positions"][:500]}
+    from features.engine import LocalEngine
+    v = LocalEngine().features([paths["positions"]]).voyages
+    rows = json.loads(v.head(200).to_json(orient="records", date_format="iso"))
+    stop, lock, seen = time.time() + 10, threading.Lock(), {"ok": 0, "errors": []}
+
+    def worker(i):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"x-api-key": KEY}, timeout=60) as c:
+            while time.time() < stop:
+                try:
+                    r = c.post("/score", json=body) if i % 2 else c.post("/score_voyages", json={"voyages": rows})
+                    ok, what = r.status_code == 200, f"{r.status_code} {r.text[:200]}"
+                except httpx.HTTPError as err:
+                    ok, what = False, repr(err)
+                with lock:
+                    if ok:
+                        seen["ok"] += 1
+                    else:
+                        seen["errors"].append(what)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not seen["errors"], seen["errors"][:5]
+    assert seen["ok"] > 8
+
+
+# --- the same answers as before the speed work (#15) -----------------------------------------
+
+def _reference_matrix(model, voyages):
+    """``VoyageRiskModel.matrix`` as it was before the speed work (0.3.0), kept to compare."""
+    X = voyages[model.features].astype(float).copy()
+    if model.grid is not None and {"lg_start_lat", "lg_start_lon"} <= set(voyages.columns):
+        lat = voyages["lg_start_lat"].to_numpy(float)
+        lon = voyages["lg_start_lon"].to_numpy(float)
+        ok = np.isfinite(lat) & np.isfinite(lon)
+        rate, cell = np.full(len(X), np.nan), np.full(len(X), np.nan)
+        if ok.any():
+            r, c, _ = model.grid.lookup(lat[ok], lon[ok])
+            rate[ok], cell[ok] = r, c
+        for name, vals in zip(("lg_cell_gap_rate", "lg_cell_interval_s"), (rate, cell)):
+            if name in X:
+                X[name] = vals
+    return X
+
+
+def _reference_answers(model, voyages):
+    """Risk and reasons per voyage by the 0.3.0 code (DataFrame in, ``iterrows``)."""
+    from training.model import OPEN_TEXT, _family, reason_text
+    X = _reference_matrix(model, voyages)
+    raw = model.booster.predict(X, raw_score=True, num_threads=1)
+    risk = model.calibrate(raw)
+    c_all = pd.DataFrame(model.booster.predict(X, pred_contrib=True, num_threads=1)[:, :-1], columns=model.features,
+                         index=voyages.index)
+    open_flags = {f: voyages[f].to_numpy(float) if f in voyages else np.zeros(len(voyages)) for f in OPEN_TEXT}
+    out = []
+    for i, (_idx, row) in enumerate(voyages.iterrows()):
+        c = c_all.iloc[i]
+        reasons, seen = [], set()
+        for k in np.argsort(-c.to_numpy()):
+            if c.iloc[k] <= 0 or len(reasons) >= 3:
+                break
+            name = model.features[k]
+            val = X.iloc[i, k]
+            if pd.isna(val) or val == 0 or _family(name) in seen:
+                continue
+            seen.add(_family(name))
+            reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
+                            "contribution": round(float(c.iloc[k]), 4), "text": reason_text(name, row, model.gaz)})
+        for name, text in OPEN_TEXT.items():
+            if open_flags[name][i] == 1 and name not in seen:
+                reasons.append({"feature": name, "value": 1.0,
+                                "contribution": round(float(c[name]), 4) if name in c.index else 0.0, "text": text})
+        out.append(reasons)
+    return risk, out
+
+
+def test_score_answers_are_those_of_the_reference_code(server, trained, tmp_path):
+    """/score (the fast path: no live context, one matrix, cell-wise rows) answers, voyage by
+    voyage, what the 0.3.0 code computes from the full voyage table of the same positions:
+    risk to 1e-9, reasons identical. So does the watchlist's path (score_files)."""
+    import mlflow
+    from serving.scoring import score_files
+    client, paths, _ = server
+    mlflow.set_tracking_uri(trained[2]["MLFLOW_TRACKING_URI"])
+    model = mlflow.pyfunc.load_model("models:/voyage-risk@champion").unwrap_python_model()
+    ves = pd.read_csv(paths["vessels"])
+    pos = pd.read_parquet(paths["positions"])
+    picks = list(dict.fromkeys(
+        [int(ves.loc[ves["profile"].str.startswith(p), "mmsi"].iloc[0]) for p in ("dark",) if
+         ves["profile"].str.startswith(p).any()] + [int(m) for m in pos["mmsi"].value_counts().index[:5]]))
+    compared = 0
+    for mmsi in picks:
+        p = pos[pos["mmsi"] == mmsi].head(1000)
+        body = {"mmsi": mmsi, "positions": [
+            {"timestamp": t.isoformat(), "lat": float(a), "lon": float(b), "sog": float(s), "cog": float(c)}
+            for t, a, b, s, c in zip(p["timestamp"], p["lat"], p["lon"], p["sog"], p["cog"])]}
+        r = client.post("/score", json=body)
+        assert r.status_code == 200, r.text[:300]
+        got = {v["voyage_id"]: v for v in r.json()["voyages"]}
+        f = tmp_path / f"{mmsi}.csv"
+        pd.DataFrame([{"mmsi": mmsi, **x} for x in body["positions"]]).to_csv(f, index=False)
+        sc = score_files([f], model)
+        risk, reasons = _reference_answers(model, sc.voyages)
+        assert sorted(got) == sorted(sc.voyages["voyage_id"])
+        np.testing.assert_allclose(sc.voyages["risk"].to_numpy(float), risk, rtol=0, atol=1e-12)
+        assert list(sc.voyages["reasons"]) == reasons
+        for vid, rk, rs in zip(sc.voyages["voyage_id"], risk, reasons):
+            assert abs(got[vid]["risk"] - rk) <= 1e-9, vid
+            assert got[vid]["reasons"] == rs, vid
+            compared += 1
+    assert compared >= 5
+
+
+def test_parquet_bomb_upload_is_refused_from_its_footer(server, tmp_path):
+    """A small Parquet file whose rows decode to more than PARQUET_EXPANSION x the byte limit:
+    a 413 naming the limit, decided before any page is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import warnings
+    with warnings.catch_warnings():  # bentoml's own import-time deprecation notices
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from serving.http_gate import PARQUET_EXPANSION
+    client, _, _ = server
+    n = 1_000_000
+    block = pa.table({"mmsi": np.full(n, 273000001, np.int64), "timestamp": np.full(n, 1_700_000_000, np.int64),
+                      "lat": np.full(n, 40.0), "lon": np.full(n, 50.0)})
+    f = tmp_path / "bomb.parquet"
+    rounds = PARQUET_EXPANSION * LIMIT_MB * 1_000_000 // (n * 4 * 8) + 1
+    with pq.ParquetWriter(f, block.schema, compression="zstd") as w:
+        for _ in range(rounds):
+            w.write_table(block)
+    assert f.stat().st_size < LIMIT_MB * 1_000_000 / 10
+    r = client.post("/watchlist", files={"file": ("bomb.parquet", f.read_bytes(), "application/octet-stream")})
+    assert r.status_code == 413, r.text[:300]
+    assert r.json()["field"] == "body" and "DARKVOYAGE_MAX_UPLOAD_MB" in r.json()["problem"]
+
+
+def test_a_whole_number_written_with_a_fraction_is_an_integer(server):
+    """JSON Schema's integer includes 273000001.0: strict types refuse text and booleans, not that."""
+    client, _, _ = server
+    r = client.post("/score", json={"mmsi": 273000001.0, "positions": [{**ONE, "nav_status": 1.0}]})
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["mmsi"] == 273000001

@@ -78,10 +78,15 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
     # -- scoring --------------------------------------------------------------------------
     def matrix(self, voyages: pd.DataFrame) -> pd.DataFrame:
         """The model's input matrix: its features in order, grid features from its own grid."""
+        return pd.DataFrame(self.matrix_array(voyages), columns=self.features, index=voyages.index)
+
+    def matrix_array(self, voyages: pd.DataFrame) -> np.ndarray:
+        """:meth:`matrix` as a float64 array (rows x features): what LightGBM is given either
+        way, without building a DataFrame per call (the service scores one track at a time)."""
         missing = [f for f in self.features if f not in voyages.columns]
         if missing:
             raise ValueError(f"voyage table lacks feature column(s): {', '.join(missing[:5])}")
-        X = voyages[self.features].astype(float).copy()
+        X = np.array(voyages[self.features].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="C")
         if self.grid is not None and {"lg_start_lat", "lg_start_lon"} <= set(voyages.columns):
             lat = voyages["lg_start_lat"].to_numpy(float)
             lon = voyages["lg_start_lon"].to_numpy(float)
@@ -92,11 +97,11 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
                 r, c, _ = self.grid.lookup(lat[ok], lon[ok])
                 rate[ok], cell[ok] = r, c
             for name, vals in zip(GRID_FEATURES, (rate, cell)):
-                if name in X:
-                    X[name] = vals
+                if name in self.features:
+                    X[:, self.features.index(name)] = vals
         return X
 
-    def raw(self, X: pd.DataFrame) -> np.ndarray:
+    def raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         return self.booster.predict(X, raw_score=True, num_threads=1)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
@@ -107,7 +112,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         """Calibrated probability that each voyage is suspicious, in [0, 1]."""
         if len(voyages) == 0:
             return np.zeros(0)
-        return self.calibrate(self.raw(self.matrix(voyages)))
+        return self.calibrate(self.raw(self.matrix_array(voyages)))
 
     def level(self, risk) -> np.ndarray:
         """``high``/``medium``/``low`` by the model's cut-offs; no risk (NaN) is no evidence,
@@ -118,9 +123,12 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
 
     def contributions(self, voyages: pd.DataFrame) -> pd.DataFrame:
         """Per-feature SHAP contributions (log-odds) from LightGBM, one row per voyage."""
-        X = self.matrix(voyages)
-        c = self.booster.predict(X, pred_contrib=True, num_threads=1)
-        return pd.DataFrame(c[:, :-1], columns=self.features, index=voyages.index)
+        return pd.DataFrame(self.contributions_array(self.matrix_array(voyages)), columns=self.features,
+                            index=voyages.index)
+
+    def contributions_array(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`contributions` of a :meth:`matrix_array`, rows x features (no bias column)."""
+        return self.booster.predict(X, pred_contrib=True, num_threads=1)[:, :-1]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         r = self.risk(model_input)
@@ -222,41 +230,58 @@ def _family(feature: str) -> str:
     return feature
 
 
-def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3) -> list[list[dict]]:
+def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3,
+            X: np.ndarray | None = None) -> list[list[dict]]:
     """Top reasons per voyage: [{feature, value, contribution, text}], strongest first. Only
     features that raised the risk count; reasons that read the same are merged. A voyage cut by
     the edges of the data (``open_start``/``open_end`` = 1) always carries that caveat: among the
     top reasons when it raised the risk, else after them, with its SHAP contribution (log-odds; 0
     for a model that does not use the feature). One function
-    for the CLI, the watchlist and the REST service."""
+    for the CLI, the watchlist and the REST service. ``X``: the voyages' :meth:`~VoyageRiskModel.matrix_array`,
+    when the caller has it already."""
     if len(voyages) == 0:
         return []
-    contrib = model.contributions(voyages)
-    X = model.matrix(voyages)
+    X = model.matrix_array(voyages) if X is None else X
+    contrib = model.contributions_array(X)
+    col = {f: k for k, f in enumerate(model.features)}
     open_flags = {f: voyages[f].to_numpy(float) if f in voyages else np.zeros(len(voyages)) for f in OPEN_TEXT}
     out = []
-    for i, (_idx, row) in enumerate(voyages.iterrows()):
-        c = contrib.iloc[i]
-        order = np.argsort(-c.to_numpy())
+    for i in range(len(voyages)):
+        c = contrib[i]
+        order = np.argsort(-c)
+        row = _Row(voyages, i)
         reasons, seen = [], set()
         for k in order:
-            if c.iloc[k] <= 0 or len(reasons) >= top:
+            if c[k] <= 0 or len(reasons) >= top:
                 break
             name = model.features[k]
-            val = X.iloc[i, k]
+            val = X[i, k]
             # Absence (0 or unknown) may lower a score's uncertainty, but it is no reason.
             if pd.isna(val) or val == 0 or _family(name) in seen:
                 continue
             seen.add(_family(name))
             text = reason_text(name, row, model.gaz)
             reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
-                            "contribution": round(float(c.iloc[k]), 4), "text": text})
+                            "contribution": round(float(c[k]), 4), "text": text})
         for name, text in OPEN_TEXT.items():
             if open_flags[name][i] == 1 and name not in seen:
                 reasons.append({"feature": name, "value": 1.0,
-                                "contribution": round(float(c[name]), 4) if name in c.index else 0.0, "text": text})
+                                "contribution": round(float(c[col[name]]), 4) if name in col else 0.0, "text": text})
         out.append(reasons)
     return out
+
+
+class _Row:
+    """Row ``i`` of a voyage table, read a cell at a time (``row.get(name)``) as the reason
+    texts need: building a whole row (``iterrows``) turns every column to objects first."""
+
+    __slots__ = ("frame", "i")
+
+    def __init__(self, frame: pd.DataFrame, i: int):
+        self.frame, self.i = frame, i
+
+    def get(self, name, default=None):
+        return self.frame[name].iat[self.i] if name in self.frame.columns else default
 
 
 def reasons_line(reasons: list[dict]) -> str:

@@ -1,0 +1,44 @@
+"""The served OpenAPI document, completed: every route's error answers as ``{error, field,
+problem}``, ``GET /model``, the API-key scheme, required request bodies, and no advertised
+500 (the schema fuzzer in the tests reads this document)."""
+
+from __future__ import annotations
+
+from features.settings import settings
+
+PROBLEM_SCHEMA = {"type": "object", "required": ["error", "field", "problem"], "properties": {
+    "error": {"type": "string"}, "field": {"type": "string", "description": "the field, header or limit at fault"},
+    "problem": {"type": "string"}}}
+
+
+def document(doc: dict) -> dict:
+    """Amend BentoML's OpenAPI document with the gate's answers and ``GET /model``."""
+    doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    answers = {"400": "Bad request: a field, the JSON or the upload; `field` names it",
+               "401": "Missing or wrong `x-api-key` (when DARKVOYAGE_API_KEY is set)",
+               "404": "No such route", "405": "Method not allowed",
+               "413": "Request body over the byte limit (read or decompressed)",
+               "415": "Content type or encoding the route does not take",
+               "422": "Over a count limit (positions per track, voyages per request)"}
+    for path in ("/score", "/score_voyages", "/watchlist"):
+        op = doc.get("paths", {}).get(path, {}).get("post")
+        if not op:
+            continue
+        op.setdefault("requestBody", {})["required"] = True
+        responses = op.setdefault("responses", {})
+        responses.pop("500", None)
+        for code, text in answers.items():
+            responses[code] = {"description": text, **ref}
+    if settings().api_key:  # say so, and which routes: a fuzzer then checks they refuse requests without it
+        doc["components"].setdefault("securitySchemes", {})["apiKey"] = {"type": "apiKey", "in": "header",
+                                                                         "name": "x-api-key"}
+        for path in ("/score", "/score_voyages", "/watchlist"):
+            if "post" in doc.get("paths", {}).get(path, {}):
+                doc["paths"][path]["post"]["security"] = [{"apiKey": []}]
+    doc.setdefault("paths", {})["/model"] = {"get": {
+        "summary": "The served model: name, version, run id, training metrics, feature list",
+        "responses": {"200": {"description": "model card", "content": {"application/json": {
+            "schema": {"type": "object"}}}}, "401": {"description": answers["401"], **ref}},
+        **({"security": [{"apiKey": []}]} if settings().api_key else {})}}
+    return doc
