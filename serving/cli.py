@@ -195,7 +195,9 @@ def watchlist(inputs: Inputs,
               top: Annotated[Optional[int], typer.Option(help="Keep the N riskiest vessels.", min=1)] = None,
               model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
               sanctions: Annotated[Optional[Path], typer.Option(help="CSV of sanctioned vessels (IMO, MMSI and/or name).")] = None,
-              engine: Engine = "local", spark_master: Master = None, verbose: Verbose = False):
+              engine: Engine = "local", spark_master: Master = None,
+              other_vessels: Annotated[bool, typer.Option("--other-vessels", help="Add encounters and dark rendezvous with other vessels to the reasons and maps (local engine; shown beside the risk, never in it).")] = False,
+              verbose: Verbose = False):
     """Score every voyage and rank vessels by their riskiest voyage."""
     setup_logging(verbose)
     with user_errors():
@@ -204,6 +206,8 @@ def watchlist(inputs: Inputs,
         from features.engine import engine as pick_engine
         from training.registry import ModelUnavailable, load_model
         eng = pick_engine(engine, spark_master)
+        if other_vessels and engine != "local":
+            raise UsageProblem("--other-vessels needs --engine local (it joins every vessel's fixes)")
         try:
             check_suffix(out)
             sanc = read_sanctions(sanctions) if sanctions else None
@@ -217,6 +221,10 @@ def watchlist(inputs: Inputs,
         with stages() as stage:
             scored = score_files(inputs, m, DEFAULT, stage, eng)
             wl = ranked(scored.voyages, top, scored.no_voyage)
+            if other_vessels:
+                from serving.event_links import add_other_vessel_evidence
+                stage("encounters and rendezvous")
+                wl = add_other_vessel_evidence(wl, scored, DEFAULT)
             if out.suffix.lower() in (".geojson", ".html") and hasattr(eng, "listed_tracks"):
                 scored.tracks = eng.listed_tracks(wl["track_id"])  # Spark: the listed vessels' fixes only
             if sanc is not None:

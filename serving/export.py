@@ -192,6 +192,9 @@ def geojson(wl: pd.DataFrame, scored: Scored) -> dict:
                                "dark_call_port": None if pd.isna(v["dc_port"]) else v["dc_port"],
                                "dark_call_spare_h": None if pd.isna(v["dc_port_spare_h"]) else round(float(v["dc_port_spare_h"]), 1)}})
         feats += _visit_features(props, row["track_id"], visits, pos, scored)
+    if scored.events is not None:  # --other-vessels: a line between the two vessels of each meeting
+        from .event_links import link_features
+        feats += link_features(scored.events, wl["mmsi"])
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -276,7 +279,11 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
         p = _props(row)
         rows.append({"mmsi": int(row["mmsi"]), "level_class": re.sub(r"[^a-z0-9]+", "-", str(row["level"]).lower()),
                      "cells": ["" if p.get(c) is None else (f"{p[c]:.3f}" if c == "risk" else str(p[c])) for c in columns]})
-    data = json.dumps({"water": _water_paths(), "ports": ports, "vessels": vessels, "levels": levels})
+    data = {"water": _water_paths(), "ports": ports, "vessels": vessels, "levels": levels}
+    if scored.events is not None:  # --other-vessels
+        from .event_links import map_links
+        data["links"] = map_links(scored.events, wl["mmsi"])
+    data = json.dumps(data)
     # The data sits in a <script> element: "</" must not close it early.
     return _template("watchlist.html").render(columns=columns, rows=rows, data=data.replace("</", "<\\/"), n=len(wl))
 

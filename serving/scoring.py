@@ -26,6 +26,7 @@ class Scored:
     gaz: object = None           # the model's gazetteer
     no_voyage: pd.DataFrame | None = None  # tracks with no voyage to score (:func:`tracks_without_voyage`)
     counts: RowCounts | None = None
+    events: pd.DataFrame | None = None  # encounters and rendezvous (watchlist --other-vessels)
 
 
 def partial_of(voyages: pd.DataFrame) -> np.ndarray:

@@ -63,3 +63,39 @@ def test_watchlist_evidence_leaves_risk_alone(tmp_path, gaz):
     assert len(links) == 1 and set(links[0]) == {"a", "m", "b", "kind", "text"}
     spark = SimpleNamespace(tracks=None, gaz=gaz)
     assert add_other_vessel_evidence(wl, spark, DEFAULT) is wl and map_links(spark.events, [A]) == []
+
+
+def test_watchlist_with_other_vessels(tmp_path, gaz):
+    """``watchlist --other-vessels``: reasons name the partner, GeoJSON and HTML link the two
+    tracks; without the option the watchlist is as before (golden files, Spark equality)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    from tests.helpers import write_csv
+    root = Path(__file__).resolve().parent.parent
+    exe = str(Path(sys.executable).parent / "darkvoyage")
+    path = write_csv(pd.concat(meeting(True, True), ignore_index=True), tmp_path / "ais.csv")
+    outs = {}
+    for suffix in ("csv", "geojson", "html"):
+        outs[suffix] = tmp_path / f"wl.{suffix}"
+        r = subprocess.run([exe, "watchlist", path, "--out", str(outs[suffix]), "--model", str(root / "tests" / "golden" / "model"),
+                            "--other-vessels"], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-2000:]
+    wl = pd.read_csv(outs["csv"], dtype={"mmsi": int})
+    assert wl.set_index("mmsi").loc[A, "reasons"].count(f"met {B} at sea while both were dark") == 1
+    links = [f for f in json.loads(outs["geojson"].read_text())["features"] if f["properties"]["feature"] == "link"]
+    assert links and links[0]["geometry"]["type"] == "LineString"
+    assert '"links": [{' in outs["html"].read_text()
+    import shutil
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:  # drawn in a real browser, without console errors
+        res = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                              f"--user-data-dir={tmp_path / 'prof'}", "--enable-logging=stderr", "--v=0",
+                              "--virtual-time-budget=3000", "--dump-dom", outs["html"].as_uri()],
+                             capture_output=True, text=True, timeout=120)
+        assert 'class="link"' in res.stdout and "met another vessel" in res.stdout
+        assert not [x for x in res.stderr.splitlines() if "CONSOLE" in x and ("Error" in x or "Uncaught" in x)]
+    r = subprocess.run([exe, "watchlist", path, "--out", str(tmp_path / "s.csv"), "--other-vessels", "--engine", "spark"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "--other-vessels" in r.stderr
