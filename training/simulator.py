@@ -1,7 +1,7 @@
 """Labelled Caspian traffic from a randomized world, honest about AIS reception.
 
 The model learns only what this simulator lets separate the classes, so it is built (and
-tested, ``tests/test_simulator.py``) around four rules:
+tested, ``tests/training/test_simulator.py``) around four rules:
 
 1. **Ordinary life is the same for everyone.** Flag, type, size, age, reporting rate, speed,
    trade routes, queues, port stays, stale destinations, AIS off alongside, equipment faults

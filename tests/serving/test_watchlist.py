@@ -184,7 +184,7 @@ def handbuilt(env):
     """Six vessels: at sea throughout (both edges), sea -> Anzali (start), Anzali -> sea (end),
     Anzali -> Anzali round trip between berths (closed), one lone position, and one that never
     leaves Amirabad (the last two have no voyage: insufficient data)."""
-    from .helpers import T0, chain, end_of, sail, stay, write_csv
+    from ..helpers import T0, chain, end_of, sail, stay, write_csv
     root = env[0]
     both = sail(273100001, T0, [(41.0, 50.0), (41.5, 50.5)])
     start = sail(273100002, T0, [(38.6, 50.0), (37.56, 49.47), ANZALI])

@@ -13,7 +13,7 @@ from features.engine import LocalEngine
 from features.pipeline import run_tracks
 from features.io import track_positions_table
 
-from .helpers import T0, chain, end_of, go_dark, km_north, sail, stay, write_csv
+from ..helpers import T0, chain, end_of, go_dark, km_north, sail, stay, write_csv
 
 AMIRABAD = (36.85, 53.365)
 ASTRAKHAN = (46.3498, 48.0326)

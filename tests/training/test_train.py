@@ -14,7 +14,7 @@ import pytest
 
 from training.labels import LabelError, assign_labels, read_labels
 
-from .helpers import mlflow_store
+from ..helpers import mlflow_store
 
 METRIC_KEYS = ["test_average_precision", "test_roc_auc", "test_precision_at_k", "test_recall_at_fpr05", "test_brier",
                "test_ece", "rule_gap12h_average_precision", "rule_gap30h_average_precision", "logreg_average_precision",

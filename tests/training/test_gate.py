@@ -27,7 +27,7 @@ import pytest
 
 from training.simulator import SimConfig, simulate, write_scenario
 
-from .helpers import mlflow_store
+from ..helpers import mlflow_store
 
 #: Measured on the 160-vessel x 24-day training world against the reserved reference world
 #: (4,621 voyages, 137 suspicious): reference AP 0.63 (seeds 0 and 1: 0.629, 0.634), 0.33 above

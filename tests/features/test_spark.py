@@ -22,7 +22,7 @@ from features.io import read_counts, track_positions_table, write_rejected, writ
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
 
-from .conftest import GFW_REGR, NMEA, ROOT
+from ..conftest import GFW_REGR, NMEA, ROOT
 
 # Spark's Python workers run this interpreter; the driver binds to loopback only.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

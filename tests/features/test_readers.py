@@ -14,7 +14,7 @@ from features.clean import validate
 from features.pipeline import run_tracks
 from features.readers import InputError, detect_format, read_inputs, read_one
 
-from .conftest import GFW_REGR, NMEA
+from ..conftest import GFW_REGR, NMEA
 
 
 def _checksum(body: str) -> str:

@@ -14,7 +14,7 @@ from features.io import track_positions_table
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
 
-from .helpers import T0, chain, end_of, sail, stay
+from ..helpers import T0, chain, end_of, sail, stay
 
 ANZALI = (37.4667, 49.4667)
 

@@ -62,7 +62,7 @@ def test_world_values_lie_in_their_documented_ranges(scenario):
     world = json.loads(Path(paths["world"]).read_text())["world"]
     for name, (lo, hi, _, _) in RANGES.items():
         assert lo <= world[name] <= hi, name
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "simulator.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
     assert all(f"`{name}`" in doc for name in RANGES), "docs/simulator.md lacks a drawn parameter"
     worlds = [draw_world(s) for s in range(40)]
     spread = {n: np.ptp([getattr(w, n) for w in worlds]) / (RANGES[n][1] - RANGES[n][0]) for n in RANGES}
@@ -219,5 +219,5 @@ def test_simulate_command_writes_the_world(tmp_path):
 
 def test_docs_print_the_ranges_table():
     from training.world import ranges_markdown
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "simulator.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
     assert ranges_markdown() in doc, "docs/simulator.md: regenerate the table with training.world.ranges_markdown()"

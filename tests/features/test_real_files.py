@@ -9,7 +9,7 @@ import pandas as pd
 from features.io import read_counts, rejected_path
 from features.pipeline import run_tracks
 
-from .conftest import GFW_REGR
+from ..conftest import GFW_REGR
 
 
 def test_each_real_file_balances(real_files, gaz):
@@ -97,7 +97,7 @@ def test_each_real_nmea_file_has_its_exact_counts(gaz):
     """Issue #15: the Danish stream's 27,050 tag-block lines were counted as unparseable rows
     beside 23,658 positions; now every file of the folder is read with nothing unparseable
     but genuinely broken sentences."""
-    from .conftest import NMEA
+    from ..conftest import NMEA
     files = {str(p.relative_to(NMEA)): p for p in NMEA.rglob("*") if p.is_file()}
     assert set(files) == set(NMEA_COUNTS)
     for name, (read, positions, static, rejected) in NMEA_COUNTS.items():

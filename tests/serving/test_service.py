@@ -151,7 +151,7 @@ def _positions(frame: pd.DataFrame) -> list[dict]:
 
 def test_score_open_voyage_says_so(server):
     """A track at sea from its first fix to its last: one voyage cut by both edges of the data."""
-    from .helpers import T0, sail
+    from ..helpers import T0, sail
     client, _, _ = server
     body = {"mmsi": 273100001, "positions": _positions(sail(273100001, T0, [(41.0, 50.0), (41.5, 50.5)]))}
     r = client.post("/score", json=body)
@@ -169,7 +169,7 @@ def test_score_open_voyage_says_so(server):
 @pytest.mark.parametrize("kind", ["one position", "never left port"])
 def test_score_without_a_voyage_is_insufficient_data(server, kind):
     """No voyage is no evidence, not low risk: risk null, level "insufficient data", no voyages."""
-    from .helpers import T0, stay
+    from ..helpers import T0, stay
     client, _, _ = server
     if kind == "one position":
         positions = [{"timestamp": "2024-03-01T05:00:00Z", "lat": 41.2, "lon": 51.3, "sog": 9.0}]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import GFW_REGR
+from ..conftest import GFW_REGR
 
 EXE = str(Path(sys.executable).parent / "darkvoyage")
 
