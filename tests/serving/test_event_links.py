@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from serving.event_links import append_reasons, link_features, other_vessel_reasons
-from tests.test_events import A, B, events_of, meeting
+from tests.features.test_events import A, B, events_of, meeting
 
 
 def test_reasons_name_the_partner_for_both_vessels(tmp_path, gaz):
@@ -73,7 +73,7 @@ def test_watchlist_with_other_vessels(tmp_path, gaz):
     import sys
     from pathlib import Path
     from tests.helpers import write_csv
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     exe = str(Path(sys.executable).parent / "darkvoyage")
     path = write_csv(pd.concat(meeting(True, True), ignore_index=True), tmp_path / "ais.csv")
     outs = {}
