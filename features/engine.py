@@ -44,7 +44,7 @@ class Run:
     voyage table (``features``) or the scored one (``score``), always small enough for one
     machine; ``no_voyage``: tracks with nothing to score (``score``); ``tracks``: the local
     engine's tracked fixes (None on Spark, where they stay distributed); ``coverage``: the
-    grid the features used."""
+    grid the features used; ``events``: the event table (``events``)."""
 
     counts: RowCounts
     out: str | None = None
@@ -53,6 +53,7 @@ class Run:
     no_voyage: pd.DataFrame | None = None
     tracks: TrackResult | None = None
     coverage: CoverageGrid | None = None
+    events: pd.DataFrame | None = None
 
 
 class Engine(Protocol):
@@ -68,6 +69,11 @@ class Engine(Protocol):
     def features(self, inputs: Inputs, out: str | Path | None = None, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
                  coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
         """The voyage table (``Run.voyages``), written to ``out`` when given."""
+
+    def events(self, inputs: Inputs, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
+               coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
+        """The event table (``Run.events``, contract columns) of the inputs: gaps, port
+        visits, loitering, possible dark port calls, encounters, dark rendezvous."""
 
     def score(self, inputs: Inputs, scorer: Scorer, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
               coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
@@ -112,6 +118,15 @@ class LocalEngine:
                                                   "re_decoded": tr.counts.re_decoded})
             figures["rejected"] = str(write_rejected(tr.rejected, out))
         return Run(tr.counts, None if out is None else str(out), figures, voyages=voyages, tracks=tr, coverage=grid)
+
+    def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+        from .events import EVENT_KINDS, detect_events
+        gaz = gaz or load_gazetteer()
+        tr = self.tracked(inputs, gaz, cfg, stage)
+        stage("events")
+        ev = detect_events(tr.positions, tr.visits, gaz, cfg, coverage)
+        n = ev["kind"].value_counts()
+        return Run(tr.counts, None, {f"events: {k}": int(n.get(k, 0)) for k in EVENT_KINDS}, tracks=tr, events=ev)
 
     # The two halves of ``features``, for work that needs the tracks in between (training
     # builds one coverage grid from the tracks of several scenarios).

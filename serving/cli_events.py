@@ -20,9 +20,8 @@ CoverageOpt = Annotated[Optional[Path], typer.Option(
 def _events_of(inputs, gazetteer, set_, coverage, stage):
     """Tracks then events of the inputs: (events, TrackResult, gazetteer, config)."""
     from features.coverage import CoverageGrid
-    from features.events import detect_events
+    from features.engine import LocalEngine
     from features.gazetteer import load_gazetteer
-    from features.pipeline import run_tracks
     cfg = parse_settings(set_)
     gaz = load_gazetteer(gazetteer)
     grid = None
@@ -30,9 +29,9 @@ def _events_of(inputs, gazetteer, set_, coverage, stage):
         if not coverage.exists():
             raise UsageProblem(f"{coverage}: no such coverage grid")
         grid = CoverageGrid.load(coverage)
-    tr = run_tracks(inputs, gaz, cfg, stage, keep_all=False)
-    stage("events")
-    return detect_events(tr.positions, tr.visits, gaz, cfg, grid), tr, gaz, cfg
+    # Events are found on the local engine (the Spark engine has no events job).
+    run = LocalEngine().events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
+    return run.events, run.tracks, gaz, cfg
 
 
 def _kind_counts(events) -> dict:

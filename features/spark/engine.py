@@ -163,6 +163,10 @@ class SparkEngine:
         return Run(j.counts, out, {"voyages": int(f["n"] or 0), "with a gap >= 12 h": int(f["g"] or 0), "rejected": rej},
                    coverage=grid)
 
+    def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+        """Not on Spark (yet): encounters and rendezvous pair vessels across MMSI buckets."""
+        raise EngineError("events run on the local engine only (--engine local)")
+
     def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         """Every voyage scored on the workers: ``scorer`` is broadcast once and applied per MMSI
         bucket; the tracks without a voyage are found per bucket too. The staged fixes are kept
