@@ -52,7 +52,8 @@ VOYAGES_FILE = "voyages.parquet"
 #: Modules of this package that are not the simulator: every other module's text keys the
 #: default reference set, so a changed simulator builds a new reference set (the old one stays
 #: in the store under its own key).
-_NOT_SIMULATOR = {"__init__.py", "train.py", "registry.py", "evaluation.py", "reference.py", "scenarios.py",
+_NOT_SIMULATOR = {"__init__.py", "train.py", "registry.py", "evaluation.py", "reference.py", "scenarios.py", "gate.py",
+                  "run_log.py", "tracking.py", "audit.py",
                   "labels.py", "model.py"}
 #: Columns of the MLflow dataset record (schema and profile); the digest covers every column.
 _IDENTITY = ["voyage_id", "vessel_group", "mmsi", "start", "end", "y", "behaviour"]
