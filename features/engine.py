@@ -16,7 +16,6 @@ so that Spark can broadcast it to its workers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -26,34 +25,13 @@ from .config import DEFAULT, FEATURE_CODE_VERSION, Config
 from .coverage import CoverageGrid
 from .errors import ConfigError
 from .gazetteer import Gazetteer, load_gazetteer
-from .pipeline import RowCounts, Stage, TrackResult, no_stage
+from .pipeline import Run, Stage, TrackResult, no_stage
 from .readers import ReadResult
 
 #: Voyage table -> the same rows with risk, level, reasons, reasons_text and partial.
 Scorer = Callable[[pd.DataFrame], pd.DataFrame]
 #: Input files, or rows already read (a REST request).
 Inputs = Sequence[str | Path] | ReadResult
-
-
-@dataclass
-class Run:
-    """What an engine did.
-
-    ``counts``: row accounting; ``out``: where the output went (None when nothing was
-    written); ``figures``: name -> number or text for the terminal summary; ``voyages``: the
-    voyage table (``features``) or the scored one (``score``), always small enough for one
-    machine; ``no_voyage``: tracks with nothing to score (``score``); ``tracks``: the local
-    engine's tracked fixes (None on Spark, where they stay distributed); ``coverage``: the
-    grid the features used; ``events``: the event table (``events``)."""
-
-    counts: RowCounts
-    out: str | None = None
-    figures: dict = field(default_factory=dict)
-    voyages: pd.DataFrame | None = None
-    no_voyage: pd.DataFrame | None = None
-    tracks: TrackResult | None = None
-    coverage: CoverageGrid | None = None
-    events: pd.DataFrame | None = None
 
 
 class Engine(Protocol):

@@ -74,6 +74,27 @@ class TrackResult:
     counts: RowCounts
 
 
+@dataclass
+class Run:
+    """What an engine did.
+
+    ``counts``: row accounting; ``out``: where the output went (None when nothing was
+    written); ``figures``: name -> number or text for the terminal summary; ``voyages``: the
+    voyage table (``features``) or the scored one (``score``), always small enough for one
+    machine; ``no_voyage``: tracks with nothing to score (``score``); ``tracks``: the local
+    engine's tracked fixes (None on Spark, where they stay distributed); ``coverage``: the
+    grid the features used; ``events``: the event table (``events``)."""
+
+    counts: RowCounts
+    out: str | None = None
+    figures: dict = field(default_factory=dict)
+    voyages: pd.DataFrame | None = None
+    no_voyage: pd.DataFrame | None = None
+    tracks: TrackResult | None = None
+    coverage: CoverageGrid | None = None
+    events: pd.DataFrame | None = None
+
+
 def _t_us(frame: pd.DataFrame) -> np.ndarray:
     return epoch_us(frame["timestamp"])
 

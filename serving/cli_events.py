@@ -1,5 +1,5 @@
 """``darkvoyage events`` and ``darkvoyage report`` (issue #14). Registered on the main app by
-one import at the end of :mod:`serving.cli`; the conventions (one-line errors, exit 2, stages,
+importing it from :mod:`serving.cli`; the conventions (one-line errors, exit 2, stages,
 row counts) are that module's."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from serving.cli import (GazOpt, Inputs, SetOpt, UsageProblem, Verbose, app, parse_settings, print_counts,
+from serving.cli_base import (GazOpt, Inputs, SetOpt, UsageProblem, Verbose, app, parse_settings, print_counts,
                          setup_logging, stages, user_errors)
 
 CoverageOpt = Annotated[Optional[Path], typer.Option(

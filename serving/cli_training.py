@@ -14,7 +14,7 @@ import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from features.config import DEFAULT
-from serving.cli import (GazOpt, UsageProblem, Verbose, setup_logging, print_table, app, err_console, print_watchlist,
+from serving.cli_base import (GazOpt, UsageProblem, Verbose, setup_logging, print_table, app, err_console, print_watchlist,
                          stages, user_errors)
 
 

@@ -24,10 +24,9 @@ import pandas as pd
 from .. import schema as S
 from ..config import DEFAULT, FEATURE_CODE_VERSION, Config
 from ..coverage import CoverageGrid
-from ..engine import Run
 from ..errors import EngineError
 from ..gazetteer import Gazetteer, load_gazetteer
-from ..pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Stage, TrackResult, no_stage
+from ..pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Run, Stage, TrackResult, no_stage
 from ..readers import ReadResult
 from ..voyage_table import empty_voyage_table
 from .bridge import from_spark
