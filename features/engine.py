@@ -1,8 +1,8 @@
 """One interface to the pipeline, two engines.
 
 Every command, training, the service and the benchmarks reach the pipeline through an
-:class:`Engine`: ``tracks`` and ``features`` write the contract's outputs, ``score`` gives
-every voyage a model's risk and reasons. :class:`LocalEngine` runs it in this process,
+:class:`Engine`: ``tracks`` and ``features`` write the contract's outputs, ``events`` finds
+the event table (local engine only), ``score`` gives every voyage a model's risk and reasons. :class:`LocalEngine` runs it in this process,
 vectorised over all vessels at once; the Spark engine (:mod:`features.spark`) runs the same
 per-vessel functions per MMSI bucket on a cluster and gives the same answers. Pick one with
 :func:`engine`.
