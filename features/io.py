@@ -28,11 +28,12 @@ META_KEY = b"darkvoyage.rows"
 OUTPUT_SUFFIXES = (".parquet", ".csv")
 
 
-def check_output(path: str | Path) -> Path:
-    """Validate an output path before any work is done."""
+def check_output(path: str | Path, suffixes: tuple[str, ...] = OUTPUT_SUFFIXES, what: str = "output") -> Path:
+    """Validate an output path before any work is done: one of ``suffixes``, in a folder that
+    exists. ``what`` names the output in the error ("events output", say)."""
     p = Path(path)
-    if p.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise OutputError(f"{p}: output must end in {' or '.join(OUTPUT_SUFFIXES)}")
+    if p.suffix.lower() not in suffixes:
+        raise OutputError(f"{p}: {what} must end in {' or '.join(suffixes)}")
     if not p.parent.exists():
         raise OutputError(f"{p.parent}: output folder does not exist")
     return p

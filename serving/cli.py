@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from features.config import DEFAULT
-from serving.cli_base import (Engine, GazOpt, Inputs, Master, Out, SetOpt, UsageProblem, Verbose, app, err_console,
+from serving.cli_base import (load_coverage, Engine, GazOpt, Inputs, Master, Out, SetOpt, UsageProblem, Verbose, app, err_console,
                               parse_settings, print_run, print_table, print_watchlist, setup_logging, stages,
                               user_errors)
 
@@ -47,18 +47,13 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
     """One row per voyage: identity, times, ports and dark-activity features."""
     setup_logging(verbose)
     with user_errors():
-        from features.coverage import CoverageGrid
         from features.engine import engine as pick_engine
         from features.gazetteer import load_gazetteer
         cfg = parse_settings(set_)
         eng = pick_engine(engine, spark_master)
         eng.check_output(out)
         gaz = load_gazetteer(gazetteer)
-        grid = None
-        if coverage is not None:
-            if not coverage.exists():
-                raise UsageProblem(f"{coverage}: no such coverage grid")
-            grid = CoverageGrid.load(coverage)
+        grid = load_coverage(coverage)
         t0 = time.perf_counter()
         with stages() as stage:
             run = eng.features(inputs, out, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)

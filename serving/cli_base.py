@@ -96,6 +96,16 @@ def parse_settings(settings: list[str] | None) -> Config:
     return cfg
 
 
+def load_coverage(path: Path | None):
+    """The reference coverage grid of ``--coverage`` (None without one)."""
+    if path is None:
+        return None
+    from features.coverage import CoverageGrid
+    if not path.exists():
+        raise UsageProblem(f"{path}: no such coverage grid")
+    return CoverageGrid.load(path)
+
+
 def setup_logging(verbose: bool):
     import os
     import warnings

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from serving.cli_base import (GazOpt, Inputs, SetOpt, UsageProblem, Verbose, app, parse_settings, print_counts,
+from serving.cli_base import (load_coverage, GazOpt, Inputs, SetOpt, Verbose, app, parse_settings, print_counts,
                          setup_logging, stages, user_errors)
 
 CoverageOpt = Annotated[Optional[Path], typer.Option(
@@ -19,16 +19,11 @@ CoverageOpt = Annotated[Optional[Path], typer.Option(
 
 def _events_of(inputs, gazetteer, set_, coverage, stage):
     """Tracks then events of the inputs: (events, TrackResult, gazetteer, config)."""
-    from features.coverage import CoverageGrid
     from features.engine import LocalEngine
     from features.gazetteer import load_gazetteer
     cfg = parse_settings(set_)
     gaz = load_gazetteer(gazetteer)
-    grid = None
-    if coverage is not None:
-        if not coverage.exists():
-            raise UsageProblem(f"{coverage}: no such coverage grid")
-        grid = CoverageGrid.load(coverage)
+    grid = load_coverage(coverage)
     # Events are found on the local engine (the Spark engine has no events job).
     run = LocalEngine().events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
     return run.events, run.tracks, gaz, cfg

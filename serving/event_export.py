@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import OutputError
 from features.events import meeting_points
-from features.io import write_table
+from features.io import check_output, write_table
 from features.pipeline import RowCounts
 
 EVENT_SUFFIXES = (".csv", ".parquet", ".geojson")
@@ -22,12 +21,7 @@ LINE_KINDS = ("gap", "possible_dark_port_call", "encounter", "dark_rendezvous")
 
 
 def check_events_output(path: Path) -> Path:
-    path = Path(path)
-    if path.suffix.lower() not in EVENT_SUFFIXES:
-        raise OutputError(f"{path}: events output must end in {', '.join(EVENT_SUFFIXES)}")
-    if not path.parent.exists():
-        raise OutputError(f"{path.parent}: output folder does not exist")
-    return path
+    return check_output(path, EVENT_SUFFIXES, "events output")
 
 
 def _num(v):

@@ -12,11 +12,10 @@ import pandas as pd
 
 from features.config import DEFAULT, PACKAGED_DATA
 from features.errors import OutputError
-from features.io import arrow_table
+from features.io import arrow_table, check_output
+from .pages import page
 from .scoring import WATCHLIST_COLUMNS, Scored
 
-#: Page templates (Jinja2).
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 SUFFIXES = (".csv", ".parquet", ".geojson", ".html")
 
@@ -26,12 +25,8 @@ class ExportError(OutputError):
 
 
 def check_suffix(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise ExportError(f"{path}: watchlist output must end in {', '.join(SUFFIXES)}")
-    if not path.parent.exists():
-        raise ExportError(f"{path.parent}: output folder does not exist")
-    return suffix
+    """The watchlist format of ``path`` (its suffix), checked before any work is done."""
+    return check_output(path, SUFFIXES, "watchlist output").suffix.lower()
 
 
 # --- sanctions ------------------------------------------------------------------------------
@@ -285,11 +280,4 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
         data["links"] = map_links(scored.events, wl["mmsi"])
     data = json.dumps(data)
     # The data sits in a <script> element: "</" must not close it early.
-    return _template("watchlist.html").render(columns=columns, rows=rows, data=data.replace("</", "<\\/"), n=len(wl))
-
-
-def _template(name: str):
-    """A page template of ``serving/templates`` (autoescaped: every cell is text)."""
-    import jinja2
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, keep_trailing_newline=True)
-    return env.get_template(name)
+    return page("watchlist.html").render(columns=columns, rows=rows, data=data.replace("</", "<\\/"), n=len(wl))

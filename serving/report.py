@@ -16,16 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from features.config import Config
-from features.errors import OutputError
 from features.events import dark_mask, meeting_points
 from features.flags import flag_of
 from features.gazetteer import Gazetteer
+from features.io import check_output
+from serving.pages import page
 
 METRICS = ("gaps >= 12 h", "gaps >= 30 h", "possible dark port calls", "encounters", "dark rendezvous")
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 PALETTE = ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf", "#bcbd22")
 #: Flags drawn separately in the charts; the rest are "other" (the CSV has every flag).
 TOP_FLAGS = 6
@@ -33,12 +32,7 @@ TOP_FLAGS = 6
 
 def check_report_output(path: Path) -> Path:
     """The page must end in .html and its folder exist; returns the CSV path beside it."""
-    path = Path(path)
-    if path.suffix.lower() != ".html":
-        raise OutputError(f"{path}: report output must end in .html")
-    if not path.parent.exists():
-        raise OutputError(f"{path.parent}: output folder does not exist")
-    return path.with_suffix(".csv")
+    return check_output(path, (".html",), "report output").with_suffix(".csv")
 
 
 def areas(events: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> np.ndarray:
@@ -205,8 +199,7 @@ def render_report(events: pd.DataFrame, table: pd.DataFrame, sources: list[str],
     allm = table[(table["by"] == "all")]
     summary = allm[allm["period_type"] == "month"].pivot_table(index="period", columns="metric", values="count",
                                                                aggfunc="sum").reindex(columns=list(METRICS)).fillna(0)
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    return env.get_template("report.html").render(
+    return page("report.html").render(
         metrics=METRICS, weekly=weekly, monthly=monthly, summary=summary, sources=sources,
         first=t.min().strftime("%Y-%m-%d") if len(t) else "-", last=t.max().strftime("%Y-%m-%d") if len(t) else "-",
         area_legend=[(g, area_col[g]) for g in area_groups], flag_legend=[(g, flag_col[g]) for g in flag_groups],
