@@ -1,7 +1,7 @@
 """``possible_dark_port_call`` events: per gap and per port where a call fits in the gap.
 
-The voyage features' rule (``voyage_features._dark_calls``, which keeps only the best port
-per voyage), as a function over gaps and ports: spare time = gap - sailing start -> port -> end
+The voyage features' rule (:func:`features.families.dark_calls.call_spare_h`; the feature
+keeps only the best port per voyage), for every gap and port: spare time = gap - sailing start -> port -> end
 at the vessel's usual speed x ``route_factor`` - ``min_call_stay_h``; a call fits when the
 spare time is positive. Gaps that start and end in one port, anchorages, and gaps whose ends
 are two ships (``identity_changed``) are not calls.
@@ -15,20 +15,9 @@ import pandas as pd
 from ..config import Config
 from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM
+from ..families.dark_calls import call_spare_h
 from .frame import Fixes, event_frame, event_ids, fmt
 from .gaps import Gaps
-
-
-def call_spare_h(lat0, lon0, lat1, lon1, gap_h, speed_kn, gaz: Gazetteer, cfg: Config) -> np.ndarray:
-    """(gaps, ports) spare hours of a call at each port in each gap; -inf where no call can be
-    (same port at both ends, an anchorage). Inputs are per gap (length m)."""
-    ds = gaz.distances(lat0, lon0)
-    de = gaz.distances(lat1, lon1)
-    sail_h = (ds + de) * cfg.route_factor / (np.asarray(speed_kn, float)[:, None] * KM_PER_NM)
-    spare = np.asarray(gap_h, float)[:, None] - sail_h - cfg.min_call_stay_h
-    exit_r = gaz.radius_km * cfg.port_exit_factor
-    spare = np.where((ds <= exit_r) & (de <= exit_r), -np.inf, spare)
-    return np.where(gaz.anchorage[None, :], -np.inf, spare)
 
 
 def dark_call_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:

@@ -14,6 +14,8 @@ import pandas as pd
 
 from ..config import Config
 from ..geo import KM_PER_NM, haversine_km
+from ..families.motion import usual_speed_kn_of
+from ..ids import VOYAGE_STAMP, track_ids
 from ..tracks import epoch_us, group_starts
 
 #: The contract's event columns (CONTRACT.md, "Event columns"), in order.
@@ -37,7 +39,7 @@ class Fixes:
     ``tid``: global track index; ``speed_kn``: reported SOG, else the speed implied by the
     step from the previous fix of the track (NaN at a track's first fix when SOG is missing);
     ``near_port``/``visit``: from :func:`features.voyages.port_visits`; ``usual_kn``: per track,
-    the speed used for reach and sailing times (same rule as the voyage features);
+    the speed used for reach and sailing times (the voyage features' rule);
     ``step_km``: length n - 1, the step from fix i to i + 1.
     """
 
@@ -64,25 +66,7 @@ class Fixes:
 
     def track_ids(self, rows: np.ndarray) -> np.ndarray:
         """``<mmsi>-<track_no>`` of the given fixes, as in the voyage table."""
-        return np.char.add(np.char.add(self.mmsi[rows].astype(str), "-"), self.track_no[rows].astype(str)).astype(object)
-
-
-def usual_speed_kn(tid, t_us, sog, step_km, n_tracks: int, cfg: Config) -> np.ndarray:
-    """Per track: mean reported SOG while moving, else mean implied speed of ordinary steps,
-    else ``default_speed_kn``. The rule of ``voyage_features`` (inline there), as a function."""
-    dt = np.diff(t_us) / 1e6
-    same = tid[1:] == tid[:-1]
-    ok = same & (dt <= cfg.gap_hours * 3600.0) & (dt > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        step_kn = step_km / dt * (3600.0 / KM_PER_NM)
-    moving = np.nan_to_num(sog, nan=0.0) > cfg.moving_speed_kn
-    mv_cnt = np.bincount(tid, weights=moving, minlength=n_tracks)
-    mv_sum = np.bincount(tid, weights=np.where(moving, sog, 0.0), minlength=n_tracks)
-    imp_ok = ok & (step_kn > cfg.moving_speed_kn) & (step_kn < cfg.max_speed_kn)
-    imp_cnt = np.bincount(tid[1:], weights=imp_ok, minlength=n_tracks)
-    imp_sum = np.bincount(tid[1:], weights=np.where(imp_ok, step_kn, 0.0), minlength=n_tracks)
-    return np.where(mv_cnt >= 3, mv_sum / np.maximum(mv_cnt, 1),
-                    np.where(imp_cnt >= 3, imp_sum / np.maximum(imp_cnt, 1), cfg.default_speed_kn))
+        return track_ids(self.mmsi[rows], self.track_no[rows]).to_numpy(dtype=object)
 
 
 def fixes_of(pos: pd.DataFrame, cfg: Config) -> Fixes:
@@ -104,10 +88,18 @@ def fixes_of(pos: pd.DataFrame, cfg: Config) -> Fixes:
         dt_h = np.maximum((t_us[miss] - t_us[miss - 1]) / _US_PER_H, cfg.min_step_s / 3600.0)
         speed[miss] = np.where(tid[miss] == tid[miss - 1], step[miss - 1] / dt_h / KM_PER_NM, np.nan)
     n_tracks = int(tid[-1]) + 1 if n else 0
-    usual = usual_speed_kn(tid, t_us, sog, step, n_tracks, cfg) if n else np.zeros(0)
+    usual = _usual_speed_kn(tid, t_us, sog, step, n_tracks, cfg) if n else np.zeros(0)
     ident = {c: pos[c].to_numpy(dtype=object, na_value=None) for c in ("name", "callsign", "imo") if c in pos}
     return Fixes(mmsi, track_no, tid, t_us, lat, lon, speed, pos["near_port"].to_numpy(np.int64),
                  pos["visit"].to_numpy(np.int64), usual, ident, step)
+
+
+def _usual_speed_kn(tid, t_us, sog, step_km, n_tracks: int, cfg: Config) -> np.ndarray:
+    """Per track: the voyage features' usual speed (:func:`features.families.motion.usual_speed_kn_of`)."""
+    dt = np.diff(t_us) / 1e6
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step_kn = step_km / dt * (3600.0 / KM_PER_NM)
+    return usual_speed_kn_of(tid, sog, dt, step_kn, tid[1:] == tid[:-1], n_tracks, cfg)
 
 
 def to_time(t_us) -> pd.DatetimeIndex:
@@ -116,7 +108,7 @@ def to_time(t_us) -> pd.DatetimeIndex:
 
 def event_ids(kind: str, mmsi, start_us, suffix=None) -> np.ndarray:
     """Stable ids: ``<prefix>-<mmsi>-<start UTC>[-<suffix>]`` (suffix: port or partner)."""
-    stamp = to_time(np.asarray(start_us, np.int64) // 1_000_000 * 1_000_000).strftime("%Y%m%dT%H%M%SZ")
+    stamp = to_time(np.asarray(start_us, np.int64) // 1_000_000 * 1_000_000).strftime(VOYAGE_STAMP)
     base = np.char.add(np.char.add(f"{ID_PREFIX[kind]}-", np.asarray(mmsi).astype(str)), "-")
     ids = np.char.add(base, np.asarray(stamp, dtype=str))
     if suffix is not None:

@@ -44,7 +44,8 @@ def dark_calls(ix: VoyageIndex, gaz: Gazetteer, cfg: Config, usual_speed_kn: np.
     ga = ix.gi[long_]
     gap_h = ix.g_dt[long_] / 3600.0
     gv = ix.gv[long_]
-    spare = _spare_h(ix, ga, gap_h, usual_speed_kn[ix.tid[ix.gi]][long_], gaz, cfg)
+    spare = call_spare_h(ix.lat[ga], ix.lon[ga], ix.lat[ga + 1], ix.lon[ga + 1], gap_h,
+                         usual_speed_kn[ix.tid[ix.gi]][long_], gaz, cfg)
     feasible = spare > 0
     sens = gaz.sensitive[None, :]
     best = spare.max(axis=1)
@@ -70,14 +71,15 @@ def dark_calls(ix: VoyageIndex, gaz: Gazetteer, cfg: Config, usual_speed_kn: np.
     return res
 
 
-def _spare_h(ix: VoyageIndex, ga: np.ndarray, gap_h: np.ndarray, speed_kn: np.ndarray, gaz: Gazetteer,
-             cfg: Config) -> np.ndarray:
-    """Spare time per (gap, port), h; -inf where the gap is a quiet stay at one port or the
-    port is an anchorage."""
-    ds = gaz.distances(ix.lat[ga], ix.lon[ga])
-    de = gaz.distances(ix.lat[ga + 1], ix.lon[ga + 1])
-    sail_h = (ds + de) * cfg.route_factor / (speed_kn[:, None] * KM_PER_NM)
-    spare = gap_h[:, None] - sail_h - cfg.min_call_stay_h
+def call_spare_h(lat0, lon0, lat1, lon1, gap_h, speed_kn, gaz: Gazetteer, cfg: Config) -> np.ndarray:
+    """(gaps, ports) spare hours of a call at each port in each gap; -inf where no call can be
+    (the gap starts and ends at one port, or the port is an anchorage). Inputs are per gap:
+    the fixes before (lat0, lon0) and after (lat1, lon1) it, deg; its length, h; the vessel's
+    usual speed, kn. The events' ``possible_dark_port_call`` uses the same rule."""
+    ds = gaz.distances(lat0, lon0)
+    de = gaz.distances(lat1, lon1)
+    sail_h = (ds + de) * cfg.route_factor / (np.asarray(speed_kn, float)[:, None] * KM_PER_NM)
+    spare = np.asarray(gap_h, float)[:, None] - sail_h - cfg.min_call_stay_h
     # A gap that starts and ends at the same port is a quiet stay there, not a hidden call.
     exit_r = gaz.radius_km * cfg.port_exit_factor
     spare = np.where((ds <= exit_r) & (de <= exit_r), -np.inf, spare)

@@ -50,14 +50,23 @@ def usual_interval_s(ix: VoyageIndex, cfg: Config) -> np.ndarray:
 
 
 def usual_speed_kn(ix: VoyageIndex, cfg: Config) -> np.ndarray:
+    """Per track: :func:`usual_speed_kn_of` the index's fixes."""
+    return usual_speed_kn_of(ix.tid, ix.sog, ix.dt, ix.step_kn, ix.same_track, ix.n_tracks, cfg)
+
+
+def usual_speed_kn_of(tid: np.ndarray, sog: np.ndarray, dt: np.ndarray, step_kn: np.ndarray, same_track: np.ndarray,
+                      n_tracks: int, cfg: Config) -> np.ndarray:
     """Per track: mean reported speed while moving, else mean implied speed, else the
-    config's default speed (fewer than three of either)."""
-    ok = ix.same_track & ~(ix.dt > cfg.gap_hours * 3600.0)
-    tid, tid_iv, n_tracks = ix.tid, ix.tid[1:], ix.n_tracks
-    moving = ix.sog > cfg.moving_speed_kn
+    config's default speed (fewer than three of either), kn.
+
+    ``tid``, ``sog``: per fix (n); ``dt`` (s), ``step_kn``, ``same_track``: per interval
+    (n - 1). The events' reach and sailing times use the same rule."""
+    ok = same_track & ~(dt > cfg.gap_hours * 3600.0)
+    tid_iv = tid[1:]
+    moving = sog > cfg.moving_speed_kn
     mv_cnt = np.bincount(tid, weights=moving, minlength=n_tracks)
-    mv_speed = np.bincount(tid, weights=np.where(moving, ix.sog, 0.0), minlength=n_tracks) / np.maximum(mv_cnt, 1)
-    imp_ok = ok & (ix.step_kn > cfg.moving_speed_kn) & (ix.step_kn < cfg.max_speed_kn)
+    mv_speed = np.bincount(tid, weights=np.where(moving, sog, 0.0), minlength=n_tracks) / np.maximum(mv_cnt, 1)
+    imp_ok = ok & (step_kn > cfg.moving_speed_kn) & (step_kn < cfg.max_speed_kn)
     imp_cnt = np.bincount(tid_iv, weights=imp_ok, minlength=n_tracks)
-    imp_speed = np.bincount(tid_iv, weights=np.where(imp_ok, ix.step_kn, 0.0), minlength=n_tracks) / np.maximum(imp_cnt, 1)
+    imp_speed = np.bincount(tid_iv, weights=np.where(imp_ok, step_kn, 0.0), minlength=n_tracks) / np.maximum(imp_cnt, 1)
     return np.where(mv_cnt >= 3, mv_speed, np.where(imp_cnt >= 3, imp_speed, cfg.default_speed_kn))
