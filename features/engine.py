@@ -54,8 +54,12 @@ class Engine(Protocol):
         visits, loitering, possible dark port calls, encounters, dark rendezvous."""
 
     def score(self, inputs: Inputs, scorer: Scorer, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-              coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
-        """Every voyage scored by ``scorer`` (``Run.voyages``) and the tracks without one."""
+              coverage: CoverageGrid | None = None, stage: Stage = no_stage, live_context: bool = True,
+              no_voyage: str = "always") -> Run:
+        """Every voyage scored by ``scorer`` (``Run.voyages``) and the tracks without one.
+        ``live_context=False`` skips the ``ctx_*`` columns (nothing the scorer reads);
+        ``no_voyage="if none"`` lists tracks without a voyage only when no track has one (a
+        REST answer about one vessel)."""
 
 
 class LocalEngine:
@@ -80,14 +84,9 @@ class LocalEngine:
 
     def features(self, inputs, out=None, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         from .io import check_output, write_rejected, write_table
-        from .pipeline import build_coverage
         if out is not None:
             out = check_output(out)
-        gaz = gaz or load_gazetteer()
-        tr = self.tracked(inputs, gaz, cfg, stage)
-        stage("coverage grid")
-        grid = coverage if coverage is not None else build_coverage(tr.positions, cfg)
-        voyages = self.voyages(tr, gaz, cfg, grid, stage)
+        tr, grid, voyages = self._voyage_table(inputs, gaz or load_gazetteer(), cfg, coverage, stage, True)
         figures = {"voyages": len(voyages),
                    f"with a gap >= {cfg.summary_gap_h:g} h": int((voyages["max_gap_h"] >= cfg.summary_gap_h).sum())}
         if out is not None:
@@ -130,19 +129,21 @@ class LocalEngine:
             voyages = add_live_context(voyages, tr.positions, cfg)
         return voyages
 
-    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage,
-              live_context: bool = True, no_voyage: str = "always") -> Run:
-        """See :class:`Engine`. ``live_context=False`` skips the ``ctx_*`` columns (nothing the
-        scorer reads); ``no_voyage="if none"`` lists tracks without a voyage only when no track
-        has one (a REST answer about one vessel)."""
-        from .no_voyage import tracks_without_voyage
+    def _voyage_table(self, inputs, gaz, cfg, coverage, stage, live_context):
+        """(tracks, coverage grid, voyage table): ``coverage`` if given, else built from the
+        inputs' own fixes."""
         from .pipeline import build_coverage
-        gaz = gaz or load_gazetteer()
         tr = self.tracked(inputs, gaz, cfg, stage)
         if coverage is None:
             stage("coverage grid")
             coverage = build_coverage(tr.positions, cfg)
-        voyages = self.voyages(tr, gaz, cfg, coverage, stage, live_context)
+        return tr, coverage, self.voyages(tr, gaz, cfg, coverage, stage, live_context)
+
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage,
+              live_context: bool = True, no_voyage: str = "always") -> Run:
+        from .no_voyage import tracks_without_voyage
+        gaz = gaz or load_gazetteer()
+        tr, coverage, voyages = self._voyage_table(inputs, gaz, cfg, coverage, stage, live_context)
         stage("scoring")
         voyages = scorer(voyages.reset_index(drop=True))
         nv = tracks_without_voyage(tr.positions, voyages, gaz) if no_voyage == "always" or len(voyages) == 0 else None

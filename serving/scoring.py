@@ -80,9 +80,8 @@ def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s
     model input and no reason reads them, so risks and reasons are the same without them.
     ``no_voyage="if none"`` builds :attr:`Scored.no_voyage` only when there is no voyage at all
     (what ``POST /score`` reports); ``"always"`` for every track without one (the watchlist)."""
-    eng = engine or LocalEngine()
-    extra = {} if live_context and no_voyage == "always" else {"live_context": live_context, "no_voyage": no_voyage}
-    run = eng.score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage, **extra)
+    run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage,
+                                          live_context=live_context, no_voyage=no_voyage)
     return Scored(run.voyages, run.tracks, model.gaz, run.no_voyage, run.counts)
 
 

@@ -79,9 +79,11 @@ def job(inputs, out: str | None, gaz: Gazetteer, cfg: Config, mode: str, master:
         ws.remove()
 
 
-def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | None, stage: Stage):
-    """The voyage table with its live context, as a Spark DataFrame ordered as the local one
-    (by MMSI, track, start; ``_track_no`` beside it), and the coverage grid it used."""
+def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | None, stage: Stage,
+                 live: bool = True):
+    """The voyage table (with its live context unless ``live`` is False: the ``ctx_*`` columns
+    stay NaN), as a Spark DataFrame ordered as the local one (by MMSI, track, start;
+    ``_track_no`` beside it), and the coverage grid it used."""
     from pyspark.sql import functions as F
     fixes = j.fixes
     stage("coverage grid")
@@ -96,8 +98,10 @@ def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | N
             .applyInPandas(voyage_fn(gaz, cfg, grid_bc, schema), schema).write.parquet(j.ws.path("voyages"))
     finally:
         grid_bc.destroy()
-    stage("neighbours during gaps")
-    voyages = live_context(j.spark.read.parquet(j.ws.path("voyages")), fixes, sums, cfg)
+    voyages = j.spark.read.parquet(j.ws.path("voyages"))
+    if live:
+        stage("neighbours during gaps")
+        voyages = live_context(voyages, fixes, sums, cfg)
     cols = list(empty_voyage_table().columns)
     return voyages.select(*cols, "_track_no").orderBy("mmsi", "_track_no", "start").select(*cols, F.col("_track_no")), grid
 
@@ -144,12 +148,14 @@ class SparkEngine:
         directory), or without ``out`` collected to the driver as ``Run.voyages``."""
         from pyspark.sql import functions as F
         gaz = gaz or load_gazetteer()
+        long_gap = f"with a gap >= {cfg.summary_gap_h:g} h"  # the local engine's summary line
         with job(inputs, out, gaz, cfg, "features", self.master, stage) as j:
             voyages, grid = voyage_frame(j, gaz, cfg, coverage, stage)
             voyages = voyages.drop("_track_no")
             if out is None:
                 table = from_spark(voyages.toPandas())
-                return Run(j.counts, None, {"voyages": len(table), "with a gap >= 12 h": int((table["max_gap_h"] >= 12).sum())},
+                return Run(j.counts, None, {"voyages": len(table),
+                                            long_gap: int((table["max_gap_h"] >= cfg.summary_gap_h).sum())},
                            voyages=table, coverage=grid)
             stage("writing")
             out = str(out)
@@ -158,22 +164,24 @@ class SparkEngine:
                         j.spark, j.ws)
             # The written voyages, as Spark wrote them (the workspace parts of a single file).
             written = j.spark.read.parquet(out if is_directory_output(out) else j.ws.path("rows"))
-            f = written.agg(F.count(F.lit(1)).alias("n"), F.sum((F.col("max_gap_h") >= 12).cast("long")).alias("g")).first()
-        return Run(j.counts, out, {"voyages": int(f["n"] or 0), "with a gap >= 12 h": int(f["g"] or 0), "rejected": rej},
+            f = written.agg(F.count(F.lit(1)).alias("n"),
+                            F.sum((F.col("max_gap_h") >= cfg.summary_gap_h).cast("long")).alias("g")).first()
+        return Run(j.counts, out, {"voyages": int(f["n"] or 0), long_gap: int(f["g"] or 0), "rejected": rej},
                    coverage=grid)
 
     def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         """Not on Spark (yet): encounters and rendezvous pair vessels across MMSI buckets."""
         raise EngineError("events run on the local engine only (--engine local)")
 
-    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage,
+              live_context: bool = True, no_voyage: str = "always") -> Run:
         """Every voyage scored on the workers: ``scorer`` is broadcast once and applied per MMSI
         bucket; the tracks without a voyage are found per bucket too. The staged fixes are kept
         (until the next score or exit) for :meth:`listed_tracks`."""
         gaz = gaz or load_gazetteer()
         self.close()
         with job(inputs, None, gaz, cfg, "features", self.master, stage, keep=True) as j:
-            voyages, grid = voyage_frame(j, gaz, cfg, coverage, stage)
+            voyages, grid = voyage_frame(j, gaz, cfg, coverage, stage, live_context)
             stage("scoring")
             cols = list(empty_voyage_table().columns)
             schema = scored_schema(voyages.schema)
@@ -184,11 +192,13 @@ class SparkEngine:
                 table = decode_scored(scored.orderBy("mmsi", "_track_no", "start").drop("_track_no").toPandas())
             finally:
                 scorer_bc.destroy()
-            stage("tracks without a voyage")
-            no_voyage = self._no_voyage(j, gaz)
+            nv = None
+            if no_voyage == "always" or len(table) == 0:
+                stage("tracks without a voyage")
+                nv = self._no_voyage(j, gaz)
         self._kept = (j.spark, j.fixes, j.ws, cfg)
         _remove_later(j.ws)
-        return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=no_voyage, coverage=grid)
+        return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=nv, coverage=grid)
 
     @staticmethod
     def _no_voyage(j: Job, gaz: Gazetteer) -> pd.DataFrame:
