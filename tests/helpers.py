@@ -76,3 +76,36 @@ def mlflow_store(root):
     finally:
         mp.undo()
         mlflow.set_tracking_uri(None)
+
+
+# --- a real browser --------------------------------------------------------------------------
+
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    """Debian's headless Chromium (``make test`` installs it when missing)."""
+    import shutil
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium is not installed: make system-deps installs Debian's chromium for this test")
+    return exe
+
+
+def browse(page, profile) -> tuple[str, list[str]]:
+    """(DOM after the page's scripts ran, its console errors) of an offline page in Chromium."""
+    import subprocess
+    res = subprocess.run([chromium(), *CHROME_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+                          "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    errors = [line for line in res.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+    return res.stdout, errors
+
+
+def screenshot(page, profile, shot, size: str):
+    """A PNG of the page at ``size`` ("1280,760"); returns its path."""
+    import subprocess
+    subprocess.run([chromium(), *CHROME_FLAGS, f"--user-data-dir={profile}", f"--window-size={size}",
+                    "--virtual-time-budget=3000", f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    return shot

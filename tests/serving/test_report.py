@@ -4,7 +4,6 @@ headless browser (no console errors, every chart drawn)."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +14,6 @@ import pytest
 from serving.report import METRICS
 
 EXE = str(Path(sys.executable).parent / "darkvoyage")
-CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -46,25 +43,17 @@ def test_numbers_beside_the_page(page, small_world):
 
 
 def test_report_in_a_real_browser(page, tmp_path):
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.fail("chromium is not installed: make system-deps installs Debian's chromium for this test")
+    from ..helpers import browse, screenshot
     html = page.read_text()
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html  # offline
-    res = subprocess.run([exe, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof'}", "--enable-logging=stderr",
-                          "--v=0", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    dom = res.stdout
-    errors = [line for line in res.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+    dom, errors = browse(page, tmp_path / "prof")
     assert not errors, errors
     charts = re.findall(r'<svg class="chart"[^>]*width="(\d+)" height="(\d+)"', dom)
     assert len(charts) == 2 * len(METRICS) and all(int(w) > 100 and int(h) > 100 for w, h in charts)
     bars = re.findall(r'<rect class="bar"[^>]*height="([\d.]+)"', dom)
     assert len(bars) >= 20 and all(float(h) > 0 for h in bars)
     assert "<table" in dom and "open sea" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([exe, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof2'}", "--window-size=1280,1600",
-                    "--virtual-time-budget=3000", f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    shot = screenshot(page, tmp_path / "prof2", tmp_path / "report.png", "1280,1600")
     assert shot.exists() and shot.stat().st_size > 30_000
 
 

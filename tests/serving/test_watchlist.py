@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -101,38 +100,20 @@ def test_geojson_is_valid(outputs):
     assert all(g["hours"] >= 1 for g in gaps)  # longer than 1 h, rounded to 0.01 h
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.fail("chromium is not installed: .ci/run installs Debian's chromium for this test")
-    return exe
-
-
-CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def test_html_report_in_a_real_browser(outputs, chromium, tmp_path):
+def test_html_report_in_a_real_browser(outputs, tmp_path):
+    from ..helpers import browse, screenshot
     page = outputs["html"]
     html = page.read_text()
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html  # offline
-    res = subprocess.run([chromium, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof'}", "--enable-logging=stderr",
-                          "--v=0", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    dom = res.stdout
-    assert "<table" in dom, res.stderr[-2000:]
-    errors = [line for line in res.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+    dom, errors = browse(page, tmp_path / "prof")
+    assert "<table" in dom
     assert not errors, errors
     rows = re.findall(r"<tr class=\"lv-", dom)
     assert len(rows) == 15
     assert dom.count('class="track"') >= 10          # drawn by the page's own script
     assert 'class="port"' in dom and "<path" in dom   # ports and the Caspian
     assert 'class="gap"' in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([chromium, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof2'}", "--window-size=1280,760",
-                    "--virtual-time-budget=3000", f"--screenshot={shot}", page.as_uri()],
-                   capture_output=True, timeout=120)
+    shot = screenshot(page, tmp_path / "prof2", tmp_path / "report.png", "1280,760")
     assert shot.exists() and shot.stat().st_size > 20_000
 
 
@@ -268,13 +249,9 @@ def test_insufficient_data_in_the_terminal_table(handbuilt):
     assert "insufficient" in out and "273100006" in out and "Traceback" not in out
 
 
-def test_insufficient_data_html_in_a_real_browser(handbuilt, chromium, tmp_path):
-    page = handbuilt["html"]
-    res = subprocess.run([chromium, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'prof'}", "--enable-logging=stderr",
-                          "--v=0", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    dom = res.stdout
-    errors = [line for line in res.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+def test_insufficient_data_html_in_a_real_browser(handbuilt, tmp_path):
+    from ..helpers import browse
+    dom, errors = browse(handbuilt["html"], tmp_path / "prof")
     assert not errors, errors
     assert len(re.findall(r"<tr class=\"lv-", dom)) == 6
     assert dom.count('class="last-position"') == 2 and dom.count('class="track"') == 4
