@@ -39,7 +39,7 @@ _MID = """
 """
 MID_TO_FLAG: dict[int, str] = {int(a): b for a, b in zip(_MID.split()[::2], _MID.split()[1::2])}
 
-_lookup = np.full(1000, "", dtype=object)
+_lookup = np.full(1000, None, dtype=object)
 for _mid, _iso in MID_TO_FLAG.items():
     _lookup[_mid] = _iso
 
@@ -48,5 +48,4 @@ def flag_of(mmsi) -> pd.Series:
     """ISO2 flag per MMSI (array-like of ints); unknown MIDs give missing values."""
     m = np.asarray(mmsi, dtype=np.int64)
     mid = np.where((m >= 200_000_000) & (m <= 799_999_999), m // 1_000_000, 0)
-    out = _lookup[mid]
-    return pd.Series(out, dtype="str").replace("", pd.NA)
+    return pd.Series(pd.array(_lookup[mid], dtype="str"), copy=False)

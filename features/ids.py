@@ -1,11 +1,12 @@
 """Ids and text formats of the outputs, in one place.
 
 A track is ``<mmsi>-<track number>``; a voyage is ``<track_id>-<start, UTC, whole seconds>``.
-Columns are built whole (pandas or Arrow string kernels), never a string per row in Python.
+Columns are built whole with Arrow's string kernels, never a string per row in Python; the
+pandas forms wrap the Arrow arrays (a few tens of microseconds, which the REST path notices).
 
 >>> import numpy as np
->>> tid = track_ids(np.array([273000001]), np.array([0]))
->>> list(tid), list(voyage_ids(tid, np.array([1727740800.9])))
+>>> tid = track_ids_arrow(np.array([273000001]), np.array([0]))
+>>> list(track_ids(np.array([273000001]), np.array([0]))), voyage_ids(tid, np.array([1727740800_900000])).tolist()
 (['273000001-0'], ['273000001-0-20241001T000000Z'])
 """
 
@@ -24,13 +25,13 @@ ISO_MICROS = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def track_ids(mmsi: np.ndarray, track_no: np.ndarray) -> pd.Series:
     """``<mmsi>-<track_no>`` per row (string Series)."""
-    return pd.Series(mmsi.astype(str), dtype="str") + "-" + pd.Series(track_no.astype(str), dtype="str")
+    return pd.Series(pd.array(track_ids_arrow(mmsi, track_no), dtype="str"), copy=False)
 
 
-def voyage_ids(track_id: pd.Series, start_s: np.ndarray):
-    """``<track_id>-<start>`` per voyage; ``start_s``: seconds since the epoch (string array)."""
-    start = pd.to_datetime(start_s * 1e6, unit="us", utc=True).floor("s")
-    return (track_id + "-" + pd.Series(start.strftime(VOYAGE_STAMP), dtype="str")).array
+def voyage_ids(track_id: pa.Array, start_us: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``<track_id>-<start>`` per voyage (string array); ``track_id``: :func:`track_ids_arrow`,
+    ``start_us``: microseconds since the epoch."""
+    return pd.array(voyage_ids_arrow(track_id, start_us), dtype="str")
 
 
 def track_ids_arrow(mmsi: np.ndarray, track_no: np.ndarray) -> pa.Array:

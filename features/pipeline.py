@@ -164,24 +164,36 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
     del take
     data["track_no"] = track
     data["step_km"] = step
-    acc = pd.DataFrame(data, copy=False)
-    sidx = np.flatnonzero(static_mask)
-    static = rows.take(sidx)
-    static = static.take(sort_order(static["mmsi"].to_numpy(np.int64), epoch_us(static["timestamp"]),
-                                    np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
-    acc = fill_identity(acc, static)
-
     tid = np.cumsum(group_starts(mm, track), dtype=np.int32)
     tid -= 1
     t_s = Seconds(tt)
-    vr = port_visits(tid, t_s, la, lo, _fix_speed_kn(acc, tid, t_s, la, lo, cfg), gaz, cfg)
-    acc = pd.DataFrame({**{c: acc[c] for c in acc.columns}, "near_port": vr.near_port,
-                        "port_idx": vr.port_idx, "visit": vr.visit, "voyage_no": vr.voyage_no}, copy=False)
+    sog = np.asarray(data["sog"], float) if "sog" in data else None
+    vr = port_visits(tid, t_s, la, lo, _fix_speed_kn(sog, tid, t_s, la, lo, cfg), gaz, cfg)
+    data.update(near_port=vr.near_port, port_idx=vr.port_idx, visit=vr.visit, voyage_no=vr.voyage_no)
+    acc = pd.DataFrame(data, copy=False)
+    static = _static_rows(rows, static_mask)
+    acc = fill_identity(acc, static)
+    if len(acc.columns) > len(data):  # identity columns only static rows carried: visits stay last
+        acc = acc[[c for c in acc.columns if c not in _VISIT_COLUMNS] + list(_VISIT_COLUMNS)]
     return acc, rejected, static, vr.visits
+
+
+_VISIT_COLUMNS = ("near_port", "port_idx", "visit", "voyage_no")
+
+
+def _static_rows(rows: pd.DataFrame, static_mask: np.ndarray) -> pd.DataFrame:
+    """The identity rows without a position, sorted by (mmsi, time)."""
+    if not static_mask.any():  # the usual case (and every REST track): no gathers to pay for
+        return rows.iloc[:0].reset_index(drop=True)
+    static = rows.take(np.flatnonzero(static_mask))
+    return static.take(sort_order(static["mmsi"].to_numpy(np.int64), epoch_us(static["timestamp"]),
+                                  np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
 
 
 def _duplicates_and_jumps(rows: pd.DataFrame, dup_rows: np.ndarray, jump_rows: np.ndarray, cfg: Config) -> pd.DataFrame:
     """The rows rejected by the tracker, with their reasons."""
+    if not len(dup_rows) and not len(jump_rows):
+        return rows.iloc[:0].reset_index(drop=True)
     rej_dup = rows.take(dup_rows)
     rej_dup[S.REASON_COL] = S.DUPLICATE
     rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
@@ -191,11 +203,12 @@ def _duplicates_and_jumps(rows: pd.DataFrame, dup_rows: np.ndarray, jump_rows: n
     return pd.concat([rej_dup, rej_jump], ignore_index=True) if len(rej_jump) else rej_dup
 
 
-def _fix_speed_kn(acc: pd.DataFrame, tid: np.ndarray, t_s: Seconds, la: np.ndarray, lo: np.ndarray,
+def _fix_speed_kn(sog: np.ndarray | None, tid: np.ndarray, t_s: Seconds, la: np.ndarray, lo: np.ndarray,
                   cfg: Config) -> np.ndarray:
-    """Port visits and voyages need a speed per fix: the reported SOG, else the implied one
-    from the fix before on the same track (NaN for a track's first fix)."""
-    speed = acc["sog"].to_numpy(float) if "sog" in acc else np.full(len(acc), np.nan)
+    """Port visits and voyages need a speed per fix: the reported SOG (kn, ``None`` when no row
+    has one), else the implied one from the fix before on the same track (NaN for a track's
+    first fix)."""
+    speed = sog if sog is not None else np.full(len(tid), np.nan)
     miss = np.flatnonzero(~np.isfinite(speed))
     if len(miss):
         speed = speed.copy()
@@ -249,13 +262,13 @@ def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config =
     bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())
     stage("tracks, port visits, voyages")
     acc, rej2, static, visits = split_tracks(rows, gaz, cfg, keep_all)
-    parts = [x for x in (raw.unparseable, rows.take(bad), rej2) if len(x)]
+    parts = [x for x in (raw.unparseable, rows.take(bad) if len(bad) else rej2.iloc[:0], rej2) if len(x)]
     n_read, re_decoded = raw.n_read, raw.re_decoded
     del raw, rows
     rejected = pd.concat(parts, ignore_index=True, sort=False) if parts else rej2
     counts = RowCounts(read=n_read, positions=len(acc), static=len(static),
                        rejected={str(k): int(v) for k, v in
-                                 rejected[S.REASON_COL].astype("str").value_counts().items()},
+                                 rejected[S.REASON_COL].astype("str").value_counts().items()} if len(rejected) else {},
                        re_decoded=re_decoded)
     if not counts.balanced:  # a bug, never bad input: say so loudly
         raise AssertionError(f"row accounting does not add up: {counts.to_dict()}")

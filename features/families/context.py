@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..flags import flag_of
 from ..gazetteer import Gazetteer
-from ..ids import track_ids, voyage_ids
+from ..ids import track_ids_arrow, voyage_ids
 from .dark_calls import DarkCalls
 from .declared import Declared
 from .gaps import Gaps
@@ -22,9 +22,9 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
             decl: Declared) -> dict:
     """Descriptive columns per voyage, as arrays (one dict: adding columns to a frame one at
     a time costs ~1 ms each on the REST path)."""
-    rf, rl, t, put = ix.row_first, ix.row_last, ix.t, ix.put
+    rf, rl, t_us, put = ix.row_first, ix.row_last, ix.t.t_us, ix.put
     vm = ix.mmsi[rf]
-    track_id = track_ids(vm, ix.track_no[rf])
+    track_id = track_ids_arrow(vm, ix.track_no[rf])
     ids = gaz.ids
 
     def port_ids(idx):
@@ -34,11 +34,11 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
         return pd.array(put(np.where(idx >= 0, ids[np.maximum(idx, 0)], None), None, object), dtype="str")
 
     return {
-        "voyage_id": voyage_ids(track_id, ix.start_s), "mmsi": vm, "track_id": track_id.array,
+        "voyage_id": voyage_ids(track_id, t_us[rf]), "mmsi": vm, "track_id": pd.array(track_id, dtype="str"),
         "name": _text_at(ix.pos, "name", rl), "imo": _text_at(ix.pos, "imo", rl),
         "callsign": _text_at(ix.pos, "callsign", rl), "flag": flag_of(vm).array,
         "ship_type": _text_at(ix.pos, "ship_type", rl),
-        "start": _utc(ix.start_s), "end": _utc(ix.end_s),
+        "start": _utc(t_us[rf]), "end": _utc(t_us[rl]),
         "origin_port": port_ids(ix.origin), "destination_port": port_ids(ix.dest),
         # The departure was seen when the voyage's first interval is not a gap; likewise arrival.
         "origin_exit_observed": pd.array(np.where(ix.origin >= 0, ~ix.gap[ix.gst], None), dtype="boolean"),
@@ -46,7 +46,8 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
         "declared_destination": pd.array(decl.text, dtype="str"),
         "trip_end_port": port_ids(decl.trip_end),
         "usual_interval_s": usual_interval[ix.vtid],
-        "lg_start": _utc(put(t[ix.la])), "lg_end": _utc(put(t[ix.lb])),
+        "lg_start": _utc(put(t_us[ix.la].astype("datetime64[us]"), _NAT, "datetime64[us]")),
+        "lg_end": _utc(put(t_us[ix.lb].astype("datetime64[us]"), _NAT, "datetime64[us]")),
         "lg_start_lat": put(ix.lat[ix.la]), "lg_start_lon": put(ix.lon[ix.la]),
         "lg_end_lat": put(ix.lat[ix.lb]), "lg_end_lon": put(ix.lon[ix.lb]),
         "lg_start_port": gap_port_ids(gaps.start_port),
@@ -56,8 +57,12 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
     }
 
 
-def _utc(seconds: np.ndarray) -> pd.DatetimeIndex:
-    return pd.to_datetime(seconds * 1e6, unit="us", utc=True)
+_NAT = np.datetime64("NaT", "us")
+
+
+def _utc(us: np.ndarray) -> pd.DatetimeIndex:
+    """Microseconds since the epoch (int64 or ``datetime64[us]``, NaT kept) as UTC times."""
+    return pd.DatetimeIndex(np.asarray(us).astype("datetime64[us]"), copy=False).tz_localize("UTC")
 
 
 def _text_at(pos: pd.DataFrame, col: str, rows: np.ndarray):
