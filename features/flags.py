@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .ids import str_array
+
 # MID -> ISO 3166-1 alpha-2, from the ITU Maritime Identification Digits table.
 _MID = """
 201 AL 202 AD 203 AT 204 PT 205 BE 206 BY 207 BG 208 VA 209 CY 210 CY 211 DE 212 CY 213 GE
@@ -48,4 +50,4 @@ def flag_of(mmsi) -> pd.Series:
     """ISO2 flag per MMSI (array-like of ints); unknown MIDs give missing values."""
     m = np.asarray(mmsi, dtype=np.int64)
     mid = np.where((m >= 200_000_000) & (m <= 799_999_999), m // 1_000_000, 0)
-    return pd.Series(pd.array(_lookup[mid], dtype="str"), copy=False)
+    return pd.Series(str_array(_lookup[mid]), copy=False)

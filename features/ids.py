@@ -23,15 +23,34 @@ VOYAGE_STAMP = "%Y%m%dT%H%M%SZ"
 ISO_MICROS = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+#: pandas' ``str`` dtype (Arrow-backed, NaN for missing).
+STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def str_array(values) -> pd.api.extensions.ExtensionArray:
+    """Text values (an object array with None for missing, or an Arrow string array) as a
+    pandas ``str`` array, through Arrow directly: ``pd.array(..., dtype="str")`` costs ~15 us a
+    column, which a REST request pays ~15 times. Values that are not all text take that path.
+
+    >>> list(str_array(np.array(["RU", None], dtype=object)))
+    ['RU', nan]
+    """
+    try:
+        arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string(), from_pandas=True)
+        return pd.arrays.ArrowStringArray(arr.cast(pa.large_string()), dtype=STR)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pd.array(values, dtype="str")
+
+
 def track_ids(mmsi: np.ndarray, track_no: np.ndarray) -> pd.Series:
     """``<mmsi>-<track_no>`` per row (string Series)."""
-    return pd.Series(pd.array(track_ids_arrow(mmsi, track_no), dtype="str"), copy=False)
+    return pd.Series(str_array(track_ids_arrow(mmsi, track_no)), copy=False)
 
 
 def voyage_ids(track_id: pa.Array, start_us: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``<track_id>-<start>`` per voyage (string array); ``track_id``: :func:`track_ids_arrow`,
     ``start_us``: microseconds since the epoch."""
-    return pd.array(voyage_ids_arrow(track_id, start_us), dtype="str")
+    return str_array(voyage_ids_arrow(track_id, start_us))
 
 
 def track_ids_arrow(mmsi: np.ndarray, track_no: np.ndarray) -> pa.Array:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..flags import flag_of
 from ..gazetteer import Gazetteer
-from ..ids import track_ids_arrow, voyage_ids
+from ..ids import str_array, track_ids_arrow, voyage_ids
 from .dark_calls import DarkCalls
 from .declared import Declared
 from .gaps import Gaps
@@ -28,13 +28,13 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
     ids = gaz.ids
 
     def port_ids(idx):
-        return pd.array(np.where(idx >= 0, ids[np.maximum(idx, 0)], None), dtype="str")
+        return str_array(np.where(idx >= 0, ids[np.maximum(idx, 0)], None))
 
     def gap_port_ids(idx):
-        return pd.array(put(np.where(idx >= 0, ids[np.maximum(idx, 0)], None), None, object), dtype="str")
+        return str_array(put(np.where(idx >= 0, ids[np.maximum(idx, 0)], None), None, object))
 
     return {
-        "voyage_id": voyage_ids(track_id, t_us[rf]), "mmsi": vm, "track_id": pd.array(track_id, dtype="str"),
+        "voyage_id": voyage_ids(track_id, t_us[rf]), "mmsi": vm, "track_id": str_array(track_id),
         "name": _text_at(ix.pos, "name", rl), "imo": _text_at(ix.pos, "imo", rl),
         "callsign": _text_at(ix.pos, "callsign", rl), "flag": flag_of(vm).array,
         "ship_type": _text_at(ix.pos, "ship_type", rl),
@@ -43,7 +43,7 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
         # The departure was seen when the voyage's first interval is not a gap; likewise arrival.
         "origin_exit_observed": pd.array(np.where(ix.origin >= 0, ~ix.gap[ix.gst], None), dtype="boolean"),
         "dest_entry_observed": pd.array(np.where(ix.dest >= 0, ~ix.gap[ix.gend], None), dtype="boolean"),
-        "declared_destination": pd.array(decl.text, dtype="str"),
+        "declared_destination": str_array(decl.text),
         "trip_end_port": port_ids(decl.trip_end),
         "usual_interval_s": usual_interval[ix.vtid],
         "lg_start": _utc(put(t_us[ix.la].astype("datetime64[us]"), _NAT, "datetime64[us]")),
@@ -67,6 +67,6 @@ def _utc(us: np.ndarray) -> pd.DatetimeIndex:
 
 def _text_at(pos: pd.DataFrame, col: str, rows: np.ndarray):
     if col not in pos:
-        return pd.array([None] * len(rows), dtype="str")
+        return str_array(np.full(len(rows), None, dtype=object))
     # Pick the rows first: converting a whole categorical column to objects costs seconds.
-    return pd.array(pos[col].iloc[rows].to_numpy(dtype=object, na_value=None), dtype="str")
+    return str_array(pos[col].iloc[rows].to_numpy(dtype=object, na_value=None))
