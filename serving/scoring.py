@@ -13,6 +13,8 @@ from features.config import DEFAULT, Config
 from features.engine import Engine, LocalEngine, Scorer
 from features.pipeline import RowCounts, TrackResult
 from features.readers import ReadResult
+from features.schema import FILE_COL, LINE_COL
+from features.sources import file_col, unparseable_frame
 from training.model import INSUFFICIENT, VoyageRiskModel, explain, reasons_line
 
 WATCHLIST_COLUMNS = ["rank", "mmsi", "track_id", "name", "flag", "risk", "level", "voyage_id", "voyage_start",
@@ -40,15 +42,17 @@ def partial_of(voyages: pd.DataFrame) -> np.ndarray:
 
 def annotate(model: VoyageRiskModel, v: pd.DataFrame) -> pd.DataFrame:
     """A voyage table (index 0..n-1) -> the same rows with the model's ``risk``, ``level``,
-    ``reasons`` (list of dicts), ``reasons_text`` and ``partial``."""
+    ``reasons`` (list of dicts), ``reasons_text`` and ``partial`` added (a new frame)."""
     X = model.matrix_array(v) if len(v) else None  # once, for the risks and the reasons
-    v["risk"] = model.calibrate(model.raw(X)) if len(v) else np.zeros(0)
-    v["level"] = model.level(v["risk"])
+    risk = model.calibrate(model.raw(X)) if len(v) else np.zeros(0)
     reasons = explain(model, v, X=X)
-    v["reasons"] = reasons
-    v["reasons_text"] = [reasons_line(r) for r in reasons]
-    v["partial"] = partial_of(v)
-    return v
+    # One frame of the new columns joined once: five inserts into the ~90-column table cost
+    # more than the model on a REST track.
+    added = pd.DataFrame({"risk": risk, "level": model.level(risk), "reasons": pd.Series(reasons, dtype=object),
+                          "reasons_text": [reasons_line(r) for r in reasons], "partial": partial_of(v)},
+                         index=v.index, copy=False)
+    again = [c for c in added.columns if c in v.columns]  # a table scored before: the new scores win
+    return pd.concat([v.drop(columns=again) if again else v, added], axis=1)
 
 
 class _ModelScorer(functools.partial):
@@ -91,14 +95,16 @@ def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lamb
 
 
 def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT, **how) -> Scored:
-    """Positions already in memory (canonical column names); ``how``: :func:`score_raw`'s
-    ``live_context`` and ``no_voyage``."""
-    empty = pd.DataFrame({"_file": pd.Series(dtype="str"), "_line": pd.Series(dtype="int64"), "raw": pd.Series(dtype="str"),
-                          "_reason": pd.Series(dtype="str"), "_detail": pd.Series(dtype="str")})
-    f = frame.copy()
-    f["_line"] = np.arange(1, len(f) + 1)
-    f["_file"] = "request"
-    return score_raw(ReadResult(f, empty), model, cfg, **how)
+    """Positions already in memory (canonical column names; ``_file``/``_line`` added when
+    absent, as a reader would); ``how``: :func:`score_raw`'s ``live_context`` and ``no_voyage``."""
+    if FILE_COL not in frame or LINE_COL not in frame:
+        frame = frame.assign(**{LINE_COL: np.arange(1, len(frame) + 1), FILE_COL: file_col("request", len(frame))})
+    return score_raw(ReadResult(frame, _nothing_unparseable().copy(deep=False)), model, cfg, **how)
+
+
+@functools.cache
+def _nothing_unparseable() -> pd.DataFrame:
+    return unparseable_frame("request", [], [], [])
 
 
 def watchlist(voyages: pd.DataFrame, top: int | None = None, no_voyage: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -83,10 +83,12 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
     def matrix_array(self, voyages: pd.DataFrame) -> np.ndarray:
         """:meth:`matrix` as a float64 array (rows x features): what LightGBM is given either
         way, without building a DataFrame per call (the service scores one track at a time)."""
-        missing = [f for f in self.features if f not in voyages.columns]
-        if missing:
+        at = voyages.columns.get_indexer(self.features)
+        if (at < 0).any():
+            missing = [f for f, k in zip(self.features, at) if k < 0]
             raise ValueError(f"voyage table lacks feature column(s): {', '.join(missing[:5])}")
-        X = np.array(voyages[self.features].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="C")
+        # By position: selecting ~60 columns by name costs ~0.15 ms a call, this ~0.03 ms.
+        X = np.array(voyages.take(at, axis=1).to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="C")
         if self.grid is not None and {"lg_start_lat", "lg_start_lon"} <= set(voyages.columns):
             lat = voyages["lg_start_lat"].to_numpy(float)
             lon = voyages["lg_start_lon"].to_numpy(float)
