@@ -5,12 +5,13 @@ and a track request as a positions frame."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
-from typing import Annotated, Optional
+from operator import attrgetter, itemgetter
+from typing import Annotated, Optional, Required
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictStr, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictStr, create_model, with_config
+from typing_extensions import TypedDict  # pydantic wants this one before Python 3.12
 
 from features.catalogue import FEATURE_NAMES
 from features.schema import FILE_COL, LINE_COL, SOG_NOT_AVAILABLE_KN
@@ -44,24 +45,28 @@ def _whole(v):
 WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 
-class Position(BaseModel):
-    # Strict: a number where the schema says string, or a string where it says number, is a
-    # 400 naming the field (pydantic's lax mode would turn "40" into 40.0 and 1.7e9 into a date).
-    model_config = ConfigDict(extra="forbid", strict=True)
-    timestamp: datetime = Field(description="ISO 8601; without a zone it is UTC")
-    lat: float = Field(ge=-90, le=90, description="degrees")
-    lon: float = Field(ge=-180, le=180, description="degrees")
-    sog: Optional[float] = Field(None, ge=0, le=SOG_NOT_AVAILABLE_KN, description="knots (102.3: not available)")
-    cog: Optional[float] = Field(None, ge=0, le=360, description="degrees")
-    heading: Optional[float] = Field(None, ge=0, le=511)
-    # (Optional inside the annotation: outside, the schema would lose the bounds it checks.)
-    nav_status: Annotated[Optional[int], BeforeValidator(_whole)] = Field(None, ge=0, le=15)
-    destination: Optional[str] = Field(None, max_length=120)
-    name: Optional[str] = Field(None, max_length=120)
-    imo: Optional[str] = Field(None, max_length=20)
-    callsign: Optional[str] = Field(None, max_length=20)
-    ship_type: Optional[str] = Field(None, max_length=60)
-    draught: Optional[float] = Field(None, ge=0, le=30)
+# A typed dict, not a model: validating 1,000 fixes into dicts costs ~0.6 ms, into model
+# instances ~0.8 ms, and nothing here needs an instance. Strict: a number where the schema says
+# string, or a string where it says number, is a 400 naming the field (pydantic's lax mode would
+# turn "40" into 40.0 and 1.7e9 into a date).
+@with_config(ConfigDict(extra="forbid", strict=True))
+class Position(TypedDict, total=False):
+    """One AIS position of the vessel; fields other than timestamp, lat and lon may be left out."""
+    timestamp: Required[Annotated[datetime, Field(description="ISO 8601; without a zone it is UTC")]]
+    lat: Required[Annotated[float, Field(ge=-90, le=90, description="degrees")]]
+    lon: Required[Annotated[float, Field(ge=-180, le=180, description="degrees")]]
+    # Bounds inside Optional: outside, they would be applied to null as well (a 500).
+    sog: Annotated[Optional[Annotated[float, Field(ge=0, le=SOG_NOT_AVAILABLE_KN)]],
+                   Field(description="knots (102.3: not available)")]
+    cog: Annotated[Optional[Annotated[float, Field(ge=0, le=360)]], Field(description="degrees")]
+    heading: Optional[Annotated[float, Field(ge=0, le=511)]]
+    nav_status: Annotated[Optional[Annotated[int, Field(ge=0, le=15)]], BeforeValidator(_whole)]
+    destination: Optional[Annotated[str, Field(max_length=120)]]
+    name: Optional[Annotated[str, Field(max_length=120)]]
+    imo: Optional[Annotated[str, Field(max_length=20)]]
+    callsign: Optional[Annotated[str, Field(max_length=20)]]
+    ship_type: Optional[Annotated[str, Field(max_length=60)]]
+    draught: Optional[Annotated[float, Field(ge=0, le=30)]]
 
 
 class TrackIn(BaseModel):
@@ -122,13 +127,13 @@ def track_frame(mmsi: int, positions: list[Position]) -> pd.DataFrame:
     per-object parse (~1 ms per 1,000 positions), and ``_file``/``_line`` as a reader gives them
     (file ``request``, line = position number from 1)."""
     cols = {"mmsi": np.full(len(positions), mmsi, dtype=np.int64)}
-    us = epoch_us(list(map(attrgetter("timestamp"), positions)))
+    us = epoch_us(list(map(itemgetter("timestamp"), positions)))
     cols["timestamp"] = pd.DatetimeIndex(us.astype("datetime64[us]")).tz_localize("UTC")
-    given = set().union(*(p.model_fields_set for p in positions))
-    for f in Position.model_fields:
+    given = set().union(*map(dict.keys, positions))
+    for f in Position.__annotations__:
         if f == "timestamp" or (f not in REQUIRED_FIELDS and f not in given):
             continue
-        v = [getattr(p, f) for p in positions]
+        v = list(map(itemgetter(f), positions)) if f in REQUIRED_FIELDS else [p.get(f) for p in positions]
         if f in REQUIRED_FIELDS or any(x is not None for x in v):
             # Numbers straight to float64 (None is NaN): pandas' inference over a list of
             # Python floats costs more than the rest of this function.
@@ -140,5 +145,4 @@ def track_frame(mmsi: int, positions: list[Position]) -> pd.DataFrame:
 
 
 #: The request fields that are floats (``nav_status`` is an integer, the rest text).
-_FLOATS = frozenset(f for f, info in Position.model_fields.items() if f != "timestamp" and info.annotation in
-                    (float, Optional[float]))
+_FLOATS = frozenset(("lat", "lon", "sog", "cog", "heading", "draught"))
