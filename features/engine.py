@@ -145,7 +145,7 @@ class LocalEngine:
         gaz = gaz or load_gazetteer()
         tr, coverage, voyages = self._voyage_table(inputs, gaz, cfg, coverage, stage, live_context)
         stage("scoring")
-        voyages = scorer(voyages.reset_index(drop=True))
+        voyages = scorer(voyages if voyages.index.equals(pd.RangeIndex(len(voyages))) else voyages.reset_index(drop=True))
         nv = tracks_without_voyage(tr.positions, voyages, gaz) if no_voyage == "always" or len(voyages) == 0 else None
         return Run(tr.counts, None, {"voyages scored": len(voyages)}, voyages=voyages, no_voyage=nv, tracks=tr,
                    coverage=coverage)

@@ -22,7 +22,10 @@ _US = 1_000_000
 
 def epoch_us(ts: pd.Series) -> np.ndarray:
     """Microseconds since the Unix epoch of a ``datetime64[*, UTC]`` column, as int64."""
-    return np.asarray(ts.dt.as_unit("us").array.asi8, dtype=np.int64)
+    arr = ts.array
+    if arr.unit != "us":  # converting through .dt costs ~40 us even when there is nothing to do
+        arr = ts.dt.as_unit("us").array
+    return np.asarray(arr.asi8, dtype=np.int64)
 
 
 class Seconds:

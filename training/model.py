@@ -247,11 +247,11 @@ def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3,
     contrib = model.contributions_array(X)
     col = {f: k for k, f in enumerate(model.features)}
     open_flags = {f: voyages[f].to_numpy(float) if f in voyages else np.zeros(len(voyages)) for f in OPEN_TEXT}
-    out = []
+    out, columns = [], {}
     for i in range(len(voyages)):
         c = contrib[i]
         order = np.argsort(-c)
-        row = _Row(voyages, i)
+        row = _Row(voyages, i, columns)
         reasons, seen = [], set()
         for k in order:
             if c[k] <= 0 or len(reasons) >= top:
@@ -275,15 +275,21 @@ def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3,
 
 class _Row:
     """Row ``i`` of a voyage table, read a cell at a time (``row.get(name)``) as the reason
-    texts need: building a whole row (``iterrows``) turns every column to objects first."""
+    texts need: building a whole row (``iterrows``) turns every column to objects first.
+    ``columns`` holds the columns read so far as arrays, shared by the rows of one table."""
 
-    __slots__ = ("frame", "i")
+    __slots__ = ("frame", "i", "columns")
 
-    def __init__(self, frame: pd.DataFrame, i: int):
-        self.frame, self.i = frame, i
+    def __init__(self, frame: pd.DataFrame, i: int, columns: dict):
+        self.frame, self.i, self.columns = frame, i, columns
 
     def get(self, name, default=None):
-        return self.frame[name].iat[self.i] if name in self.frame.columns else default
+        col = self.columns.get(name)
+        if col is None:
+            if name not in self.frame.columns:
+                return default
+            col = self.columns[name] = self.frame[name].to_numpy()
+        return col[self.i]
 
 
 def reasons_line(reasons: list[dict]) -> str:
