@@ -89,7 +89,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
             raise ValueError(f"voyage table lacks feature column(s): {', '.join(missing[:5])}")
         # By position: selecting ~60 columns by name costs ~0.15 ms a call, this ~0.03 ms.
         X = np.array(voyages.take(at, axis=1).to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="C")
-        if self.grid is not None and {"lg_start_lat", "lg_start_lon"} <= set(voyages.columns):
+        if self.grid is not None and "lg_start_lat" in voyages.columns and "lg_start_lon" in voyages.columns:
             lat = voyages["lg_start_lat"].to_numpy(float)
             lon = voyages["lg_start_lon"].to_numpy(float)
             ok = np.isfinite(lat) & np.isfinite(lon)
