@@ -109,7 +109,7 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
     Rows already carrying a ``_reason`` are skipped (the caller accounts for them). The work
     runs on a few numpy columns; the wide frame is gathered once, at the end, in final order.
     """
-    reason_set = rows[S.REASON_COL].notna().to_numpy()
+    reason_set = _has_reason(rows)
     static_mask = rows[S.STATIC_COL].to_numpy(bool) & ~reason_set
     is_pos = ~reason_set & ~static_mask
     mmsi, t_us = rows["mmsi"].to_numpy(np.int64), epoch_us(rows["timestamp"])
@@ -184,16 +184,29 @@ _VISIT_COLUMNS = ("near_port", "port_idx", "visit", "voyage_no")
 def _static_rows(rows: pd.DataFrame, static_mask: np.ndarray) -> pd.DataFrame:
     """The identity rows without a position, sorted by (mmsi, time)."""
     if not static_mask.any():  # the usual case (and every REST track): no gathers to pay for
-        return rows.iloc[:0].reset_index(drop=True)
+        return _no_rows(rows)
     static = rows.take(np.flatnonzero(static_mask))
     return static.take(sort_order(static["mmsi"].to_numpy(np.int64), epoch_us(static["timestamp"]),
                                   np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
 
 
+def _has_reason(rows: pd.DataFrame) -> np.ndarray:
+    """Per row: rejected already (a reason is set). ``validate`` gives reasons as a category,
+    whose codes answer without the per-row ``isna`` (the Spark bridge passes plain objects)."""
+    col = rows[S.REASON_COL]
+    return col.array.codes >= 0 if isinstance(col.dtype, pd.CategoricalDtype) else col.notna().to_numpy()
+
+
+def _no_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` without any row, counted from 0."""
+    none = rows.iloc[:0]
+    return none if isinstance(none.index, pd.RangeIndex) else none.reset_index(drop=True)
+
+
 def _duplicates_and_jumps(rows: pd.DataFrame, dup_rows: np.ndarray, jump_rows: np.ndarray, cfg: Config) -> pd.DataFrame:
     """The rows rejected by the tracker, with their reasons."""
     if not len(dup_rows) and not len(jump_rows):
-        return rows.iloc[:0].reset_index(drop=True)
+        return _no_rows(rows)
     rej_dup = rows.take(dup_rows)
     rej_dup[S.REASON_COL] = S.DUPLICATE
     rej_dup[S.DETAIL_COL] = f"same MMSI and position as the row before, within {cfg.duplicate_window_s:g} s"
@@ -259,7 +272,7 @@ def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config =
     gaz = gaz or load_gazetteer()
     stage("validating")
     rows = validate(raw.frame, cfg)
-    bad = np.flatnonzero(rows[S.REASON_COL].notna().to_numpy())
+    bad = np.flatnonzero(_has_reason(rows))
     stage("tracks, port visits, voyages")
     acc, rej2, static, visits = split_tracks(rows, gaz, cfg, keep_all)
     parts = [x for x in (raw.unparseable, rows.take(bad) if len(bad) else rej2.iloc[:0], rej2) if len(x)]
