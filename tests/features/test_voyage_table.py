@@ -386,3 +386,14 @@ def test_declared_destination_is_judged_against_the_whole_trip(tmp_path):
         assert math.isnan(first["dest_declared_mismatch"])  # the single-leg check cannot judge an anchorage
         # The leg from the anchorage continues the trip: judged on its first leg only.
         assert math.isnan(second["trip_decl_mismatch"]) and math.isnan(second["trip_end_sensitive"])
+
+
+def test_the_empty_voyage_table_is_a_new_frame_each_time():
+    """It is built once and handed out as copies: changing one leaves the next as it was."""
+    from features.voyage_table import empty_voyage_table
+    a = empty_voyage_table()
+    a["risk"] = []
+    del a["mmsi"]
+    b = empty_voyage_table()
+    assert "risk" not in b and "mmsi" in b and len(b) == 0
+    assert str(b["start"].dtype) == "datetime64[us, UTC]" and b["mmsi"].dtype == np.int64

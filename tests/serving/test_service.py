@@ -617,3 +617,51 @@ def test_a_whole_number_written_with_a_fraction_is_an_integer(server):
     r = client.post("/score", json={"mmsi": 273000001.0, "positions": [{**ONE, "nav_status": 1.0}]})
     assert r.status_code == 200, r.text[:300]
     assert r.json()["mmsi"] == 273000001
+
+
+def test_a_long_track_gets_the_watchlist_answers_and_the_server_keeps_answering(server, tmp_path, trained):
+    """Tracks above INLINE_POSITIONS are scored in a worker thread, shorter ones on the event
+    loop: both give what the watchlist's code path gives for the same positions, and the
+    server answers other requests while the long one is scored."""
+    import threading
+
+    import mlflow
+
+    from serving.scoring import score_files
+    from serving.service import INLINE_POSITIONS
+    client, paths, _ = server
+    pos = pd.read_parquet(paths["positions"])
+    mmsi = int(pos["mmsi"].value_counts().index[0])
+    p = pos[pos["mmsi"] == mmsi]
+    # The vessel's track at one fix a minute (a terrestrial receiver's rate), interpolated.
+    t = p["timestamp"].astype("int64").to_numpy() // 1_000_000
+    minute = np.arange(t[0], t[-1], 60)[: INLINE_POSITIONS + 1000]
+    dense = pd.DataFrame({"timestamp": pd.to_datetime(minute, unit="s", utc=True),
+                          "lat": np.interp(minute, t, p["lat"]), "lon": np.interp(minute, t, p["lon"]),
+                          "sog": np.interp(minute, t, p["sog"])})
+    assert len(dense) > INLINE_POSITIONS
+    body = {"mmsi": mmsi, "positions": [{"timestamp": a.isoformat(), "lat": float(b), "lon": float(c), "sog": float(d)}
+                                        for a, b, c, d in zip(dense["timestamp"], dense["lat"], dense["lon"], dense["sog"])]}
+    answers = {}
+
+    def long_one():
+        answers["long"] = client.post("/score", json=body)
+    th = threading.Thread(target=long_one)
+    th.start()
+    ready = client.get("/readyz")
+    short = client.post("/score", json={**body, "positions": body["positions"][:500]})
+    th.join(timeout=300)
+    assert ready.status_code == 200 and short.status_code == 200, short.text
+    r = answers["long"]
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["rows"]["read"] == len(dense) and out["voyages"]
+    f = tmp_path / "dense.csv"
+    dense.assign(mmsi=mmsi).to_csv(f, index=False)
+    mlflow.set_tracking_uri(trained[2]["MLFLOW_TRACKING_URI"])
+    model = mlflow.pyfunc.load_model("models:/voyage-risk@champion").unwrap_python_model()
+    sc = score_files([f], model)
+    got = {v["voyage_id"]: v for v in out["voyages"]}
+    assert sorted(got) == sorted(sc.voyages["voyage_id"])
+    for vid, risk, reasons in zip(sc.voyages["voyage_id"], sc.voyages["risk"], sc.voyages["reasons"]):
+        assert abs(got[vid]["risk"] - risk) <= 1e-9 and got[vid]["reasons"] == reasons

@@ -1,0 +1,45 @@
+"""A /score request as the scoring code sees it: times, columns, the reader's bookkeeping."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serving.requests import TrackIn, epoch_us, track_frame
+
+
+def _reference_us(times):
+    """One object at a time, as the code before the speed work did it."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return [((t if t.tzinfo else t.replace(tzinfo=UTC)) - epoch) // timedelta(microseconds=1) for t in times]
+
+
+@pytest.mark.parametrize("times", [
+    [datetime(2024, 3, 1, 5, 0, 0, 123456, tzinfo=UTC), datetime(2024, 3, 1, 5, 0, 1)],  # aware and zone-less
+    [datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+     datetime(2000, 1, 1, 3, 0, tzinfo=timezone(timedelta(hours=3))), datetime(2000, 1, 1, tzinfo=UTC)],
+    [datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(1969, 12, 31, 23, 59)],
+    # A zone whose offset depends on the date (Moscow was +04 in 2012, +03 from 2014).
+    [datetime(2012, 6, 1, 12, tzinfo=ZoneInfo("Europe/Moscow")), datetime(2015, 6, 1, 12, tzinfo=ZoneInfo("Europe/Moscow"))],
+])
+def test_epoch_us_is_the_per_object_subtraction(times):
+    assert epoch_us(times).tolist() == _reference_us(times)
+
+
+def test_track_frame_has_the_given_fields_the_reader_columns_and_utc_times():
+    body = {"mmsi": 273123456, "positions": [
+        {"timestamp": "2024-03-01T08:00:00+03:00", "lat": 41.2, "lon": 51.3, "sog": None, "name": "VOLGA"},
+        {"timestamp": "2024-03-01T06:00:00", "lat": 41.3, "lon": 51.4, "sog": 9.5}]}
+    t = TrackIn.model_validate_json(json.dumps(body))
+    f = track_frame(t.mmsi, t.positions)
+    assert list(f.columns) == ["mmsi", "timestamp", "lat", "lon", "sog", "name", "_line", "_file"]
+    assert f["timestamp"].tolist() == [pd.Timestamp("2024-03-01T05:00:00Z"), pd.Timestamp("2024-03-01T06:00:00Z")]
+    assert str(f["timestamp"].dtype) == "datetime64[us, UTC]"
+    assert f["sog"].dtype == np.float64 and np.isnan(f["sog"].iloc[0]) and f["sog"].iloc[1] == 9.5
+    assert f["name"].tolist()[0] == "VOLGA" and f["name"].isna().tolist() == [False, True]
+    assert f["_line"].tolist() == [1, 2] and f["_file"].astype(str).tolist() == ["request", "request"]
