@@ -635,7 +635,7 @@ def test_a_long_track_gets_the_watchlist_answers_and_the_server_keeps_answering(
     p = pos[pos["mmsi"] == mmsi]
     # The vessel's track at one fix a minute (a terrestrial receiver's rate), interpolated.
     t = p["timestamp"].astype("int64").to_numpy() // 1_000_000
-    minute = np.arange(t[0], t[-1], 60)[: INLINE_POSITIONS + 1000]
+    minute = np.arange(t[0], t[-1], 60)[: INLINE_POSITIONS + 200]
     dense = pd.DataFrame({"timestamp": pd.to_datetime(minute, unit="s", utc=True),
                           "lat": np.interp(minute, t, p["lat"]), "lon": np.interp(minute, t, p["lon"]),
                           "sog": np.interp(minute, t, p["sog"])})
