@@ -275,7 +275,8 @@ def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config =
     bad = np.flatnonzero(_has_reason(rows))
     stage("tracks, port visits, voyages")
     acc, rej2, static, visits = split_tracks(rows, gaz, cfg, keep_all)
-    parts = [x for x in (raw.unparseable, rows.take(bad) if len(bad) else rej2.iloc[:0], rej2) if len(x)]
+    marked = rows.take(bad) if len(bad) else rej2.iloc[:0]  # a REST track has none to gather
+    parts = [x for x in (raw.unparseable, marked, rej2) if len(x)]
     n_read, re_decoded = raw.n_read, raw.re_decoded
     del raw, rows
     rejected = pd.concat(parts, ignore_index=True, sort=False) if parts else rej2

@@ -48,7 +48,7 @@ def annotate(model: VoyageRiskModel, v: pd.DataFrame) -> pd.DataFrame:
     reasons = explain(model, v, X=X)
     # One frame of the new columns joined once: five inserts into the ~90-column table cost
     # more than the model on a REST track.
-    added = pd.DataFrame({"risk": risk, "level": model.level(risk), "reasons": pd.Series(reasons, dtype=object),
+    added = pd.DataFrame({"risk": risk, "level": model.level(risk), "reasons": pd.Series(reasons, index=v.index, dtype=object),
                           "reasons_text": [reasons_line(r) for r in reasons], "partial": partial_of(v)},
                          index=v.index, copy=False)
     again = [c for c in added.columns if c in v.columns]  # a table scored before: the new scores win
