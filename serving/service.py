@@ -45,7 +45,7 @@ from serving.requests import MAX_VOYAGES, SUFFIXES, Position, TrackIn, VoyageRow
 log = logging.getLogger("darkvoyage.service")
 
 
-#: Tracks of up to this many positions are scored on the event loop (~7 ms for 1,000, ~20 ms
+#: Tracks of up to this many positions are scored on the event loop (7-9 ms for 1,000, ~20 ms
 #: for 5,000 here); longer ones in a worker thread, so the server keeps answering meanwhile.
 #: Handing a short track to a thread costs more than scoring it: ~1.3 ms of a ~12 ms request
 #: went to the two threads passing the GIL back and forth.
