@@ -60,6 +60,16 @@ def track_ids_arrow(mmsi: np.ndarray, track_no: np.ndarray) -> pa.Array:
 
 def voyage_ids_arrow(track_id: pa.Array, start_us: np.ndarray) -> pa.Array:
     """:func:`voyage_ids` as an Arrow array; ``start_us``: microseconds since the epoch."""
+    return pc.binary_join_element_wise(track_id, utc_stamps(start_us), "-")
+
+
+def utc_stamps(t_us: np.ndarray) -> pa.Array:
+    """The id time stamp (:data:`VOYAGE_STAMP`, UTC, whole seconds) of each time in
+    microseconds since the epoch; voyage and event ids both carry it.
+
+    >>> utc_stamps(np.array([1727740800_900000])).to_pylist()
+    ['20241001T000000Z']
+    """
     # Whole seconds first: Arrow's %S prints fractions of finer units.
-    start = pa.array(np.floor_divide(start_us, 1_000_000), pa.timestamp("s", tz="UTC"))
-    return pc.binary_join_element_wise(track_id, pc.strftime(start, format=VOYAGE_STAMP), "-")
+    start = pa.array(np.floor_divide(np.asarray(t_us, np.int64), 1_000_000), pa.timestamp("s", tz="UTC"))
+    return pc.strftime(start, format=VOYAGE_STAMP)

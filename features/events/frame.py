@@ -15,7 +15,7 @@ import pandas as pd
 from ..config import Config
 from ..geo import KM_PER_NM, haversine_km
 from ..families.motion import usual_speed_kn_of
-from ..ids import VOYAGE_STAMP, track_ids
+from ..ids import track_ids, utc_stamps
 from ..tracks import epoch_us, group_starts
 
 #: The contract's event columns (CONTRACT.md, "Event columns"), in order.
@@ -108,9 +108,9 @@ def to_time(t_us) -> pd.DatetimeIndex:
 
 def event_ids(kind: str, mmsi, start_us, suffix=None) -> np.ndarray:
     """Stable ids: ``<prefix>-<mmsi>-<start UTC>[-<suffix>]`` (suffix: port or partner)."""
-    stamp = to_time(np.asarray(start_us, np.int64) // 1_000_000 * 1_000_000).strftime(VOYAGE_STAMP)
+    stamp = utc_stamps(start_us).to_numpy(zero_copy_only=False).astype(str)
     base = np.char.add(np.char.add(f"{ID_PREFIX[kind]}-", np.asarray(mmsi).astype(str)), "-")
-    ids = np.char.add(base, np.asarray(stamp, dtype=str))
+    ids = np.char.add(base, stamp)
     if suffix is not None:
         ids = np.char.add(np.char.add(ids, "-"), np.asarray(suffix).astype(str))
     return ids.astype(object)
