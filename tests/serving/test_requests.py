@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.requests import TrackIn, epoch_us, track_frame
+from serving.requests import TrackIn, datetimes_us, track_frame
 
 
 def _reference_us(times):
@@ -27,8 +27,8 @@ def _reference_us(times):
     # A zone whose offset depends on the date (Moscow was +04 in 2012, +03 from 2014).
     [datetime(2012, 6, 1, 12, tzinfo=ZoneInfo("Europe/Moscow")), datetime(2015, 6, 1, 12, tzinfo=ZoneInfo("Europe/Moscow"))],
 ])
-def test_epoch_us_is_the_per_object_subtraction(times):
-    assert epoch_us(times).tolist() == _reference_us(times)
+def test_datetimes_us_is_the_per_object_subtraction(times):
+    assert datetimes_us(times).tolist() == _reference_us(times)
 
 
 def test_track_frame_has_the_given_fields_the_reader_columns_and_utc_times():
@@ -43,3 +43,11 @@ def test_track_frame_has_the_given_fields_the_reader_columns_and_utc_times():
     assert f["sog"].dtype == np.float64 and np.isnan(f["sog"].iloc[0]) and f["sog"].iloc[1] == 9.5
     assert f["name"].tolist()[0] == "VOLGA" and f["name"].isna().tolist() == [False, True]
     assert f["_line"].tolist() == [1, 2] and f["_file"].astype(str).tolist() == ["request", "request"]
+
+
+def test_docstring_examples():
+    import doctest
+
+    import serving.requests
+    result = doctest.testmod(serving.requests)
+    assert result.attempted and result.failed == 0
