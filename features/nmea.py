@@ -39,9 +39,8 @@ import pandas as pd
 from pyais.exceptions import AISBaseException, UnknownMessageException
 from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
-from .errors import InputError
 from .schema import DETAIL_COL, FILE_COL, LINE_COL, NOT_VESSEL, REASON_COL
-from .sources import ReadResult, file_col, one_line, open_binary, scan_text, unparseable_frame
+from .sources import ReadResult, file_col, numbered_lines, unparseable_frame
 
 #: Position reports (Class A 1-3, Class B 18/19, long range 27) and static reports (5, 24).
 VESSEL_TYPES = {1, 2, 3, 5, 18, 19, 24, 27}
@@ -302,20 +301,15 @@ def _frame(rows: list[dict], path: Path) -> pd.DataFrame:
 
 def read_nmea(path: Path) -> ReadResult:
     """Decode one NMEA file; every message is a row, accepted or unparseable with its reason."""
-    scan_text(path, "NMEA")
     stream = _Stream()
     re_decoded = 0
-    try:
-        with open_binary(path) as fh:
-            for i, raw in enumerate(fh, start=1):
-                if raw.isascii():
-                    text = raw.decode("ascii")
-                else:  # NMEA is ASCII: a stray byte makes its sentence fail its checksum
-                    text = raw.decode("latin-1")
-                    re_decoded += 1
-                stream.line(i, text.strip())
-    except OSError as err:
-        raise InputError(f"{path}: not a readable file ({one_line(err)})") from None
+    for i, raw in numbered_lines(path, "NMEA"):
+        if raw.isascii():
+            text = raw.decode("ascii")
+        else:  # NMEA is ASCII: a stray byte makes its sentence fail its checksum
+            text = raw.decode("latin-1")
+            re_decoded += 1
+        stream.line(i, text.strip())
     stream.finish()
     return ReadResult(_frame(stream.rows, path),
                       unparseable_frame(str(path), stream.bad_lines, stream.bad_raw, stream.bad_detail),

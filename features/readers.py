@@ -22,10 +22,9 @@ import pyarrow.parquet as pq
 
 from . import schema
 from .errors import InputError
-from .nmea import read_nmea
 from .schema import FILE_COL, LINE_COL
 from .sources import (HEAD_BYTES, ReadResult, decode_line, file_col, is_gzip, one_line, open_binary, open_text,
-                      read_all_text, scan_text, unparseable_frame)
+                      numbered_lines, read_all_text, scan_text, unparseable_frame)
 
 __all__ = ["InputError", "ReadResult", "detect_format", "open_text", "read_csv", "read_inputs",
            "read_ndjson", "read_one", "read_parquet"]
@@ -240,28 +239,26 @@ def _json_record(s: str) -> tuple[dict | None, str]:
 
 
 def read_ndjson(path: Path) -> ReadResult:
-    scan_text(path, "NDJSON")
     records: list[dict] = []
     lines: list[int] = []
     bad_lines: list[int] = []
     bad_raw: list[str] = []
     bad_detail: list[str] = []
     re_decoded = 0
-    with open_binary(path) as fh:
-        for i, raw in enumerate(fh, start=1):
-            s, redone = decode_line(raw)
-            s = s.strip()
-            if not s:
-                continue
-            re_decoded += redone
-            rec, why = _json_record(s)
-            if rec is None:
-                bad_lines.append(i)
-                bad_raw.append(s[:2000])
-                bad_detail.append(why)
-                continue
-            records.append(rec)
-            lines.append(i)
+    for i, raw in numbered_lines(path, "NDJSON"):
+        s, redone = decode_line(raw)
+        s = s.strip()
+        if not s:
+            continue
+        re_decoded += redone
+        rec, why = _json_record(s)
+        if rec is None:
+            bad_lines.append(i)
+            bad_raw.append(s[:2000])
+            bad_detail.append(why)
+            continue
+        records.append(rec)
+        lines.append(i)
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(
         {c: pd.Series(dtype="object") for c in schema.REQUIRED})
     frame = _rename(frame, path)
@@ -269,6 +266,13 @@ def read_ndjson(path: Path) -> ReadResult:
     frame[FILE_COL] = file_col(path, len(frame))
     return ReadResult(_flatten_objects(frame), unparseable_frame(str(path), bad_lines, bad_raw, bad_detail),
                       re_decoded)
+
+
+def read_nmea(path: Path) -> ReadResult:
+    """:func:`features.nmea.read_nmea`, imported when an NMEA file is read: pyais costs every
+    other process (the CLI, the REST service) ~50 ms of start-up."""
+    from .nmea import read_nmea as read
+    return read(path)
 
 
 #: Format -> reader.

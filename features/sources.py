@@ -13,6 +13,8 @@ import gzip
 import io
 import re
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,12 +141,10 @@ def scan_text(path: Path, kind: str) -> TextScan:
 
     ``kind`` names the expected format in the error ("CSV", "NDJSON", "NMEA").
     """
-    try:
+    with _readable(path):
         with open_binary(path) as fh:
             head = fh.read(HEAD_BYTES)
-            if not head.strip():
-                raise InputError(f"{path}: empty file (no {kind} rows)")
-            if head.startswith(_UTF16_BOMS):
+            if _check_head(path, head, kind):
                 return _utf16(path, head, kind, fh)
             dec = codecs.getincrementaldecoder("utf-8")()
             utf8 = True
@@ -162,11 +162,42 @@ def scan_text(path: Path, kind: str) -> TextScan:
                 utf8 = False
                 while fh.read(CHUNK_BYTES):  # still read to the end: a truncated gzip must fail here
                     pass
+    return TextScan(head.decode("utf-8", REDECODE), utf8)
+
+
+def numbered_lines(path: Path, kind: str) -> Iterator[tuple[int, bytes]]:
+    """The lines of a line-oriented input (NDJSON, NMEA) as bytes, numbered from 1, in one
+    pass: its head is checked as :func:`scan_text` checks it (empty, binary, UTF-16), and a
+    truncated gzip or an unreadable file is the same one-line error, met where it happens."""
+    with _readable(path):
+        with open_binary(path) as fh:
+            head = fh.read(HEAD_BYTES)
+            if _check_head(path, head, kind):
+                _utf16(path, head, kind, fh)
+            try:
+                codecs.getincrementaldecoder("utf-8")().decode(head)
+            except UnicodeDecodeError:
+                _check_binary(path, head, kind)
+        with open_binary(path) as fh:  # from the start again: only the head was read
+            yield from enumerate(fh, start=1)
+
+
+def _check_head(path: Path, head: bytes, kind: str) -> bool:
+    """An empty input is refused; True when it is UTF-16 with a byte-order mark."""
+    if not head.strip():
+        raise InputError(f"{path}: empty file (no {kind} rows)")
+    return head.startswith(_UTF16_BOMS)
+
+
+@contextmanager
+def _readable(path: Path):
+    """A truncated gzip or an unreadable file, wherever it is met, as one line."""
+    try:
+        yield
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise _gzip_error(path, err) from None
     except OSError as err:
         raise InputError(f"{path}: not a readable file ({one_line(err)})") from None
-    return TextScan(head.decode("utf-8", REDECODE), utf8)
 
 
 def read_all_text(path: Path, encoding: str = "utf-8") -> tuple[str, int]:
