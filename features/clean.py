@@ -16,16 +16,18 @@ from .config import DEFAULT, Config
 def time_window(cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Plausible fix times (UTC): ``cfg.min_timestamp`` .. ``now`` + ``cfg.max_timestamp_ahead_days``."""
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    lo = pd.Timestamp(cfg.min_timestamp)
-    lo = lo.tz_localize("UTC") if lo.tzinfo is None else lo.tz_convert("UTC")
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    return lo, now + pd.Timedelta(days=cfg.max_timestamp_ahead_days)
+    return _utc(pd.Timestamp(cfg.min_timestamp)), _utc(now) + pd.Timedelta(days=cfg.max_timestamp_ahead_days)
+
+
+def _utc(t: pd.Timestamp) -> pd.Timestamp:
+    """A zone-less time is UTC; another zone is converted."""
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 def _to_utc(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse time stamps to ``datetime64[us, UTC]``; returns (parsed, unparseable mask).
 
     Zone-less times are UTC (contract). Strings may be ISO 8601 or the Danish Maritime
-    Authority's ``dd/mm/yyyy HH:MM:SS``; numbers are Unix seconds (milliseconds above 1e11).
+    Authority's ``dd/mm/yyyy HH:MM:SS``; numbers are Unix seconds (milliseconds above ``schema.MS_THRESHOLD``).
     """
     present = col.notna().to_numpy()
     if isinstance(col.dtype, pd.DatetimeTZDtype):
@@ -36,7 +38,7 @@ def _to_utc(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
         out = col.dt.tz_localize("UTC")
     elif pd.api.types.is_numeric_dtype(col.dtype):
         sec = col.astype("float64")
-        sec = sec.where(sec < 1e11, sec / 1000.0)
+        sec = sec.where(sec < S.MS_THRESHOLD, sec / 1000.0)
         out = pd.to_datetime(sec, unit="s", utc=True, errors="coerce")
     else:
         text = col.astype("str").str.strip()
@@ -179,7 +181,7 @@ def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | Non
     lo, hi = time_window(cfg, now)
     # Integer microseconds, a view (no copy of 10 M stamps); NaT rows are already marked above.
     t_us = ts.array.asi8
-    lo_us, hi_us = (int(np.datetime64(t.tz_localize(None), "us").astype(np.int64)) for t in (lo, hi))
+    lo_us, hi_us = lo.value // 1000, hi.value // 1000  # ns -> us (both after 1970: floor = truncation)
     mark((t_us < lo_us) | (t_us > hi_us),
          S.TIMESTAMP_RANGE, f"timestamp outside {lo:%Y-%m-%d} .. {hi:%Y-%m-%d} UTC")
     mark(lat_bad | lon_bad, S.UNPARSEABLE, "lat/lon is not a number")

@@ -30,16 +30,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import xor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pyais.exceptions import AISBaseException, UnknownMessageException
 from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
+from pyais.util import checksum
 
-from .schema import DETAIL_COL, FILE_COL, LINE_COL, NOT_VESSEL, REASON_COL
+from .schema import DETAIL_COL, FILE_COL, LINE_COL, MS_THRESHOLD, NOT_VESSEL, REASON_COL
 from .sources import ReadResult, file_col, numbered_lines, unparseable_frame
 
 #: Position reports (Class A 1-3, Class B 18/19, long range 27) and static reports (5, 24).
@@ -47,8 +46,6 @@ VESSEL_TYPES = {1, 2, 3, 5, 18, 19, 24, 27}
 #: Longest line read as NMEA: a line carrying a tag block and a three-part message is
 #: < 1 KB; anything near this is not NMEA and becomes one unparseable row.
 MAX_LINE_CHARS = 64 * 1024
-#: ``c:`` values above this are milliseconds (1e11 s is the year 5138).
-MS_THRESHOLD = 1e11
 #: Tag-block fields naming the source, in order of preference: the Danish Maritime
 #: Authority's source id (network), then the standard source station.
 SOURCE_KEYS = ("si", "s")
@@ -77,7 +74,7 @@ def parse_tag_block(text: str) -> dict[str, str]:
 
 
 def epoch_seconds(value: str | None) -> float | None:
-    """A ``c:`` or NAIS time: Unix seconds, or milliseconds above :data:`MS_THRESHOLD`."""
+    """A ``c:`` or NAIS time: Unix seconds, or milliseconds above :data:`features.schema.MS_THRESHOLD`."""
     try:
         sec = float(value) if value else np.nan
     except ValueError:
@@ -195,7 +192,7 @@ class _Stream:
         """A well-formed NMEA sentence that is not AIS (a base station's ``$PSTT`` status):
         a row that is not a vessel report; anything else is unparseable."""
         m = _OTHER.match(body)
-        if m and int(m["chk"], 16) == reduce(xor, m["data"].encode("ascii", "replace"), 0):
+        if m and int(m["chk"], 16) == checksum(m["data"].encode("ascii", "replace")):
             self.rows.append({LINE_COL: i, REASON_COL: NOT_VESSEL,
                               DETAIL_COL: f"NMEA sentence {m['tag']} (not AIS)"})
         else:

@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 #: Delimiters a CSV may use (contract: comma, semicolon, tab), in order of preference on a tie.
 DELIMITERS = (",", ";", "\t")
 #: A field written with a decimal comma: "45,5", "-0,25".
-_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+#: A number written with a decimal comma ("45,5"): integer and fraction parts captured.
+_DECIMAL_COMMA_RE = r"^\s*(-?\d+),(\d+)\s*$"
+_DECIMAL_COMMA = re.compile(_DECIMAL_COMMA_RE)
 #: pyarrow's block size: also the longest line a CSV may have.
 CSV_BLOCK_BYTES = 1 << 20
 
@@ -107,8 +109,7 @@ def sniff_dialect(head: str, path: Path) -> tuple[str, bool]:
     if ".tsv" in [x.lower() for x in path.suffixes]:
         delimiter = "\t"
     else:
-        counts = {d: header.count(d) for d in DELIMITERS}
-        delimiter = max(DELIMITERS, key=lambda d: (counts[d], -DELIMITERS.index(d)))
+        delimiter = max(DELIMITERS, key=header.count)  # the first of equal counts: DELIMITERS' order
     if delimiter == ",":
         return delimiter, False
     fields = (f for line in lines[1:] for f in line.split(delimiter))
@@ -122,7 +123,7 @@ def _decimal_commas(table: pa.Table) -> pa.Table:
     for i, name in enumerate(table.column_names):
         col = table.column(i)
         if schema.canonical_name(name) in numeric and pa.types.is_string(col.type):
-            fixed = pc.replace_substring_regex(col, r"^\s*(-?\d+),(\d+)\s*$", r"\1.\2")
+            fixed = pc.replace_substring_regex(col, _DECIMAL_COMMA_RE, r"\1.\2")
             table = table.set_column(i, name, fixed)
     return table
 

@@ -22,6 +22,9 @@ TEXT_OPTIONAL = ("nav_status", "imo", "name", "callsign", "ship_type", "destinat
 #: keeps speeds below SOG_MAX_KN (nothing in the Caspian sails at 102 kn).
 SOG_MAX_KN = 102.2
 SOG_NOT_AVAILABLE_KN = 102.3
+#: A numeric time above this is Unix milliseconds, below it seconds (1e11 s is the year 5138;
+#: 1e11 ms is 1973).
+MS_THRESHOLD = 1e11
 #: Identity columns that a static (no position) row carries to its vessel's positions.
 IDENTITY = ("imo", "name", "callsign", "ship_type", "destination", "draught")
 

@@ -47,14 +47,16 @@ def _cp1252_or_latin1(byte: int) -> str:
         return chr(byte)
 
 
+#: Each byte as cp1252 (Latin-1 where cp1252 has no character), looked up instead of decoded.
+_BYTE_CHAR = [_cp1252_or_latin1(b) for b in range(256)]
 #: Surrogate-escaped bytes (``\\udc80``-``\\udcff``) -> their cp1252 character, for str.translate.
-_UNESCAPE = {0xDC00 + b: _cp1252_or_latin1(b) for b in range(0x80, 0x100)}
+_UNESCAPE = {0xDC00 + b: _BYTE_CHAR[b] for b in range(0x80, 0x100)}
 _ESCAPED_LINE = re.compile("^[^\n\udc80-\udcff]*[\udc80-\udcff]", re.M)
 
 
 def _redecode_error(err: UnicodeDecodeError) -> tuple[str, int]:
     bad = err.object[err.start:err.end]
-    return "".join(_cp1252_or_latin1(b) for b in bad), err.end
+    return "".join(_BYTE_CHAR[b] for b in bad), err.end
 
 
 codecs.register_error(REDECODE, _redecode_error)
