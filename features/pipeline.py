@@ -24,7 +24,7 @@ from .coverage import CoverageGrid, cell_day_coverage, neighbours_during_gaps
 from .gazetteer import Gazetteer, load_gazetteer
 from .readers import ReadResult, read_inputs
 from .tracks import (Seconds, duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
-                     order_by_track, segment, sort_order, sort_rows, step_km)
+                     order_by_track, segment, sort_order, sort_rows, step_km, utc_times)
 from .voyage_table import voyage_features
 from .voyages import port_visits
 from .geo import haversine_km
@@ -156,7 +156,7 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
     take = order if acc_rows is None else order[acc_rows]
     # The four core columns are already sorted in hand; gather only the others, and build
     # the frame from the arrays without copying them again.
-    data = {"mmsi": mm, "timestamp": pd.DatetimeIndex(tt.astype("datetime64[us]")).tz_localize("UTC"),
+    data = {"mmsi": mm, "timestamp": utc_times(tt),
             "lat": la, "lon": lo}
     for c in cols:
         if c not in data:

@@ -28,6 +28,15 @@ def epoch_us(ts: pd.Series) -> np.ndarray:
     return np.asarray(arr.asi8, dtype=np.int64)
 
 
+def utc_times(us) -> pd.DatetimeIndex:
+    """Microseconds since the Unix epoch (int64, or ``datetime64[us]`` with NaT) as UTC times,
+    without a parse: the inverse of :func:`epoch_us`."""
+    a = np.asarray(us)
+    if a.dtype.kind != "M":
+        a = a.astype(np.int64)
+    return pd.DatetimeIndex(a.astype("datetime64[us]"), copy=False).tz_localize("UTC")
+
+
 class Seconds:
     """Seconds since the epoch of an int64 microsecond column, computed only for the rows
     asked for: every use picks a few rows, so a 10 M-row float copy is not needed."""

@@ -16,7 +16,7 @@ from ..config import Config
 from ..geo import KM_PER_NM, haversine_km
 from ..families.motion import usual_speed_kn_of
 from ..ids import track_ids, utc_stamps
-from ..tracks import epoch_us, group_starts
+from ..tracks import epoch_us, group_starts, utc_times
 
 #: The contract's event columns (CONTRACT.md, "Event columns"), in order.
 EVENT_COLUMNS = ("event_id", "kind", "mmsi", "track_id", "partner_mmsi", "start", "end", "hours", "lat", "lon",
@@ -102,10 +102,6 @@ def _usual_speed_kn(tid, t_us, sog, step_km, n_tracks: int, cfg: Config) -> np.n
     return usual_speed_kn_of(tid, sog, dt, step_kn, tid[1:] == tid[:-1], n_tracks, cfg)
 
 
-def to_time(t_us) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(np.asarray(t_us, np.int64).astype("datetime64[us]")).tz_localize("UTC")
-
-
 def event_ids(kind: str, mmsi, start_us, suffix=None) -> np.ndarray:
     """Stable ids: ``<prefix>-<mmsi>-<start UTC>[-<suffix>]`` (suffix: port or partner)."""
     stamp = utc_stamps(start_us).to_numpy(zero_copy_only=False).astype(str)
@@ -124,7 +120,7 @@ def event_frame(kind: str, n: int, **cols) -> pd.DataFrame:
         if c == "kind":
             out[c] = pd.array([kind] * n, dtype="str")
         elif c in ("start", "end"):
-            out[c] = to_time(v) if v is not None else to_time(np.zeros(n, np.int64))
+            out[c] = utc_times(v) if v is not None else utc_times(np.zeros(n, np.int64))
         elif c == "mmsi":
             out[c] = np.asarray(v, np.int64)
         elif c == "partner_mmsi":

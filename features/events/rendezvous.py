@@ -36,7 +36,8 @@ import pandas as pd
 from ..config import Config
 from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM, haversine_km
-from .frame import Fixes, event_frame, event_ids, fmt, to_time
+from ..tracks import utc_times
+from .frame import Fixes, event_frame, event_ids, fmt
 from .gaps import Gaps
 from .loitering import runs, slow_intervals
 
@@ -231,7 +232,7 @@ def _side(ep: pd.DataFrame, fx: Fixes, idx: np.ndarray) -> np.ndarray:
 def _detail(ep, fx, i, j, meet) -> np.ndarray:
     both = np.char.add(np.char.add(_side(ep, fx, i), ", "), _side(ep, fx, j))
     where = np.char.add(np.char.add(fmt(meet["lat"], "%.4f"), ","), fmt(meet["lon"], "%.4f"))
-    when = np.asarray(to_time(meet["meet0"].astype(np.int64)).strftime("%Y-%m-%d %H:%M"), dtype=str)
+    when = np.asarray(utc_times(meet["meet0"].astype(np.int64)).strftime("%Y-%m-%d %H:%M"), dtype=str)
     text = np.char.add(np.char.add(both, "; both could be at "), where)
     text = np.char.add(np.char.add(text, " for up to "), np.char.add(fmt(meet["spare_h"], "%.1f"), " h from "))
     return np.char.add(text, np.char.add(when, " UTC")).astype(object)

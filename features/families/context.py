@@ -9,6 +9,7 @@ import pandas as pd
 from ..flags import flag_of
 from ..gazetteer import Gazetteer
 from ..ids import str_array, track_ids_arrow, voyage_ids
+from ..tracks import utc_times
 from .dark_calls import DarkCalls
 from .declared import Declared
 from .gaps import Gaps
@@ -38,7 +39,7 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
         "name": _text_at(ix.pos, "name", rl), "imo": _text_at(ix.pos, "imo", rl),
         "callsign": _text_at(ix.pos, "callsign", rl), "flag": flag_of(vm).array,
         "ship_type": _text_at(ix.pos, "ship_type", rl),
-        "start": _utc(t_us[rf]), "end": _utc(t_us[rl]),
+        "start": utc_times(t_us[rf]), "end": utc_times(t_us[rl]),
         "origin_port": port_ids(ix.origin), "destination_port": port_ids(ix.dest),
         # The departure was seen when the voyage's first interval is not a gap; likewise arrival.
         "origin_exit_observed": pd.array(np.where(ix.origin >= 0, ~ix.gap[ix.gst], None), dtype="boolean"),
@@ -46,8 +47,8 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
         "declared_destination": str_array(decl.text),
         "trip_end_port": port_ids(decl.trip_end),
         "usual_interval_s": usual_interval[ix.vtid],
-        "lg_start": _utc(put(t_us[ix.la].astype("datetime64[us]"), _NAT, "datetime64[us]")),
-        "lg_end": _utc(put(t_us[ix.lb].astype("datetime64[us]"), _NAT, "datetime64[us]")),
+        "lg_start": utc_times(put(t_us[ix.la].astype("datetime64[us]"), _NAT, "datetime64[us]")),
+        "lg_end": utc_times(put(t_us[ix.lb].astype("datetime64[us]"), _NAT, "datetime64[us]")),
         "lg_start_lat": put(ix.lat[ix.la]), "lg_start_lon": put(ix.lon[ix.la]),
         "lg_end_lat": put(ix.lat[ix.lb]), "lg_end_lon": put(ix.lon[ix.lb]),
         "lg_start_port": gap_port_ids(gaps.start_port),
@@ -58,11 +59,6 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
 
 
 _NAT = np.datetime64("NaT", "us")
-
-
-def _utc(us: np.ndarray) -> pd.DatetimeIndex:
-    """Microseconds since the epoch (int64 or ``datetime64[us]``, NaT kept) as UTC times."""
-    return pd.DatetimeIndex(np.asarray(us).astype("datetime64[us]"), copy=False).tz_localize("UTC")
 
 
 def _text_at(pos: pd.DataFrame, col: str, rows: np.ndarray):
