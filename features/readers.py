@@ -40,7 +40,8 @@ _DECIMAL_COMMA = re.compile(_DECIMAL_COMMA_RE)
 #: pyarrow's block size: also the longest line a CSV may have.
 CSV_BLOCK_BYTES = 1 << 20
 
-_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+#: File suffix -> format (a ``.gz`` after it is read through).
+READ_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
               ".json": "ndjson", ".jsonl": "ndjson", ".ndjson": "ndjson",
               ".nmea": "nmea", ".ais": "nmea"}
 #: First character of a text file's first non-blank line -> its format.
@@ -53,8 +54,8 @@ def detect_format(path: Path) -> str:
     if suffixes and suffixes[-1] in (".gz", ".gzip"):
         suffixes = suffixes[:-1]
     ext = suffixes[-1] if suffixes else ""
-    if ext in _BY_SUFFIX:
-        return _BY_SUFFIX[ext]
+    if ext in READ_SUFFIXES:
+        return READ_SUFFIXES[ext]
     try:
         with open_binary(path) as fh:
             head = fh.read(4096)

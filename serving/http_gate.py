@@ -221,6 +221,7 @@ class Gate:
 
     def __init__(self, app, **_):
         self.app = app
+        self.api_key = settings().api_key  # the server's environment, read once at start-up
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -229,12 +230,13 @@ class Gate:
         if path == "/docs.json" and method == "GET":
             return await self._docs(scope, receive, send)
         send = _ShapeErrors(send)
+        if path not in PROTECTED:  # health, metrics, unknown paths: BentoML's, 4xx reshaped
+            return await self.app(scope, receive, send)
         try:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            if path in PROTECTED:
-                key = settings().api_key
-                if key and not hmac.compare_digest(headers.get("x-api-key", "").encode(), key.encode()):
-                    raise Refused(401, "unauthorized", "x-api-key", "missing or wrong API key")
+            key = self.api_key
+            if key and not hmac.compare_digest(headers.get("x-api-key", "").encode(), key.encode()):
+                raise Refused(401, "unauthorized", "x-api-key", "missing or wrong API key")
             if path == "/model":
                 if method != "GET":
                     return await _send(send, 405, {"error": "method not allowed", "field": "method",

@@ -14,8 +14,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat,
 from typing_extensions import TypedDict  # pydantic wants this one before Python 3.12
 
 from features.catalogue import FEATURE_NAMES
+from features import schema as S
+from features.readers import READ_SUFFIXES
 from features.schema import FILE_COL, LINE_COL, SOG_NOT_AVAILABLE_KN
 from features.sources import file_col
+from features.tracks import utc_times
 
 #: Largest track one /score request may carry: a month of fixes every minute is ~45 k.
 MAX_POSITIONS = 50_000
@@ -26,13 +29,12 @@ MAX_POSITIONS = 50_000
 MAX_VOYAGES = 10_000
 
 
-REQUIRED_FIELDS = ("timestamp", "lat", "lon")
+REQUIRED_FIELDS = tuple(c for c in S.REQUIRED if c != "mmsi")  # the track has one MMSI
 
 
 #: Suffixes an upload may name its format by (``suffix`` field or the file's own name);
 #: anything else is sniffed from the content.
-SUFFIXES = ("", ".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".nmea", ".ais",
-            ".csv.gz", ".tsv.gz", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".nmea.gz", ".ais.gz", ".gz")
+SUFFIXES = ("", *READ_SUFFIXES, *(s + ".gz" for s, kind in READ_SUFFIXES.items() if kind != "parquet"), ".gz")
 
 
 def _whole(v):
@@ -128,7 +130,7 @@ def track_frame(mmsi: int, positions: list[Position]) -> pd.DataFrame:
     (file ``request``, line = position number from 1)."""
     cols = {"mmsi": np.full(len(positions), mmsi, dtype=np.int64)}
     us = datetimes_us(list(map(itemgetter("timestamp"), positions)))
-    cols["timestamp"] = pd.DatetimeIndex(us.astype("datetime64[us]")).tz_localize("UTC")
+    cols["timestamp"] = utc_times(us)
     given = set().union(*map(dict.keys, positions))
     for f in Position.__annotations__:
         if f == "timestamp" or (f not in REQUIRED_FIELDS and f not in given):
@@ -145,4 +147,4 @@ def track_frame(mmsi: int, positions: list[Position]) -> pd.DataFrame:
 
 
 #: The request fields that are floats (``nav_status`` is an integer, the rest text).
-_FLOATS = frozenset(("lat", "lon", "sog", "cog", "heading", "draught"))
+_FLOATS = frozenset(("lat", "lon", *S.NUMERIC_OPTIONAL))

@@ -13,8 +13,7 @@ from features.config import DEFAULT, Config
 from features.engine import Engine, LocalEngine, Scorer
 from features.pipeline import RowCounts, TrackResult
 from features.readers import ReadResult
-from features.schema import FILE_COL, LINE_COL
-from features.sources import file_col, unparseable_frame
+from features.sources import unparseable_frame
 from training.model import INSUFFICIENT, VoyageRiskModel, explain, reasons_line
 
 WATCHLIST_COLUMNS = ["rank", "mmsi", "track_id", "name", "flag", "risk", "level", "voyage_id", "voyage_start",
@@ -44,7 +43,7 @@ def annotate(model: VoyageRiskModel, v: pd.DataFrame) -> pd.DataFrame:
     """A voyage table (index 0..n-1) -> the same rows with the model's ``risk``, ``level``,
     ``reasons`` (list of dicts), ``reasons_text`` and ``partial`` added (a new frame)."""
     X = model.matrix_array(v) if len(v) else None  # once, for the risks and the reasons
-    risk = model.calibrate(model.raw(X)) if len(v) else np.zeros(0)
+    risk = model.risk(v, X)
     reasons = explain(model, v, X=X)
     # One frame of the new columns joined once: five inserts into the ~90-column table cost
     # more than the model on a REST track.
@@ -95,10 +94,9 @@ def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lamb
 
 
 def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT, **how) -> Scored:
-    """Positions already in memory (canonical column names; ``_file``/``_line`` added when
-    absent, as a reader would); ``how``: :func:`score_raw`'s ``live_context`` and ``no_voyage``."""
-    if FILE_COL not in frame or LINE_COL not in frame:
-        frame = frame.assign(**{LINE_COL: np.arange(1, len(frame) + 1), FILE_COL: file_col("request", len(frame))})
+    """Positions already in memory, with canonical column names and a reader's ``_file`` and
+    ``_line`` (:func:`serving.requests.track_frame` gives them); ``how``: :func:`score_raw`'s
+    ``live_context`` and ``no_voyage``."""
     return score_raw(ReadResult(frame, _nothing_unparseable().copy(deep=False)), model, cfg, **how)
 
 

@@ -65,6 +65,9 @@ class VoyageRisk:
         MODEL_INFO.clear()
         MODEL_INFO.update(info)
         log.info("serving %s v%s", info["name"], info["version"])
+        # The scoring code now, not on the first request, and so inside the freeze below.
+        import features.no_voyage  # noqa: F401
+        import serving.scoring  # noqa: F401
         # Everything loaded so far lives as long as the server: keep it out of the cyclic
         # collector, whose full passes over MLflow, pandas and the model otherwise cost
         # ~200 ms tail latencies.
@@ -78,14 +81,13 @@ class VoyageRisk:
         of the whole voyage table is ~140 cells, ~1 ms a voyage to build)."""
         if not len(v):
             return []
-        iso = {c: [None if pd.isna(t) else t.isoformat() for t in v[c]] for c in ("start", "end")}
-        ports = {c: [jsonable(x) for x in v[c].to_numpy(dtype=object)] for c in ("origin_port", "destination_port")}
+        js = {c: [jsonable(x) for x in v[c].to_numpy(dtype=object)] for c in ("start", "end", "origin_port",
+                                                                               "destination_port")}
         return [{"voyage_id": vid, "start": s, "end": e, "origin_port": o, "destination_port": dp, "risk": float(r),
                  "level": lv, "partial": pa, "reasons": [{k: jsonable(x) for k, x in why.items()} for why in rs]}
                 for vid, s, e, o, dp, r, lv, pa, rs in zip(
-                    v["voyage_id"].tolist(), iso["start"], iso["end"], ports["origin_port"],
-                    ports["destination_port"], v["risk"].tolist(), v["level"].tolist(), v["partial"].tolist(),
-                    v["reasons"].tolist())]
+                    v["voyage_id"].tolist(), js["start"], js["end"], js["origin_port"], js["destination_port"],
+                    v["risk"].tolist(), v["level"].tolist(), v["partial"].tolist(), v["reasons"].tolist())]
 
     @bentoml.api(route="/score", input_spec=TrackIn)
     async def score(self, mmsi: int, positions: list[Position]) -> dict[str, Any]:

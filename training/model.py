@@ -110,11 +110,12 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         a, b = self.calib
         return 1.0 / (1.0 + np.exp(-(a * raw + b)))
 
-    def risk(self, voyages: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability that each voyage is suspicious, in [0, 1]."""
+    def risk(self, voyages: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probability that each voyage is suspicious, in [0, 1]. ``X``: the
+        voyages' :meth:`matrix_array`, when the caller has it already."""
         if len(voyages) == 0:
             return np.zeros(0)
-        return self.calibrate(self.raw(self.matrix_array(voyages)))
+        return self.calibrate(self.raw(self.matrix_array(voyages) if X is None else X))
 
     def level(self, risk) -> np.ndarray:
         """``high``/``medium``/``low`` by the model's cut-offs; no risk (NaN) is no evidence,
