@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import Config
 from ..coverage import CoverageGrid, gap_us
-from ..geo import grid_shape
+from ..geo import key_offset
 
 def interval_sums(fixes, cfg: Config):
     """Per grid cell and UTC day, the intervals starting there: count ``_n``, gaps ``_ng`` and
@@ -36,9 +36,8 @@ def live_context(voyages, fixes, sums, cfg: Config):
     The arithmetic is :func:`features.coverage.neighbour_values` and ``mean_interval_s``."""
     from pyspark.sql import functions as F
 
-    ncol = grid_shape(cfg.coverage_cell_deg)[1]
     r = cfg.neighbour_cells
-    offsets = [di * ncol + dj for di in range(-r, r + 1) for dj in range(-r, r + 1)]
+    offsets = [int(key_offset(0, di, dj, cfg.coverage_cell_deg)) for di in range(-r, r + 1) for dj in range(-r, r + 1)]
     pres = fixes.where("_presence").groupBy("_cell", "_bucket").agg(F.count(F.lit(1)).alias("_p"))
     gaps = (voyages.where(F.col("_g_cell").isNotNull() & (F.col("_g_last_b") >= F.col("_g_first_b")))
             .select("voyage_id", "_g_first_b", "_g_last_b",

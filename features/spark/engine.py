@@ -17,7 +17,7 @@ from __future__ import annotations
 import atexit
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -48,6 +48,7 @@ class Job:
     files: Files
     ws: Workspace
     counts: RowCounts
+    cached: list = field(default_factory=list)  # DataFrames persisted for this job, released after it
 
     @property
     def fixes(self):
@@ -71,7 +72,12 @@ def job(inputs, out: str | None, gaz: Gazetteer, cfg: Config, mode: str, master:
         stage("reading, validating, tracking")
         files = Files()
         staged = stage_rows(spark, sources, gaz, cfg, mode, ws, files)
-        yield Job(spark, staged, files, ws, row_counts(staged))
+        j = Job(spark, staged, files, ws, row_counts(staged))
+        try:
+            yield j
+        finally:
+            for frame in j.cached:
+                frame.unpersist()
     except BaseException:
         ws.remove()
         raise
@@ -82,12 +88,14 @@ def job(inputs, out: str | None, gaz: Gazetteer, cfg: Config, mode: str, master:
 def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | None, stage: Stage,
                  live: bool = True):
     """The voyage table (with its live context unless ``live`` is False: the ``ctx_*`` columns
-    stay NaN), as a Spark DataFrame ordered as the local one (by MMSI, track, start;
-    ``_track_no`` beside it), and the coverage grid it used."""
-    from pyspark.sql import functions as F
+    stay NaN), as a Spark DataFrame with ``_track_no`` beside its columns, unordered (order it
+    by MMSI, ``_track_no``, start for the local engine's order), and the coverage grid it used."""
     fixes = j.fixes
     stage("coverage grid")
-    sums = interval_sums(fixes, cfg).persist()  # small: cells x days
+    sums = interval_sums(fixes, cfg)  # small: cells x days
+    if coverage is None and live:  # read twice: by the grid and by the live context
+        sums = sums.persist()
+        j.cached.append(sums)
     grid = coverage if coverage is not None else coverage_grid(sums, cfg)
     grid_bc = j.spark.sparkContext.broadcast(grid)
     try:
@@ -102,8 +110,7 @@ def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | N
     if live:
         stage("neighbours during gaps")
         voyages = live_context(voyages, fixes, sums, cfg)
-    cols = list(empty_voyage_table().columns)
-    return voyages.select(*cols, "_track_no").orderBy("mmsi", "_track_no", "start").select(*cols, F.col("_track_no")), grid
+    return voyages.select(*empty_voyage_table().columns, "_track_no"), grid
 
 
 def _remove_later(ws: Workspace) -> None:
@@ -151,7 +158,7 @@ class SparkEngine:
         long_gap = f"with a gap >= {cfg.summary_gap_h:g} h"  # the local engine's summary line
         with job(inputs, out, gaz, cfg, "features", self.master, stage) as j:
             voyages, grid = voyage_frame(j, gaz, cfg, coverage, stage)
-            voyages = voyages.drop("_track_no")
+            voyages = voyages.orderBy("mmsi", "_track_no", "start").drop("_track_no")  # the local engine's order
             if out is None:
                 table = from_spark(voyages.toPandas())
                 return Run(j.counts, None, {"voyages": len(table),
