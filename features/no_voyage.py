@@ -29,7 +29,7 @@ def tracks_without_voyage(positions: pd.DataFrame, voyages: pd.DataFrame, gaz: G
     ``n_positions`` (count), ``port_id`` (the port it stayed in, else empty), ``last_time``
     (UTC), ``last_lat``/``last_lon`` (deg) of its last fix, and a plain-language reason."""
     if len(positions) == 0:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in NO_VOYAGE_COLUMNS})
+        return empty_no_voyage()
     mmsi = positions["mmsi"].to_numpy(np.int64)
     track_no = positions["track_no"].to_numpy(np.int64)
     first = np.flatnonzero(group_starts(mmsi, track_no))
@@ -58,3 +58,8 @@ def tracks_without_voyage(positions: pd.DataFrame, voyages: pd.DataFrame, gaz: G
         "n_positions": n_pos, "port_id": port_id, "last_time": positions["timestamp"].iloc[last].to_numpy(),
         "last_lat": positions["lat"].to_numpy(float)[last], "last_lon": positions["lon"].to_numpy(float)[last],
         "reasons_text": reason.astype(object)})
+
+
+def empty_no_voyage() -> pd.DataFrame:
+    """The no-voyage table without a row (columns :data:`NO_VOYAGE_COLUMNS`)."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in NO_VOYAGE_COLUMNS})

@@ -32,7 +32,8 @@ from ..voyage_table import empty_voyage_table
 from .bridge import from_spark
 from .context import coverage_grid, interval_sums, live_context
 from .output import Workspace, check_output, is_directory_output, write
-from .scoring import (decode_scored, empty_no_voyage, listed_tracks, no_voyage_fn, no_voyage_schema, score_fn,
+from ..no_voyage import empty_no_voyage
+from .scoring import (decode_scored, listed_tracks, no_voyage_fn, no_voyage_schema, score_fn,
                       scored_schema, track_id)
 from .session import mmsi_bucket, session
 from .sources import FILE_ID, Files, plan_sources
@@ -113,15 +114,6 @@ def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | N
     return voyages.select(*empty_voyage_table().columns, "_track_no"), grid
 
 
-def _remove_later(ws: Workspace) -> None:
-    def remove():
-        try:
-            ws.remove()
-        except Exception:  # noqa: BLE001 - a remote workspace needs the JVM, which may be gone at exit
-            pass
-    atexit.register(remove)
-
-
 class SparkEngine:
     """The engine interface (:class:`features.engine.Engine`) on Spark."""
 
@@ -130,6 +122,7 @@ class SparkEngine:
     def __init__(self, master: str | None = None):
         self.master = master
         self._kept = None  # (spark, fixes, workspace, cfg) of the last score, for listed_tracks
+        atexit.register(self._close_at_exit)  # whatever a score keeps is removed at exit
 
     def check_output(self, out):
         return check_output(out)
@@ -204,7 +197,6 @@ class SparkEngine:
                 stage("tracks without a voyage")
                 nv = self._no_voyage(j, gaz)
         self._kept = (j.spark, j.fixes, j.ws, cfg)
-        _remove_later(j.ws)
         return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=nv, coverage=grid)
 
     @staticmethod
@@ -237,3 +229,9 @@ class SparkEngine:
         if self._kept is not None:
             self._kept[2].remove()
             self._kept = None
+
+    def _close_at_exit(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - a remote workspace needs the JVM, which may be gone at exit
+            pass

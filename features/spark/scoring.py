@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..config import Config
 from ..gazetteer import Gazetteer
-from ..no_voyage import NO_VOYAGE_COLUMNS, tracks_without_voyage
+from ..no_voyage import tracks_without_voyage
 from ..pipeline import RowCounts, TrackResult
 from ..tracks import epoch_us, group_starts
 from .bridge import from_spark, to_spark, with_fields
@@ -75,10 +75,6 @@ def no_voyage_fn(gaz: Gazetteer, schema):
         nv = tracks_without_voyage(pos, pd.DataFrame({"track_id": pd.Series(dtype=object)}), gaz)
         return to_spark(nv, schema)
     return fn
-
-
-def empty_no_voyage() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in NO_VOYAGE_COLUMNS})
 
 
 def visits_of(pos: pd.DataFrame, cfg: Config) -> pd.DataFrame:
