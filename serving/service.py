@@ -65,6 +65,8 @@ class VoyageRisk:
         MODEL_INFO.clear()
         MODEL_INFO.update(info)
         log.info("serving %s v%s", info["name"], info["version"])
+        #: The model's features a /score_voyages row carries (each is a field of VoyageRow).
+        self.row_features = [f for f in self.model.features if f in VoyageRow.model_fields]
         # The scoring code now, not on the first request, and so inside the freeze below.
         import features.no_voyage  # noqa: F401
         import serving.scoring  # noqa: F401
@@ -119,20 +121,13 @@ class VoyageRisk:
     def score_voyages(self, voyages: Annotated[list[VoyageRow], Field(max_length=MAX_VOYAGES)]) -> list[dict[str, Any]]:
         """Feature rows (as ``darkvoyage features`` writes them) -> risk and level per row.
         Each request was validated on its own (strict types), so a batch holds only good rows."""
-        n = len(voyages)
-        frame = pd.DataFrame({f: np.array([getattr(r, f) for r in voyages], dtype=float) for f in self.model.features
-                              if f in VoyageRow.model_fields}, index=pd.RangeIndex(n))
-        risk = np.zeros(n)
+        frame = pd.DataFrame({f: np.array([getattr(r, f) for r in voyages], dtype=float)
+                              for f in (*self.row_features, "lg_start_lat", "lg_start_lon")})
         # A row that carries where its longest gap started gets its grid features from the
-        # model's own grid; a row without keeps the ones it brought (model.matrix).
+        # model's own grid; a row without keeps the ones it brought.
         has = np.array(["lg_start_lat" in r.model_fields_set or "lg_start_lon" in r.model_fields_set for r in voyages],
                        dtype=bool)
-        if has.any():
-            g = frame[has].assign(**{c: np.array([getattr(r, c) for r, h in zip(voyages, has) if h], dtype=float)
-                                     for c in ("lg_start_lat", "lg_start_lon")})
-            risk[has] = self.model.risk(g)
-        if (~has).any():
-            risk[~has] = self.model.risk(frame[~has])
+        risk = self.model.risk(frame, self.model.matrix_array(frame, grid_rows=has))
         level = self.model.level(risk)
         return [{"voyage_id": r.voyage_id, "risk": float(x), "level": str(lv)} for r, x, lv in zip(voyages, risk, level)]
 

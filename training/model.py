@@ -80,9 +80,12 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         """The model's input matrix: its features in order, grid features from its own grid."""
         return pd.DataFrame(self.matrix_array(voyages), columns=self.features, index=voyages.index)
 
-    def matrix_array(self, voyages: pd.DataFrame) -> np.ndarray:
+    def matrix_array(self, voyages: pd.DataFrame, grid_rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`matrix` as a float64 array (rows x features): what LightGBM is given either
-        way, without building a DataFrame per call (the service scores one track at a time)."""
+        way, without building a DataFrame per call (the service scores one track at a time).
+        ``grid_rows`` (bool per row): the rows whose grid features come from the model's grid
+        (default all, when the table says where the longest gap started); the others keep
+        the values they carry."""
         at = voyages.columns.get_indexer(self.features)
         if (at < 0).any():
             missing = [f for f, k in zip(self.features, at) if k < 0]
@@ -90,9 +93,10 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         # By position: selecting ~60 columns by name costs ~0.15 ms a call, this ~0.03 ms.
         X = np.array(voyages.take(at, axis=1).to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, order="C")
         if self.grid is not None and "lg_start_lat" in voyages.columns and "lg_start_lon" in voyages.columns:
+            rows = np.ones(len(X), bool) if grid_rows is None else np.asarray(grid_rows, bool)
             lat = voyages["lg_start_lat"].to_numpy(float)
             lon = voyages["lg_start_lon"].to_numpy(float)
-            ok = np.isfinite(lat) & np.isfinite(lon)
+            ok = rows & np.isfinite(lat) & np.isfinite(lon)
             rate = np.full(len(X), np.nan)
             cell = np.full(len(X), np.nan)
             if ok.any():
@@ -100,7 +104,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
                 rate[ok], cell[ok] = r, c
             for name, vals in zip(GRID_FEATURES, (rate, cell)):
                 if name in self.features:
-                    X[:, self.features.index(name)] = vals
+                    X[rows, self.features.index(name)] = vals[rows]
         return X
 
     def raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
