@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ class CoverageGrid:
     def lookup(self, lat, lon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(gap rate in [0, 1], mean interval s, intervals seen) of each point's cell; NaN where unseen."""
         keys = cell_key(lat, lon, self.cell_deg)
-        cells = self.table["cell"].to_numpy()
+        cells, n_intervals, n_gaps, mean_interval = self._columns
         n = len(keys)
         rate = np.full(n, np.nan)
         mean_int = np.full(n, np.nan)
@@ -83,11 +84,20 @@ class CoverageGrid:
             return rate, mean_int, seen
         pos = np.clip(np.searchsorted(cells, keys), 0, len(cells) - 1)
         hit = cells[pos] == keys
-        n_int = self.table["n_intervals"].to_numpy()[pos]
-        rate[hit] = (self.table["n_gaps"].to_numpy()[pos] / np.maximum(n_int, 1))[hit]
-        mean_int[hit] = self.table["mean_interval_s"].to_numpy()[pos][hit]
+        n_int = n_intervals[pos]
+        rate[hit] = (n_gaps[pos] / np.maximum(n_int, 1))[hit]
+        mean_int[hit] = mean_interval[pos][hit]
         seen[hit] = n_int[hit]
         return rate, mean_int, seen
+
+    @cached_property
+    def _columns(self) -> tuple[np.ndarray, ...]:
+        """The table's columns as read-only arrays, read once: a /score request looks the grid
+        up twice, and four column reads cost more than the lookup."""
+        out = tuple(np.array(self.table[c].to_numpy()) for c in ("cell", "n_intervals", "n_gaps", "mean_interval_s"))
+        for a in out:
+            a.setflags(write=False)
+        return out
 
     def save(self, path: str | Path) -> None:
         """Parquet, with the cell size and gap threshold in its key-value metadata."""

@@ -71,12 +71,12 @@ class Gazetteer:
     def sensitive(self) -> np.ndarray:
         return _frozen(self.ports["sensitive"].to_numpy(dtype=bool))
 
-    @property
+    @cached_property
     def anchorage(self) -> np.ndarray:
         """Per port: an anchorage (where ships queue off a port), not a berth; all False
         without a ``kind`` column."""
         kinds = self.ports["kind"].to_numpy(dtype=object) if "kind" in self.ports else np.full(self.n, "")
-        return kinds == "anchorage"
+        return _frozen(kinds == "anchorage")
 
     def short_name(self, idx: int) -> str:
         """Name without the parenthesised qualifier: 'Astrakhan', 'Bandar-e Anzali'."""
