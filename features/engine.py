@@ -54,12 +54,8 @@ class Engine(Protocol):
         visits, loitering, possible dark port calls, encounters, dark rendezvous."""
 
     def score(self, inputs: Inputs, scorer: Scorer, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-              coverage: CoverageGrid | None = None, stage: Stage = no_stage, live_context: bool = True,
-              no_voyage: str = "always") -> Run:
-        """Every voyage scored by ``scorer`` (``Run.voyages``) and the tracks without one.
-        ``live_context=False`` skips the ``ctx_*`` columns (nothing the scorer reads);
-        ``no_voyage="if none"`` lists tracks without a voyage only when no track has one (a
-        REST answer about one vessel)."""
+              coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
+        """Every voyage scored by ``scorer`` (``Run.voyages``) and the tracks without one."""
 
 
 class LocalEngine:
@@ -86,7 +82,7 @@ class LocalEngine:
         from .io import check_output, write_rejected, write_table
         if out is not None:
             out = check_output(out)
-        tr, grid, voyages = self._voyage_table(inputs, gaz or load_gazetteer(), cfg, coverage, stage, True)
+        tr, grid, voyages = self._voyage_table(inputs, gaz or load_gazetteer(), cfg, coverage, stage)
         figures = {"voyages": len(voyages),
                    f"with a gap >= {cfg.summary_gap_h:g} h": int((voyages["max_gap_h"] >= cfg.summary_gap_h).sum())}
         if out is not None:
@@ -129,7 +125,7 @@ class LocalEngine:
             voyages = add_live_context(voyages, tr.positions, cfg)
         return voyages
 
-    def _voyage_table(self, inputs, gaz, cfg, coverage, stage, live_context):
+    def _voyage_table(self, inputs, gaz, cfg, coverage, stage):
         """(tracks, coverage grid, voyage table): ``coverage`` if given, else built from the
         inputs' own fixes."""
         from .pipeline import build_coverage
@@ -137,16 +133,15 @@ class LocalEngine:
         if coverage is None:
             stage("coverage grid")
             coverage = build_coverage(tr.positions, cfg)
-        return tr, coverage, self.voyages(tr, gaz, cfg, coverage, stage, live_context)
+        return tr, coverage, self.voyages(tr, gaz, cfg, coverage, stage)
 
-    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage,
-              live_context: bool = True, no_voyage: str = "always") -> Run:
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         from .no_voyage import tracks_without_voyage
         gaz = gaz or load_gazetteer()
-        tr, coverage, voyages = self._voyage_table(inputs, gaz, cfg, coverage, stage, live_context)
+        tr, coverage, voyages = self._voyage_table(inputs, gaz, cfg, coverage, stage)
         stage("scoring")
         voyages = scorer(voyages if voyages.index.equals(pd.RangeIndex(len(voyages))) else voyages.reset_index(drop=True))
-        nv = tracks_without_voyage(tr.positions, voyages, gaz) if no_voyage == "always" or len(voyages) == 0 else None
+        nv = tracks_without_voyage(tr.positions, voyages, gaz)
         return Run(tr.counts, None, {"voyages scored": len(voyages)}, voyages=voyages, no_voyage=nv, tracks=tr,
                    coverage=coverage)
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.config import DEFAULT, Config
 from features.engine import Engine, LocalEngine, Scorer
+from features.no_voyage import tracks_without_voyage
 from features.pipeline import RowCounts, TrackResult
 from features.readers import ReadResult
 from features.sources import unparseable_frame
@@ -39,16 +40,31 @@ def partial_of(voyages: pd.DataFrame) -> np.ndarray:
     return np.where(s & e, "both", np.where(s, "start", np.where(e, "end", ""))).astype(object)
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The model's verdict on each voyage of a voyage table, in the table's order (n each)."""
+    risk: np.ndarray               # calibrated probability in [0, 1]
+    level: np.ndarray              # high / medium / low
+    reasons: list[list[dict]]      # :func:`training.model.explain`'s top reasons
+    partial: np.ndarray            # start / end / both / "" (:func:`partial_of`)
+
+
+def assess(model: VoyageRiskModel, v: pd.DataFrame) -> Assessment:
+    """Risk, level, reasons and the partial flag of each voyage of ``v``: one model matrix
+    for the risks and the reasons."""
+    X = model.matrix_array(v) if len(v) else None
+    risk = model.risk(v, X)
+    return Assessment(risk, model.level(risk), explain(model, v, X=X), partial_of(v))
+
+
 def annotate(model: VoyageRiskModel, v: pd.DataFrame) -> pd.DataFrame:
     """A voyage table (index 0..n-1) -> the same rows with the model's ``risk``, ``level``,
     ``reasons`` (list of dicts), ``reasons_text`` and ``partial`` added (a new frame)."""
-    X = model.matrix_array(v) if len(v) else None  # once, for the risks and the reasons
-    risk = model.risk(v, X)
-    reasons = explain(model, v, X=X)
+    a = assess(model, v)
     # One frame of the new columns joined once: five inserts into the ~90-column table cost
     # more than the model on a REST track.
-    added = pd.DataFrame({"risk": risk, "level": model.level(risk), "reasons": pd.Series(reasons, index=v.index, dtype=object),
-                          "reasons_text": [reasons_line(r) for r in reasons], "partial": partial_of(v)},
+    added = pd.DataFrame({"risk": a.risk, "level": a.level, "reasons": pd.Series(a.reasons, index=v.index, dtype=object),
+                          "reasons_text": [reasons_line(r) for r in a.reasons], "partial": a.partial},
                          index=v.index, copy=False)
     again = [c for c in added.columns if c in v.columns]  # a table scored before: the new scores win
     return pd.concat([v.drop(columns=again) if again else v, added], axis=1)
@@ -74,17 +90,11 @@ def scorer(model: VoyageRiskModel) -> Scorer:
     return _ModelScorer(annotate, model)
 
 
-def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None, engine: Engine | None = None,
-              live_context: bool = True, no_voyage: str = "always") -> Scored:
+def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,
+              engine: Engine | None = None) -> Scored:
     """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
-    and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files.
-
-    ``live_context=False`` skips the neighbour and cell-day context columns (``ctx_*``): no
-    model input and no reason reads them, so risks and reasons are the same without them.
-    ``no_voyage="if none"`` builds :attr:`Scored.no_voyage` only when there is no voyage at all
-    (what ``POST /score`` reports); ``"always"`` for every track without one (the watchlist)."""
-    run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage,
-                                          live_context=live_context, no_voyage=no_voyage)
+    and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files."""
+    run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage)
     return Scored(run.voyages, run.tracks, model.gaz, run.no_voyage, run.counts)
 
 
@@ -93,11 +103,28 @@ def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lamb
     return score_raw(list(paths), model, cfg, stage, engine)
 
 
-def score_frame(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT, **how) -> Scored:
+@dataclass(frozen=True)
+class TrackScore:
+    """One vessel's positions scored (``POST /score``)."""
+    voyages: pd.DataFrame           # the voyage table as the features give it, not annotated
+    assessment: Assessment          # the model's verdict on each of its voyages
+    counts: RowCounts
+    no_voyage: pd.DataFrame | None  # its tracks, with why, when it has no voyage at all
+
+
+def score_track(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT) -> TrackScore:
     """Positions already in memory, with canonical column names and a reader's ``_file`` and
-    ``_line`` (:func:`serving.requests.track_frame` gives them); ``how``: :func:`score_raw`'s
-    ``live_context`` and ``no_voyage``."""
-    return score_raw(ReadResult(frame, _nothing_unparseable().copy(deep=False)), model, cfg, **how)
+    ``_line`` (:func:`serving.requests.track_frame` gives them): the local engine's ``score``
+    step by step (tracked, voyages with the model's grid, :func:`assess`), so the numbers are
+    the watchlist's. What one vessel's answer does not need is left out: the live-context
+    columns (no model input and no reason reads them), the join of the scores into the
+    ~90-column table (~0.5 ms of a ~7 ms request: the answer reads five of its columns), and
+    the tracks without a voyage unless there is no voyage at all."""
+    eng = LocalEngine()
+    tr = eng.tracked(ReadResult(frame, _nothing_unparseable().copy(deep=False)), model.gaz, cfg)
+    v = eng.voyages(tr, model.gaz, cfg, model.grid, live_context=False)
+    nv = tracks_without_voyage(tr.positions, v, model.gaz) if len(v) == 0 else None
+    return TrackScore(v, assess(model, v), tr.counts, nv)
 
 
 @functools.cache

@@ -20,7 +20,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 import bentoml
@@ -41,6 +41,9 @@ from serving.http_gate import (
     limit_bytes,
 )
 from serving.requests import MAX_VOYAGES, SUFFIXES, Position, TrackIn, VoyageRow, track_frame
+
+if TYPE_CHECKING:  # the scoring modules load with the model, in the service's __init__
+    from serving.scoring import Assessment
 
 log = logging.getLogger("darkvoyage.service")
 
@@ -78,9 +81,10 @@ class VoyageRisk:
         gc.freeze()
 
     @staticmethod
-    def _voyages_json(v: pd.DataFrame) -> list[dict]:
-        """The scored voyages as the answer's list: only the answer's columns are read (a row
-        of the whole voyage table is ~140 cells, ~1 ms a voyage to build)."""
+    def _voyages_json(v: pd.DataFrame, a: Assessment) -> list[dict]:
+        """The scored voyages as the answer's list: the table's ids, times and ports beside the
+        model's :class:`~serving.scoring.Assessment` (a row of the whole voyage table is ~140
+        cells, ~1 ms a voyage to build)."""
         if not len(v):
             return []
         js = {c: [jsonable(x) for x in v[c].to_numpy(dtype=object)] for c in ("start", "end", "origin_port",
@@ -89,7 +93,7 @@ class VoyageRisk:
                  "level": lv, "partial": pa, "reasons": [{k: jsonable(x) for k, x in why.items()} for why in rs]}
                 for vid, s, e, o, dp, r, lv, pa, rs in zip(
                     v["voyage_id"].tolist(), js["start"], js["end"], js["origin_port"], js["destination_port"],
-                    v["risk"].tolist(), v["level"].tolist(), v["partial"].tolist(), v["reasons"].tolist())]
+                    a.risk.tolist(), a.level.tolist(), a.partial.tolist(), a.reasons)]
 
     @bentoml.api(route="/score", input_spec=TrackIn)
     async def score(self, mmsi: int, positions: list[Position]) -> dict[str, Any]:
@@ -100,14 +104,14 @@ class VoyageRisk:
 
     def _score(self, mmsi: int, positions: list[Position]) -> dict[str, Any]:
         from features.no_voyage import NO_VOYAGE_REASON
-        from serving.scoring import score_frame
+        from serving.scoring import score_track
         try:
-            sc = score_frame(track_frame(mmsi, positions), self.model, live_context=False, no_voyage="if none")
+            sc = score_track(track_frame(mmsi, positions), self.model)
         except ValueError as err:
             raise _bad("positions", str(err)) from None
-        v = sc.voyages
-        if len(v):
-            risk, reason = float(v["risk"].max()), None
+        a = sc.assessment
+        if len(a.risk):
+            risk, reason = float(a.risk.max()), None
         else:
             # No voyage is no evidence, not low risk: risk null, level "insufficient data".
             risk = None
@@ -115,7 +119,7 @@ class VoyageRisk:
                       and len(sc.no_voyage) else f"{NO_VOYAGE_REASON}: no position was accepted")
         return {"mmsi": mmsi, "model_version": MODEL_INFO.get("version"), "risk": risk,
                 "level": str(self.model.level([np.nan if risk is None else risk])[0]), "reason": reason,
-                "rows": sc.tracks.counts.to_dict(), "voyages": self._voyages_json(v)}
+                "rows": sc.counts.to_dict(), "voyages": self._voyages_json(sc.voyages, a)}
 
     @bentoml.api(route="/score_voyages", batchable=True, max_batch_size=MAX_VOYAGES, max_latency_ms=1000)
     def score_voyages(self, voyages: Annotated[list[VoyageRow], Field(max_length=MAX_VOYAGES)]) -> list[dict[str, Any]]:

@@ -173,15 +173,14 @@ class SparkEngine:
         """Not on Spark (yet): encounters and rendezvous pair vessels across MMSI buckets."""
         raise EngineError("events run on the local engine only (--engine local)")
 
-    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage,
-              live_context: bool = True, no_voyage: str = "always") -> Run:
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         """Every voyage scored on the workers: ``scorer`` is broadcast once and applied per MMSI
         bucket; the tracks without a voyage are found per bucket too. The staged fixes are kept
         (until the next score or exit) for :meth:`listed_tracks`."""
         gaz = gaz or load_gazetteer()
         self.close()
         with job(inputs, None, gaz, cfg, "features", self.master, stage, keep=True) as j:
-            voyages, grid = voyage_frame(j, gaz, cfg, coverage, stage, live_context)
+            voyages, grid = voyage_frame(j, gaz, cfg, coverage, stage)
             stage("scoring")
             cols = list(empty_voyage_table().columns)
             schema = scored_schema(voyages.schema)
@@ -192,10 +191,8 @@ class SparkEngine:
                 table = decode_scored(scored.orderBy("mmsi", "_track_no", "start").drop("_track_no").toPandas())
             finally:
                 scorer_bc.destroy()
-            nv = None
-            if no_voyage == "always" or len(table) == 0:
-                stage("tracks without a voyage")
-                nv = self._no_voyage(j, gaz)
+            stage("tracks without a voyage")
+            nv = self._no_voyage(j, gaz)
         self._kept = (j.spark, j.fixes, j.ws, cfg)
         return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=nv, coverage=grid)
 
