@@ -125,16 +125,18 @@ def _optional_columns(f: pd.DataFrame) -> None:
 #: The reasons' categories, checked once (building them per call costs ~40 us, per request).
 _REASON_DTYPE = pd.CategoricalDtype(list(S.REASONS))
 _NO_DETAIL = pd.CategoricalDtype([])
+_MARKS = (S.REASON_COL, S.DETAIL_COL, S.STATIC_COL)
 
 
 def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> pd.DataFrame:
     """Coerce the canonical columns of ``frame`` (in place) and mark each row; times outside
     :func:`time_window` (``cfg``, ``now``: default the run's start) are "timestamp out of range".
 
-    Returns the frame with ``mmsi`` int64, ``timestamp`` datetime64[us, UTC], ``lat``/``lon``/
-    ``sog``/``cog``/``heading``/``draught`` float64 (AIS "not available" sentinels as NaN),
-    text columns as strings, ``_reason``/``_detail`` set for rejected rows and ``_static``
-    True for accepted identity rows without a position. Row count and order are unchanged.
+    Returns a new frame (sharing the columns) with ``mmsi`` int64, ``timestamp``
+    datetime64[us, UTC], ``lat``/``lon``/``sog``/``cog``/``heading``/``draught`` float64 (AIS
+    "not available" sentinels as NaN), text columns as strings, ``_reason``/``_detail`` set for
+    rejected rows and ``_static`` True for accepted identity rows without a position, last.
+    Row count and order are unchanged.
     """
     f = frame
     n = len(f)
@@ -202,8 +204,12 @@ def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | Non
         if f[c].dtype != np.float64:
             f[c] = v
     _optional_columns(f)
-    f[S.REASON_COL] = pd.Categorical.from_codes(reason, dtype=_REASON_DTYPE)
-    f[S.DETAIL_COL] = pd.Categorical.from_codes(detail, dtype=pd.CategoricalDtype(detail_cats) if detail_cats
-                                                else _NO_DETAIL)
-    f[S.STATIC_COL] = static
-    return f
+    # The three marks joined once: inserting them one by one into the frame cost ~0.2 ms of a
+    # ~7 ms REST request (no copy of the rows either way).
+    marks = pd.DataFrame({
+        S.REASON_COL: pd.Categorical.from_codes(reason, dtype=_REASON_DTYPE),
+        S.DETAIL_COL: pd.Categorical.from_codes(detail, dtype=pd.CategoricalDtype(detail_cats) if detail_cats
+                                                else _NO_DETAIL),
+        S.STATIC_COL: static}, index=f.index, copy=False)
+    own = [c for c in _MARKS if c in f.columns]  # a reader's own marks are replaced
+    return pd.concat([f.drop(columns=own) if own else f, marks], axis=1)
