@@ -204,12 +204,18 @@ def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | Non
         if f[c].dtype != np.float64:
             f[c] = v
     _optional_columns(f)
-    # The three marks joined once: inserting them one by one into the frame cost ~0.2 ms of a
-    # ~7 ms REST request (no copy of the rows either way).
+    return _with_marks(f, reason, detail, detail_cats, static)
+
+
+def _with_marks(f: pd.DataFrame, reason: np.ndarray, detail: np.ndarray, detail_cats: list,
+                static: np.ndarray) -> pd.DataFrame:
+    """``f`` with the reason and detail (category codes, -1 for none) and static columns last;
+    a reader's own marks are replaced. Joined once: inserting the three one by one cost ~0.2 ms
+    of a ~7 ms REST request (no rows are copied either way)."""
     marks = pd.DataFrame({
         S.REASON_COL: pd.Categorical.from_codes(reason, dtype=_REASON_DTYPE),
         S.DETAIL_COL: pd.Categorical.from_codes(detail, dtype=pd.CategoricalDtype(detail_cats) if detail_cats
                                                 else _NO_DETAIL),
         S.STATIC_COL: static}, index=f.index, copy=False)
-    own = [c for c in _MARKS if c in f.columns]  # a reader's own marks are replaced
+    own = [c for c in _MARKS if c in f.columns]
     return pd.concat([f.drop(columns=own) if own else f, marks], axis=1)
