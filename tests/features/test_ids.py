@@ -34,3 +34,24 @@ def test_the_gazetteer_arrays_are_shared_and_read_only():
     with pytest.raises(ValueError):
         gaz.lat[0] = 0.0
     assert gaz.ports["lat"].iloc[0] == gaz.lat[0]
+
+
+def test_the_coverage_grid_columns_are_read_once_and_read_only():
+    """A /score request looks the grid up twice: its columns are read once, and the arrays the
+    lookups share cannot be written through; the lookups answer from the table."""
+    from features.config import DEFAULT
+    from features.coverage import CoverageGrid
+    from features.geo import cell_key
+    lat, lon = np.array([41.0, 42.5]), np.array([50.0, 51.5])
+    cells = cell_key(lat, lon, DEFAULT.coverage_cell_deg)
+    grid = CoverageGrid.from_sums(cells, [10, 4], [5, 0], [1e9, 4e9], DEFAULT)
+    assert grid._columns is grid._columns
+    with pytest.raises(ValueError):
+        grid._columns[0][0] = 0
+    rate, mean_s, seen = grid.lookup(np.array([41.0, 42.5, 30.0]), np.array([50.0, 51.5, 60.0]))
+    assert rate[:2].tolist() == [0.5, 0.0] and seen.tolist() == [10, 4, 0] and np.isnan(rate[2])
+    assert mean_s[:2].tolist() == [200.0, 1000.0]  # summed non-gap microseconds / non-gap intervals
+    gaz = load_gazetteer()
+    assert gaz.anchorage is gaz.anchorage
+    with pytest.raises(ValueError):
+        gaz.anchorage[0] = True

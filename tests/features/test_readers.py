@@ -226,3 +226,16 @@ def test_nmea_does_not_import_readers():
     tree = ast.parse(open(nmea.__file__).read())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "readers" not in imported and "features.readers" not in imported
+
+
+def test_validate_replaces_a_readers_marks_and_puts_them_last():
+    """A reader may mark rows already (NMEA: not a vessel report): validate keeps that reason,
+    marks the other rows itself, and returns each mark once, after the data columns."""
+    frame = pd.DataFrame({
+        "mmsi": [273000001, 273000001, 273000001], "lat": [41.0, 91.0, 41.2], "lon": [50.0, 181.0, 50.2],
+        "timestamp": pd.to_datetime(["2024-03-01T00:00:00Z", "2024-03-01T00:10:00Z", "2024-03-01T00:20:00Z"]),
+        S.REASON_COL: [None, None, S.NOT_VESSEL], S.DETAIL_COL: [None, None, "$PSTT"]})
+    f = validate(frame, now=pd.Timestamp("2024-03-02", tz="UTC"))
+    assert list(f.columns[-3:]) == [S.REASON_COL, S.DETAIL_COL, S.STATIC_COL] and f.columns.is_unique
+    assert f[S.REASON_COL].tolist()[1:] == [S.NOT_AVAILABLE, S.NOT_VESSEL] and pd.isna(f[S.REASON_COL].iloc[0])
+    assert f[S.DETAIL_COL].iloc[2] == "$PSTT" and not f[S.STATIC_COL].any()
