@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 
 #: Delimiters a CSV may use (contract: comma, semicolon, tab), in order of preference on a tie.
 DELIMITERS = (",", ";", "\t")
-#: A field written with a decimal comma: "45,5", "-0,25".
-#: A number written with a decimal comma ("45,5"): integer and fraction parts captured.
+#: A number written with a decimal comma ("45,5", "-0,25"): integer and fraction parts captured.
 _DECIMAL_COMMA_RE = r"^\s*(-?\d+),(\d+)\s*$"
 _DECIMAL_COMMA = re.compile(_DECIMAL_COMMA_RE)
 #: pyarrow's block size: also the longest line a CSV may have.

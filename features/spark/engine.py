@@ -26,13 +26,13 @@ from ..config import DEFAULT, FEATURE_CODE_VERSION, Config
 from ..coverage import CoverageGrid
 from ..errors import EngineError
 from ..gazetteer import Gazetteer, load_gazetteer
+from ..no_voyage import empty_no_voyage
 from ..pipeline import FEATURE_INPUTS, TRACK_COLS, RowCounts, Run, Stage, TrackResult, no_stage
 from ..readers import ReadResult
 from ..voyage_table import empty_voyage_table
 from .bridge import from_spark
 from .context import coverage_grid, interval_sums, live_context
 from .output import Workspace, check_output, is_directory_output, write
-from ..no_voyage import empty_no_voyage
 from .scoring import (decode_scored, listed_tracks, no_voyage_fn, no_voyage_schema, score_fn,
                       scored_schema, track_id)
 from .session import mmsi_bucket, session
@@ -86,15 +86,14 @@ def job(inputs, out: str | None, gaz: Gazetteer, cfg: Config, mode: str, master:
         ws.remove()
 
 
-def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | None, stage: Stage,
-                 live: bool = True):
-    """The voyage table (with its live context unless ``live`` is False: the ``ctx_*`` columns
-    stay NaN), as a Spark DataFrame with ``_track_no`` beside its columns, unordered (order it
-    by MMSI, ``_track_no``, start for the local engine's order), and the coverage grid it used."""
+def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | None, stage: Stage):
+    """The voyage table with its live context, as a Spark DataFrame with ``_track_no`` beside
+    its columns, unordered (order it by MMSI, ``_track_no``, start for the local engine's
+    order), and the coverage grid it used."""
     fixes = j.fixes
     stage("coverage grid")
     sums = interval_sums(fixes, cfg)  # small: cells x days
-    if coverage is None and live:  # read twice: by the grid and by the live context
+    if coverage is None:  # read twice: by the grid and by the live context
         sums = sums.persist()
         j.cached.append(sums)
     grid = coverage if coverage is not None else coverage_grid(sums, cfg)
@@ -108,9 +107,8 @@ def voyage_frame(j: Job, gaz: Gazetteer, cfg: Config, coverage: CoverageGrid | N
     finally:
         grid_bc.destroy()
     voyages = j.spark.read.parquet(j.ws.path("voyages"))
-    if live:
-        stage("neighbours during gaps")
-        voyages = live_context(voyages, fixes, sums, cfg)
+    stage("neighbours during gaps")
+    voyages = live_context(voyages, fixes, sums, cfg)
     return voyages.select(*empty_voyage_table().columns, "_track_no"), grid
 
 
