@@ -21,6 +21,7 @@ from . import schema as S
 from .clean import validate
 from .config import DEFAULT, Config
 from .coverage import CoverageGrid, cell_day_coverage, neighbours_during_gaps
+from .frames import frame_of
 from .gazetteer import Gazetteer, load_gazetteer
 from .readers import ReadResult, read_inputs
 from .tracks import (Seconds, duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
@@ -170,7 +171,7 @@ def split_tracks(rows: pd.DataFrame, gaz: Gazetteer, cfg: Config, keep_all: bool
     sog = np.asarray(data["sog"], float) if "sog" in data else None
     vr = port_visits(tid, t_s, la, lo, _fix_speed_kn(sog, tid, t_s, la, lo, cfg), gaz, cfg)
     data.update(near_port=vr.near_port, port_idx=vr.port_idx, visit=vr.visit, voyage_no=vr.voyage_no)
-    acc = pd.DataFrame(data, copy=False)
+    acc = frame_of(data)
     static = _static_rows(rows, static_mask)
     acc = fill_identity(acc, static)
     if len(acc.columns) > len(data):  # identity columns only static rows carried: visits stay last

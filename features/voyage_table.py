@@ -20,6 +20,7 @@ from .coverage import CoverageGrid
 from .families import dark_calls, declared, edges, gaps, identity, loitering, motion, out_and_back, ports
 from .families.context import LIVE_CONTEXT, context
 from .families.index import VoyageIndex
+from .frames import frame_of
 from .gazetteer import Gazetteer
 
 
@@ -57,8 +58,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     block = np.empty((ix.nv, len(FEATURE_NAMES)), order="F")  # column by column, as pandas keeps it
     for k, name in enumerate(FEATURE_NAMES):
         block[:, k] = out[name]
-    return pd.concat([pd.DataFrame({c: cols[c] for c, _, _ in CONTEXT}, copy=False),
-                      pd.DataFrame(block, columns=list(FEATURE_NAMES), copy=False)], axis=1)
+    return frame_of({c: cols[c] for c, _, _ in CONTEXT}, block, FEATURE_NAMES)
 
 
 def empty_voyage_table() -> pd.DataFrame:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .config import Config
 from .gazetteer import Gazetteer
+from .frames import frame_of
 from .tracks import group_starts
 
 
@@ -82,7 +83,7 @@ def port_visits(tid: np.ndarray, t_s, lat: np.ndarray, lon: np.ndarray,
     cand = ve + 1 < n
     cand[cand] = ~tstart[ve[cand] + 1]
     next_ok[cand] = (t_s[ve[cand] + 1] - t_s[ve[cand]]) <= gap_s
-    visits = pd.DataFrame({
+    visits = frame_of({
         "tid": tid[vs], "port_idx": rport, "first_row": vs, "last_row": ve,
         "arrival_s": t_s[vs], "departure_s": t_s[ve],
         "entry_observed": prev_ok, "exit_observed": next_ok,

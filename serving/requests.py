@@ -14,6 +14,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat,
 from typing_extensions import TypedDict  # pydantic wants this one before Python 3.12
 
 from features.catalogue import FEATURE_NAMES
+from features.frames import frame_of
+from features.ids import str_array
 from features import schema as S
 from features.readers import READ_SUFFIXES
 from features.schema import FILE_COL, LINE_COL, SOG_NOT_AVAILABLE_KN
@@ -137,13 +139,22 @@ def track_frame(mmsi: int, positions: list[Position]) -> pd.DataFrame:
             continue
         v = list(map(itemgetter(f), positions)) if f in REQUIRED_FIELDS else [p.get(f) for p in positions]
         if f in REQUIRED_FIELDS or any(x is not None for x in v):
-            # Numbers straight to float64 (None is NaN): pandas' inference over a list of
-            # Python floats costs more than the rest of this function.
-            cols[f] = np.array(v, dtype=float) if f in _FLOATS else v
+            cols[f] = _column(f, v)
     # The columns a reader adds, so that scoring need not copy the frame to add them.
     cols[LINE_COL] = np.arange(1, len(positions) + 1)
     cols[FILE_COL] = file_col("request", len(positions))
-    return pd.DataFrame(cols, copy=False)
+    return frame_of(cols)
+
+
+def _column(field: str, values: list):
+    """One field's values as the column ``pd.DataFrame`` would infer, built directly: pandas'
+    inference over a list of Python objects costs more than the rest of :func:`track_frame`.
+    Numbers are float64 with None as NaN; whole numbers int64 unless one is None; text ``str``."""
+    if field in _FLOATS:
+        return np.array(values, dtype=float)
+    if field == "nav_status":
+        return np.array(values, dtype=float if None in values else np.int64)
+    return str_array(np.array(values, dtype=object))
 
 
 #: The request fields that are floats (``nav_status`` is an integer, the rest text).
