@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import schema as S
 from .config import DEFAULT, Config
+from .frames import with_columns
 
 
 def time_window(cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -125,7 +126,6 @@ def _optional_columns(f: pd.DataFrame) -> None:
 #: The reasons' categories, checked once (building them per call costs ~40 us, per request).
 _REASON_DTYPE = pd.CategoricalDtype(list(S.REASONS))
 _NO_DETAIL = pd.CategoricalDtype([])
-_MARKS = (S.REASON_COL, S.DETAIL_COL, S.STATIC_COL)
 
 
 def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -210,12 +210,10 @@ def validate(frame: pd.DataFrame, cfg: Config = DEFAULT, now: pd.Timestamp | Non
 def _with_marks(f: pd.DataFrame, reason: np.ndarray, detail: np.ndarray, detail_cats: list,
                 static: np.ndarray) -> pd.DataFrame:
     """``f`` with the reason and detail (category codes, -1 for none) and static columns last;
-    a reader's own marks are replaced. Joined once: inserting the three one by one cost ~0.2 ms
-    of a ~7 ms REST request (no rows are copied either way)."""
-    marks = pd.DataFrame({
+    a reader's own marks are replaced. Joined once (:func:`~features.frames.with_columns`):
+    inserting the three one by one cost ~0.2 ms of a ~7 ms REST request, a concat ~0.1 ms."""
+    return with_columns(f, {
         S.REASON_COL: pd.Categorical.from_codes(reason, dtype=_REASON_DTYPE),
         S.DETAIL_COL: pd.Categorical.from_codes(detail, dtype=pd.CategoricalDtype(detail_cats) if detail_cats
                                                 else _NO_DETAIL),
-        S.STATIC_COL: static}, index=f.index, copy=False)
-    own = [c for c in _MARKS if c in f.columns]
-    return pd.concat([f.drop(columns=own) if own else f, marks], axis=1)
+        S.STATIC_COL: static})

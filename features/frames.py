@@ -49,6 +49,26 @@ def frame_of(columns: Mapping[str, object], block: np.ndarray | None = None,
     return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), _columns(names))
 
 
+def with_columns(frame: pd.DataFrame, new: Mapping[str, object]) -> pd.DataFrame:
+    """``frame``'s columns that ``new`` does not name, then ``new``'s (name -> 1-D array of
+    ``len(frame)``): a new frame sharing the columns, ``frame``'s keeping their types, as
+    ``pd.concat([frame.drop(columns=...), pd.DataFrame(new, index=frame.index)], axis=1)``.
+
+    >>> with_columns(pd.DataFrame({"a": [1, 2], "b": [3, 4]}), {"b": np.array([True, False])}).dtypes.astype(str).tolist()
+    ['int64', 'bool']
+    """
+    kept = {c: frame[c].array for c in frame.columns if c not in new}
+    if _counted_from_0(frame.index) and all(_ready(x) is not None for x in (*kept.values(), *new.values())):
+        return frame_of({**kept, **new})
+    own = [c for c in new if c in frame.columns]
+    return pd.concat([frame.drop(columns=own) if own else frame, pd.DataFrame(new, index=frame.index, copy=False)],
+                     axis=1)
+
+
+def _counted_from_0(index: pd.Index) -> bool:
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
 def _ready(x) -> np.ndarray | ExtensionArray | None:
     """``x`` as a block's values when it needs no decision, else None."""
     if isinstance(x, pd.Index):

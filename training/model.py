@@ -97,7 +97,8 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         ``grid_rows`` (bool per row): the rows whose grid features come from the model's grid
         (default all, when the table says where the longest gap started); the others keep
         the values they carry."""
-        at = _positions(tuple(voyages.columns), tuple(self.features))
+        # tolist: iterating pandas' Arrow-backed column index name by name costs ~35 us.
+        at = _positions(tuple(voyages.columns.tolist()), tuple(self.features))
         if (at < 0).any():
             missing = [f for f, k in zip(self.features, at) if k < 0]
             raise ValueError(f"voyage table lacks feature column(s): {', '.join(missing[:5])}")

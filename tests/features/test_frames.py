@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.frames import frame_of
+from features.frames import frame_of, with_columns
 from features.ids import str_array
 from features.tracks import utc_times
 from serving.requests import TrackIn, track_frame
@@ -73,3 +73,20 @@ def test_a_request_frame_is_what_pandas_infers_from_the_positions():
     assert got["nav_status"].dtype == np.int64 and got["_line"].tolist() == [1, 2, 3, 4, 5]
     req.positions[2]["nav_status"] = None
     assert track_frame(req.mmsi, req.positions)["nav_status"].isna().tolist() == [False, False, True, False, False]
+
+
+def test_columns_added_to_a_frame_replace_its_own_and_keep_its_types():
+    """As the concat it replaces: the frame's other columns unchanged (an object column of text
+    stays object: nothing is inferred again), the new ones last, replacing any of the same name."""
+    n = 4
+    typed = pd.DataFrame(_typed_columns(n))
+    mixed = typed.assign(note=pd.Series(["a", None, "b", "c"], dtype=object))
+    indexed = typed.set_axis(pd.RangeIndex(10, 10 + n))
+    new = {"reason": pd.Categorical.from_codes(np.array([0, -1, -1, 1]), categories=["x", "y"]),
+           "static": np.array([False, True, False, False])}
+    for frame in (typed, mixed, indexed):
+        expect = pd.concat([frame.drop(columns=["reason"]), pd.DataFrame(new, index=frame.index)], axis=1)
+        got = with_columns(frame, new)
+        pd.testing.assert_frame_equal(got, expect)
+        assert list(got.columns[-2:]) == ["reason", "static"]
+    assert with_columns(mixed, new)["note"].dtype == object
