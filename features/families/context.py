@@ -42,8 +42,8 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
         "start": utc_times(t_us[rf]), "end": utc_times(t_us[rl]),
         "origin_port": port_ids(ix.origin), "destination_port": port_ids(ix.dest),
         # The departure was seen when the voyage's first interval is not a gap; likewise arrival.
-        "origin_exit_observed": pd.array(np.where(ix.origin >= 0, ~ix.gap[ix.gst], None), dtype="boolean"),
-        "dest_entry_observed": pd.array(np.where(ix.dest >= 0, ~ix.gap[ix.gend], None), dtype="boolean"),
+        "origin_exit_observed": _observed(ix.origin, ~ix.gap[ix.gst]),
+        "dest_entry_observed": _observed(ix.dest, ~ix.gap[ix.gend]),
         "declared_destination": str_array(decl.text),
         "trip_end_port": port_ids(decl.trip_end),
         "usual_interval_s": usual_interval[ix.vtid],
@@ -59,6 +59,16 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
 
 
 _NAT = np.datetime64("NaT", "us")
+
+
+def _observed(port: np.ndarray, seen: np.ndarray) -> pd.arrays.BooleanArray:
+    """``seen`` where the voyage has that port (index >= 0), else missing: the nullable boolean
+    array built directly (``pd.array(..., dtype="boolean")`` infers from objects, ~15 us).
+
+    >>> _observed(np.array([3, -1]), np.array([True, True])).tolist()
+    [True, <NA>]
+    """
+    return pd.arrays.BooleanArray(np.asarray(seen, bool) & (port >= 0), port < 0)
 
 
 def _text_at(pos: pd.DataFrame, col: str, rows: np.ndarray):
