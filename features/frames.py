@@ -33,7 +33,8 @@ def frame_of(columns: Mapping[str, object], block: np.ndarray | None = None,
     Taken as they are: numpy numbers and booleans, pandas extension arrays (``str``,
     categorical, nullable boolean, zoned times) and indexes of them. Any other column (a list,
     an object array, a Series, which pandas would align on its index) sends the whole frame
-    through ``pd.DataFrame``, which decides its type."""
+    through ``pd.DataFrame``, which decides its type. Nothing is copied: as with
+    ``copy=False``, the frame's columns are the arrays given."""
     blocks = []
     for k, x in enumerate(columns.values()):
         arr = _ready(x)
@@ -53,6 +54,8 @@ def with_columns(frame: pd.DataFrame, new: Mapping[str, object]) -> pd.DataFrame
     """``frame``'s columns that ``new`` does not name, then ``new``'s (name -> 1-D array of
     ``len(frame)``): a new frame sharing the columns, ``frame``'s keeping their types, as
     ``pd.concat([frame.drop(columns=...), pd.DataFrame(new, index=frame.index)], axis=1)``.
+    Unlike the concat, the sharing is not copy-on-write: for a caller that hands ``frame``
+    over (as :func:`features.clean.validate`'s do), not one that keeps writing into it.
 
     >>> with_columns(pd.DataFrame({"a": [1, 2], "b": [3, 4]}), {"b": np.array([True, False])}).dtypes.astype(str).tolist()
     ['int64', 'bool']

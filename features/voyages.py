@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .gazetteer import Gazetteer
 from .frames import frame_of
+from .gazetteer import Gazetteer
 from .tracks import group_starts
 
 
