@@ -60,9 +60,10 @@ def with_columns(frame: pd.DataFrame, new: Mapping[str, object]) -> pd.DataFrame
     >>> with_columns(pd.DataFrame({"a": [1, 2], "b": [3, 4]}), {"b": np.array([True, False])}).dtypes.astype(str).tolist()
     ['int64', 'bool']
     """
-    kept = {c: frame[c].array for c in frame.columns if c not in new}
-    if _counted_from_0(frame.index) and all(_ready(x) is not None for x in (*kept.values(), *new.values())):
-        return frame_of({**kept, **new})
+    if _counted_from_0(frame.index) and frame.columns.is_unique:  # else a name is no column
+        kept = {c: frame[c].array for c in frame.columns if c not in new}
+        if all(_ready(x) is not None for x in (*kept.values(), *new.values())):
+            return frame_of({**kept, **new})
     own = [c for c in new if c in frame.columns]
     return pd.concat([frame.drop(columns=own) if own else frame, pd.DataFrame(new, index=frame.index, copy=False)],
                      axis=1)

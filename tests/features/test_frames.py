@@ -90,3 +90,10 @@ def test_columns_added_to_a_frame_replace_its_own_and_keep_its_types():
         pd.testing.assert_frame_equal(got, expect)
         assert list(got.columns[-2:]) == ["reason", "static"]
     assert with_columns(mixed, new)["note"].dtype == object
+
+
+def test_a_frame_with_a_repeated_column_name_takes_the_concat():
+    """Two columns of one name are no single column to take: the concat's answer, no error."""
+    frame = pd.DataFrame([[1, 2, 3]], columns=["a", "note", "note"])
+    new = {"static": np.array([True])}
+    pd.testing.assert_frame_equal(with_columns(frame, new), pd.concat([frame, pd.DataFrame(new)], axis=1))
