@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_DATA = Path(__file__).resolve().parent / "data"
 
 #: Bumped whenever a feature's definition changes, so models record which code made their inputs.
-FEATURE_CODE_VERSION = "1.5.0"
+FEATURE_CODE_VERSION = "1.6.0"
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,19 @@ class Config:
     dark_loiter_min_gap_h: float = 6.0
     #: Angle within which the course into a gap "points at" a sensitive port.
     heading_tolerance_deg: float = 45.0
+
+    # --- declared destination (``features/destinations.py``) --------------------------------
+    #: Texts shorter than this (characters, spaces left out) name a port only exactly: the
+    #: Caspian has four-letter ports (Baku, Neka, Olya, Alat) one typo away from unrelated
+    #: words ('ALAO', 'OSLO' in the real NMEA).
+    dest_fuzzy_min_chars: int = 5
+    #: rapidfuzz ``ratio`` (0-100) a text needs to read as an alias it does not spell exactly:
+    #: one wrong letter in a 5-8 letter name scores 80-88, a dropped letter more; none of the
+    #: 349 real (non-Caspian) destinations of ../shared/data/real reaches it for a Caspian name.
+    dest_fuzzy_min_score: float = 80.0
+    #: A truncated text (the field holds 20 characters; crews shorten) names a port when it
+    #: begins an alias of that port alone and is at least this share of the alias's length.
+    dest_prefix_min_share: float = 0.5
 
     # --- reception -----------------------------------------------------------------------
     #: Coverage grid cell size. 0.25 deg is ~25 km in the Caspian, about the range at which

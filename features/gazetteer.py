@@ -1,8 +1,9 @@
 """Port gazetteer: load, validate, and answer "which port is this fix in / near?" fast.
 
 The file has the columns of ``caspian_ports.csv``: port_id, name, country, lat, lon,
-radius_km, kind, sensitive (yes/no), coord_source. ``radius_km`` is the entry radius of a
-port visit.
+radius_km, kind, sensitive (yes/no), coord_source, and optionally aliases (``|``-separated
+spellings, transliterations, former names and UN/LOCODEs a destination field may use) with
+alias_source. ``radius_km`` is the entry radius of a port visit.
 """
 
 from __future__ import annotations
@@ -77,6 +78,23 @@ class Gazetteer:
         without a ``kind`` column."""
         kinds = self.ports["kind"].to_numpy(dtype=object) if "kind" in self.ports else np.full(self.n, "")
         return _frozen(kinds == "anchorage")
+
+    @cached_property
+    def aliases(self) -> tuple[tuple[str, ...], ...]:
+        """Per port, every text that names it: its id (and a five-letter id with the space a
+        UN/LOCODE is written with), its name without qualifiers, each part of a name written
+        ``A / B``, and the ``aliases`` column's entries. An alias may name several ports
+        (``BAKU``: the old port and Alat, where the Baku International Sea Trade Port moved).
+        """
+        extra = self.ports["aliases"].fillna("").astype(str) if "aliases" in self.ports else pd.Series([""] * self.n)
+        out = []
+        for i in range(self.n):
+            pid, short = str(self.ids[i]), self.short_name(i)
+            names = [pid, short, *short.split(" / "), *(a.strip() for a in extra.iloc[i].split("|"))]
+            if re.fullmatch(r"[A-Z]{2}[A-Z0-9]{3}", pid):
+                names.append(f"{pid[:2]} {pid[2:]}")
+            out.append(tuple(dict.fromkeys(n for n in names if n)))
+        return tuple(out)
 
     def short_name(self, idx: int) -> str:
         """Name without the parenthesised qualifier: 'Astrakhan', 'Bandar-e Anzali'."""

@@ -48,7 +48,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     out.update(loitering.loitering(ix, cfg))
     anch = ports.anchorage_flags(gaz)
     out.update(ports.ports(ix, gaz, cfg, anch))
-    decl = declared.declared(ix, gaz, anch)
+    decl = declared.declared(ix, gaz, anch, cfg)
     out.update(decl.features)
     out.update(edges.edges(ix, gaz))
     out.update(identity.identity(ix))

@@ -169,6 +169,17 @@ def _port(gaz: Gazetteer | None, port_id) -> str:
     return gaz.short_name(int(hit[0])) if len(hit) else str(port_id)
 
 
+def _declared(row, gaz: Gazetteer | None) -> str:
+    """The destination text as typed, and the port(s) it was read as when they are not
+    spelled out: ``'AKTAO' (read as Aktau)``."""
+    text = str(row.get("declared_destination"))
+    ids = row.get("declared_ports")
+    names = [_port(gaz, p) for p in str(ids).split("|")] if isinstance(ids, str) and ids else []
+    if not names or " ".join(text.upper().split()) == " / ".join(names).upper():
+        return f"'{text}'"
+    return f"'{text}' (read as {' / '.join(names)})"
+
+
 def _f(row, name, default=np.nan):
     v = row.get(name, default)
     try:
@@ -208,12 +219,13 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
         return f"{_f(row, 'near_sensitive_h'):.0f} h near a sensitive port without calling there"
     if feature in ("concurrent_tracks", "n_tracks_mmsi"):
         return f"{_f(row, 'n_tracks_mmsi'):.0f} ships transmit this MMSI, {_f(row, 'concurrent_tracks'):.0f} at the same time"
-    if feature in ("dest_declared_mismatch", "dest_declared_is_origin"):
-        return (f"declared destination '{row.get('declared_destination')}' but arrived at "
-                f"{_port(gaz, row.get('destination_port'))}")
+    if feature == "dest_declared_is_origin":
+        return (f"declared destination {_declared(row, gaz)} names the port it left, not "
+                f"{_port(gaz, row.get('destination_port'))} where it arrived")
+    if feature == "dest_declared_mismatch":
+        return f"declared destination {_declared(row, gaz)} but arrived at {_port(gaz, row.get('destination_port'))}"
     if feature.startswith("trip_"):
-        return (f"declared destination '{row.get('declared_destination')}' on a trip to "
-                f"{_port(gaz, row.get('trip_end_port'))}")
+        return f"declared destination {_declared(row, gaz)} on a trip to {_port(gaz, row.get('trip_end_port'))}"
     if feature in ("dest_visit_dark_h", "dest_anchorage"):
         return f"AIS off {_f(row, 'dest_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('destination_port'))}"
     if feature == "origin_visit_dark_h":

@@ -45,6 +45,7 @@ def context(ix: VoyageIndex, gaz: Gazetteer, usual_interval: np.ndarray, gaps: G
         "origin_exit_observed": _observed(ix.origin, ~ix.gap[ix.gst]),
         "dest_entry_observed": _observed(ix.dest, ~ix.gap[ix.gend]),
         "declared_destination": str_array(decl.text),
+        "declared_ports": str_array(decl.ports), "declared_reading": str_array(decl.reading),
         "trip_end_port": port_ids(decl.trip_end),
         "usual_interval_s": usual_interval[ix.vtid],
         "lg_start": utc_times(put(t_us[ix.la].astype("datetime64[us]"), _NAT, "datetime64[us]")),

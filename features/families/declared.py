@@ -1,27 +1,40 @@
 """Declared destination: does the AIS destination text name the port the voyage reached, or
-the end of the whole trip past anchorage stops, or is it a stale entry naming the origin?"""
+the end of the whole trip past anchorage stops, or is it a stale entry naming the origin?
+
+The text is read by :mod:`features.destinations` (spellings, codes, typos, routes, non-port
+entries). Text that names no known port (``FOR ORDERS``, ``CASPIAN SEA``, a spelling the
+gazetteer does not know, nothing) is unknown evidence: every feature here is then NaN, never
+a mismatch.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import Config
+from ..destinations import reader_for
 from ..gazetteer import Gazetteer
 from .index import VoyageIndex
 
 FEATURES = [
-    ("dest_declared_mismatch", "0/1/NaN", "declared AIS destination does not name the port reached (NaN: unknown, or an anchorage)"),
-    ("dest_declared_is_origin", "0/1/NaN", "declared destination names the origin port: a stale entry, not a false one (NaN: unknown)"),
+    ("dest_declared_mismatch", "0/1/NaN", "declared AIS destination names known ports, none of them the port reached (NaN: names no known port, or the voyage ends at an anchorage or nowhere)"),
+    ("dest_declared_is_origin", "0/1/NaN", "declared destination names the origin port: a stale entry, not a false one (NaN: names no known port)"),
     ("trip_end_sensitive", "0/1/NaN", "the trip ends at a sensitive port: the voyage's destination, or past anchorage stops (a queue at the canal mouth) the port the track goes on to (NaN: end unknown, or the voyage continues a trip from an anchorage)"),
-    ("trip_decl_mismatch", "0/1/NaN", "declared destination names neither the trip's end, nor this voyage's destination, nor its origin (a stale entry) (NaN: no text, or as trip_end_sensitive)"),
+    ("trip_decl_mismatch", "0/1/NaN", "declared destination names known ports, none of them the trip's end, this voyage's destination or its origin (a stale entry) (NaN: names no known port, or as trip_end_sensitive)"),
     ("trip_decl_mismatch_sensitive", "0/1/NaN", "trip_decl_mismatch on a trip that ends at a sensitive port: an innocuous port declared on the way to a sensitive one"),
 ]
+#: The model inputs read from free text: supporting evidence only (a voyage they alone make
+#: risky is held below ``high``, :meth:`training.model.VoyageRiskModel.risk`).
+TEXT_FEATURES = tuple(name for name, _, _ in FEATURES if name != "trip_end_sensitive")
 
 #: Anchorage stops walked over to find where a trip ends: the canal mouth, then the river port
 #: (a queue, the canal, a second queue at most).
 TRIP_MAX_STOPS = 3
+#: Per voyage, what its declared destination says (contract: names the port reached, names
+#: another known port, or unknown).
+REACHED, OTHER_PORT, UNKNOWN = "reached", "other port", "unknown"
 
 
 @dataclass
@@ -29,65 +42,30 @@ class Declared:
     features: dict
     text: np.ndarray      # per voyage: the declared destination at its last fix (object, None)
     trip_end: np.ndarray  # per voyage: port index where the trip ends, -1 unknown
+    ports: np.ndarray     # per voyage: the port ids the text names, '|'-joined (object, None)
+    reading: np.ndarray   # per voyage: REACHED, OTHER_PORT or UNKNOWN (object)
 
 
-def declared(ix: VoyageIndex, gaz: Gazetteer, anch: np.ndarray) -> Declared:
+def declared(ix: VoyageIndex, gaz: Gazetteer, anch: np.ndarray, cfg: Config) -> Declared:
     """``anch``: anchorage flag per port index, -1 (no port) last
     (:func:`features.families.ports.anchorage_flags`)."""
     pos, nv = ix.pos, ix.nv
     text = (pos["destination"].iloc[ix.row_last].to_numpy(dtype=object, na_value=None)
             if "destination" in pos else np.full(nv, None))
-    names_port = _declared_names(text, gaz)
+    read = reader_for(gaz, cfg).read_all(text)
+    names_port = read.names
     names_dest, names_origin = names_port(ix.dest), names_port(ix.origin)
     # An anchorage (a queue off a port) is where a ship waits, not the port it declares.
     out = {"dest_declared_mismatch": np.where(anch[ix.dest], np.nan, 1.0 - names_dest),
            "dest_declared_is_origin": names_origin}
     trip_end = trip_end_port(ix.origin, ix.dest, ix.vtid, anch)
-    out.update(_trip_declared(trip_end, names_port(trip_end), names_dest, names_origin, gaz))
-    return Declared(out, text, trip_end)
-
-
-def _norm(s: str) -> str:
-    return re.sub(r"[^A-Z0-9 ]+", " ", str(s).upper()).strip()
-
-
-def destination_matches(declared: str, port_id: str, port_name: str) -> bool:
-    """Does an AIS destination text name this port?
-
-    >>> destination_matches("ASTRAKHAN", "RUAST", "Astrakhan (seaport)")
-    True
-    >>> destination_matches("RU AST", "RUAST", "Astrakhan (seaport)")
-    True
-    >>> destination_matches("BAKU", "RUAST", "Astrakhan (seaport)")
-    False
-    """
-    d = _norm(declared)
-    if not d:
-        return False
-    pid = re.sub(r"[^A-Z0-9]", "", str(port_id).upper())
-    if pid and (pid in d.replace(" ", "") or (len(pid) == 5 and f"{pid[:2]} {pid[2:]}" in d)):
-        return True
-    words = [w for w in _norm(re.sub(r"\(.*?\)", " ", port_name)).split() if len(w) >= 4]
-    dwords = [w for w in d.split() if len(w) >= 4]
-    return any(w in d for w in words) or any(w in _norm(port_name) for w in dwords)
-
-
-def _declared_names(declared: np.ndarray, gaz: Gazetteer):
-    """A function port index per voyage -> 1.0/0.0 (the voyage's declared destination text names
-    that port or not) or NaN (no text, or no port). Each distinct (text, port) pair is matched
-    once: a fleet declares few texts."""
-    has_text = np.array([bool(d) for d in declared], dtype=bool)
-    seen: dict = {}
-
-    def names_port(port: np.ndarray) -> np.ndarray:
-        out = np.full(len(port), np.nan)
-        for i in np.flatnonzero(has_text & (port >= 0)):
-            key = (declared[i], int(port[i]))
-            if key not in seen:
-                seen[key] = destination_matches(declared[i], gaz.ids[key[1]], gaz.names[key[1]])
-            out[i] = float(seen[key])
-        return out
-    return names_port
+    names_end = names_port(trip_end)
+    out.update(_trip_declared(trip_end, names_end, names_dest, names_origin, gaz))
+    # What the text says: names the port reached (the destination, or the trip's end past
+    # anchorages), names another known port, or unknown.
+    reached = (names_dest == 1) | (names_end == 1)
+    reading = np.where(reached, REACHED, np.where(read.known, OTHER_PORT, UNKNOWN)).astype(object)
+    return Declared(out, text, trip_end, read.port_ids, reading)
 
 
 def trip_end_port(origin, dest, vtid, anch) -> np.ndarray:
