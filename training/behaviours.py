@@ -1,7 +1,7 @@
 """What ships do, one function per behaviour, and one ship's life as a sequence of voyages.
 
-Every ship lives the same ordinary life (``normal``): the same trade routes, queues, stale
-destinations and port stays, drawn from the world whatever its profile. On some voyages a
+Every ship lives the same ordinary life (``normal``): the same trade routes, queues and port
+stays (what its crew types in the destination field is ``training/feed.py``'s, by habit), drawn from the world whatever its profile. On some voyages a
 suspicious ship plants its behaviour instead, and on some voyages a ship with a benign habit
 does a look-alike ("twin"): a gap of similar length in a similar place that a careful analyst
 tells apart by what ``docs/simulator.md`` lists. A behaviour runs only where it can happen
@@ -18,7 +18,7 @@ import numpy as np
 
 from features.geo import KM_PER_NM
 
-from .planner import CANAL_ENTRANCE, Planner, ais_name, open_sea_split, path_km, split_path, time_at_km
+from .planner import CANAL_ENTRANCE, Planner, ais_name, deliberate, open_sea_split, path_km, split_path, time_at_km
 
 RU_PORTS = {"RUASF": 0.35, "RUOYA": 0.30, "RUMCX": 0.35}
 IR_PORTS = {"IRBAZ": 0.28, "IRBAM": 0.28, "IR-CASPN": 0.14, "IRNEK": 0.10, "IRFKR": 0.08, "IRASR": 0.12}
@@ -38,9 +38,9 @@ DARK = ("dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts")
 #: Benign look-alikes per ship kind.
 TWINS = {
     "general_cargo": ("twin_call_then_outage", "twin_outage_unseen_call", "twin_straight_gap", "twin_drift",
-                      "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive"),
+                      "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive", "twin_changed_orders"),
     "tanker": ("twin_call_then_outage", "twin_outage_unseen_call", "twin_straight_gap", "twin_drift",
-               "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive"),
+               "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive", "twin_changed_orders"),
     "ferry": ("twin_satellite_only", "twin_straight_gap", "twin_drift", "twin_call_then_outage"),
     "supply": ("twin_platform_dark",),
 }
@@ -53,15 +53,10 @@ def _event(t0, t1, lat=np.nan, lon=np.nan, port="", partner=0, keep=0.0, ais="of
             "keep": float(keep), "ais": "partly on" if keep > 0 else ais}
 
 
-def _declared(P: Planner, here: str) -> str | None:
-    """Any ship may leave the last port in the destination field (a stale entry)."""
-    return ais_name(here) if P.rng.random() < P.v.stale_p else None
-
-
 # --- ordinary ------------------------------------------------------------------------------
 
 def normal(P: Planner, here: str, nxt: str, dep: float):
-    P.voyage(here, nxt, _declared(P, here))
+    P.voyage(here, nxt)
     P.trip(dep, "normal")
     return nxt, None
 
@@ -219,7 +214,7 @@ def sts(P: Planner, here: str, nxt: str, dep: float):
 def false_destination(P: Planner, here: str, nxt: str, dep: float):
     """Bound for a sensitive port, it declares an innocuous one."""
     wrong = [p for p in ("KZAAU", "AZALA", "TMKRW", "AZBAK") if p in P.geo.port_node and p not in (nxt, here)]
-    P.voyage(here, nxt, ais_name(wrong[P.rng.integers(len(wrong))]))
+    P.voyage(here, nxt, deliberate(wrong[P.rng.integers(len(wrong))]))
     P.trip(dep, "false_destination")
     return nxt, None
 

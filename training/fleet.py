@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import behaviours as B
+from .feed import FeedHabits, draw_habits
 from .world import World
 
 MID = {"RU": 273, "IR": 422, "AZ": 423, "TM": 434, "KZ": 436}
@@ -46,7 +47,6 @@ class Vessel:
     moored_s: float
     draught: float
     off_at_berth: bool
-    stale_p: float
     twin: str = ""
     weak: bool = False
     profile: str = "benign"
@@ -55,6 +55,7 @@ class Vessel:
     new_mmsi: int = 0
     changed: bool = False
     rendezvous: dict | None = None
+    feed: FeedHabits | None = None  # what it sends besides positions (training/feed.py)
 
 
 def _imo(rng) -> str:
@@ -93,10 +94,11 @@ def make_fleet(vessels: int, suspicious_share: float, world: World, rng: np.rand
             moored_s=float(rng.uniform(world.moored_interval_lo_s, world.moored_interval_hi_s)),
             draught=round(float(rng.uniform(3.0, 4.6)), 1),
             off_at_berth=bool(rng.random() < world.off_at_berth_share),
-            stale_p=float(world.stale_destination_p * rng.uniform(0.0, 2.0)),
             twin=twins[rng.integers(len(twins))] if rng.random() < world.twin_vessel_share else ""))
+    feed_seed = int(rng.integers(2**31))  # each ship's text habits come from its own stream
     for v in fleet:
         v.weak = v.twin == "twin_satellite_only"
+        v.feed = draw_habits(v.mmsi, v.kind, v.name, world, feed_seed)
     # Suspicious profiles: among cargo ships and tankers, independent of flag and habits.
     eligible = [v for v in fleet if v.kind in ("general_cargo", "tanker")]
     n_susp = min(int(round(suspicious_share * len(fleet))), len(eligible))

@@ -23,12 +23,16 @@ from features.config import FEATURE_CODE_VERSION
 from features.coverage import CoverageGrid
 from features.gazetteer import Gazetteer, load_gazetteer
 from features.catalogue import FEATURE_NAMES
+from features.families.declared import TEXT_FEATURES
 
 #: Risk levels on the calibrated probability: "high" when suspicious is more likely than not,
 #: "medium" from five times the simulated base rate (~2 % of voyages).
 DEFAULT_LEVELS = {"high": 0.5, "medium": 0.1}
 #: The level of a vessel with no voyage to score (one position, or never out of port).
 INSUFFICIENT = "insufficient data"
+#: How far below the ``high`` cut-off a voyage whose only evidence is its declared destination
+#: is held (:meth:`VoyageRiskModel.risk_and_text_only`): it ranks among the mediums, never high.
+TEXT_ONLY_MARGIN = 0.01
 #: Features recomputed from the model's own coverage grid, whoever built the voyage table.
 GRID_FEATURES = ("lg_cell_gap_rate", "lg_cell_interval_s")
 
@@ -127,11 +131,30 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         return 1.0 / (1.0 + np.exp(-(a * raw + b)))
 
     def risk(self, voyages: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
-        """Calibrated probability that each voyage is suspicious, in [0, 1]. ``X``: the
-        voyages' :meth:`matrix_array`, when the caller has it already."""
+        """Calibrated probability that each voyage is suspicious, in [0, 1], text held to its
+        place (:meth:`risk_and_text_only`). ``X``: the voyages' :meth:`matrix_array`, when the
+        caller has it already."""
         if len(voyages) == 0:
             return np.zeros(0)
-        return self.calibrate(self.raw(self.matrix_array(voyages) if X is None else X))
+        return self.risk_and_text_only(self.matrix_array(voyages) if X is None else X)[0]
+
+    def risk_and_text_only(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(risk, text_only) per row of a :meth:`matrix_array`. Text is supporting evidence:
+        a voyage that only its declared destination makes risky (scored without the text
+        features, as unknown text, it is below the ``medium`` cut-off) never reads ``high``:
+        its risk is held :data:`TEXT_ONLY_MARGIN` below that cut-off; ``text_only`` marks
+        those voyages. The second look costs a
+        prediction only for rows at ``medium`` or above that carry text."""
+        r = self.calibrate(self.raw(X))
+        only = np.zeros(len(r), bool)
+        cols = [k for k, f in enumerate(self.features) if f in TEXT_FEATURES]
+        if cols and len(r):
+            rows = np.flatnonzero((r >= self.levels["medium"]) & np.isfinite(X[:, cols]).any(axis=1))
+            if len(rows):
+                bare = X[rows]
+                bare[:, cols] = np.nan
+                only[rows[self.calibrate(self.raw(bare)) < self.levels["medium"]]] = True
+        return np.where(only, np.minimum(r, self.levels["high"] - TEXT_ONLY_MARGIN), r), only
 
     def level(self, risk) -> np.ndarray:
         """``high``/``medium``/``low`` by the model's cut-offs; no risk (NaN) is no evidence,
@@ -261,18 +284,24 @@ def _family(feature: str) -> str:
     return feature
 
 
+#: The caveat on a voyage whose risk rests on its declared destination alone.
+TEXT_ONLY_TEXT = "only the declared destination points to risk: held below high (text is supporting evidence)"
+
+
 def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3,
-            X: np.ndarray | None = None) -> list[list[dict]]:
+            X: np.ndarray | None = None, text_only: np.ndarray | None = None) -> list[list[dict]]:
     """Top reasons per voyage: [{feature, value, contribution, text}], strongest first. Only
     features that raised the risk count; reasons that read the same are merged. A voyage cut by
     the edges of the data (``open_start``/``open_end`` = 1) always carries that caveat: among the
     top reasons when it raised the risk, else after them, with its SHAP contribution (log-odds; 0
     for a model that does not use the feature). One function
     for the CLI, the watchlist and the REST service. ``X``: the voyages' :meth:`~VoyageRiskModel.matrix_array`,
-    when the caller has it already."""
+    when the caller has it already; ``text_only``: :meth:`~VoyageRiskModel.risk_and_text_only`'s
+    flags, which add the caveat :data:`TEXT_ONLY_TEXT` (computed when not given)."""
     if len(voyages) == 0:
         return []
     X = model.matrix_array(voyages) if X is None else X
+    text_only = model.risk_and_text_only(X)[1] if text_only is None else text_only
     contrib = model.contributions_array(X)
     col = {f: k for k, f in enumerate(model.features)}
     open_flags = {f: voyages[f].to_numpy(float) if f in voyages else np.zeros(len(voyages)) for f in OPEN_TEXT}
@@ -294,6 +323,8 @@ def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3,
             text = reason_text(name, row, model.gaz)
             reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
                             "contribution": round(float(c[k]), 4), "text": text})
+        if text_only[i]:
+            reasons.append({"feature": "text_only", "value": 1.0, "contribution": 0.0, "text": TEXT_ONLY_TEXT})
         for name, text in OPEN_TEXT.items():
             if open_flags[name][i] == 1 and name not in seen:
                 reasons.append({"feature": name, "value": 1.0,

@@ -13,16 +13,10 @@ import numpy as np
 
 from features.geo import KM_PER_NM, bearing_deg, haversine_km
 
-#: AIS-style destination text per port (what crews type into the destination field).
-AIS_NAME = {
-    "RUASF": "ASTRAKHAN", "RUOYA": "OLYA", "RU-VCSC-N1": "ASTRAKHAN", "RUMCX": "MAKHACHKALA",
-    "KZAAU": "AKTAU", "KZKUR": "KURYK", "KZBTN": "BAUTINO", "KZGUW": "ATYRAU", "TMKRW": "TURKMENBASHI",
-    "TMZ7H": "HAZAR", "TM-EKERM": "EKEREM", "AZALA": "ALAT", "AZBAK": "BAKU", "AZSAN": "SANGACHAL",
-    "IRBAZ": "BANDAR ANZALI", "IR-CASPN": "CASPIAN PORT", "IRASR": "ASTARA", "IRNSH": "NOWSHAHR",
-    "IRFKR": "FEREYDUNKENAR", "IRBAM": "AMIRABAD", "IRNEK": "NEKA",
-}
-DEST_TEXT: list[str] = sorted(set(AIS_NAME.values()) | {"PLATFORM"})
-_DEST_CODE = {t: i for i, t in enumerate(DEST_TEXT)}
+from .feed import FORCED, INTENTS
+
+#: Intent codes of the destination field (``training/feed.py`` renders them as text).
+_DEST_CODE = {p: i for i, p in enumerate(INTENTS)} | {"!" + p: i + FORCED for i, p in enumerate(INTENTS)}
 #: The Volga-Caspian canal's sea entrance, where ships bound up the river queue.
 CANAL_ENTRANCE = "RU-VCSC-N1"
 #: Northern Caspian ice season (Dec-Mar, north of 44.5 N): passages at 60 % speed.
@@ -35,7 +29,15 @@ _GPS_NOISE_DEG = 10.0 / 111_000.0
 
 
 def ais_name(port: str) -> str:
-    return AIS_NAME.get(port, "PLATFORM" if port.startswith("PLATFORM") else port)
+    """The port a crew means when it fills the destination field for a move to ``port`` (its
+    id; PLATFORM for an oil platform): what it types is the feed's business."""
+    return "PLATFORM" if port.startswith("PLATFORM") else port
+
+
+def deliberate(port: str) -> str:
+    """A declaration made on purpose (a false destination, an order given at departure):
+    always typed, at departure, whatever the crew's habit."""
+    return "!" + ais_name(port)
 
 
 @dataclass

@@ -28,9 +28,10 @@ import pandas as pd
 from features.geo import KM_PER_NM, haversine_km
 
 from . import behaviours as B
+from .feed import destination_texts, draughts, nav_status
 from .fleet import Vessel, make_fleet
 from .geography import Geography, load_geography
-from .planner import DEST_TEXT, Planner, ais_name
+from .planner import Planner, ais_name
 from .reception import Reception, build_reception
 from .truth import label_trips, planted_events
 from .twins import TWIN_APPLIES, TWIN_FUNCS
@@ -131,12 +132,26 @@ def simulate_vessel(v: Vessel, geo: Geography, world: World, rng, t0: float, t_s
     return P
 
 
-def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float) -> pd.DataFrame:
-    """The fixes that reach the archive: heard by a station or a satellite, AIS on."""
+@dataclass
+class Feed:
+    """What every ship's texts are coded against: each port's country, and one vocabulary per
+    text column (text -> code, in the order first met)."""
+    country: dict
+    dest: dict = field(default_factory=dict)
+    name: dict = field(default_factory=dict)
+
+    def codes(self, vocab: dict, texts: list[str]) -> np.ndarray:
+        return np.array([vocab.setdefault(x, len(vocab)) for x in texts], np.int64)
+
+
+def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float, feed: Feed) -> pd.DataFrame:
+    """The fixes that reach the archive: heard by a station or a satellite, AIS on, with what
+    the crew sends besides its position (``training/feed.py``)."""
     tr, v = P.track, P.v
-    t = np.concatenate(tr.t)
-    keep = (t >= t_start) & (t < t_end)
-    cols = {k: np.concatenate(getattr(tr, k))[keep] for k in ("t", "lat", "lon", "sog", "cog", "nav", "dest", "berth", "mmsi")}
+    t_all = np.concatenate(tr.t)
+    intent = np.concatenate(tr.dest)
+    keep = (t_all >= t_start) & (t_all < t_end)
+    cols = {k: np.concatenate(getattr(tr, k))[keep] for k in ("t", "lat", "lon", "sog", "cog", "nav", "berth", "mmsi")}
     t = cols["t"]
     n = len(t)
     on, shore = rec.heard(t, cols["lat"], cols["lon"], rng, weak=v.weak)
@@ -157,14 +172,23 @@ def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float) -> p
         last = pd.Series(t).groupby(run).transform("max").to_numpy()
         on &= ~b | (t - first < 1800) | (last - t < 1800)  # heard arriving and leaving only
     sel = np.flatnonzero(on)
+    h = v.feed
+    at, texts = destination_texts(t_all, intent, h, feed.country, v.home)
+    dest = feed.codes(feed.dest, texts)[at[keep][sel]] if len(texts) else np.zeros(len(sel), np.int64)
+    names = [v.name, h.name_variant or v.name]
+    name = feed.codes(feed.name, names)[(rng.random(len(sel)) < 0.4).astype(np.int64)]
+    draught = draughts(t_all, intent, h, v.draught)[keep][sel]
+    if h.static_lost:
+        dest[:] = name[:] = -1
+        draught[:] = np.nan
     return pd.DataFrame({
         "mmsi": cols["mmsi"][sel],
         "timestamp": pd.to_datetime(np.round(t[sel]).astype(np.int64), unit="s", utc=True),
         "lat": np.round(cols["lat"][sel], 6), "lon": np.round(cols["lon"][sel], 6),
         "sog": cols["sog"][sel], "cog": cols["cog"][sel],
         "heading": np.round((cols["cog"][sel] + rng.normal(0, 3, len(sel))) % 360).astype(np.int64),
-        "nav_status": cols["nav"][sel].astype(np.int64),
-        "destination": cols["dest"][sel],
+        "nav_status": nav_status(cols["nav"][sel], h).astype(np.int64),
+        "destination": dest, "name": name, "draught": draught,
         "receiver_type": np.where(shore[sel], 0, 1).astype(np.int8),
     })
 
@@ -210,11 +234,12 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     rec = build_reception(world, geo, rng, t_start - 86400.0, t_end + 86400.0)
     fleet = make_fleet(cfg.vessels, cfg.suspicious_share, world, rng)
     _plan_rendezvous(fleet, geo, world, rng, t_start, cfg.days)
+    feed = Feed(dict(zip(geo.gaz.ids, geo.gaz.ports["country"])))
     parts, trips = [], []
     for i, v in enumerate(fleet):
         t0 = t_start - float(rng.uniform(*WARMUP_DAYS)) * 86400.0
         P = simulate_vessel(v, geo, world, rng, t0, t_end + 86400.0, t_start)
-        parts.append(_receive(P, rec, rng, t_start, t_end))
+        parts.append(_receive(P, rec, rng, t_start, t_end, feed))
         trips += P.track.trips
         if progress:
             progress(i + 1, len(fleet))
@@ -223,9 +248,10 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
                          "speed_kn": float(rng.uniform(9, 12)), "rendezvous": None})
         w0 = t_start + rng.uniform(0.1, 0.5) * cfg.days * 86400
         w1 = min(w0 + float(rng.uniform(*SHARED_MMSI_DAYS)) * 86400, t_end)
-        parts.append(_receive(simulate_vessel(hull, geo, world, rng, w0, w1), rec, rng, w0, w1))
+        parts.append(_receive(simulate_vessel(hull, geo, world, rng, w0, w1), rec, rng, w0, w1, feed))
         trips.append({"mmsi": v.mmsi, "start": w0, "end": w1, "behaviour": "shared_mmsi", "event": None})
-    pos = _assemble(parts, fleet)
+    dropped = dropped_columns(world)
+    pos = _assemble(parts, fleet, feed).drop(columns=dropped)
     labels = label_trips(trips, cfg, rng, t_start, t_end)
     events = planted_events(trips, t_start, t_end)
     vessels = pd.DataFrame([{"mmsi": v.mmsi, "imo": v.imo, "name": v.name, "flag": v.flag, "ship_type": v.ship_type,
@@ -235,12 +261,24 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
                              "new_mmsi": v.new_mmsi or ""} for v in fleet])
     info = {"seed": cfg.seed, "world_seed": cfg.world_seed_used, "vessels": cfg.vessels, "days": cfg.days,
             "start": cfg.start, "suspicious_share": cfg.suspicious_share, "label_noise": cfg.label_noise,
-            "world": world.to_dict(), "reception": rec.describe()}
+            "world": world.to_dict(), "reception": rec.describe(), "columns_dropped": dropped}
     return Scenario(pos, labels, vessels, events, info)
 
 
-def _assemble(parts: list[pd.DataFrame], fleet: list[Vessel]) -> pd.DataFrame:
-    """One feed in time order, identity and text columns as categories (one string per value)."""
+#: Optional column groups a provider may leave out altogether (``column_drop_p`` each).
+COLUMN_GROUPS = {"identity": ("name", "imo", "callsign", "ship_type"), "voyage": ("destination", "draught"),
+                 "status": ("nav_status", "heading")}
+
+
+def dropped_columns(world: World) -> list[str]:
+    """The optional columns this world's provider does not deliver (deterministic per world)."""
+    rng = np.random.default_rng([int(world.world_seed), 0xC015])
+    return [c for cols in COLUMN_GROUPS.values() if rng.random() < world.column_drop_p for c in cols]
+
+
+def _assemble(parts: list[pd.DataFrame], fleet: list[Vessel], feed: Feed) -> pd.DataFrame:
+    """One feed in time order, identity and text columns as categories (one string per value);
+    ships whose static messages never arrive have none."""
     pos = pd.concat(parts, ignore_index=True)
     hulls = {v.mmsi: v for v in fleet}
     hulls.update({v.new_mmsi: v for v in fleet if v.new_mmsi})
@@ -249,18 +287,28 @@ def _assemble(parts: list[pd.DataFrame], fleet: list[Vessel]) -> pd.DataFrame:
     pos = pos.take(np.lexsort((pos["lat"].to_numpy(), pos["mmsi"].to_numpy(), t_us))).reset_index(drop=True)
     at = np.searchsorted(ident, pos["mmsi"].to_numpy())
     vs = [hulls[m] for m in ident]
+    lost = np.array([v.feed.static_lost for v in vs])[at]
 
     def cat(values: list[str]) -> pd.Categorical:
         cats = sorted(set(values))
         index = {c: i for i, c in enumerate(cats)}
-        return pd.Categorical.from_codes(np.array([index[x] for x in values], dtype=np.int64)[at], categories=cats)
+        codes = np.array([index[x] for x in values], dtype=np.int64)[at]
+        return pd.Categorical.from_codes(np.where(lost, -1, codes), categories=cats)
 
-    pos["name"] = cat([v.name for v in vs])
+    def coded(col: str, vocab: dict) -> pd.Categorical:
+        cats = list(vocab)
+        order = np.argsort(np.array(cats, dtype=object)) if cats else np.zeros(0, np.int64)
+        rank = np.empty(len(cats), np.int64)
+        rank[order] = np.arange(len(cats))
+        codes = pos[col].to_numpy()
+        return pd.Categorical.from_codes(np.where(codes >= 0, rank[np.maximum(codes, 0)], -1),
+                                         categories=[cats[i] for i in order])
+
+    pos["name"] = coded("name", feed.name)
     pos["imo"] = cat([v.imo for v in vs])
     pos["callsign"] = cat([v.callsign for v in vs])
     pos["ship_type"] = cat([v.ship_type for v in vs])
-    pos["draught"] = np.array([v.draught for v in vs])[at]
-    pos["destination"] = pd.Categorical.from_codes(pos["destination"].to_numpy(), categories=DEST_TEXT)
+    pos["destination"] = coded("destination", feed.dest)
     pos["receiver_type"] = pd.Categorical.from_codes(pos["receiver_type"].to_numpy(), categories=["terrestrial", "satellite"])
     return pos[["mmsi", "timestamp", "lat", "lon", "sog", "cog", "heading", "nav_status", "name", "imo", "callsign",
                 "ship_type", "destination", "draught", "receiver_type"]]

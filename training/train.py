@@ -84,20 +84,31 @@ def grouped_split(groups: np.ndarray, y: np.ndarray, share: float, seed: int) ->
     return np.isin(groups, np.asarray(chosen, dtype=groups.dtype))
 
 
+#: Suspicious behaviours seen in the destination text alone: learnt at their natural frequency,
+#: not weighted up beside the others, so the model does not learn to key on text (a stale or
+#: changed entry is common in real feeds; text is supporting evidence).
+TEXT_BEHAVIOURS = ("false_destination",)
+
+
 def behaviour_weights(y, behaviour) -> np.ndarray:
     """Sample weights (mean 1 over the positives) that give every suspicious behaviour the same
     total weight: a world with 40 dark-loitering voyages and 4 shared-MMSI ones still teaches
-    both. Benign voyages weigh 1; without behaviour names every weight is 1.
+    both. Behaviours of :data:`TEXT_BEHAVIOURS` keep a weight per voyage as if unweighted.
+    Benign voyages weigh 1; without behaviour names every weight is 1.
 
     >>> behaviour_weights([1, 1, 1, 0], ["a", "a", "b", None]).round(2).tolist()
     [0.75, 0.75, 1.5, 1.0]
+    >>> behaviour_weights([1, 1, 1, 1], ["a", "a", "b", "false_destination"]).round(2).tolist()
+    [0.73, 0.73, 1.45, 1.09]
     """
     y = np.asarray(y, int)
     b = pd.Series(behaviour).fillna("").astype(str).to_numpy()
     w = np.ones(len(y))
     pos = y == 1
     if pos.any():
-        raw = 1.0 / pd.Series(b[pos]).value_counts().reindex(b[pos]).to_numpy(float)
+        counts = pd.Series(b[pos]).value_counts()
+        raw = pos.sum() / (len(counts) * counts.reindex(b[pos]).to_numpy(float))
+        raw = np.where(np.isin(b[pos], TEXT_BEHAVIOURS), 1.0, raw)
         w[pos] = raw / raw.mean()
     return w
 
@@ -183,7 +194,7 @@ def holdout_metrics(data: pd.DataFrame, test: np.ndarray, p_test: np.ndarray, mo
     metrics = model_metrics(y_test, p_test, "test")
     base = {"rule_gap12h": (d_test["max_gap_h"] >= 12).astype(float).to_numpy(),
             "rule_gap30h": (d_test["max_gap_h"] >= 30).astype(float).to_numpy()}
-    med = X[fit].median()
+    med = X[fit].median().fillna(0.0)  # a column no training voyage has (a feed without destinations)
     logreg = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000, C=0.5))
     logreg.fit(X[fit].fillna(med), y[fit])
     base["logreg"] = logreg.predict_proba(X[test].fillna(med))[:, 1]

@@ -9,7 +9,7 @@ the reception was down for every ship there. Signatures as in ``training/behavio
 from __future__ import annotations
 
 from .behaviours import NON_SENSITIVE, VOLGA, _event, normal, supply_trip
-from .planner import CANAL_ENTRANCE, Planner, ais_name, open_sea_split, path_km, split_path, time_at_km
+from .planner import CANAL_ENTRANCE, Planner, ais_name, deliberate, open_sea_split, path_km, split_path, time_at_km
 
 
 def call_then_outage(P: Planner, here: str, nxt: str, dep: float):
@@ -115,10 +115,27 @@ def platform_dark(P: Planner, here: str, nxt: str, dep: float):
     return supply_trip(P, here, nxt, dep, dark=True)
 
 
+def changed_orders(P: Planner, here: str, nxt: str, dep: float):
+    """Leaves declaring one port, gets new orders on the way and sails to another; the crew
+    updates the field late or not at all (twin of false_destination: the declared port is not
+    the one reached, for an ordinary reason)."""
+    others = [p for p in ("KZAAU", "AZALA", "TMKRW", "AZBAK", "RUMCX", "IRBAZ", "IRBAM", "RUASF", "KZKUR")
+              if p in P.geo.port_node and p not in (here, nxt)]
+    first = others[P.rng.integers(len(others))]
+    path = P.geo.route(here, first)
+    head, _, x = split_path(path, float(P.rng.uniform(0.2, 0.6)) * path_km(path))
+    P.sail(head, deliberate(first))
+    t0 = P.t
+    P.sail(P.geo.route_from_point((float(x[0]), float(x[1])), nxt), ais_name(nxt))
+    P.trip(dep, "twin_changed_orders", _event(t0, t0, x[0], x[1], first, ais="on"))
+    return nxt, None
+
+
 TWIN_FUNCS = {"twin_call_then_outage": call_then_outage, "twin_outage_unseen_call": outage_unseen_call,
               "twin_straight_gap": straight_gap, "twin_drift": drift, "twin_turn_back": turn_back,
               "twin_delta_queue": delta_queue, "twin_berth_off_sensitive": berth_off_sensitive,
-              "twin_satellite_only": satellite_only, "twin_platform_dark": platform_dark}
+              "twin_satellite_only": satellite_only, "twin_platform_dark": platform_dark,
+              "twin_changed_orders": changed_orders}
 #: Where a twin can happen: (here, planned next port) -> bool.
 TWIN_APPLIES = {
     "twin_outage_unseen_call": lambda P, h, n: h in NON_SENSITIVE and n in NON_SENSITIVE,
