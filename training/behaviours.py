@@ -14,6 +14,8 @@ the ship is now alongside, and for how long (None: an ordinary stay).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from features.geo import KM_PER_NM
@@ -29,8 +31,16 @@ SENSITIVE = ("RUASF", "RUOYA", "RUMCX", "IRBAZ", "IRBAM")
 NON_SENSITIVE = tuple(p for p in {**IR_PORTS, **OTHER_PORTS} if p not in SENSITIVE)
 #: Where a dark Iran -> Volga arrival shows up again, equally often.
 VOLGA_REAPPEAR = ("sea", "channel", "delta", "berth")
+#: It goes dark 20 km out of the Iranian port .. this share of the way (a crossing mostly dark,
+#: or only its northern part), and waits 2-48 h at anchor in the delta when it shows up there.
+VOLGA_OFF_SHARE_MAX = 0.85
+VOLGA_DELTA_HOLD_H = (2.0, 48.0)
 #: The smallest dark stretch a behaviour plants (h): shorter would not be a planted event.
 MIN_DARK_H = 3.0
+#: Ships stop at sea off the lane as often as on it: a detour of this many km (uniform) to a
+#: meeting place or a lee off a coast, with this probability.
+LOITER_DETOUR_KM = (10.0, 80.0)
+LOITER_DETOUR_P = 0.5
 
 SUSPICIOUS = ("dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts", "mmsi_change", "shared_mmsi",
               "false_destination")
@@ -135,7 +145,7 @@ def dark_volga(P: Planner, here: str, river: str, dep: float):
     """Iran -> Olya/Astrakhan with no observed call: dark soon after leaving Iran, back on at sea
     after the call, in the channel, at anchor in the delta, or alongside."""
     path = P.geo.route(here, river)
-    head, tail, x = split_path(path, float(P.rng.uniform(30, 0.6 * path_km(path))))
+    head, tail, x = split_path(path, float(P.rng.uniform(20, VOLGA_OFF_SHARE_MAX * path_km(path))))
     P.sail(head, ais_name(river))
     P.maybe_wait(x, ais_name(river))
     t_off = P.t
@@ -153,7 +163,7 @@ def dark_volga(P: Planner, here: str, river: str, dep: float):
     entrance = P.geo.where(CANAL_ENTRANCE)
     if mode == "delta":  # down the channel dark, at anchor in the delta roadstead, on again there
         P.sail(P.geo.route(river, CANAL_ENTRANCE), ais_name(nxt))
-        hold_h = float(P.rng.uniform(4, 24))
+        hold_h = float(P.rng.uniform(*VOLGA_DELTA_HOLD_H))
         t_on = P.t + hold_h * 3600 * float(P.rng.uniform(0.1, 0.6))
         P.anchor(*entrance, hold_h, ais_name(nxt), port_visit=False)  # its trip is cut at t_on below
         keep = P.keep_share()
@@ -171,18 +181,63 @@ def dark_volga(P: Planner, here: str, river: str, dep: float):
 
 
 def dark_loiter(P: Planner, here: str, nxt: str, dep: float):
-    """Loiters dark at sea somewhere along an ordinary voyage."""
-    cut = open_sea_split(P.geo, P.geo.route(here, nxt), P.rng)
-    if cut is None:
+    """Loiters dark at sea on an ordinary voyage: on the lane or off it (:func:`loiter_spot`),
+    still or drifting, for 4 h .. ``loiter_h_max``."""
+    spot = loiter_spot(P, here, nxt)
+    if spot is None:
         return normal(P, here, nxt, dep)
-    head, tail, x = cut
     dest = ais_name(nxt)
-    P.sail(head, dest)
+    arrive, left = loiter_at(P, spot, float(P.rng.uniform(4, P.world.loiter_h_max)), dest)
+    t_off, t_on = arrive - P.rng.uniform(0.3, 2) * 3600, left + P.rng.uniform(0.3, 2) * 3600
+    return _dark_trip(P, "dark_loiter", dep, t_off, t_on, spot.where, "", nxt)
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where a ship stops at sea on its way: the lane cut at ``x`` (``head``, ``tail``), and the
+    place it stops, ``where`` (``x`` itself, or off the lane)."""
+    head: np.ndarray
+    tail: np.ndarray
+    x: np.ndarray
+    where: np.ndarray
+
+
+def loiter_spot(P: Planner, here: str, nxt: str) -> Spot | None:
+    """A stop at sea on the way here -> nxt, between 15 % and 85 % of the way in open water: on
+    the lane, or with probability :data:`LOITER_DETOUR_P` a detour of :data:`LOITER_DETOUR_KM`
+    to a place off it (a meeting place, a lee off a coast; on water, >= 8 km from shore).
+    None when the way has no open water. Dark loiterers and drifting twins stop alike."""
+    cut = open_sea_split(P.geo, P.geo.route(here, nxt), P.rng, lo=0.15, hi=0.85)
+    if cut is None:
+        return None
+    head, tail, x = cut
+    where = x
+    if P.rng.random() < LOITER_DETOUR_P:
+        for km, brg in zip(P.rng.uniform(*LOITER_DETOUR_KM, 8), np.radians(P.rng.uniform(0, 360, 8))):
+            cand = np.array([x[0] + km / 111.0 * np.cos(brg), x[1] + km / (111.0 * np.cos(np.radians(x[0]))) * np.sin(brg)])
+            if P.geo.coast_km([cand[0]], [cand[1]])[0] >= 8.0 and P.geo.segment_wet(x, cand):
+                where = cand
+                break
+    return Spot(head, tail, x, where)
+
+
+def loiter_at(P: Planner, spot: Spot, hours: float, dest: str) -> tuple[float, float]:
+    """Sail to the spot, stay there ``hours`` (still, or drifting up to 8 km at up to 1.5 kn),
+    sail on; returns the times it arrived and left (s)."""
+    P.sail(spot.head, dest)
+    detour = spot.where is not spot.x
+    if detour:
+        P.sail(np.vstack([spot.x, spot.where]), dest)
     arrive = P.t
-    P.hold(float(x[0]), float(x[1]), float(P.rng.uniform(4, P.world.loiter_h_max)), 0, dest, drift_km=1.0, speed_kn=0.3)
-    t_off, t_on = arrive - P.rng.uniform(0.3, 2) * 3600, P.t + P.rng.uniform(0.3, 2) * 3600
-    P.sail(tail, dest)
-    return _dark_trip(P, "dark_loiter", dep, t_off, t_on, x, "", nxt)
+    # Drift stays clear of the shore (the coast raster is 0.05 deg: keep 3 km in hand).
+    room = float(P.geo.coast_km([spot.where[0]], [spot.where[1]])[0]) - 3.0
+    P.hold(float(spot.where[0]), float(spot.where[1]), hours, 0, dest,
+           drift_km=float(np.clip(P.rng.uniform(0.5, 8.0), 0.3, max(room, 0.3))), speed_kn=float(P.rng.uniform(0.2, 1.5)))
+    left = P.t
+    if detour:
+        P.sail(np.vstack([spot.where, spot.x]), dest)
+    P.sail(spot.tail, dest)
+    return arrive, left
 
 
 def sts(P: Planner, here: str, nxt: str, dep: float):

@@ -55,7 +55,8 @@ def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain:
     champ_version, champ_risk, problem = champion_on_reference(ref)
     gate = {"candidate_version": version, "champion_version": champ_version, "candidate_ap": average_precision(y, p_ref),
             "champion_ap": None, "diff": None, "diff_low": None, "diff_high": None, "resamples": None,
-            "quantile": GATE_QUANTILE, "min_gain": min_gain, "champion_problem": problem, "reference_digest": ref.digest}
+            "quantile": GATE_QUANTILE, "min_gain": min_gain, "champion_problem": problem, "reference_digest": ref.digest,
+            "champion_reference_digest": champion_reference_digest(champ_version)}
     if champ_risk is not None:
         b = paired_bootstrap_ap(y, p_ref, champ_risk, ref.voyages["vessel_group"].to_numpy(), BOOTSTRAP_RESAMPLES)
         gate.update(champion_ap=b["champion_ap"], diff=b["diff"], diff_low=b["low"], diff_high=b["high"],
@@ -67,8 +68,37 @@ def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain:
     return gate
 
 
+def champion_reference_digest(version: str | None) -> str | None:
+    """The digest of the reference set the champion's own run was measured on (its run's tag),
+    or None (no champion, or a run that recorded none)."""
+    if version is None:
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    try:
+        client = MlflowClient()
+        run_id = client.get_model_version(MODEL_NAME, version).run_id
+        return client.get_run(run_id).data.tags.get("darkvoyage.reference_digest") if run_id else None
+    except MlflowException:
+        return None
+
+
 def _decision(g: dict, promote: str) -> str:
-    """One line: what the gate decided and why."""
+    """One line: what the gate decided and why; and when the champion was judged on another
+    reference set than today's (a changed simulator or feature code builds a new one), that
+    both are judged on today's now."""
+    return _verdict(g, promote) + _reference_note(g)
+
+
+def _reference_note(g: dict) -> str:
+    old, new = g.get("champion_reference_digest"), g.get("reference_digest")
+    if g["champion_version"] is None or not old or old == new:
+        return ""
+    return (f"; champion v{g['champion_version']} was promoted on reference set {old}, both are judged on "
+            f"{new} now")
+
+
+def _verdict(g: dict, promote: str) -> str:
     cv = g["champion_version"]
     if g["champion_problem"]:
         why = f"champion v{cv} cannot score the reference set: {g['champion_problem']}"

@@ -95,10 +95,13 @@ class Geography:
 
     def route_to_point(self, a: str, point: tuple[float, float]) -> np.ndarray:
         """From port ``a`` to the lane node nearest ``point``, then to the point itself."""
-        k = int(np.argmin(haversine_km(self.nodes["lat"].to_numpy(), self.nodes["lon"].to_numpy(), *point)
-                          + np.where(self.nodes["name"].str.startswith("P:"), 1e9, 0)))
-        path = self._path(self.port_node[a], k)
+        path = self._path(self.port_node[a], self.nearest_node(point))
         return np.vstack([path, [point]])
+
+    def nearest_node(self, point: tuple[float, float]) -> int:
+        """The lane (or canal) node nearest ``point``, not a port's or a platform's."""
+        return int(np.argmin(haversine_km(self.nodes["lat"].to_numpy(), self.nodes["lon"].to_numpy(), *point)
+                             + np.where(self.nodes["name"].str.startswith("P:"), 1e9, 0)))
 
     def route_from_point(self, point: tuple[float, float], b: str) -> np.ndarray:
         return self.route_to_point(b, point)[::-1]

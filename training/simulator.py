@@ -213,7 +213,8 @@ def _plan_rendezvous(fleet: list[Vessel], geo: Geography, world: World, rng, t_s
     for a, b in zip(pairs[0::2], pairs[1::2]):
         p = lanes[rng.integers(len(lanes))]
         point = (float(p[0]) + rng.uniform(-0.15, 0.15), float(p[1]) + rng.uniform(-0.15, 0.15))
-        if not geo.on_water([point[0]], [point[1]])[0]:
+        # Both ships reach it from the lane node nearest it: that leg must be on water too.
+        if not geo.segment_wet(geo.xy[geo.nearest_node(point)], point):
             point = tuple(map(float, p))
         hub = min((q for q in geo.ports if not q.startswith("PLATFORM")),
                   key=lambda q: float(haversine_km(*geo.where(q), *point)))
@@ -258,7 +259,8 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
                              "kind": v.kind, "length": v.length, "built": v.built, "service_speed_kn": round(v.speed_kn, 2),
                              "report_interval_s": round(v.underway_s, 1), "home_port": v.home, "profile": v.profile,
                              "habit": v.twin, "off_at_berth": v.off_at_berth, "event_share": round(v.event_share, 3),
-                             "new_mmsi": v.new_mmsi or ""} for v in fleet])
+                             "new_mmsi": v.new_mmsi or "", "text_update": v.feed.update, "text_form": v.feed.form,
+                             "static_lost": v.feed.static_lost, "nav_status_habit": v.feed.nav} for v in fleet])
     info = {"seed": cfg.seed, "world_seed": cfg.world_seed_used, "vessels": cfg.vessels, "days": cfg.days,
             "start": cfg.start, "suspicious_share": cfg.suspicious_share, "label_noise": cfg.label_noise,
             "world": world.to_dict(), "reception": rec.describe(), "columns_dropped": dropped}

@@ -8,8 +8,8 @@ the reception was down for every ship there. Signatures as in ``training/behavio
 
 from __future__ import annotations
 
-from .behaviours import NON_SENSITIVE, VOLGA, _event, normal, supply_trip
-from .planner import CANAL_ENTRANCE, Planner, ais_name, deliberate, open_sea_split, path_km, split_path, time_at_km
+from .behaviours import NON_SENSITIVE, VOLGA, _event, loiter_at, loiter_spot, normal, supply_trip
+from .planner import CANAL_ENTRANCE, Planner, ais_name, deliberate, path_km, split_path, time_at_km
 
 
 def call_then_outage(P: Planner, here: str, nxt: str, dep: float):
@@ -53,18 +53,13 @@ def straight_gap(P: Planner, here: str, nxt: str, dep: float):
 
 
 def drift(P: Planner, here: str, nxt: str, dep: float):
-    """Drifts at sea for hours with AIS on (waiting for orders or weather)."""
-    cut = open_sea_split(P.geo, P.geo.route(here, nxt), P.rng)
-    if cut is None:
+    """Drifts at sea for hours with AIS on (waiting for orders or weather), on the lane or off
+    it, as a dark loiterer stops (:func:`training.behaviours.loiter_spot`)."""
+    spot = loiter_spot(P, here, nxt)
+    if spot is None:
         return normal(P, here, nxt, dep)
-    head, tail, x = cut
-    P.sail(head, ais_name(nxt))
-    t0 = P.t
-    P.hold(float(x[0]), float(x[1]), float(P.rng.uniform(4, P.world.loiter_h_max)), 0, ais_name(nxt),
-           drift_km=float(P.rng.uniform(1, 5)), speed_kn=float(P.rng.uniform(0.3, 1.0)))
-    t1 = P.t
-    P.sail(tail, ais_name(nxt))
-    P.trip(dep, "twin_drift", _event(t0, t1, x[0], x[1], ais="on"))
+    t0, t1 = loiter_at(P, spot, float(P.rng.uniform(4, P.world.loiter_h_max)), ais_name(nxt))
+    P.trip(dep, "twin_drift", _event(t0, t1, spot.where[0], spot.where[1], ais="on"))
     return nxt, None
 
 

@@ -80,7 +80,7 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
     "partial_p": (0.1, 0.4, "uni", "probability"),
     "partial_keep_p": (0.01, 0.08, "uni", "probability"),
     "hidden_stay_h_max": (24.0, 72.0, "uni", "h"),           # hidden calls last 6 h .. this
-    "loiter_h_max": (16.0, 40.0, "uni", "h"),                # dark loitering 4 h .. this
+    "loiter_h_max": (16.0, 60.0, "uni", "h"),                # dark loitering 4 h .. this
     "sts_one_dark_p": (0.2, 0.5, "uni", "probability"),
 }
 
@@ -177,7 +177,8 @@ REASONS: dict[str, str] = {
     "partial_p": "reduced transmit power or rare transmissions instead of a full switch-off",
     "partial_keep_p": "share of fixes still heard while 'partly on'",
     "hidden_stay_h_max": "a hidden call lasts 6 h to this (loading at a small berth)",
-    "loiter_h_max": "dark loitering and rendezvous last 4 h to this (GFW loitering events: hours to a day)",
+    "loiter_h_max": "dark loitering, drifting twins and rendezvous last 4 h to this (GFW loitering events: hours to "
+                    "days)",
     "sts_one_dark_p": "in some meetings one ship stays visible while the other is dark",
 }
 assert set(REASONS) == set(RANGES)

@@ -259,3 +259,31 @@ def test_cli_analyst_reference_set(good, world_a, world_b, store):
     res = _cli(["--positions", world_a["positions"], "--labels", world_a["labels"], "--reference",
                 world_b["positions"], "nowhere.csv"], store)
     assert res.returncode == 2 and "nowhere.csv: no such label file" in res.stderr
+
+
+def test_gate_says_when_the_champion_was_judged_on_another_reference_set(good, world_a):
+    """A champion promoted on an older reference set (before the simulator or the feature code
+    changed) is judged on today's with the candidate, and the decision line says so."""
+    import mlflow
+    from mlflow import MlflowClient
+    from features.config import DEFAULT
+    from features.gazetteer import load_gazetteer
+    from training.gate import promotion_gate
+    from training.reference import default_reference
+    ref = default_reference(load_gazetteer(), DEFAULT)
+    _set_champion(good["model_version"])
+    client = MlflowClient()
+    run_id = client.get_model_version("voyage-risk", str(good["model_version"])).run_id
+    today = client.get_run(run_id).data.tags["darkvoyage.reference_digest"]
+    assert today == ref.digest
+    model = mlflow.pyfunc.load_model(f"models:/voyage-risk/{good['model_version']}").unwrap_python_model()
+    same = promotion_gate(str(good["model_version"]), ref, model.risk(ref.voyages), "never")
+    assert "was promoted on reference set" not in same["decision"]
+    client.set_tag(run_id, "darkvoyage.reference_digest", "0123456789abcdef0123")
+    try:
+        g = promotion_gate(str(good["model_version"]), ref, model.risk(ref.voyages), "never")
+    finally:
+        client.set_tag(run_id, "darkvoyage.reference_digest", today)
+    assert g["decision"].endswith(f"; champion v{good['model_version']} was promoted on reference set "
+                                  f"0123456789abcdef0123, both are judged on {ref.digest} now")
+    assert g["champion_reference_digest"] == "0123456789abcdef0123" and _champion() == str(good["model_version"])

@@ -153,10 +153,39 @@ def test_benign_twins_and_habits_are_everyones(scenario, labelled):
     assert (ben["origin_port"].isin(ru) & ben["destination_port"].isin(ru)).sum() >= 30
     # Voyages that carry an event queue and wait like any other (the old simulator: 3 % of
     # suspicious voyages loitered over 2 h visibly against 19 % of benign ones).
-    cargo = labelled[labelled["ship_type"].astype(str).isin(["70", "80"])]
+    cargo = labelled[labelled["mmsi"].isin(ves.loc[ves["kind"].isin(["general_cargo", "tanker"]), "mmsi"])]
     rate = cargo.groupby("y")[["dest_anchorage"]].mean()
     rate["loiter_2h"] = (cargo["loiter_h"] > 2).groupby(cargo["y"]).mean()
     assert (rate.loc[1] >= 0.4 * rate.loc[0]).all(), rate
+
+
+def test_feeds_as_they_are_in_both_classes(scenario, labelled):
+    """Destinations as crews type them (codes, truncations, non-port entries, blanks, padding,
+    stale entries), static data lost, nav status misused: the same habits for suspicious and
+    benign ships of one kind, and what the text says at arrival alike for their ordinary voyages."""
+    from features.destinations import reader_for
+    from features.gazetteer import load_gazetteer
+    sc, _ = scenario
+    texts = sc.positions["destination"].astype("object").dropna().unique()
+    reader = reader_for(load_gazetteer())
+    kinds = pd.Series([reader.read(t).kind for t in texts]).value_counts()
+    assert len(texts) >= 150 and kinds.get("non-port", 0) >= 10 and kinds.get("unknown", 0) >= 5
+    assert any(t.endswith("@") for t in texts) and any(len(t) == 6 and t[2] == " " for t in texts)  # padding, codes
+    assert any("-" in t and len(reader.read(t).ports) == 2 for t in texts)  # routes
+    ves = sc.vessels
+    cargo = ves[ves["kind"].isin(["general_cargo", "tanker"])]
+    susp, ben = cargo[cargo["profile"] != "benign"], cargo[cargo["profile"] == "benign"]
+    for col in ("text_update", "text_form", "nav_status_habit"):
+        share = pd.concat([susp[col].value_counts(normalize=True), ben[col].value_counts(normalize=True)], axis=1).fillna(0)
+        assert (share.iloc[:, 0] - share.iloc[:, 1]).abs().max() < 0.12, (col, share)
+    assert abs(susp["static_lost"].mean() - ben["static_lost"].mean()) < 0.08
+    assert 0.2 < ben["text_update"].eq("departure").mean() < 0.95 and ves["nav_status_habit"].ne("ok").mean() > 0.02
+    # What the text says at the end of ordinary voyages: the port reached, another, or unknown.
+    ordinary = labelled[(labelled["y"] == 0) & labelled["mmsi"].isin(cargo["mmsi"])].copy()
+    ordinary["susp"] = ordinary["mmsi"].isin(susp["mmsi"])
+    reads = ordinary.groupby("susp")["declared_reading"].value_counts(normalize=True).unstack().fillna(0)
+    assert (reads.loc[True] - reads.loc[False]).abs().max() < 0.06, reads
+    assert 0.1 < reads.loc[False, "other port"] < 0.5 and reads.loc[False, "unknown"] > 0.05
 
 
 def test_benign_ships_go_dark_through_reception_holes(scenario, labelled):
@@ -194,7 +223,7 @@ def test_leakage_audit(scenario, labelled):
     from features.catalogue import FEATURE_NAMES
     from training.audit import MAX_AUC, audit
     res = audit(labelled, scenario[0].vessels, FEATURE_NAMES)
-    assert res["suspicious_vessels"] >= 60 and res["benign_vessels"] >= 200
+    assert res["suspicious_vessels"] >= 60 and res["benign_vessels"] >= 200 and "text_classifier" in res
     assert all(v <= MAX_AUC for k, v in res.items() if isinstance(v, float)), res
 
 
@@ -206,6 +235,12 @@ def test_the_audit_catches_a_leak(scenario, labelled):
     susp = set(ves.loc[ves["profile"] != "benign", "mmsi"])
     leaky["leak"] = leaky["mmsi"].isin(susp).astype(float) * 3 + np.random.default_rng(0).normal(0, 1, len(leaky))
     assert audit(leaky, ves, ["leak", "max_gap_h"])["voyage_classifier"] > MAX_AUC
+    # ... and one in the text: suspicious ships' crews never leave the field stale.
+    texty = labelled.copy()
+    susp_rows = texty["mmsi"].isin(susp).to_numpy()
+    texty.loc[susp_rows, "declared_reading"] = "reached"
+    texty.loc[susp_rows, ["dest_declared_mismatch", "trip_decl_mismatch"]] = 0.0
+    assert audit(texty, ves, ["max_gap_h"])["text_classifier"] > MAX_AUC
 
 
 def test_simulate_command_writes_the_world(tmp_path):
