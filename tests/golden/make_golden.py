@@ -80,6 +80,8 @@ def train_model(dest: Path) -> None:
         s = train([world["positions"]], world["labels"], experiment="golden", promote="force")
         shutil.rmtree(dest, ignore_errors=True)
         mlflow.artifacts.download_artifacts(artifact_uri=f"models:/voyage-risk/{s['model_version']}", dst_path=str(dest))
+        for extra in ("pyproject.toml", "uv.lock"):  # MLflow's copies of the project's: not needed to load
+            (dest / extra).unlink(missing_ok=True)
 
 
 def main() -> None:
