@@ -16,7 +16,8 @@ grid over their bounding box, refined four times around the best node, finds it 
 coordinates around the pair; < 0.5 % error at Caspian distances). A rendezvous needs
 ``f >= rendezvous_min_meet_h`` and at least one dark episode: two ships loitering with AIS on
 side by side are an ``encounter``. Each episode names one partner, the one it could have spent
-longest with: a pair is reported when it is that best partner for either side (in a month of
+longest with less how far out of step the two went dark and came back (:func:`desync_h`): a
+pair is reported when it is that best partner for either side (in a month of
 patchy reception every ship dark within reach is feasible; the best-for-either rule cuts those
 tenfold and kept every planted meeting of four simulated worlds). Unlike encounters, the meeting point may lie near a port (a
 meeting off the Volga canal's sea entrance is the case in point; ``km_to_port`` says how near);
@@ -155,10 +156,19 @@ def best_meeting(ep: pd.DataFrame, fx: Fixes, i: np.ndarray, j: np.ndarray) -> d
             "meet0": ref + t_arr * 3.6e9, "meet1": ref + t_lea * 3.6e9}
 
 
+def desync_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per pair of episodes, how far apart in time they began and ended (h, the two summed):
+    ships that meet go dark and show up again about together; a ship dark for days is
+    within reach of everyone but in step with no one."""
+    t0, t1 = ep["t0"].to_numpy(), ep["t1"].to_numpy()
+    return (np.abs(t0[i] - t0[j]) + np.abs(t1[i] - t1[j])) / 3.6e9
+
+
 def best_for_either(i: np.ndarray, j: np.ndarray, spare: np.ndarray) -> np.ndarray:
-    """Per feasible pair (episodes ``i``, ``j``): is it the partner with the most spare time of
-    ``i`` or of ``j``? An episode stands for one meeting; naming every ship that was dark
-    within reach at the time would bury it (in a month of patchy reception, ten times more)."""
+    """Per feasible pair (episodes ``i``, ``j``): is it the best partner of ``i`` or of ``j``
+    by ``spare`` (the spare time for the meeting less :func:`desync_h`)? An episode stands for
+    one meeting; naming every ship that was dark within reach at the time would bury it (in a
+    month of patchy reception, ten times more)."""
     if not len(i):
         return np.zeros(0, bool)
     e = np.r_[i, j]
@@ -199,7 +209,7 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
     meet = best_meeting(ep, fx, i, j)
     ok = meet["spare_h"] >= cfg.rendezvous_min_meet_h
-    ok[ok] = best_for_either(i[ok], j[ok], meet["spare_h"][ok])
+    ok[ok] = best_for_either(i[ok], j[ok], meet["spare_h"][ok] - desync_h(ep, i[ok], j[ok]))
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))

@@ -186,7 +186,7 @@ def test_reference_grid_and_directory_output(spark, month, gaz, tmp_path):
 
 def test_csv_split_into_blocks_keeps_line_numbers(spark, month, gaz, tmp_path):
     """A CSV read as many blocks by different tasks: rejected rows carry their true line."""
-    pos = pd.read_parquet(month).iloc[:60_000].reset_index(drop=True)
+    pos = pd.read_parquet(month).iloc[:75_000].reset_index(drop=True)
     pos["msgid"] = np.arange(len(pos))
     pos = pd.concat([pos, pos.iloc[1000:1300]], ignore_index=True)  # 300 duplicate messages
     pos.loc[5, "mmsi"] = 12345  # invalid MMSI

@@ -102,3 +102,27 @@ def test_every_variant_writes_a_readable_feed(feed, tmp_path):
         read = read_inputs([path])
         assert len(read.frame) >= 0.3 * len(few), name
         assert set(read.frame["mmsi"].unique()) <= set(few["mmsi"].unique()), name
+
+
+def test_text_alone_never_reads_high_and_unknown_text_is_never_a_reason(text_model, feed, tmp_path):
+    """Scored by the text-keyed model, voyages whose risk rests on the declared destination
+    alone are held below high with a caveat; text that names no known port gives no reason."""
+    from features.config import DEFAULT
+    from training.model import TEXT_ONLY_TEXT, explain
+    from training.scenarios import ScenarioInput, scenario_table
+    pos, labels = feed
+    paths = VARIANTS["reader:csv"].write(pos, labels, tmp_path, np.random.default_rng(0), text_model.gaz, DEFAULT)
+    v = scenario_table(ScenarioInput((paths[0],), paths[1]), text_model.gaz, DEFAULT, grid=text_model.grid).voyages
+    X = text_model.matrix_array(v)
+    risk, only = text_model.risk_and_text_only(X)
+    raw = text_model.calibrate(text_model.raw(X))
+    assert only.sum() >= 5 and (raw[only] >= text_model.levels["high"]).any()  # the text alone made them high
+    assert (risk[only] < text_model.levels["high"]).all() and (text_model.level(risk[only]) != "high").all()
+    assert np.array_equal(risk[~only], raw[~only])
+    reasons = explain(text_model, v, X=X, text_only=only)
+    assert all(any(r["text"] == TEXT_ONLY_TEXT for r in reasons[i]) for i in np.flatnonzero(only))
+    unknown = np.flatnonzero(v["declared_reading"].to_numpy(dtype=object) == "unknown")
+    assert len(unknown) and not any(r["feature"].startswith(("dest_declared", "trip_decl")) for i in unknown
+                                    for r in reasons[i])
+    named = [r["text"] for i in range(len(v)) for r in reasons[i] if r["feature"] == "dest_declared_mismatch"]
+    assert named and all(t.startswith("declared destination '") for t in named)
