@@ -30,6 +30,13 @@ from features.families.declared import TEXT_FEATURES
 DEFAULT_LEVELS = {"high": 0.5, "medium": 0.1}
 #: The level of a vessel with no voyage to score (one position, or never out of port).
 INSUFFICIENT = "insufficient data"
+#: Text is supporting evidence: the declared destination may change the odds the rest of the
+#: voyage gives by at most this factor, either way (a bound on the raw log-odds, applied before
+#: calibration in training and serving alike). Twice or half the odds: a stale or changed entry
+#: is common in real feeds, and a model that leans on how text is typed loses its ranking when
+#: a feed carries no destination (measured: drop:destination moved reference AP by 0.034
+#: unbounded, ``benchmarks/bench_feeds.py``).
+TEXT_ODDS_FACTOR = 2.0
 #: How far below the ``high`` cut-off a voyage whose only evidence is its declared destination
 #: is held (:meth:`VoyageRiskModel.risk_and_text_only`): it ranks among the mediums, never high.
 TEXT_ONLY_MARGIN = 0.01
@@ -47,10 +54,32 @@ def _positions(columns: tuple[str, ...], features: tuple[str, ...]) -> np.ndarra
     return at
 
 
+def text_bounded(booster: lgb.Booster, X: np.ndarray, text_cols: list[int],
+                 factor: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(raw, bare) log-odds of ``booster`` on ``X`` (rows x features): ``bare`` with the text
+    columns unknown, ``raw`` the full score clipped to ``bare +- log(factor)`` (not clipped
+    when ``factor`` is None). Only rows that carry text are scored twice.
+
+    Used by serving (:meth:`VoyageRiskModel.raw_and_bare`) and by training on each fold's
+    booster, so calibration is fitted on the scores that are served."""
+    raw = booster.predict(X, raw_score=True, num_threads=1)
+    bare = raw.copy()
+    rows = np.flatnonzero(np.isfinite(X[:, text_cols]).any(axis=1)) if text_cols and len(X) else []
+    if len(rows):
+        Xb = X[rows]
+        Xb[:, text_cols] = np.nan
+        bare[rows] = booster.predict(Xb, raw_score=True, num_threads=1)
+        if factor is not None:
+            c = float(np.log(factor))
+            raw[rows] = np.clip(raw[rows], bare[rows] - c, bare[rows] + c)
+    return raw, bare
+
+
 class VoyageRiskModel(mlflow.pyfunc.PythonModel):
     def __init__(self, booster: lgb.Booster | None = None, calib: tuple[float, float] = (1.0, 0.0),
                  features: list[str] | None = None, grid: CoverageGrid | None = None,
-                 gaz: Gazetteer | None = None, levels: dict | None = None):
+                 gaz: Gazetteer | None = None, levels: dict | None = None,
+                 text_odds_factor: float | None = TEXT_ODDS_FACTOR):
         self.booster = booster
         self.calib = tuple(float(x) for x in calib)
         self.features = list(features or FEATURE_NAMES)
@@ -58,6 +87,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         self.gaz = gaz
         self.levels = dict(levels or DEFAULT_LEVELS)
         self.feature_code_version = FEATURE_CODE_VERSION
+        self.text_odds_factor = text_odds_factor
 
     # -- persistence ----------------------------------------------------------------------
     def save_artifacts(self, folder: Path) -> dict[str, str]:
@@ -66,7 +96,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         self.booster.save_model(str(folder / "booster.txt"))
         (folder / "model.json").write_text(json.dumps({
             "calibration": self.calib, "features": self.features, "levels": self.levels,
-            "feature_code_version": self.feature_code_version}, indent=1))
+            "feature_code_version": self.feature_code_version, "text_odds_factor": self.text_odds_factor}, indent=1))
         self.grid.save(folder / "coverage_grid.parquet")
         self.gaz.ports.to_csv(folder / "gazetteer.csv", index=False)
         return {"booster": str(folder / "booster.txt"), "meta": str(folder / "model.json"),
@@ -80,6 +110,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         self.features = meta["features"]
         self.levels = meta["levels"]
         self.feature_code_version = meta["feature_code_version"]
+        self.text_odds_factor = meta.get("text_odds_factor")  # models before 0.5.0: text unbounded
         self.grid = CoverageGrid.load(a["coverage_grid"])
         gz = pd.read_csv(a["gazetteer"])
         self.gaz = load_gazetteer(a["gazetteer"]) if "sensitive" in gz else None
@@ -124,7 +155,17 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         return X
 
     def raw(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        return self.booster.predict(X, raw_score=True, num_threads=1)
+        """Raw log-odds of a :meth:`matrix_array`, the text's part bounded (:meth:`raw_and_bare`)."""
+        return self.raw_and_bare(np.asarray(X, dtype=np.float64))[0]
+
+    def raw_and_bare(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, bare) log-odds per row: ``bare`` scores the voyage with its text features
+        unknown (NaN), ``raw`` is the full score held within ``log(text_odds_factor)`` of it
+        (:func:`text_bounded`). Rows without text: both the same, one prediction."""
+        return text_bounded(self.booster, X, self._text_columns(), self.text_odds_factor)
+
+    def _text_columns(self) -> list[int]:
+        return [k for k, f in enumerate(self.features) if f in TEXT_FEATURES]
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calib
@@ -140,20 +181,13 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
 
     def risk_and_text_only(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(risk, text_only) per row of a :meth:`matrix_array`. Text is supporting evidence:
-        a voyage that only its declared destination makes risky (scored without the text
-        features, as unknown text, it is below the ``medium`` cut-off) never reads ``high``:
-        its risk is held :data:`TEXT_ONLY_MARGIN` below that cut-off; ``text_only`` marks
-        those voyages. The second look costs a
-        prediction only for rows at ``medium`` or above that carry text."""
-        r = self.calibrate(self.raw(X))
-        only = np.zeros(len(r), bool)
-        cols = [k for k, f in enumerate(self.features) if f in TEXT_FEATURES]
-        if cols and len(r):
-            rows = np.flatnonzero((r >= self.levels["medium"]) & np.isfinite(X[:, cols]).any(axis=1))
-            if len(rows):
-                bare = X[rows]
-                bare[:, cols] = np.nan
-                only[rows[self.calibrate(self.raw(bare)) < self.levels["medium"]]] = True
+        it moves the odds at most ``text_odds_factor`` either way (:meth:`raw_and_bare`), and a
+        voyage that only its declared destination makes risky (scored with its text unknown,
+        it is below the ``medium`` cut-off) never reads ``high``: its risk is held
+        :data:`TEXT_ONLY_MARGIN` below that cut-off; ``text_only`` marks those voyages."""
+        raw, bare = self.raw_and_bare(X)
+        r, r0 = self.calibrate(raw), self.calibrate(bare)
+        only = (r >= self.levels["medium"]) & (r0 < self.levels["medium"])
         return np.where(only, np.minimum(r, self.levels["high"] - TEXT_ONLY_MARGIN), r), only
 
     def level(self, risk) -> np.ndarray:

@@ -28,10 +28,11 @@ from sklearn.preprocessing import StandardScaler
 from features.config import DEFAULT, Config
 from features.gazetteer import Gazetteer, load_gazetteer
 from features.catalogue import FEATURE_NAMES
+from features.families.declared import TEXT_FEATURES
 
 from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics
 from .labels import unmatched_labels
-from .model import DEFAULT_LEVELS, VoyageRiskModel
+from .model import DEFAULT_LEVELS, TEXT_ODDS_FACTOR, VoyageRiskModel, text_bounded
 from .run_log import log_gate, log_run, register
 from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
 from .tracking import DEFAULT_EXPERIMENT, MODEL_NAME, TrainingError, create_experiment, tracking_uri
@@ -163,21 +164,26 @@ def _search(X, y, groups, trials: int, base: dict, seed: int, mlflow) -> dict:
     return {**base, **study.best_params}
 
 
-def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed: int) -> VoyageRiskModel:
+def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed: int,
+              text_odds_factor: float | None = TEXT_ODDS_FACTOR) -> VoyageRiskModel:
     """LightGBM on the ``fit`` rows, Platt-calibrated on 3-fold vessel-grouped out-of-fold raw
-    scores of those rows (so the final model still learns from every training vessel)."""
+    scores of those rows (so the final model still learns from every training vessel), the
+    text's part of every score bounded by ``text_odds_factor`` (None: unbounded)."""
     X = data[FEATURE_NAMES].astype(float)
     y = data["y"].to_numpy(int)
     w = behaviour_weights(y, data["behaviour"])
     groups = data["vessel_group"].to_numpy(np.int64)
     idx = np.flatnonzero(fit)
     oof = np.full(len(idx), np.nan)
-    mat = VoyageRiskModel(None, (1.0, 0.0), FEATURE_NAMES, grid, gaz).matrix(data.iloc[idx])
+    shell = VoyageRiskModel(None, (1.0, 0.0), FEATURE_NAMES, grid, gaz)
+    mat = shell.matrix_array(data.iloc[idx])
+    text = [k for k, f in enumerate(FEATURE_NAMES) if f in TEXT_FEATURES]
     for tr_i, va_i in GroupKFold(n_splits=3).split(idx, y[idx], groups[idx]):
         b = _fit_lgb(X.iloc[idx[tr_i]], y[idx[tr_i]], params, seed, w[idx[tr_i]])
-        oof[va_i] = b.predict(mat.iloc[va_i], raw_score=True, num_threads=1)
+        # Calibrated on the scores serving gives: the text's part bounded as there.
+        oof[va_i] = text_bounded(b, mat[va_i], text, text_odds_factor)[0]
     booster = _fit_lgb(X.iloc[idx], y[idx], params, seed, w[idx])
-    return VoyageRiskModel(booster, _platt(oof, y[idx]), FEATURE_NAMES, grid, gaz, DEFAULT_LEVELS)
+    return VoyageRiskModel(booster, _platt(oof, y[idx]), FEATURE_NAMES, grid, gaz, DEFAULT_LEVELS, text_odds_factor)
 
 
 # --- evaluation on the training scenarios ---------------------------------------------------
@@ -221,7 +227,9 @@ def time_holdout_metrics(data: pd.DataFrame, test: np.ndarray, model: VoyageRisk
     if not y[score].any() or y[fit].sum() < 2:
         return {}
     b = _fit_lgb(data.loc[fit, FEATURE_NAMES].astype(float), y[fit], params, seed)
-    return ranking_metrics(y[score], b.predict(model.matrix(data[score]), raw_score=True, num_threads=1), "time_holdout")
+    raw = text_bounded(b, model.matrix_array(data[score]), [k for k, f in enumerate(FEATURE_NAMES) if f in TEXT_FEATURES],
+                       TEXT_ODDS_FACTOR)[0]
+    return ranking_metrics(y[score], raw, "time_holdout")
 
 
 # --- plots -----------------------------------------------------------------------------------

@@ -521,17 +521,20 @@ def _reference_matrix(model, voyages):
 
 def _reference_answers(model, voyages):
     """Risk and reasons per voyage by the 0.3.0 code (DataFrame in, ``iterrows``), with the
-    one rule added since (0.5.0): a voyage only its text makes risky is held below high."""
+    rules added since (0.5.0): the text moves the odds at most ``text_odds_factor`` either way,
+    and a voyage only its text makes risky is held below high."""
     from features.families.declared import TEXT_FEATURES
     from training.model import OPEN_TEXT, TEXT_ONLY_MARGIN, TEXT_ONLY_TEXT, _family, reason_text
     X = _reference_matrix(model, voyages)
     raw = model.booster.predict(X, raw_score=True, num_threads=1)
-    risk = model.calibrate(raw)
     text = [f for f in model.features if f in TEXT_FEATURES]
-    bare = X.copy()
-    bare[text] = np.nan
-    only = ((risk >= model.levels["medium"]) & X[text].notna().any(axis=1).to_numpy()
-            & (model.calibrate(model.booster.predict(bare, raw_score=True, num_threads=1)) < model.levels["medium"]))
+    bare_X = X.copy()
+    bare_X[text] = np.nan
+    bare = model.booster.predict(bare_X, raw_score=True, num_threads=1)
+    c = np.log(model.text_odds_factor)
+    raw = np.clip(raw, bare - c, bare + c)
+    risk = model.calibrate(raw)
+    only = (risk >= model.levels["medium"]) & (model.calibrate(bare) < model.levels["medium"])
     risk = np.where(only, np.minimum(risk, model.levels["high"] - TEXT_ONLY_MARGIN), risk)
     c_all = pd.DataFrame(model.booster.predict(X, pred_contrib=True, num_threads=1)[:, :-1], columns=model.features,
                          index=voyages.index)

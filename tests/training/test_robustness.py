@@ -50,7 +50,8 @@ def text_model(small_world):
     for f in ("dest_declared_mismatch", "trip_decl_mismatch"):
         v[f] = y
     v["dest_declared_is_origin"] = 0.0
-    return fit_model(v, np.ones(len(v), bool), TrainConfig().params, grid, gaz, seed=0)
+    # As models were before the text's weight was bounded (0.5.0).
+    return fit_model(v, np.ones(len(v), bool), TrainConfig().params, grid, gaz, seed=0, text_odds_factor=None)
 
 
 def test_a_model_of_behaviour_holds_when_the_text_changes(behaviour_model, feed, tmp_path):
@@ -126,3 +127,20 @@ def test_text_alone_never_reads_high_and_unknown_text_is_never_a_reason(text_mod
                                     for r in reasons[i])
     named = [r["text"] for i in range(len(v)) for r in reasons[i] if r["feature"] == "dest_declared_mismatch"]
     assert named and all(t.startswith("declared destination '") for t in named)
+
+
+def test_the_text_moves_the_odds_at_most_by_the_models_factor(behaviour_model, feed, tmp_path):
+    """The served score's text part is bounded: within log(text_odds_factor) of the score with
+    the text unknown, for every voyage; rows without text score once, the same both ways."""
+    from features.config import DEFAULT
+    from training.model import TEXT_ODDS_FACTOR
+    from training.scenarios import ScenarioInput, scenario_table
+    pos, labels = feed
+    paths = VARIANTS["reader:csv"].write(pos, labels, tmp_path, np.random.default_rng(0), behaviour_model.gaz, DEFAULT)
+    v = scenario_table(ScenarioInput((paths[0],), paths[1]), behaviour_model.gaz, DEFAULT, grid=behaviour_model.grid).voyages
+    raw, bare = behaviour_model.raw_and_bare(behaviour_model.matrix_array(v))
+    assert behaviour_model.text_odds_factor == TEXT_ODDS_FACTOR
+    assert np.all(np.abs(raw - bare) <= np.log(TEXT_ODDS_FACTOR) + 1e-12)
+    assert (np.abs(raw - bare) > 1e-6).sum() >= 10  # the text does move some
+    no_text = v["declared_reading"].to_numpy(dtype=object) == "unknown"
+    assert np.array_equal(raw[no_text], bare[no_text])
