@@ -268,6 +268,8 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
     if feature.startswith("oab"):
         return (f"out-and-back from {_port(gaz, row.get('origin_port')) if pd.notna(row.get('origin_port')) else 'sea'}, "
                 f"{_f(row, 'oab_dark_share'):.0%} of it dark, {_f(row, 'oab_max_excursion_km'):.0f} km out")
+    if feature == "dark_idle_h":
+        return f"{_f(row, 'dark_idle_h'):.0f} h of a dark stretch not needed to sail on: spent somewhere while dark"
     if feature == "dark_loiter_h":
         return f"loitered {_f(row, 'dark_loiter_h'):.0f} h while dark (ended near where it went dark)"
     if feature in ("loiter_h", "loiter_events"):
