@@ -11,7 +11,7 @@ SYSTEM_PACKAGES := chromium:chromium java:openjdk-17-jre-headless
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	@$(UV) sync --locked --quiet
+	@$(UV) sync --locked --inexact --quiet
 
 # Installs what is missing with apt-get (as root, else through sudo); says what to install
 # by hand when it cannot.
@@ -30,13 +30,15 @@ demo: setup
 	$(RUN) darkvoyage demo
 
 # The tests include the Spark engine's: they need the optional `spark` extra (and Java 17).
+# Every sync is --inexact: no target removes what another installed (`make test` then `make
+# demo` keeps the Spark engine).
 test: setup system-deps
-	@$(UV) sync --locked --quiet --extra spark
+	@$(UV) sync --locked --inexact --quiet --extra spark
 	$(RUN) ruff check .
 	$(RUN) --extra spark pytest -q
 
 bench: setup system-deps
-	@$(UV) sync --locked --quiet --extra spark
+	@$(UV) sync --locked --inexact --quiet --extra spark
 	$(RUN) --extra spark python benchmarks/run_all.py
 
 clean:

@@ -159,4 +159,6 @@ def engine(name: str = "local", master: str | None = None) -> Engine:
             raise ConfigError("--spark-master needs --engine spark")
         return LocalEngine()
     from .spark import SparkEngine
+    from .spark.session import require_pyspark
+    require_pyspark()
     return SparkEngine(master)

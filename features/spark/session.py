@@ -30,14 +30,27 @@ class SparkError(EngineError):
     """The Spark engine cannot run (PySpark or Java missing, cluster unreachable)."""
 
 
+#: What to say when PySpark is not installed: the command that installs it.
+NO_PYSPARK = ("--engine spark needs PySpark: install the extra with `uv sync --extra spark` "
+              "(or `pip install 'darkvoyage[spark]'`)")
+
+
+def require_pyspark() -> None:
+    """Raise :class:`SparkError` at once, naming the install command, when PySpark cannot be
+    imported (before any job starts and meets the missing module half-way)."""
+    try:
+        import pyspark.sql  # noqa: F401
+    except ImportError:
+        raise SparkError(NO_PYSPARK) from None
+
+
 def session(master: str | None = None):
     """The Spark session: ``master`` if given (``local[2]``, ``spark://host:7077``, ``yarn``),
     else whatever ``spark-submit`` configured, else ``local[*]``."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise SparkError("--engine spark needs PySpark: install the extra with `uv sync --extra spark` "
-                         "(or `pip install 'darkvoyage[spark]'`)") from None
+        raise SparkError(NO_PYSPARK) from None
     # PySpark warns that pandas >= 3 is not fully supported; what darkvoyage uses is tested.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")  # the same, in Python workers

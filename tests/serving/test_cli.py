@@ -57,3 +57,35 @@ def test_features_command_end_to_end(tmp_path):
     import json
     meta = pq.read_schema(out).metadata
     assert json.loads(meta[b"darkvoyage.config"])["gap_hours"] == 2.0
+
+
+@pytest.mark.parametrize("command", ["tracks", "features", "watchlist"])
+def test_a_missing_spark_engine_is_one_line_naming_its_install_and_exit_2(tmp_path, command):
+    """Without PySpark (hidden from the interpreter here), ``--engine spark`` says what to
+    install in one line and exits 2 (it was an internal error, exit 1, for ``features``)."""
+    import os
+    hide = tmp_path / "nospark"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['pyspark'] = None\n")
+    exe = str(Path(sys.executable).parent / "darkvoyage")
+    root = Path(__file__).resolve().parents[2]
+    extra = ["--model", str(root / "tests" / "golden" / "model")] if command == "watchlist" else []
+    out = tmp_path / ("out.csv" if command == "watchlist" else "out.parquet")
+    res = subprocess.run([exe, command, str(sorted(GFW_REGR.glob("*.json"))[0]), "--out", str(out), "--engine", "spark",
+                          *extra], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(hide)})
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "uv sync --extra spark" in lines[0] and not out.exists(), res.stderr
+
+
+def test_no_make_target_removes_what_another_installed():
+    """``make test`` installs the spark extra, ``make demo`` must not take it away again: every
+    sync the targets run is --inexact (``uv run`` never removes packages)."""
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run(["make", "-n", "-C", str(root), "setup", "demo", "test", "bench"], capture_output=True,
+                         text=True, timeout=60)
+    syncs = [line for line in res.stdout.splitlines() if " sync " in f" {line} "]
+    assert len(syncs) >= 3, res.stdout
+    assert all("--inexact" in line for line in syncs), syncs
+    assert not any("--exact" in line for line in res.stdout.splitlines())
