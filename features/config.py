@@ -83,6 +83,19 @@ class Config:
     min_call_stay_h: float = 4.0
     #: Only gaps at least this long are checked for hidden port calls.
     dark_call_min_gap_h: float = 6.0
+    #: ... and at most this long (14 days): a longer gap is a hole in the data (an archive's
+    #: missing weeks, a ship laid up or out of every receiver's range), not a call to check.
+    #: Hidden calls in public reporting last hours to days; the longest the simulator plants is
+    #: ~12 days (a Volga call within a 200 h port stay). The real files' gaps of years between
+    #: the 2010 and 2013 Danish streams made 6,840 "possible dark port calls" without it.
+    dark_call_max_gap_h: float = 336.0
+    #: ... whose two ends lie within this distance of a gazetteer port (km): a gap far from the
+    #: gazetteer's region (Danish waters for the Caspian list) cannot hide a call there. Every
+    #: point of the Caspian is within ~250 km of a port of the curated list.
+    dark_call_region_km: float = 500.0
+    #: Per gap, the ports listed as possible calls: at most this many, sensitive ones first,
+    #: then by spare time (a long gap fits a call almost anywhere; the best few are the leads).
+    dark_call_ports_per_gap: int = 3
     #: Speed used for the vessel's sailing time when its own is unknown: the low end of
     #: Caspian river-sea cargo service speed (9-12 kn).
     default_speed_kn: float = 9.0

@@ -98,6 +98,16 @@ def gap_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config,
         speed = g.km / g.hours / KM_PER_NM
     ref = coverage.lookup(fx.lat[a], fx.lon[a])[0] if coverage is not None and len(coverage.table) else None
     detail = _gap_detail(fx, g, gaz, port, per_h, share, ref)
+    # Gaps the dark-call check leaves out, and why (features.events.dark_calls.checked_gaps).
+    dark = g.dark & ~g.in_port
+    detail = clause(detail, dark & (g.hours > cfg.dark_call_max_gap_h),
+                    f"longer than {cfg.dark_call_max_gap_h / 24:g} days: a hole in the data, not a dark port call")
+    if gaz.n:
+        _, end_km = gaz.nearest(fx.lat[b], fx.lon[b])
+        far = dark & ~(g.hours > cfg.dark_call_max_gap_h) & ((km > cfg.dark_call_region_km) | (end_km > cfg.dark_call_region_km))
+        detail = clause(detail, far, f"more than {cfg.dark_call_region_km:g} km from every port of the gazetteer: "
+                                     "no dark port call checked")
+    detail = detail.astype(object)
     return event_frame(
         "gap", len(a), event_id=event_ids("gap", fx.mmsi[a], t0, fx.track_no[a]), mmsi=fx.mmsi[a],
         track_id=fx.track_ids(a), start=t0, end=t1, hours=hours_between(t0, t1),
@@ -124,5 +134,5 @@ def _gap_detail(fx: Fixes, g: Gaps, gaz: Gazetteer, port, per_h, share, ref) -> 
     text = clause(text, per_h == 0, "no other vessel reported nearby either: a reception hole, or an empty sea")
     if ref is not None:
         text = clause(text, np.isfinite(ref), np.char.add("reference cell gap rate ", fmt(ref, "%.2f")))
-    return text.astype(object)
+    return text
 

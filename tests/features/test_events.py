@@ -211,3 +211,41 @@ def test_an_encounter_survives_speed_noise(tmp_path, gaz):
     ev = events_of([a, b], tmp_path, gaz)
     enc = ev[ev["kind"] == "encounter"]
     assert len(enc) == 1 and enc["hours"].iloc[0] >= 5
+
+
+def test_dark_port_calls_are_leads_not_every_port_of_every_silence(real_files, small_world, gaz):
+    """No call from a gap of years or a gap far from the gazetteer (the real files: 6,840 such
+    "calls" before); at most three ports per gap, sensitive first; every planted dark call of
+    the simulated month still has its gap listed (as before the limits)."""
+    import dataclasses
+    from ..conftest import NMEA
+    tr = run_tracks(real_files + sorted(NMEA.glob("*.txt.gz")), gaz, keep_all=False)  # the 2013 stream too
+    ev = detect_events(tr.positions, tr.visits, gaz)
+    assert not (ev["kind"] == "possible_dark_port_call").any()
+    gaps = ev[ev["kind"] == "gap"]
+    years = gaps[(gaps["hours"] > DEFAULT.dark_call_max_gap_h) & ~gaps["identity_changed"].astype(bool)]
+    assert len(years) >= 100 and years["detail"].str.contains("a hole in the data, not a dark port call").all()
+    assert gaps["detail"].str.contains("from every port of the gazetteer: no dark port call checked").sum() >= 100
+    # The simulated month: the limits off (as before) and on.
+    truth = pd.read_csv(small_world["events"])
+    planted = truth[truth["behaviour"].isin(["dark_approach", "dark_call_oab", "dark_volga"]) & truth["visible_in_window"]]
+    tr = run_tracks([small_world["positions"]], gaz, keep_all=False)
+    unlimited = dataclasses.replace(DEFAULT, dark_call_max_gap_h=float("inf"), dark_call_region_km=float("inf"),
+                                    dark_call_ports_per_gap=10**6)
+    found, listed = {}, {}
+    for name, cfg in (("before", unlimited), ("after", DEFAULT)):
+        dc = detect_events(tr.positions, tr.visits, gaz, cfg).query("kind == 'possible_dark_port_call'").copy()
+        found[name] = sum(((dc["mmsi"] == e.mmsi) & (dc["start"] <= pd.Timestamp(e.end)) & (dc["end"] >= pd.Timestamp(e.start))).any()
+                          for e in planted.itertuples())
+        dc["spare"] = dc["detail"].str.extract(r"fits: ([\d.]+) h")[0].astype(float)  # as written, to 0.1 h
+        key = dc["spare"] + 1e6 * dc["detail"].str.contains("(sensitive port)", regex=False)
+        listed[name] = pd.DataFrame({"port": dc["port_id"], "key": key}).groupby([dc["mmsi"], dc["start"]])
+    # Per gap: at most three ports, and none left out ranks above one listed (sensitive
+    # first, then spare time; to the 0.1 h the detail is written in).
+    after, before = listed["after"], listed["before"]
+    assert after.size().max() <= DEFAULT.dark_call_ports_per_gap
+    for gap, kept in after:
+        everyone = before.get_group(gap)
+        left = everyone[~everyone["port"].isin(kept["port"])]
+        assert left.empty or kept["key"].min() >= left["key"].max() - 0.051, (gap, kept, left)
+    assert len(planted) >= 8 and found["after"] == found["before"] >= 0.9 * len(planted), (found, len(planted))
