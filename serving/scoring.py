@@ -52,9 +52,6 @@ class Assessment:
 def assess(model: VoyageRiskModel, v: pd.DataFrame) -> Assessment:
     """Risk, level, reasons and the partial flag of each voyage of ``v``: one model matrix
     for the risks and the reasons."""
-    if not len(v):
-        risk = np.zeros(0)
-        return Assessment(risk, model.level(risk), [], partial_of(v))
     X = model.matrix_array(v)
     risk, text_only = model.risk_and_text_only(X)
     return Assessment(risk, model.level(risk), explain(model, v, X=X, text_only=text_only), partial_of(v))

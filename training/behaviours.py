@@ -1,10 +1,11 @@
 """What ships do, one function per behaviour, and one ship's life as a sequence of voyages.
 
 Every ship lives the same ordinary life (``normal``): the same trade routes, queues and port
-stays (what its crew types in the destination field is ``training/feed.py``'s, by habit), drawn from the world whatever its profile. On some voyages a
-suspicious ship plants its behaviour instead, and on some voyages a ship with a benign habit
-does a look-alike ("twin"): a gap of similar length in a similar place that a careful analyst
-tells apart by what ``docs/simulator.md`` lists. A behaviour runs only where it can happen
+stays, drawn from the world whatever its profile (what its crew types in the destination field
+is ``training/feed.py``'s, by habit). On some voyages a suspicious ship plants its behaviour
+instead, and on some voyages a ship with a benign habit does a look-alike ("twin"): a gap of
+similar length in a similar place that a careful analyst tells apart by what
+``docs/simulator.md`` lists. A behaviour runs only where it can happen
 (:data:`APPLIES`): a dark call at Amirabad only on a voyage that was going to Amirabad anyway.
 
 Each function sails the voyage from port ``here`` (planned next port ``nxt``), records the

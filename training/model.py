@@ -54,17 +54,16 @@ def _positions(columns: tuple[str, ...], features: tuple[str, ...]) -> np.ndarra
     return at
 
 
-def text_bounded(booster: lgb.Booster, X: np.ndarray, text_cols: list[int],
-                 factor: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _text_bounded(booster: lgb.Booster, X: np.ndarray, text_cols: list[int],
+                  factor: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(raw, bare) log-odds of ``booster`` on ``X`` (rows x features): ``bare`` with the text
     columns unknown, ``raw`` the full score clipped to ``bare +- log(factor)`` (not clipped
-    when ``factor`` is None). Only rows that carry text are scored twice.
-
-    Used by serving (:meth:`VoyageRiskModel.raw_and_bare`) and by training on each fold's
-    booster, so calibration is fitted on the scores that are served."""
+    when ``factor`` is None). Only rows that carry text are scored twice; no rows, no scores."""
+    if not len(X):
+        return np.zeros(0), np.zeros(0)
     raw = booster.predict(X, raw_score=True, num_threads=1)
     bare = raw.copy()
-    rows = np.flatnonzero(np.isfinite(X[:, text_cols]).any(axis=1)) if text_cols and len(X) else []
+    rows = np.flatnonzero(np.isfinite(X[:, text_cols]).any(axis=1)) if text_cols else []
     if len(rows):
         Xb = X[rows]
         Xb[:, text_cols] = np.nan
@@ -160,12 +159,12 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
 
     def raw_and_bare(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(raw, bare) log-odds per row: ``bare`` scores the voyage with its text features
-        unknown (NaN), ``raw`` is the full score held within ``log(text_odds_factor)`` of it
-        (:func:`text_bounded`). Rows without text: both the same, one prediction."""
-        return text_bounded(self.booster, X, self._text_columns(), self.text_odds_factor)
-
-    def _text_columns(self) -> list[int]:
-        return [k for k, f in enumerate(self.features) if f in TEXT_FEATURES]
+        unknown (NaN), ``raw`` is the full score held within ``log(text_odds_factor)`` of it.
+        Rows without text: both the same, one prediction. Training calibrates on these raw
+        scores of each fold's booster (:func:`training.train.fit_model`), so what is
+        calibrated is what is served."""
+        text = [k for k, f in enumerate(self.features) if f in TEXT_FEATURES]
+        return _text_bounded(self.booster, X, text, self.text_odds_factor)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calib

@@ -14,7 +14,6 @@ on the destination text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,6 +322,3 @@ def table_markdown(rows: list[dict]) -> str:
             f"{'yes' if r['passed'] else '**no**'} |" for r in rows]
     return "\n".join(out)
 
-
-def dumps(rows: list[dict]) -> str:
-    return "\n".join(json.dumps(r) for r in rows)

@@ -28,11 +28,10 @@ from sklearn.preprocessing import StandardScaler
 from features.config import DEFAULT, Config
 from features.gazetteer import Gazetteer, load_gazetteer
 from features.catalogue import FEATURE_NAMES
-from features.families.declared import TEXT_FEATURES
 
 from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics
 from .labels import unmatched_labels
-from .model import DEFAULT_LEVELS, TEXT_ODDS_FACTOR, VoyageRiskModel, text_bounded
+from .model import DEFAULT_LEVELS, TEXT_ODDS_FACTOR, VoyageRiskModel
 from .run_log import log_gate, log_run, register
 from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
 from .tracking import DEFAULT_EXPERIMENT, MODEL_NAME, TrainingError, create_experiment, tracking_uri
@@ -175,13 +174,12 @@ def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed
     groups = data["vessel_group"].to_numpy(np.int64)
     idx = np.flatnonzero(fit)
     oof = np.full(len(idx), np.nan)
-    shell = VoyageRiskModel(None, (1.0, 0.0), FEATURE_NAMES, grid, gaz)
-    mat = shell.matrix_array(data.iloc[idx])
-    text = [k for k, f in enumerate(FEATURE_NAMES) if f in TEXT_FEATURES]
+    fold = VoyageRiskModel(None, (1.0, 0.0), FEATURE_NAMES, grid, gaz, text_odds_factor=text_odds_factor)
+    mat = fold.matrix_array(data.iloc[idx])
     for tr_i, va_i in GroupKFold(n_splits=3).split(idx, y[idx], groups[idx]):
-        b = _fit_lgb(X.iloc[idx[tr_i]], y[idx[tr_i]], params, seed, w[idx[tr_i]])
-        # Calibrated on the scores serving gives: the text's part bounded as there.
-        oof[va_i] = text_bounded(b, mat[va_i], text, text_odds_factor)[0]
+        # Calibrated on the scores serving gives: each fold's booster, the text's part bounded.
+        fold.booster = _fit_lgb(X.iloc[idx[tr_i]], y[idx[tr_i]], params, seed, w[idx[tr_i]])
+        oof[va_i] = fold.raw(mat[va_i])
     booster = _fit_lgb(X.iloc[idx], y[idx], params, seed, w[idx])
     return VoyageRiskModel(booster, _platt(oof, y[idx]), FEATURE_NAMES, grid, gaz, DEFAULT_LEVELS, text_odds_factor)
 
@@ -227,9 +225,8 @@ def time_holdout_metrics(data: pd.DataFrame, test: np.ndarray, model: VoyageRisk
     if not y[score].any() or y[fit].sum() < 2:
         return {}
     b = _fit_lgb(data.loc[fit, FEATURE_NAMES].astype(float), y[fit], params, seed)
-    raw = text_bounded(b, model.matrix_array(data[score]), [k for k, f in enumerate(FEATURE_NAMES) if f in TEXT_FEATURES],
-                       TEXT_ODDS_FACTOR)[0]
-    return ranking_metrics(y[score], raw, "time_holdout")
+    early = VoyageRiskModel(b, model.calib, model.features, model.grid, model.gaz, text_odds_factor=model.text_odds_factor)
+    return ranking_metrics(y[score], early.raw(early.matrix_array(data[score])), "time_holdout")
 
 
 # --- plots -----------------------------------------------------------------------------------

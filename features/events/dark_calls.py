@@ -21,7 +21,7 @@ from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM
 from ..families.dark_calls import call_spare_h
 from .frame import Fixes, event_frame, event_ids, fmt
-from .gaps import Gaps
+from .gaps import Gaps, outside_dark_call_reach
 
 
 def dark_call_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
@@ -53,15 +53,10 @@ def dark_call_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Data
 
 
 def checked_gaps(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> np.ndarray:
-    """Per gap: is it checked for dark calls (dark, not a stay in port, ``dark_call_min_gap_h``
-    to ``dark_call_max_gap_h`` long, both ends within ``dark_call_region_km`` of a port)?"""
-    ok = g.dark & ~g.in_port & (g.hours >= cfg.dark_call_min_gap_h) & (g.hours <= cfg.dark_call_max_gap_h)
-    if ok.any() and gaz.n:
-        a = g.row[ok]
-        near = ((gaz.nearest(fx.lat[a], fx.lon[a])[1] <= cfg.dark_call_region_km)
-                & (gaz.nearest(fx.lat[a + 1], fx.lon[a + 1])[1] <= cfg.dark_call_region_km))
-        ok[np.flatnonzero(ok)[~near]] = False
-    return ok
+    """Per gap: is it checked for dark calls (dark, not a stay in port, at least
+    ``dark_call_min_gap_h`` long, and within reach: :func:`~.gaps.outside_dark_call_reach`)?"""
+    hole, far = outside_dark_call_reach(fx, g, gaz, cfg)
+    return g.dark & ~g.in_port & (g.hours >= cfg.dark_call_min_gap_h) & ~hole & ~far
 
 
 def best_ports(spare: np.ndarray, sensitive: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -69,6 +69,20 @@ def find_gaps(fx: Fixes, cfg: Config) -> Gaps:
     return Gaps(row, dt_us[row] / 3.6e9, km, in_port, identity_changed(fx, row))
 
 
+def outside_dark_call_reach(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Per gap of a ship going dark at sea, why no dark port call is checked in it: (hole,
+    far): longer than ``dark_call_max_gap_h`` (a hole in the data), or an end more than
+    ``dark_call_region_km`` from every gazetteer port. Other gaps: both False."""
+    dark = g.dark & ~g.in_port
+    hole = dark & (g.hours > cfg.dark_call_max_gap_h)
+    far = np.zeros(len(g.row), bool)
+    if dark.any() and gaz.n:
+        a = g.row[dark]
+        far[dark] = ((gaz.nearest(fx.lat[a], fx.lon[a])[1] > cfg.dark_call_region_km)
+                     | (gaz.nearest(fx.lat[a + 1], fx.lon[a + 1])[1] > cfg.dark_call_region_km))
+    return hole, far
+
+
 def add_reception(fx: Fixes, g: Gaps, cfg: Config) -> Gaps:
     """Fill the gaps' reception context from all vessels' traffic. ``coverage_share``: share
     of all tracks' intervals starting in the gap's start cell (``coverage_cell_deg``) that UTC
@@ -98,15 +112,12 @@ def gap_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config,
         speed = g.km / g.hours / KM_PER_NM
     ref = coverage.lookup(fx.lat[a], fx.lon[a])[0] if coverage is not None and len(coverage.table) else None
     detail = _gap_detail(fx, g, gaz, port, per_h, share, ref)
-    # Gaps the dark-call check leaves out, and why (features.events.dark_calls.checked_gaps).
-    dark = g.dark & ~g.in_port
-    detail = clause(detail, dark & (g.hours > cfg.dark_call_max_gap_h),
-                    f"longer than {cfg.dark_call_max_gap_h / 24:g} days: a hole in the data, not a dark port call")
-    if gaz.n:
-        _, end_km = gaz.nearest(fx.lat[b], fx.lon[b])
-        far = dark & ~(g.hours > cfg.dark_call_max_gap_h) & ((km > cfg.dark_call_region_km) | (end_km > cfg.dark_call_region_km))
-        detail = clause(detail, far, f"more than {cfg.dark_call_region_km:g} km from every port of the gazetteer: "
-                                     "no dark port call checked")
+    # Gaps the dark-call check leaves out, and why.
+    hole, far = outside_dark_call_reach(fx, g, gaz, cfg)
+    detail = clause(detail, hole, f"longer than {cfg.dark_call_max_gap_h / 24:g} days: a hole in the data, "
+                                  "not a dark port call")
+    detail = clause(detail, far & ~hole, f"more than {cfg.dark_call_region_km:g} km from every port of the "
+                                         "gazetteer: no dark port call checked")
     detail = detail.astype(object)
     return event_frame(
         "gap", len(a), event_id=event_ids("gap", fx.mmsi[a], t0, fx.track_no[a]), mmsi=fx.mmsi[a],

@@ -53,13 +53,12 @@ def declared(ix: VoyageIndex, gaz: Gazetteer, anch: np.ndarray, cfg: Config) -> 
     text = (pos["destination"].iloc[ix.row_last].to_numpy(dtype=object, na_value=None)
             if "destination" in pos else np.full(nv, None))
     read = reader_for(gaz, cfg).read_all(text)
-    names_port = read.names
-    names_dest, names_origin = names_port(ix.dest), names_port(ix.origin)
+    names_dest, names_origin = read.names(ix.dest), read.names(ix.origin)
     # An anchorage (a queue off a port) is where a ship waits, not the port it declares.
     out = {"dest_declared_mismatch": np.where(anch[ix.dest], np.nan, 1.0 - names_dest),
            "dest_declared_is_origin": names_origin}
     trip_end = trip_end_port(ix.origin, ix.dest, ix.vtid, anch)
-    names_end = names_port(trip_end)
+    names_end = read.names(trip_end)
     out.update(_trip_declared(trip_end, names_end, names_dest, names_origin, gaz))
     # What the text says: names the port reached (the destination, or the trip's end past
     # anchorages), names another known port, or unknown.
