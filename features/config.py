@@ -176,6 +176,89 @@ class Config:
     #: possible dark port calls.
     rendezvous_max_dark_h: float = 48.0
 
+    # --- identity (issue #23: ``darkvoyage identities``, identity events) ------------------
+    #: One hull under a new MMSI: the new identity must start within this long of the old
+    #: one's last fix. RadianceFleet pairs within 30 days; longer, the old MMSI is a lost
+    #: ship, not a renamed one.
+    identity_max_gap_h: float = 720.0
+    #: ... and be reachable from it at this speed (kn): the Caspian's river-sea cargo ships
+    #: cruise at 9-12 kn; RadianceFleet's 16 kn leaves room for a fast tanker, not for a jump.
+    identity_max_speed_kn: float = 16.0
+    #: The new identity may begin this long before the old one's last fix: a transponder
+    #: reprogrammed while the old one still sends, or two receivers' clocks.
+    identity_max_overlap_h: float = 0.5
+    #: Tracks that start within this long of the data's first fix (or end within it of the
+    #: last) were already there (or are still there): an edge of the data is no identity
+    #: change. Half a day: longer than a berth stay's silence is not; shorter cuts nothing.
+    identity_edge_h: float = 12.0
+    #: A switch at sea is space-time evidence: the new identity began inside the disk the old
+    #: one could have sailed at its usual speed since it went dark, and within this long (h),
+    #: where another ship's track would begin anywhere in the data's area at any time of its
+    #: span. The log of that ratio, (area / disk) x (span / this), at most
+    #: ``identity_w_space_max``, is added when both ends lie at sea; at a port many ships come
+    #: and go, so there only the static data (IMO, name, call sign) can tell. The cap equals
+    #: the prior: space and time alone make a link at most even odds against "a new ship"
+    #: (``possible``); a ``likely`` link needs static data that agrees.
+    identity_sea_gap_h: float = 48.0
+    #: Evidence weights (log-odds) of one pair, added to ``identity_prior``: the same valid
+    #: IMO; the name's similarity (rapidfuzz ratio, 0-100, mapped to -0.2..+1 around 70: a
+    #: sold ship is renamed, so a new name is weak evidence against); the same call sign
+    #: (different, as after a change of flag: minus ``identity_w_callsign_diff``); a different ship type
+    #: (first AIS digit); the space-time term above; the old MMSI heard again after the new
+    #: one began (two ships, or a number re-used). An IMO is evidence, not proof (scrapped
+    #: ships' IMOs are re-used), so two different valid IMOs block a pair and the same one does
+    #: not make it certain. The prior makes a pair with no evidence but reach weigh 0.05
+    #: against "a new ship", so a crowd of such pairs does not drown a real one.
+    identity_prior: float = -3.0
+    identity_w_imo: float = 4.0
+    identity_w_name: float = 2.5
+    identity_w_callsign: float = 1.5
+    identity_w_callsign_diff: float = 0.5
+    identity_w_type_diff: float = 2.0
+    identity_w_space_max: float = 3.0
+    identity_w_reappears: float = 3.0
+    #: Confidence of a link (the pair against every competitor and "a new ship", see
+    #: :mod:`features.identity.links`) from which it is ``likely``, and ``possible``; below,
+    #: no link is written.
+    identity_likely: float = 0.8
+    identity_possible: float = 0.3
+    #: ``shared_mmsi``: two tracks of one MMSI both reporting in at least this many of the
+    #: same clock hours: two hulls on one number. One hull's track split in two (a jump at a
+    #: departure, a drift) reports on one track at a time, the seam sharing an hour or two.
+    shared_mmsi_min_overlap_h: float = 3.0
+    #: ``spoofing`` (fixed position): the same reported position (within this many degrees,
+    #: ~1 m) for at least ``spoof_fixed_min_h`` while the reported speed is at least
+    #: ``spoof_fixed_min_sog_kn``: a ship that sails does not stand still. A ship at anchor
+    #: whose speed field is stale moves its GPS fix by metres, and is not flagged.
+    spoof_fixed_eps_deg: float = 1e-5
+    spoof_fixed_min_h: float = 3.0
+    spoof_fixed_min_sog_kn: float = 3.0
+    #: ``spoofing`` (circles): a track turning through at least this many degrees in all
+    #: (two full turns) on a radius of at most ``spoof_circle_max_km``, within
+    #: ``spoof_circle_window_h``: the circles that spoofed positions draw. A ship swinging at
+    #: anchor is slower; a turn in a manoeuvre is one turn.
+    spoof_circle_turn_deg: float = 720.0
+    spoof_circle_max_km: float = 5.0
+    spoof_circle_window_h: float = 6.0
+    #: Steps shorter than this (km) give no heading: GPS noise (~10 m) turns a slow ship's
+    #: short steps every which way.
+    spoof_circle_min_step_km: float = 0.05
+    #: ... at a mean speed of at least this (kn): trawls and purse-seine sets loop at 2-4 kn;
+    #: a spoofed circle is drawn at a sailing speed ...
+    spoof_circle_min_kn: float = 5.0
+    #: ... turning one way: the signed turn is at least this share of all turning (a fishing
+    #: or search pattern turns both ways) ...
+    spoof_circle_steady: float = 0.9
+    #: ... and round: the fixes' spread about their centre within this share of the radius
+    #: that the path length and angle give (a trawler's loops drift and wander; a drawn circle
+    #: does not).
+    spoof_circle_roundness: float = 0.25
+    #: ``spoofing`` (jumps that come back): at least this many fixes of one MMSI rejected as
+    #: implausible jumps within ``spoof_jump_window_h``, the track going on where it was:
+    #: a single bad fix is a receiver glitch, a series is a position being faked.
+    spoof_jump_min: int = 3
+    spoof_jump_window_h: float = 24.0
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["gap_bands_h"] = list(self.gap_bands_h)

@@ -2,7 +2,7 @@
 
 Every command, training, the service and the benchmarks reach the pipeline through an
 :class:`Engine`: ``tracks`` and ``features`` write the contract's outputs, ``events`` finds
-the event table (local engine only), ``score`` gives every voyage a model's risk and reasons. :class:`LocalEngine` runs it in this process,
+the event table and ``identities`` the identity links (local engine only), ``score`` gives every voyage a model's risk and reasons. :class:`LocalEngine` runs it in this process,
 vectorised over all vessels at once; the Spark engine (:mod:`features.spark`) runs the same
 per-vessel functions per MMSI bucket on a cluster and gives the same answers. Pick one with
 :func:`engine`.
@@ -53,6 +53,11 @@ class Engine(Protocol):
         """The event table (``Run.events``, contract columns) of the inputs: gaps, port
         visits, loitering, possible dark port calls, encounters, dark rendezvous."""
 
+    def identities(self, inputs: Inputs, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
+                   stage: Stage = no_stage) -> Run:
+        """The identity links (``Run.identities``, contract columns) of the inputs: one hull's
+        old -> new MMSI, with evidence, confidence, level and chain."""
+
     def score(self, inputs: Inputs, scorer: Scorer, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
               coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
         """Every voyage scored by ``scorer`` (``Run.voyages``) and the tracks without one."""
@@ -94,12 +99,22 @@ class LocalEngine:
 
     def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         from .events import EVENT_KINDS, detect_events
+        from .pipeline import jumps_of
         gaz = gaz or load_gazetteer()
         tr = self.tracked(inputs, gaz, cfg, stage)
         stage("events")
-        ev = detect_events(tr.positions, tr.visits, gaz, cfg, coverage)
+        ev = detect_events(tr.positions, tr.visits, gaz, cfg, coverage, jumps=jumps_of(tr))
         n = ev["kind"].value_counts()
         return Run(tr.counts, None, {f"events: {k}": int(n.get(k, 0)) for k in EVENT_KINDS}, tracks=tr, events=ev)
+
+    def identities(self, inputs, *, gaz=None, cfg=DEFAULT, stage=no_stage) -> Run:
+        from .identity import link_identities
+        tr = self.tracked(inputs, gaz or load_gazetteer(), cfg, stage)
+        stage("identity links")
+        links = link_identities(tr.positions, cfg)
+        n = links["level"].value_counts()
+        return Run(tr.counts, None, {"links: likely": int(n.get("likely", 0)), "links: possible": int(n.get("possible", 0)),
+                                     "chains": links["chain_id"].nunique()}, tracks=tr, identities=links)
 
     # The two halves of ``features``, for work that needs the tracks in between (training
     # builds one coverage grid from the tracks of several scenarios).

@@ -84,7 +84,8 @@ class Run:
     voyage table (``features``) or the scored one (``score``), always small enough for one
     machine; ``no_voyage``: tracks with nothing to score (``score``); ``tracks``: the local
     engine's tracked fixes (None on Spark, where they stay distributed); ``coverage``: the
-    grid the features used; ``events``: the event table (``events``)."""
+    grid the features used; ``events``: the event table (``events``); ``identities``: the
+    identity links (``identities``)."""
 
     counts: RowCounts
     out: str | None = None
@@ -94,6 +95,7 @@ class Run:
     tracks: TrackResult | None = None
     coverage: CoverageGrid | None = None
     events: pd.DataFrame | None = None
+    identities: pd.DataFrame | None = None
 
 
 def _t_us(frame: pd.DataFrame) -> np.ndarray:
@@ -289,6 +291,16 @@ def tracks_from_raw(raw: ReadResult, gaz: Gazetteer | None = None, cfg: Config =
         raise AssertionError(f"row accounting does not add up: {counts.to_dict()}")
     log.info("rows: %s", counts.to_dict())
     return TrackResult(acc, visits, rejected, static, counts)
+
+
+def jumps_of(tr: TrackResult) -> pd.DataFrame:
+    """The rows the tracker rejected as implausible jumps (mmsi, timestamp, lat, lon): the
+    spoofing typology of jumps that come back reads them."""
+    rej = tr.rejected
+    if not len(rej) or S.REASON_COL not in rej:
+        return pd.DataFrame({"mmsi": np.zeros(0, np.int64), "timestamp": utc_times(np.zeros(0, np.int64)),
+                             "lat": np.zeros(0), "lon": np.zeros(0)})
+    return rej.loc[rej[S.REASON_COL].astype("str") == S.JUMP, ["mmsi", "timestamp", "lat", "lon"]]
 
 
 def build_coverage(positions: pd.DataFrame, cfg: Config = DEFAULT) -> CoverageGrid:

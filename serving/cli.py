@@ -8,6 +8,7 @@ traceback; 1 on an internal error.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -141,8 +142,21 @@ from serving import cli_events, cli_training  # noqa: E402,F401 - they register 
 
 
 def main():  # pragma: no cover - console-script entry point
-    app()
+    """Run the command, then leave without C++ static destructors: once in ~500 runs under
+    load, a native library's worker thread still joinable at teardown aborted the process
+    ("terminate called without an active exception", exit -6) after the command had answered.
+    Python's own exit handlers (MLflow, Spark, logging) still run first."""
+    import atexit
+    code = 0
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main()

@@ -1,4 +1,5 @@
-"""``darkvoyage events`` and ``darkvoyage report`` (issue #14). Registered on the main app by
+"""``darkvoyage events``, ``darkvoyage report`` (issue #14) and ``darkvoyage identities``
+(issue #23). Registered on the main app by
 importing it from :mod:`serving.cli`; the conventions (one-line errors, exit 2, stages,
 row counts) are that module's."""
 
@@ -39,11 +40,36 @@ def _kind_counts(events) -> dict:
 
 
 @app.command()
+def identities(inputs: Inputs,
+               out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .parquet or .geojson.")],
+               gazetteer: GazOpt = None, set_: SetOpt = None, verbose: Verbose = False):
+    """Links one hull's identities across MMSIs (old -> new): where and when the new one
+    appeared, IMO / name / call sign agreement, competing candidates, a confidence, a level
+    (likely / possible) and a chain id across several changes."""
+    setup_logging(verbose)
+    with user_errors():
+        from features.engine import LocalEngine
+        from features.gazetteer import load_gazetteer
+        from features.io import check_output, write_rejected
+        from serving.event_export import EVENT_SUFFIXES, write_identities
+        check_output(out, EVENT_SUFFIXES, "identities output")
+        cfg = parse_settings(set_)
+        t0 = time.perf_counter()
+        with stages() as stage:
+            run = LocalEngine().identities(inputs, gaz=load_gazetteer(gazetteer), cfg=cfg, stage=stage)
+            stage("writing")
+            write_identities(run.identities, out, run.counts, {"config": cfg.to_dict()})
+            rej = write_rejected(run.tracks.rejected, out)
+        print_counts(run.counts, {**{k: f"{v:,}" for k, v in run.figures.items()},
+                                  "seconds": f"{time.perf_counter() - t0:.1f}", "written": f"{out}  (rejected rows: {rej})"})
+
+
+@app.command()
 def events(inputs: Inputs,
            out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .parquet or .geojson.")],
            gazetteer: GazOpt = None, coverage: CoverageOpt = None, set_: SetOpt = None, verbose: Verbose = False):
-    """One row per event: gaps, port visits, loitering, possible dark port calls, encounters and
-    dark rendezvous."""
+    """One row per event: gaps, port visits, loitering, possible dark port calls, encounters,
+    dark rendezvous, identity changes, shared MMSIs and spoofing."""
     setup_logging(verbose)
     with user_errors():
         from features.io import write_rejected

@@ -17,7 +17,7 @@ from features.pipeline import RowCounts
 EVENT_SUFFIXES = (".csv", ".parquet", ".geojson")
 #: Kinds drawn as a line from (lat, lon) to (end_lat, end_lon); two-vessel kinds pass through
 #: the meeting place, so the line links both vessels' tracks.
-LINE_KINDS = ("gap", "possible_dark_port_call", "encounter", "dark_rendezvous")
+LINE_KINDS = ("gap", "possible_dark_port_call", "encounter", "dark_rendezvous", "identity_change", "shared_mmsi")
 
 
 def check_events_output(path: Path) -> Path:
@@ -32,6 +32,9 @@ def _num(v):
     return v
 
 
+_POSITIONS = ("lat", "lon", "end_lat", "end_lon", "from_lat", "from_lon", "to_lat", "to_lon")
+
+
 def _record(row: dict) -> dict:
     """JSON-ready properties: times as ISO 8601 UTC, NaN/NA as null, floats rounded."""
     out = {}
@@ -39,7 +42,7 @@ def _record(row: dict) -> dict:
         if isinstance(v, pd.Timestamp):
             out[k] = v.strftime("%Y-%m-%dT%H:%M:%SZ")
         elif isinstance(v, float) and math.isfinite(v):
-            out[k] = round(v, 6 if k in ("lat", "lon", "end_lat", "end_lon") else 3)
+            out[k] = round(v, 6 if k in _POSITIONS else 3)
         else:
             out[k] = _num(v)
     return out
@@ -72,8 +75,32 @@ def write_events(events: pd.DataFrame, out: Path, counts: RowCounts | None = Non
     out = Path(out)
     if out.suffix.lower() != ".geojson":
         return write_table(events, out, counts, meta)
-    out.write_text(json.dumps(events_geojson(events), allow_nan=False))
+    return write_geojson(events_geojson(events), out, counts, meta)
+
+
+def write_geojson(collection: dict, out: Path, counts: RowCounts | None, meta: dict | None) -> Path:
+    """A FeatureCollection to ``out``, the row counts and settings to ``<out>.rows.json``."""
+    out.write_text(json.dumps(collection, allow_nan=False))
     side = {"darkvoyage.rows": counts.to_dict() if counts else None}
     side.update({f"darkvoyage.{k}": v for k, v in (meta or {}).items()})
     Path(str(out) + ".rows.json").write_text(json.dumps(side, indent=1, default=str))
     return out
+
+
+def identities_geojson(links: pd.DataFrame) -> dict:
+    """FeatureCollection, one LineString per identity link: where the old identity went dark
+    -> where the new one appeared."""
+    feats = []
+    for row in links.to_dict("records"):
+        props = _record(row)
+        coords = [[props["from_lon"], props["from_lat"]], [props["to_lon"], props["to_lat"]]]
+        feats.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords}, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def write_identities(links: pd.DataFrame, out: Path, counts: RowCounts | None = None, meta: dict | None = None) -> Path:
+    """Identity links to ``out`` by suffix (``.csv``, ``.parquet``, ``.geojson``)."""
+    out = Path(out)
+    if out.suffix.lower() != ".geojson":
+        return write_table(links, out, counts, meta)
+    return write_geojson(identities_geojson(links), out, counts, meta)

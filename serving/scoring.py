@@ -11,14 +11,16 @@ import pandas as pd
 
 from features.config import DEFAULT, Config
 from features.engine import Engine, LocalEngine, Scorer
+from features.identity import link_identities
 from features.no_voyage import tracks_without_voyage
 from features.pipeline import RowCounts, TrackResult
 from features.readers import ReadResult
 from features.sources import unparseable_frame
+from training.identity_ranking import with_identities
 from training.model import INSUFFICIENT, VoyageRiskModel, explain, reasons_line
 
 WATCHLIST_COLUMNS = ["rank", "mmsi", "track_id", "name", "flag", "risk", "level", "voyage_id", "voyage_start",
-                     "voyage_end", "origin_port", "destination_port", "reasons", "partial"]
+                     "voyage_end", "origin_port", "destination_port", "reasons", "partial", "identities"]
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Scored:
     no_voyage: pd.DataFrame | None = None  # tracks with no voyage to score (:func:`tracks_without_voyage`)
     counts: RowCounts | None = None
     events: pd.DataFrame | None = None  # encounters and rendezvous (watchlist --other-vessels)
+    identities: pd.DataFrame | None = None  # identity links (local engine; None on Spark)
 
 
 def partial_of(voyages: pd.DataFrame) -> np.ndarray:
@@ -95,7 +98,12 @@ def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s
     """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
     and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files."""
     run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage)
-    return Scored(run.voyages, run.tracks, model.gaz, run.no_voyage, run.counts)
+    voyages, links = run.voyages, None
+    if run.tracks is not None:  # identity links need every vessel's fixes: the local engine's
+        stage("identity links")
+        links = link_identities(run.tracks.positions, cfg)
+        voyages = with_identities(voyages, links, model.levels["high"])
+    return Scored(voyages, run.tracks, model.gaz, run.no_voyage, run.counts, identities=links)
 
 
 def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,
@@ -153,7 +161,9 @@ def watchlist(voyages: pd.DataFrame, top: int | None = None, no_voyage: pd.DataF
         "origin_port": best["origin_port"].to_numpy(dtype=object),
         "destination_port": best["destination_port"].to_numpy(dtype=object),
         "reasons": best["reasons_text"].to_numpy(dtype=object),
-        "partial": (best["partial"].to_numpy(dtype=object) if "partial" in best else partial_of(best))})
+        "partial": (best["partial"].to_numpy(dtype=object) if "partial" in best else partial_of(best)),
+        "identities": (best["identities"].fillna("").to_numpy(dtype=object) if "identities" in best
+                       else np.full(len(best), "", dtype=object))})
     parts = [scored]
     if no_voyage is not None and len(no_voyage):
         nv = no_voyage.sort_values("track_id", kind="stable")
@@ -165,7 +175,7 @@ def watchlist(voyages: pd.DataFrame, top: int | None = None, no_voyage: pd.DataF
             "voyage_id": none, "voyage_start": pd.Series(pd.NaT, index=range(len(nv)), dtype="datetime64[us, UTC]"),
             "voyage_end": pd.Series(pd.NaT, index=range(len(nv)), dtype="datetime64[us, UTC]"), "origin_port": none,
             "destination_port": none, "reasons": nv["reasons_text"].to_numpy(dtype=object),
-            "partial": np.full(len(nv), "", dtype=object)}))
+            "partial": np.full(len(nv), "", dtype=object), "identities": np.full(len(nv), "", dtype=object)}))
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 and len(scored) else parts[-1].reset_index(drop=True)
     if top:
         out = out.head(top)

@@ -54,7 +54,7 @@ VOYAGES_FILE = "voyages.parquet"
 #: in the store under its own key).
 _NOT_SIMULATOR = {"__init__.py", "train.py", "registry.py", "evaluation.py", "reference.py", "scenarios.py", "gate.py",
                   "run_log.py", "tracking.py", "audit.py",
-                  "labels.py", "model.py"}
+                  "labels.py", "model.py", "identity_ranking.py"}
 #: Columns of the MLflow dataset record (schema and profile); the digest covers every column.
 _IDENTITY = ["voyage_id", "vessel_group", "mmsi", "start", "end", "y", "behaviour"]
 

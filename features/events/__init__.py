@@ -1,5 +1,7 @@
 """Events an analyst can count and map (issue #14): gaps, port visits, loitering, possible dark
-port calls, encounters and dark rendezvous, as one table with the contract's event columns.
+port calls, encounters and dark rendezvous, and the identity kinds (issue #23: identity
+changes, shared MMSIs, spoofing; found by :mod:`features.identity`), as one table with the
+contract's event columns.
 
 One public function, :func:`detect_events`, pure over frames: it takes what
 :func:`features.pipeline.run_tracks` returns (``TrackResult.positions`` and ``.visits``), the
@@ -36,7 +38,8 @@ log = logging.getLogger(__name__)
 
 
 def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT,
-                  coverage: CoverageGrid | None = None, kinds: tuple[str, ...] = EVENT_KINDS) -> pd.DataFrame:
+                  coverage: CoverageGrid | None = None, kinds: tuple[str, ...] = EVENT_KINDS,
+                  jumps: pd.DataFrame | None = None) -> pd.DataFrame:
     """All events of the tracked fixes.
 
     ``positions``: accepted fixes sorted by (mmsi, track_no, timestamp) with the tracking
@@ -46,7 +49,9 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
     (UTC), hours, lat, lon, end_lat, end_lon (deg), port_id, km_to_port (km),
     implied_speed_kn (kn), coverage_share (0-1), neighbours_reporting (vessels/h),
     identity_changed, detail), one row per event. ``kinds``: only these (the watchlist asks for
-    the two-vessel kinds alone, which skip the gaps' reception context).
+    the two-vessel kinds alone, which skip the gaps' reception context). ``jumps``: the rows
+    the tracker rejected as implausible jumps (mmsi, timestamp, lat, lon), for the spoofing
+    typology of jumps that come back.
     """
     unknown = set(kinds) - set(EVENT_KINDS)
     if unknown:
@@ -63,6 +68,17 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
         "encounter": lambda: encounter_events(fx, gaz, cfg),
         "dark_rendezvous": lambda: rendezvous_events(fx, g, gaz, cfg),
     }
+    identity: dict[str, pd.DataFrame] = {}
+
+    def of_identity(kind: str) -> pd.DataFrame:
+        if not identity:  # the three identity kinds are found together, once
+            from ..identity import events_of_fixes  # identity builds on this package's frame
+            ev = events_of_fixes(fx, gaz, cfg, jumps)
+            identity.update({k: ev[ev["kind"] == k] for k in ("identity_change", "shared_mmsi", "spoofing")})
+        return identity[kind]
+
+    for k in ("identity_change", "shared_mmsi", "spoofing"):
+        detectors[k] = lambda k=k: of_identity(k)
     parts = [detectors[k]() for k in EVENT_KINDS if k in kinds]
     for p in parts:
         if len(p):

@@ -23,10 +23,12 @@ EVENT_COLUMNS = ("event_id", "kind", "mmsi", "track_id", "partner_mmsi", "start"
                  "end_lat", "end_lon", "port_id", "km_to_port", "implied_speed_kn", "coverage_share",
                  "neighbours_reporting", "identity_changed", "detail")
 #: Event kinds, in the order the table is sorted by.
-EVENT_KINDS = ("gap", "port_visit", "loitering", "possible_dark_port_call", "encounter", "dark_rendezvous")
+EVENT_KINDS = ("gap", "port_visit", "loitering", "possible_dark_port_call", "encounter", "dark_rendezvous",
+               "identity_change", "shared_mmsi", "spoofing")
 #: Short event-id prefix per kind.
 ID_PREFIX = {"gap": "gap", "port_visit": "visit", "loitering": "loiter", "possible_dark_port_call": "dcall",
-             "encounter": "enc", "dark_rendezvous": "rdv"}
+             "encounter": "enc", "dark_rendezvous": "rdv", "identity_change": "idchg", "shared_mmsi": "shared",
+             "spoofing": "spoof"}
 _FLOATS = ("hours", "lat", "lon", "end_lat", "end_lon", "km_to_port", "implied_speed_kn", "coverage_share",
            "neighbours_reporting")
 _US_PER_H = 3_600_000_000
@@ -89,7 +91,8 @@ def fixes_of(pos: pd.DataFrame, cfg: Config) -> Fixes:
         speed[miss] = np.where(tid[miss] == tid[miss - 1], step[miss - 1] / dt_h / KM_PER_NM, np.nan)
     n_tracks = int(tid[-1]) + 1 if n else 0
     usual = _usual_speed_kn(tid, t_us, sog, step, n_tracks, cfg) if n else np.zeros(0)
-    ident = {c: pos[c].to_numpy(dtype=object, na_value=None) for c in ("name", "callsign", "imo") if c in pos}
+    ident = {c: pos[c].to_numpy(dtype=object, na_value=None) for c in ("name", "callsign", "imo", "ship_type")
+             if c in pos}
     return Fixes(mmsi, track_no, tid, t_us, lat, lon, speed, pos["near_port"].to_numpy(np.int64),
                  pos["visit"].to_numpy(np.int64), usual, ident, step)
 
@@ -100,6 +103,18 @@ def _usual_speed_kn(tid, t_us, sog, step_km, n_tracks: int, cfg: Config) -> np.n
     with np.errstate(invalid="ignore", divide="ignore"):
         step_kn = step_km / dt * (3600.0 / KM_PER_NM)
     return usual_speed_kn_of(tid, sog, dt, step_kn, tid[1:] == tid[:-1], n_tracks, cfg)
+
+
+def norm_text(a: np.ndarray) -> np.ndarray:
+    """Upper-case text with spaces and punctuation dropped; '' for missing, '0' or 'None'. A
+    number read as a float from one file and as text from another (IMO 9472012.0) is one.
+
+    >>> norm_text(np.array(["Kaspiy-12", None, "9472012.0", "0"], dtype=object)).tolist()
+    ['KASPIY12', '', '9472012', '']
+    """
+    s = pd.Series(a, dtype="str").str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    s = s.str.upper().str.replace(r"[^A-Z0-9]", "", regex=True).fillna("")
+    return s.where(~s.isin(["0", "NONE", "NAN"]), "").to_numpy(dtype=object)
 
 
 def event_ids(kind: str, mmsi, start_us, suffix=None) -> np.ndarray:

@@ -13,7 +13,7 @@ from ..config import Config
 from ..coverage import CoverageGrid, cell_day_coverage, neighbours_during_gaps
 from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM, haversine_km
-from .frame import Fixes, clause, event_frame, event_ids, fmt, hours_between
+from .frame import Fixes, clause, event_frame, event_ids, fmt, hours_between, norm_text
 
 
 @dataclass
@@ -36,14 +36,6 @@ class Gaps:
         return ~self.identity_changed
 
 
-def _norm_text(a: np.ndarray) -> np.ndarray:
-    """Upper-case text with spaces and punctuation dropped; '' for missing, '0' or 'None'. A
-    number read as a float from one file and as text from another (IMO 9472012.0) is one."""
-    s = pd.Series(a, dtype="str").str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    s = s.str.upper().str.replace(r"[^A-Z0-9]", "", regex=True).fillna("")
-    return s.where(~s.isin(["0", "NONE", "NAN"]), "").to_numpy(dtype=object)
-
-
 def identity_changed(fx: Fixes, before: np.ndarray) -> np.ndarray:
     """Per gap (fix ``before`` -> ``before + 1``): a name, call sign or IMO known at both ends
     and different. One MMSI, two ships: the second ship did not "reappear" from the dark."""
@@ -51,8 +43,8 @@ def identity_changed(fx: Fixes, before: np.ndarray) -> np.ndarray:
     for col in ("name", "callsign", "imo"):
         if col not in fx.identity or not len(before):
             continue
-        a = _norm_text(fx.identity[col][before])
-        b = _norm_text(fx.identity[col][before + 1])
+        a = norm_text(fx.identity[col][before])
+        b = norm_text(fx.identity[col][before + 1])
         out |= (a != "") & (b != "") & (a != b)
     return out
 

@@ -128,7 +128,7 @@ def test_sanctions_matching(env, tmp_path):
     out = tmp_path / "wl.csv"
     res = run(e, "watchlist", month["positions"], "--out", out, "--sanctions", sanc)
     assert res.returncode == 0, res.stderr
-    wl = pd.read_csv(out, dtype={"mmsi": str}).fillna("")
+    wl = pd.read_csv(out, dtype={"mmsi": str, "identities": str}).fillna("")
     by = dict(zip(wl["mmsi"], wl["sanctions_match"]))
     assert by[a["mmsi"]] == f"IMO {a['imo']}"
     assert by[b["mmsi"]] == f"MMSI {b['mmsi']}"

@@ -1,0 +1,75 @@
+"""Identity evidence on the watchlist (issue #23, item 3): the model stays single-track, a
+likely link at sea raises the two voyages it touches to ``high`` and says why, a sale in port
+does not, and ``identities`` names the earlier MMSIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from serving.cli import app
+from training.identity_ranking import touched, with_identities
+
+GOLDEN_MODEL = Path(__file__).resolve().parent.parent / "golden" / "model"
+T = pd.Timestamp("2024-03-01T00:00:00Z")
+H = pd.Timedelta(hours=1)
+
+
+def voyages() -> pd.DataFrame:
+    """Two voyages of the old track, one of the new, one of a bystander; all low risk."""
+    return pd.DataFrame({
+        "mmsi": [1, 1, 2, 3], "track_id": ["1-0", "1-0", "2-0", "3-0"], "voyage_id": ["a", "b", "c", "d"],
+        "start": [T, T + 10 * H, T + 30 * H, T], "risk": [0.1, 0.05, 0.02, 0.3], "level": ["low"] * 4,
+        "reasons_text": ["x", "", "y", "z"], "reasons": [[], [], [], []]})
+
+
+def links(level: str, at_sea: bool) -> pd.DataFrame:
+    return pd.DataFrame({"from_mmsi": [1], "to_mmsi": [2], "from_track_id": ["1-0"], "to_track_id": ["2-0"],
+                         "level": [level], "at_sea": [at_sea], "chain_id": ["1-0"], "from_end": [T + 20 * H],
+                         "evidence": ["appeared 12 km from where 1 went dark 9.0 h earlier, at sea; same IMO 9074729"]})
+
+
+def test_the_old_identitys_last_voyage_and_the_new_ones_first_are_touched():
+    t = touched(voyages(), links("likely", True))
+    assert sorted(zip(t["row"], t["side"])) == [(1, "old"), (2, "new")]
+
+
+def test_a_likely_switch_at_sea_raises_both_voyages_to_high_and_says_why():
+    out = with_identities(voyages(), links("likely", True), high=0.5)
+    assert list(out["risk"]) == [0.1, 0.5, 0.5, 0.3] and list(out["level"]) == ["low", "high", "high", "low"]
+    assert out["reasons_text"].iloc[1].startswith("identity change (likely): went dark and came back as 2: appeared 12 km")
+    assert out["reasons_text"].iloc[2].startswith("identity change (likely): came back from 1:")
+    assert out["reasons_text"].iloc[2].endswith("; y") and out["reasons"].iloc[2][0]["feature"] == "identity_change"
+    assert list(out["identities"]) == ["", "", "1", ""]
+
+
+@pytest.mark.parametrize("level, at_sea", [("likely", False), ("possible", True)], ids=["sale in port", "possible"])
+def test_a_link_in_port_or_a_possible_one_explains_but_raises_nothing(level, at_sea):
+    out = with_identities(voyages(), links(level, at_sea), high=0.5)
+    assert list(out["risk"]) == [0.1, 0.05, 0.02, 0.3]
+    assert out["reasons_text"].iloc[2].startswith(f"identity change ({level})")
+    assert list(out["identities"]) == (["", "", "1", ""] if level == "likely" else [""] * 4)
+
+
+def test_watchlist_of_a_month_lists_new_identities_with_their_earlier_mmsi(tmp_path):
+    from training.simulator import SimConfig, simulate, write_scenario
+    sc = simulate(SimConfig(vessels=300, days=20, seed=7))
+    paths = write_scenario(sc, tmp_path / "month")
+    out = tmp_path / "wl.csv"
+    res = CliRunner().invoke(app, ["watchlist", paths["positions"], "--out", str(out), "--model", str(GOLDEN_MODEL)])
+    assert res.exit_code == 0, res.output
+    wl = pd.read_csv(out, dtype={"identities": str}, keep_default_na=False)
+    v = sc.vessels
+    changed = v[v["new_mmsi"].astype(str).str.fullmatch(r"\d+")]
+    rows = wl.set_index("mmsi")
+    heard = [(int(a), int(b)) for a, b in zip(changed["mmsi"], changed["new_mmsi"]) if int(b) in rows.index]
+    assert len(heard) >= 2
+    for old, new in heard:
+        assert rows.at[new, "identities"] == str(old) and rows.at[new, "level"] == "high"
+        assert "identity change (likely): came back from" in rows.at[new, "reasons"]
+    others = wl[~wl["mmsi"].isin([b for _, b in heard])]
+    assert (others["identities"] == "").all() and np.isfinite(wl["risk"].dropna()).all()
