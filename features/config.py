@@ -243,8 +243,9 @@ class Config:
     #: Steps shorter than this (km) give no heading: GPS noise (~10 m) turns a slow ship's
     #: short steps every which way.
     spoof_circle_min_step_km: float = 0.05
-    #: ... at a mean speed of at least this (kn): trawls and purse-seine sets loop at 2-4 kn;
-    #: a spoofed circle is drawn at a sailing speed ...
+    #: ... at a mean reported speed of at least this (kn): trawls and purse-seine sets loop at
+    #: 2-4 kn, a ship at rest whose GPS noise draws loops reports ~0; a spoofed circle is sent
+    #: at a sailing speed ...
     spoof_circle_min_kn: float = 5.0
     #: ... turning one way: the signed turn is at least this share of all turning (a fishing
     #: or search pattern turns both ways) ...

@@ -5,8 +5,10 @@ is a ``spoof_*`` field of :class:`~features.config.Config`.
 - ``fixed position``: the same position to the metre for hours while the speed says sailing
   (a transmitter fed a fixed position). Its look-alike, a ship at anchor whose speed field
   is stale, moves its fix by metres and does not fire.
-- ``circles``: two full turns or more within hours at a few knots and a tight radius (the
-  circles spoofed positions draw). A manoeuvre turns once; a ship swinging at anchor is slow.
+- ``circles``: two full turns or more within hours, one way, round, on a tight radius, while
+  the reported speed says sailing (the circles spoofed positions draw). A manoeuvre turns
+  once; a ship swinging at anchor, or one at rest whose GPS noise draws loops, reports no
+  speed.
 - ``jumps that come back``: several fixes rejected as implausible jumps within a day, the
   track going on where it was (the tracker keeps the ship's own track). A single jump is a
   receiver glitch.
@@ -21,9 +23,8 @@ import pandas as pd
 from ..config import Config
 from ..events.frame import Fixes, event_frame, event_ids, fmt
 from ..flags import MID_TO_FLAG
-from ..geo import angle_diff_deg, bearing_deg, haversine_km
+from ..geo import angle_diff_deg, haversine_km
 from ..tracks import epoch_us
-from ..geo import KM_PER_NM
 
 
 def _spans(mask: np.ndarray, link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +90,7 @@ def _blocks(tid: np.ndarray, rows: int = _BLOCK_ROWS) -> list[tuple[int, int]]:
 
 def circles(fx: Fixes, cfg: Config, jumps=None) -> pd.DataFrame:
     """Windows of ``spoof_circle_window_h`` whose signed turning reaches
-    ``spoof_circle_turn_deg`` at a mean speed of ``spoof_circle_min_kn`` or more, on a radius
+    ``spoof_circle_turn_deg`` at a mean reported speed of ``spoof_circle_min_kn`` or more, on a radius
     (path length / angle turned) of at most ``spoof_circle_max_km``, turning one way
     (``spoof_circle_steady``) and round (``spoof_circle_roundness``). Overlapping windows of
     one track are one event. Computed in blocks of whole tracks."""
@@ -105,33 +106,44 @@ def circles(fx: Fixes, cfg: Config, jumps=None) -> pd.DataFrame:
 
 def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     """(start, end, turns, radius km) of the circling episodes of rows ``lo..hi-1`` (whole
-    tracks), as row numbers of ``fx``."""
+    tracks), as row numbers of ``fx``. The cheap tests (turning, speed, steadiness) run on
+    every fix; radius and roundness only on the fixes that pass them."""
     n = hi - lo
+    none = (np.zeros(0, np.int64),) * 2 + (np.zeros(0),) * 2
     lat, lon, t_us, tid = fx.lat[lo:hi], fx.lon[lo:hi], fx.t_us[lo:hi], fx.tid[lo:hi]
     step = fx.step_km[lo:hi - 1]
     same = tid[1:] == tid[:-1]
-    head = bearing_deg(lat[:-1], lon[:-1], lat[1:], lon[1:])
+    # Headings on a local plane (steps are short): one arctan2, where the great-circle
+    # bearing costs four trigonometric passes.
+    head = np.degrees(np.arctan2((lon[1:] - lon[:-1]) * np.cos(np.radians(lat[1:])), lat[1:] - lat[:-1]))
     good = same & (step >= cfg.spoof_circle_min_step_km)
     turn = np.zeros(n)
     turn[1:-1] = np.where(good[1:] & good[:-1], angle_diff_deg(head[1:], head[:-1]), 0.0)
     cum_turn = np.cumsum(turn)
     cum_abs = np.cumsum(np.abs(turn))
-    cum_km = np.r_[0.0, np.cumsum(np.where(same, step, 0.0))]
-    # Per fix k, the first fix j of its track within the window: one search keyed by (track, s).
+    # Per fix k, the first fix j of its track within the window: one search keyed by (track,
+    # s), never before the track's first fix.
     t_s = (t_us - t_us.min()) // 1_000_000
     key = (tid - tid[0]) * (int(t_s.max()) + 1) + t_s
     j = np.searchsorted(key, key - int(cfg.spoof_circle_window_h * 3600))
-    # ... never before the track's first fix (a window reaching back past it would land in the
-    # previous track's keys).
     np.maximum(j, np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(n), 0)), out=j)
     turned = np.abs(cum_turn - cum_turn[j])
-    km = cum_km - cum_km[j]
-    radius = km / np.maximum(np.radians(turned), 1e-9)
     hit = turned >= cfg.spoof_circle_turn_deg
-    hit &= km / np.maximum((t_us - t_us[j]) / 3.6e9, 1e-9) / KM_PER_NM >= cfg.spoof_circle_min_kn
-    hit &= radius <= cfg.spoof_circle_max_km
-    hit &= turned / np.maximum(cum_abs - cum_abs[j], 1e-9) >= cfg.spoof_circle_steady
-    hit &= np.abs(_window_spread_km(lat, lon, j) / np.maximum(radius, 1e-9) - 1.0) <= cfg.spoof_circle_roundness
+    hit &= turned >= cfg.spoof_circle_steady * (cum_abs - cum_abs[j])
+    # The reported speed (a spoofed circle is sent at a sailing speed; GPS jitter of a ship at
+    # rest draws tight loops on a path that is long only because of the noise).
+    sog = np.r_[0.0, np.cumsum(np.nan_to_num(fx.speed_kn[lo:hi]))]
+    k = np.arange(n)
+    hit &= (sog[k + 1] - sog[j]) / (k - j + 1) >= cfg.spoof_circle_min_kn
+    if not hit.any():
+        return none
+    cand = np.flatnonzero(hit)
+    cum_km = np.r_[0.0, np.cumsum(np.where(same, step, 0.0))]
+    radius = np.full(n, np.inf)
+    radius[cand] = (cum_km[cand] - cum_km[j[cand]]) / np.radians(turned[cand])
+    spread = _window_spread_km(lat, lon, j, cand)
+    hit[cand] &= (radius[cand] <= cfg.spoof_circle_max_km) & (
+        np.abs(spread / np.maximum(radius[cand], 1e-9) - 1.0) <= cfg.spoof_circle_roundness)
     a, b = _spans(hit, same)
     start = j[a]
     # Windows of one track that overlap are one episode: a new one begins only past the
@@ -142,16 +154,17 @@ def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     return start + lo, b + lo, np.abs(cum_turn[b] - cum_turn[start]) / 360.0, radius[b]
 
 
-def _window_spread_km(lat: np.ndarray, lon: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Per fix k: the root-mean-square distance (km) of fixes j[k]..k from their centroid, from
-    running sums on a local plane (a window spans a few km, where the plane is exact enough).
-    On a circle it is the radius; a wandering or drifting path spreads wider or narrower."""
+def _window_spread_km(lat: np.ndarray, lon: np.ndarray, j: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per fix k of ``rows``: the root-mean-square distance (km) of fixes j[k]..k from their
+    centroid, from running sums on a local plane (a window spans a few km, where the plane is
+    exact enough). On a circle it is the radius; a wandering or drifting path spreads wider or
+    narrower."""
     y = lat * 110.574
     x = lon * 111.320 * np.cos(np.radians(lat))
-    n = np.arange(1, len(lat) + 1)
-    cnt = (n - j).astype(float)  # fixes j..k
+    jj = j[rows]
+    cnt = (rows + 1 - jj).astype(float)  # fixes j..k
     sums = [np.r_[0.0, np.cumsum(v)] for v in (x, y, x * x, y * y)]
-    mx, my, mxx, myy = ((c[n] - c[j]) / cnt for c in sums)
+    mx, my, mxx, myy = ((c[rows + 1] - c[jj]) / cnt for c in sums)
     return np.sqrt(np.maximum(mxx - mx * mx + myy - my * my, 0.0))
 
 
