@@ -90,7 +90,8 @@ def _blocks(tid: np.ndarray, rows: int = _BLOCK_ROWS) -> list[tuple[int, int]]:
 
 def circles(fx: Fixes, cfg: Config, jumps=None) -> pd.DataFrame:
     """Windows of ``spoof_circle_window_h`` whose signed turning reaches
-    ``spoof_circle_turn_deg`` at a mean reported speed of ``spoof_circle_min_kn`` or more, on a radius
+    ``spoof_circle_turn_deg``, heard without a gap (``gap_hours``), at a mean reported speed
+    of ``spoof_circle_min_kn`` or more, on a radius
     (path length / angle turned) of at most ``spoof_circle_max_km``, turning one way
     (``spoof_circle_steady``) and round (``spoof_circle_roundness``). Overlapping windows of
     one track are one event. Computed in blocks of whole tracks."""
@@ -135,6 +136,9 @@ def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     sog = np.r_[0.0, np.cumsum(np.nan_to_num(fx.speed_kn[lo:hi]))]
     k = np.arange(n)
     hit &= (sog[k + 1] - sog[j]) / (k - j + 1) >= cfg.spoof_circle_min_kn
+    # Heard all along: a few fixes either side of a gap draw no circle.
+    gaps = np.r_[0, np.cumsum(np.diff(t_us) > cfg.gap_hours * 3.6e9)]
+    hit &= gaps == gaps[j]
     if not hit.any():
         return none
     cand = np.flatnonzero(hit)
