@@ -78,12 +78,13 @@ def _chains(a: np.ndarray, b: np.ndarray, n_tracks: int) -> np.ndarray:
     [0, 0, 5]
     """
     root = np.arange(n_tracks)
-    while True:
+    for _ in range(len(a) + 1):  # links follow time (candidate_pairs), so chains end
         new = root.copy()
         new[b] = root[a]
         if np.array_equal(new, root):
-            return root[a]
+            break
         root = new
+    return root[a]
 
 
 def _frame(e, p, conf, comp, keep, cfg: Config) -> pd.DataFrame:

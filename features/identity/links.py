@@ -76,6 +76,8 @@ def candidate_pairs(e: TrackEnds, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
         # A new identity is new: its MMSI is first heard no earlier than the old one's end
         # (a later track of a known MMSI is that ship's, after a split or a gap).
         keep = (e.mmsi[a] != e.mmsi[b]) & (e.mmsi_first_us[b] >= e.t1_us[a] - overlap)
+        # B begins and ends after A does: links follow time, so no chain can loop.
+        keep &= (e.t0_us[b] > e.t0_us[a]) & (e.t1_us[b] > e.t1_us[a])
         a, b = a[keep], b[keep]
         gap_h = np.maximum((e.t0_us[b] - e.t1_us[a]) / 3.6e9, cfg.min_step_s / 3600.0)
         km = haversine_km(e.lat1[a], e.lon1[a], e.lat0[b], e.lon0[b])

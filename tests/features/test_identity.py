@@ -115,6 +115,15 @@ def test_chains_follow_several_changes(tmp_path, gaz):
     assert earlier_mmsis(lk) == {NEW: [OLD], THIRD: [OLD, NEW]}
 
 
+def test_two_short_tracks_reporting_at_once_never_link_both_ways(tmp_path, gaz):
+    """Each could have "continued" the other within the allowed overlap: links follow time, so
+    at most one way (here none: neither begins and ends after the other), and chains end."""
+    a = stay(OLD, T0 + 20 * H, 42.0, 50.5, 0.3, every_min=1)
+    b = stay(NEW, T0 + 20.1 * H, 42.001, 50.5, 0.15, every_min=1)
+    lk = links_of([window(), static(a, "A", IMO), static(b, "A", IMO)], tmp_path, gaz)
+    assert lk.empty
+
+
 def test_identity_change_events_and_contract_columns(tmp_path, gaz):
     tr = tracked(switch_at_sea(), tmp_path, gaz)
     ev = detect_events(tr.positions, tr.visits, gaz, jumps=jumps_of(tr))
