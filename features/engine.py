@@ -60,7 +60,8 @@ class Engine(Protocol):
 
     def score(self, inputs: Inputs, scorer: Scorer, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
               coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
-        """Every voyage scored by ``scorer`` (``Run.voyages``) and the tracks without one."""
+        """Every voyage scored by ``scorer`` (``Run.voyages``), the tracks without one and the
+        identity links (``Run.identities``)."""
 
 
 class LocalEngine:
@@ -157,8 +158,10 @@ class LocalEngine:
         stage("scoring")
         voyages = scorer(voyages if voyages.index.equals(pd.RangeIndex(len(voyages))) else voyages.reset_index(drop=True))
         nv = tracks_without_voyage(tr.positions, voyages, gaz)
+        stage("identity links")
+        from .identity import link_identities
         return Run(tr.counts, None, {"voyages scored": len(voyages)}, voyages=voyages, no_voyage=nv, tracks=tr,
-                   coverage=coverage)
+                   coverage=coverage, identities=link_identities(tr.positions, cfg))
 
 
 ENGINES = ("local", "spark")

@@ -11,7 +11,6 @@ import pandas as pd
 
 from features.config import DEFAULT, Config
 from features.engine import Engine, LocalEngine, Scorer
-from features.identity import link_identities
 from features.no_voyage import tracks_without_voyage
 from features.pipeline import RowCounts, TrackResult
 from features.readers import ReadResult
@@ -31,7 +30,7 @@ class Scored:
     no_voyage: pd.DataFrame | None = None  # tracks with no voyage to score (:func:`tracks_without_voyage`)
     counts: RowCounts | None = None
     events: pd.DataFrame | None = None  # encounters and rendezvous (watchlist --other-vessels)
-    identities: pd.DataFrame | None = None  # identity links (local engine; None on Spark)
+    identities: pd.DataFrame | None = None  # identity links (training.identity_ranking applied them)
 
 
 def partial_of(voyages: pd.DataFrame) -> np.ndarray:
@@ -98,12 +97,8 @@ def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s
     """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
     and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files."""
     run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage)
-    voyages, links = run.voyages, None
-    if run.tracks is not None:  # identity links need every vessel's fixes: the local engine's
-        stage("identity links")
-        links = link_identities(run.tracks.positions, cfg)
-        voyages = with_identities(voyages, links, model.levels["high"])
-    return Scored(voyages, run.tracks, model.gaz, run.no_voyage, run.counts, identities=links)
+    voyages = with_identities(run.voyages, run.identities, model.levels["high"])
+    return Scored(voyages, run.tracks, model.gaz, run.no_voyage, run.counts, identities=run.identities)
 
 
 def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,

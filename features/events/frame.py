@@ -29,6 +29,9 @@ EVENT_KINDS = ("gap", "port_visit", "loitering", "possible_dark_port_call", "enc
 ID_PREFIX = {"gap": "gap", "port_visit": "visit", "loitering": "loiter", "possible_dark_port_call": "dcall",
              "encounter": "enc", "dark_rendezvous": "rdv", "identity_change": "idchg", "shared_mmsi": "shared",
              "spoofing": "spoof"}
+#: Columns of ``TrackResult.positions`` that :func:`fixes_of` reads (those present).
+FIXES_INPUTS = ("mmsi", "track_no", "timestamp", "lat", "lon", "sog", "step_km", "near_port", "visit", "name",
+                "callsign", "imo", "ship_type")
 _FLOATS = ("hours", "lat", "lon", "end_lat", "end_lon", "km_to_port", "implied_speed_kn", "coverage_share",
            "neighbours_reporting")
 _US_PER_H = 3_600_000_000

@@ -26,7 +26,8 @@ from .links import Pairs, candidate_pairs, confidence, score_pairs
 from .shared import shared_mmsi_events
 from .spoofing import spoofing_events
 
-__all__ = ["LINK_COLUMNS", "link_identities", "identity_events", "events_of_fixes", "earlier_mmsis", "links_of_fixes"]
+__all__ = ["LINK_COLUMNS", "link_identities", "identity_events", "events_of_fixes", "earlier_mmsis", "links_of_fixes",
+           "links_of_ends"]
 
 #: The contract's identity link columns, then the positions of both ends and the evidence
 #: counts an analyst filters on.
@@ -47,11 +48,16 @@ def link_identities(positions: pd.DataFrame, cfg: Config = DEFAULT) -> pd.DataFr
 def links_of_fixes(fx: Fixes, cfg: Config) -> tuple[pd.DataFrame, TrackEnds]:
     """(links, track ends) of a :class:`Fixes`."""
     e = track_ends(fx)
+    return links_of_ends(e, cfg), e
+
+
+def links_of_ends(e: TrackEnds, cfg: Config = DEFAULT) -> pd.DataFrame:
+    """The links of :class:`TrackEnds` (what a distributed engine gathers per MMSI bucket)."""
     a, b = candidate_pairs(e, cfg)
     p = score_pairs(e, a, b, cfg)
     conf, comp = confidence(p)
     keep = _mutual_best(p, conf, cfg)
-    return _frame(e, p, conf, comp, keep, cfg), e
+    return _frame(e, p, conf, comp, keep, cfg)
 
 
 def _mutual_best(p: Pairs, conf: np.ndarray, cfg: Config) -> np.ndarray:
@@ -88,7 +94,7 @@ def _chains(a: np.ndarray, b: np.ndarray, n_tracks: int) -> np.ndarray:
 
 
 def _frame(e, p, conf, comp, keep, cfg: Config) -> pd.DataFrame:
-    if e is None or not len(keep):
+    if e is None or keep is None or not len(keep):
         return _typed({c: [] for c in LINK_COLUMNS})
     a, b, c = p.a[keep], p.b[keep], conf[keep]
     root = _chains(a, b, e.n)

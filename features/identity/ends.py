@@ -10,12 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..events.frame import Fixes, norm_text
 from ..tracks import group_starts
 
 #: Static columns compared across a link, as in :class:`~features.events.frame.Fixes.identity`.
 STATIC = ("imo", "name", "callsign", "ship_type")
+
+
+#: One row per track as :func:`ends_frame` tables it (a distributed engine computes it per
+#: MMSI bucket and gathers the small table): name -> Spark SQL type.
+ENDS_TYPES = {"mmsi": "long", "track_id": "string", "t0_us": "long", "t1_us": "long", "lat0": "double",
+              "lon0": "double", "lat1": "double", "lon1": "double", "port0": "boolean", "port1": "boolean",
+              "usual_kn": "double", "mmsi_last_us": "long", "mmsi_first_us": "long",
+              **{f"{c}{k}": "string" for c in STATIC for k in (0, 1)}}
 
 
 @dataclass
@@ -28,8 +37,8 @@ class TrackEnds:
 
     mmsi: np.ndarray
     track_id: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
+    first: np.ndarray | None   # rows into the Fixes (None when rebuilt from a table)
+    last: np.ndarray | None
     t0_us: np.ndarray
     t1_us: np.ndarray
     lat0: np.ndarray
@@ -47,6 +56,30 @@ class TrackEnds:
     @property
     def n(self) -> int:
         return len(self.mmsi)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame) -> TrackEnds:
+        """From :func:`ends_frame`'s table, whatever its row order (sorted here by MMSI and
+        track number, the order of the tracked fixes)."""
+        no = df["track_id"].astype(str).str.rsplit("-", n=1).str[1].astype(np.int64).to_numpy()
+        df = df.iloc[np.lexsort((no, df["mmsi"].to_numpy(np.int64)))]
+        col = {c: df[c].to_numpy() for c in df.columns}
+        text = {c: pd.Series(col[c], dtype="str").fillna("").to_numpy(dtype=object) for c in col if c[:-1] in STATIC}
+        return cls(col["mmsi"].astype(np.int64), col["track_id"].astype(object), None, None,
+                   *(col[c].astype(np.int64) for c in ("t0_us", "t1_us")),
+                   *(col[c].astype(float) for c in ("lat0", "lon0", "lat1", "lon1")),
+                   col["port0"].astype(bool), col["port1"].astype(bool), col["usual_kn"].astype(float),
+                   {c: text[f"{c}0"] for c in STATIC}, {c: text[f"{c}1"] for c in STATIC},
+                   col["mmsi_last_us"].astype(np.int64), col["mmsi_first_us"].astype(np.int64))
+
+
+def ends_frame(e: TrackEnds) -> pd.DataFrame:
+    """The :class:`TrackEnds` as a table (:data:`ENDS_TYPES`), one row per track."""
+    cols = {"mmsi": e.mmsi, "track_id": e.track_id, "t0_us": e.t0_us, "t1_us": e.t1_us, "lat0": e.lat0,
+            "lon0": e.lon0, "lat1": e.lat1, "lon1": e.lon1, "port0": e.port0, "port1": e.port1,
+            "usual_kn": e.usual_kn, "mmsi_last_us": e.mmsi_last_us, "mmsi_first_us": e.mmsi_first_us}
+    cols.update({f"{c}{k}": (e.static0 if k == 0 else e.static1)[c] for c in STATIC for k in (0, 1)})
+    return pd.DataFrame(cols)[list(ENDS_TYPES)]
 
 
 def track_ends(fx: Fixes) -> TrackEnds:

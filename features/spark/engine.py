@@ -33,7 +33,7 @@ from ..voyage_table import empty_voyage_table
 from .bridge import from_spark
 from .context import coverage_grid, interval_sums, live_context
 from .output import Workspace, check_output, is_directory_output, write
-from .scoring import (decode_scored, listed_tracks, no_voyage_fn, no_voyage_schema, score_fn,
+from .scoring import (decode_scored, ends_fn, ends_schema, listed_tracks, no_voyage_fn, no_voyage_schema, score_fn,
                       scored_schema, track_id)
 from .session import mmsi_bucket, session
 from .sources import FILE_ID, Files, plan_sources
@@ -191,8 +191,24 @@ class SparkEngine:
                 scorer_bc.destroy()
             stage("tracks without a voyage")
             nv = self._no_voyage(j, gaz)
+            stage("identity links")
+            links = self._identity_links(j, cfg)
         self._kept = (j.spark, j.fixes, j.ws, cfg)
-        return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=nv, coverage=grid)
+        return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=nv, coverage=grid,
+                   identities=links)
+
+    @staticmethod
+    def _identity_links(j: Job, cfg: Config) -> pd.DataFrame:
+        """Identity links: each track's two ends found per bucket (one row per track), the
+        links between them on the driver, as the local engine finds them."""
+        from ..events.frame import FIXES_INPUTS
+        from ..identity import links_of_ends
+        from ..identity.ends import TrackEnds
+        cols = [c for c in FIXES_INPUTS if c in j.staged.columns]
+        schema = ends_schema()
+        ends = j.fixes.select(*cols).groupBy(mmsi_bucket(j.spark).alias("_bucket_key")) \
+            .applyInPandas(ends_fn(cfg, schema), schema).toPandas()
+        return links_of_ends(TrackEnds.from_frame(ends), cfg)
 
     @staticmethod
     def _no_voyage(j: Job, gaz: Gazetteer) -> pd.DataFrame:

@@ -77,6 +77,24 @@ def no_voyage_fn(gaz: Gazetteer, schema):
     return fn
 
 
+def ends_schema():
+    from pyspark.sql import types as T
+    from ..identity.ends import ENDS_TYPES
+    return with_fields(T.StructType([]), ENDS_TYPES)
+
+
+def ends_fn(cfg: Config, schema):
+    """Fixes of whole MMSIs -> one row per track: how it begins and ends (the local function,
+    :func:`features.identity.ends.track_ends`); the identity links are found on the driver
+    from these few rows."""
+    def fn(pdf: pd.DataFrame) -> pd.DataFrame:
+        from ..events.frame import fixes_of
+        from ..identity.ends import ends_frame, track_ends
+        pos = sort_fixes(from_spark(pdf))
+        return to_spark(ends_frame(track_ends(fixes_of(pos, cfg))), schema)
+    return fn
+
+
 def visits_of(pos: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """The port visits of fixes sorted by (mmsi, track, time) with ``visit``/``port_idx``, as
     :func:`features.voyages.port_visits` tables them (``first_row`` indexes ``pos``): a visit
