@@ -201,19 +201,18 @@ class Config:
     #: (``possible``); a ``likely`` link needs static data that agrees.
     identity_sea_gap_h: float = 48.0
     #: Evidence weights (log-odds) of one pair, added to ``identity_prior``: the same valid
-    #: IMO; the name's similarity (rapidfuzz ratio, 0-100, mapped to -0.2..+1 around 70: a
-    #: sold ship is renamed, so a new name is weak evidence against); the same call sign
-    #: (different, as after a change of flag: minus ``identity_w_callsign_diff``); a different ship type
-    #: (first AIS digit); the space-time term above; the old MMSI heard again after the new
-    #: one began (two ships, or a number re-used). An IMO is evidence, not proof (scrapped
-    #: ships' IMOs are re-used), so two different valid IMOs block a pair and the same one does
-    #: not make it certain. The prior makes a pair with no evidence but reach weigh 0.05
-    #: against "a new ship", so a crowd of such pairs does not drown a real one.
+    #: IMO; the name's similarity (rapidfuzz ratio, 0-100, mapped to 0..+1 from 70 to 100); the
+    #: same call sign; a different ship type (first AIS digit); the space-time term above; the
+    #: old MMSI heard again after the new one began (two ships, or a number re-used). A new
+    #: name or call sign is no evidence against: renaming and reflagging are what a hull that
+    #: changes its identity does. An IMO is evidence, not proof (scrapped ships' IMOs are
+    #: re-used), so two different valid IMOs block a pair and the same one does not make it
+    #: certain. The prior makes a pair with no evidence but reach weigh 0.05 against "a new
+    #: ship", so a crowd of such pairs does not drown a real one.
     identity_prior: float = -3.0
     identity_w_imo: float = 4.0
     identity_w_name: float = 2.5
     identity_w_callsign: float = 1.5
-    identity_w_callsign_diff: float = 0.5
     identity_w_type_diff: float = 2.0
     identity_w_space_max: float = 3.0
     identity_w_reappears: float = 3.0

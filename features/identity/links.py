@@ -136,8 +136,8 @@ def score_pairs(e: TrackEnds, a: np.ndarray, b: np.ndarray, cfg: Config) -> Pair
     reappears = e.mmsi_last_us[a] > e.t0_us[b] + int(cfg.identity_max_overlap_h * 3.6e9)
     s = np.full(len(a), cfg.identity_prior)
     s += np.nan_to_num(same_imo) * cfg.identity_w_imo
-    s += np.where(np.isfinite(sim), np.clip((np.nan_to_num(sim) - 70.0) / 30.0, -0.2, 1), 0) * cfg.identity_w_name
-    s += np.where(call == 1, cfg.identity_w_callsign, np.where(call == 0, -cfg.identity_w_callsign_diff, 0))
+    s += np.where(np.isfinite(sim), np.clip((np.nan_to_num(sim) - 70.0) / 30.0, 0, 1), 0) * cfg.identity_w_name
+    s += (call == 1) * cfg.identity_w_callsign
     s -= type_diff * cfg.identity_w_type_diff
     s += space
     s -= reappears * cfg.identity_w_reappears

@@ -83,6 +83,12 @@ def test_a_switch_at_sea_with_no_static_data_rests_on_space_and_time_and_a_crowd
     assert mine.empty or mine["confidence"].iloc[0] < alone["confidence"].iloc[0]
 
 
+def test_a_switch_at_sea_under_a_new_name_and_call_sign_is_still_linked(tmp_path, gaz):
+    """Renaming and reflagging are what identity laundering does: they count nothing against."""
+    lk = links_of(switch_at_sea(new_static={"name": "NEW STAR", "imo": None, "callsign": "ZZZ1"}), tmp_path, gaz)
+    assert list(zip(lk["from_mmsi"], lk["to_mmsi"])) == [(OLD, NEW)] and lk["level"].iloc[0] == "possible"
+
+
 def test_two_different_valid_imos_are_never_linked_and_a_returning_old_mmsi_is_two_ships(tmp_path, gaz):
     other_imo = links_of(switch_at_sea(new_static={"name": "KASPIY 12", "imo": "9176187", "callsign": "UBX7"}),
                          tmp_path, gaz)
