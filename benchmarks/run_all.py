@@ -11,6 +11,7 @@ SCRIPTS = [
     ["bench_features.py", "--rows", "1000000", "10000000", "--repeat", "3"],
     ["bench_events.py", "--rows", "10000000", "--repeat", "2"],
     ["segmenter_eval.py"],
+    ["bench_identity.py"],
     ["bench_simulator.py"],
     ["bench_training.py"],
     ["bench_watchlist.py"],

@@ -1,0 +1,108 @@
+"""Identity on the reference world (issue #23): link recall and precision per level against the
+simulator's MMSI changes, shared-MMSI recall, and the reference set's AP and recall per
+behaviour with and without the identity ranking rule (``training/identity_ranking.py``), for
+one model.
+
+Usage: python benchmarks/bench_identity.py [--model tests/golden/model] [--vessels N --days D --seed S]
+
+Default: the reference scenario itself (``training.reference.sim_config()``). Prints JSON lines:
+``links`` (per level: links, true, precision; recall of planted changes), ``shared_mmsi``
+(planted, found, extra), ``ranking`` (AP, recall of mmsi_change and shared_mmsi at k; model
+alone, then with the rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from features.config import DEFAULT  # noqa: E402
+from features.identity import identity_events, link_identities  # noqa: E402
+from features.pipeline import jumps_of  # noqa: E402
+
+
+def planted_changes(vessels, heard: set) -> set[tuple[int, int]]:
+    """(old, new) MMSI of every ship the simulator moved to a new MMSI heard in the data."""
+    out = set()
+    for a, b in zip(vessels["mmsi"], vessels["new_mmsi"]):
+        if str(b).split(".")[0].isdigit() and int(float(b)) in heard:
+            out.add((int(a), int(float(b))))
+    return out
+
+
+def link_scores(links, planted: set) -> dict:
+    got = {(int(a), int(b)): lv for a, b, lv in zip(links["from_mmsi"], links["to_mmsi"], links["level"])}
+    out = {"planted": len(planted)}
+    for lv in ("likely", "possible"):
+        mine = {k for k, v in got.items() if v == lv}
+        out[lv] = {"links": len(mine), "true": len(mine & planted),
+                   "precision": round(len(mine & planted) / len(mine), 3) if mine else None}
+    out["recall_likely"] = round(len(planted & {k for k, v in got.items() if v == "likely"}) / len(planted), 3) if planted else None
+    out["recall_any"] = round(len(planted & set(got)) / len(planted), 3) if planted else None
+    return out
+
+
+def ranking(voyages, risk) -> dict:
+    from training.evaluation import reference_metrics
+    m = reference_metrics(voyages, risk)
+    keys = ("reference_average_precision", "reference_recall_mmsi_change", "reference_recall_shared_mmsi",
+            "reference_twin_fpr_at_k")
+    return {k.replace("reference_", ""): round(m[k], 3) for k in keys if k in m}
+
+
+def main(argv=None) -> list[dict]:
+    from serving.scoring import annotate
+    from training.identity_ranking import with_identities
+    from training.reference import sim_config
+    from training.registry import load_model
+    from training.scenarios import ScenarioInput, scenario_table
+    from training.simulator import SimConfig, simulate, write_scenario
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=str(ROOT / "tests" / "golden" / "model"))
+    ap.add_argument("--vessels", type=int)
+    ap.add_argument("--days", type=float)
+    ap.add_argument("--seed", type=int)
+    a = ap.parse_args(argv)
+    sim = sim_config() if a.vessels is None else SimConfig(vessels=a.vessels, days=a.days or 30, seed=a.seed or 7)
+    model, info = load_model(a.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        sc = simulate(sim)
+        paths = write_scenario(sc, Path(tmp) / "scenario")
+        table = scenario_table(ScenarioInput((Path(paths["positions"]),), Path(paths["labels"])), model.gaz, DEFAULT,
+                               grid=model.grid)
+    tr = table.tracks
+    t0 = time.perf_counter()
+    links = link_identities(tr.positions)
+    seconds = time.perf_counter() - t0
+    heard = set(tr.positions["mmsi"].unique())
+    res = [{"what": "links", "world": sim.world_seed_used, "vessels": sim.vessels, "seconds": round(seconds, 2),
+            **link_scores(links, planted_changes(sc.vessels, heard))}]
+    ev = identity_events(tr.positions, model.gaz, jumps=jumps_of(tr), links=links)
+    planted = set(sc.vessels.loc[sc.vessels["profile"] == "shared_mmsi", "mmsi"].astype(int))
+    found = set(ev.loc[ev["kind"] == "shared_mmsi", "mmsi"])
+    res.append({"what": "shared_mmsi", "planted": len(planted), "found": len(planted & found),
+                "extra": len(found - planted), "spoofing_events": int((ev["kind"] == "spoofing").sum())})
+    v = table.voyages[table.voyages["y"].notna()].reset_index(drop=True)
+    scored = annotate(model, v)
+    ruled = with_identities(scored, links, model.levels["high"])
+    res.append({"what": "ranking", "model": f"{info.get('name', a.model)} v{info.get('version', '')}",
+                "voyages": len(v), "suspicious": int(v["y"].sum()),
+                "model_alone": ranking(v, scored["risk"].to_numpy(float)),
+                "with_identity_rule": ranking(v, ruled["risk"].to_numpy(float)),
+                "voyages_raised": int((ruled["risk"].to_numpy(float) > scored["risk"].to_numpy(float)).sum())})
+    for r in res:
+        print(json.dumps(r, default=lambda x: x.item() if isinstance(x, np.generic) else str(x)), flush=True)
+    return res
+
+
+if __name__ == "__main__":
+    main()
