@@ -3,8 +3,9 @@
 The gpsdio-segment regression fixtures (``../shared/data/real/gfw_gpsdio_segment/regr_2021-01``)
 carry, per AIS message, the segment GFW's segmenter assigned (``expected``). For every pair of
 position messages of one file that GFW put in a segment, we ask: do we put them in one track?
-Messages we reject (duplicates, jumps) are single-message tracks here. Prints one JSON line:
-pooled pairs over all 34 files, and the mean of per-file F1.
+A message rejected as a duplicate (the same transmission heard again within seconds) belongs to
+the track of the message it repeats; other rejected messages (jumps) are single-message tracks.
+Prints one JSON line: pooled pairs over all 34 files, and the mean of per-file F1.
 
 Usage: python benchmarks/segmenter_eval.py [DATA_DIR]
 """
@@ -32,12 +33,26 @@ def _pairs(counts: np.ndarray) -> float:
     return float((counts * (counts - 1) / 2).sum())
 
 
+def _duplicates_tracked(tr) -> pd.DataFrame:
+    """Rows rejected as duplicates, with the track of the accepted row they repeat (same MMSI
+    and position, the nearest earlier time)."""
+    rej = tr.rejected
+    dup = rej[rej["_reason"].astype(str) == "duplicate message"] if len(rej) else rej
+    if not len(dup):
+        return pd.DataFrame({"_line": [], "mmsi": [], "track_no": []})
+    key = ["mmsi", "lat", "lon"]
+    acc = tr.positions[key + ["timestamp", "track_no"]].sort_values("timestamp")
+    d = dup[key + ["timestamp", "_line"]].astype({"mmsi": "int64"}).sort_values("timestamp")
+    m = pd.merge_asof(d, acc.astype({"mmsi": "int64"}), on="timestamp", by=key, direction="backward")
+    return m[["_line", "mmsi", "track_no"]].dropna()
+
+
 def score_file(path: Path, gaz, cfg) -> dict:
     truth = pd.read_json(path, lines=True, dtype=False)
     truth["_line"] = np.arange(1, len(truth) + 1)
     truth = truth[truth["lat"].notna() & truth["expected"].notna()][["_line", "expected"]]
     tr = LocalEngine().tracked([path], gaz, cfg, keep_all=True)
-    pred = tr.positions[["_line", "mmsi", "track_no"]]
+    pred = pd.concat([tr.positions[["_line", "mmsi", "track_no"]], _duplicates_tracked(tr)], ignore_index=True)
     m = truth.merge(pred, on="_line", how="left")
     # Rejected messages: a track of their own each.
     m["track_no"] = m["track_no"].astype(float)

@@ -246,6 +246,20 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
     return rank[seg]
 
 
+def _off_fixes(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, seg: np.ndarray, cfg: Config) -> np.ndarray:
+    """Fixes (of one MMSI, in time order) that a track kept although the next fix of the same
+    track cannot be reached from them: the fallback of :func:`_segment_loop` joined that next
+    fix from the one before, judging this one off (a stale or coarse position). Dropping it
+    leaves every step of every track within ``max_speed_kn``: no track spans two hulls."""
+    order = np.lexsort((np.arange(len(seg)), seg))  # stable: each track's fixes in time order
+    s, t, la, lo = seg[order], t_s[order], lat[order], lon[order]
+    d = haversine_km(la[:-1], lo[:-1], la[1:], lo[1:])
+    bad = (s[1:] == s[:-1]) & (implied_speed_kn(d, np.diff(t), cfg) > cfg.max_speed_kn)
+    off = np.zeros(len(seg), bool)
+    off[order[:-1][bad]] = True
+    return off
+
+
 def segment(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
             cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split sorted, de-duplicated fixes into tracks.
@@ -286,13 +300,14 @@ def segment(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray
     for g in np.unique(gid[bad]):
         a, b = starts[g], ends[g]
         seg = _segment_loop(t_s[a:b], lat[a:b], lon[a:b], cfg, bad[a:b], d[a:b])
-        sizes = np.bincount(seg)
+        off = _off_fixes(t_s[a:b], lat[a:b], lon[a:b], seg, cfg)
+        sizes = np.bincount(seg[~off], minlength=seg.max() + 1)
         if sizes.max() >= cfg.min_track_fixes:
             small = sizes < cfg.min_track_fixes
-            jump[a:b] = small[seg]
+            jump[a:b] = small[seg] | off
             # Renumber the kept tracks 0.. in order of their first fix (creation order).
             new_no = np.cumsum(~small) - 1
-            seg = np.where(small[seg], -1, new_no[seg])
+            seg = np.where(small[seg] | off, -1, new_no[seg])
         track[a:b] = seg
     return track, jump, d
 
