@@ -31,10 +31,11 @@ from features.pipeline import jumps_of  # noqa: E402
 
 
 def planted_changes(vessels, heard: set) -> set[tuple[int, int]]:
-    """(old, new) MMSI of every ship the simulator moved to a new MMSI heard in the data."""
+    """(old, new) MMSI of every ship the simulator moved to a new MMSI (an MMSI change or a
+    registered sale), both heard in the data (a change before the data starts leaves one)."""
     out = set()
     for a, b in zip(vessels["mmsi"], vessels["new_mmsi"]):
-        if str(b).split(".")[0].isdigit() and int(float(b)) in heard:
+        if str(b).split(".")[0].isdigit() and int(float(b)) in heard and int(a) in heard:
             out.add((int(a), int(float(b))))
     return out
 

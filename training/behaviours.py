@@ -49,9 +49,11 @@ DARK = ("dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts")
 #: Benign look-alikes per ship kind.
 TWINS = {
     "general_cargo": ("twin_call_then_outage", "twin_outage_unseen_call", "twin_straight_gap", "twin_drift",
-                      "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive", "twin_changed_orders"),
+                      "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive", "twin_changed_orders",
+                      "twin_registered_sale"),
     "tanker": ("twin_call_then_outage", "twin_outage_unseen_call", "twin_straight_gap", "twin_drift",
-               "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive", "twin_changed_orders"),
+               "twin_turn_back", "twin_delta_queue", "twin_berth_off_sensitive", "twin_changed_orders",
+               "twin_registered_sale"),
     "ferry": ("twin_satellite_only", "twin_straight_gap", "twin_drift", "twin_call_then_outage"),
     "supply": ("twin_platform_dark",),
 }
@@ -276,7 +278,9 @@ def false_destination(P: Planner, here: str, nxt: str, dep: float):
 
 
 def mmsi_change(P: Planner, here: str, nxt: str, dep: float):
-    """Switches to a new MMSI mid-voyage after a short silence."""
+    """Switches to a new MMSI mid-voyage after a short silence; the new identity may be renamed
+    and reflagged, with or without the IMO (``Vessel.new_name``, ``new_callsign``, ``new_imo``:
+    world ranges ``mmsi_change_static_p``, ``mmsi_change_imo_kept_p``)."""
     marks = P.voyage(here, nxt)
     t_sw = time_at_km(marks, sum(m[1][-1] for m in marks) * float(P.rng.uniform(0.3, 0.7)))
     new = P.v.new_mmsi

@@ -53,6 +53,9 @@ class Vessel:
     event_share: float = 0.0
     home: str = ""
     new_mmsi: int = 0
+    new_name: str = ""       # the identity after new_mmsi: name, call sign, IMO ("" = none sent)
+    new_callsign: str = ""
+    new_imo: str = ""
     changed: bool = False
     rendezvous: dict | None = None
     feed: FeedHabits | None = None  # what it sends besides positions (training/feed.py)
@@ -107,8 +110,26 @@ def make_fleet(vessels: int, suspicious_share: float, world: World, rng: np.rand
         v.profile = profile
         v.event_share = float(rng.uniform(world.event_share_lo, world.event_share_hi))  # repeat offenders
         if v.profile == "mmsi_change":
-            v.new_mmsi = _new_mmsi(rng, list(MID)[rng.integers(len(MID))], used)
+            _new_identity(v, rng, used, renamed=rng.random() < world.mmsi_change_static_p,
+                          imo_kept=rng.random() < world.mmsi_change_imo_kept_p)
+    for v in fleet:  # a registered sale: new owner, flag, name and call sign; the IMO stays
+        if v.twin == "twin_registered_sale" and v.profile not in NO_SALE:
+            _new_identity(v, rng, used, renamed=True, imo_kept=True)
     return fleet
+
+
+#: Profiles whose identity the plan already uses (a planned change, a partner's name for the
+#: meeting, a second hull): no registered sale on top.
+NO_SALE = ("mmsi_change", "sts", "shared_mmsi")
+
+
+def _new_identity(v: Vessel, rng: np.random.Generator, used: set, renamed: bool, imo_kept: bool) -> None:
+    """The MMSI (a new flag's) and static data ``v`` goes on with after a change of identity."""
+    flag = list(MID)[rng.integers(len(MID))]
+    v.new_mmsi = _new_mmsi(rng, flag, used)
+    v.new_name = f"{_NAME_A[rng.integers(len(_NAME_A))]}-{rng.integers(1, 400)}" if renamed else v.name
+    v.new_callsign = f"{flag[0]}{rng.integers(1000, 9999)}" if renamed else v.callsign
+    v.new_imo = v.imo if imo_kept else ""
 
 
 def _profiles(n: int, rng: np.random.Generator) -> list[str]:

@@ -177,6 +177,8 @@ def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float, feed
     dest = feed.codes(feed.dest, texts)[at[keep][sel]] if len(texts) else np.zeros(len(sel), np.int64)
     names = [v.name, h.name_variant or v.name]
     name = feed.codes(feed.name, names)[(rng.random(len(sel)) < 0.4).astype(np.int64)]
+    if v.new_mmsi and v.new_name:  # after a change of identity, the new name
+        name[cols["mmsi"][sel] == v.new_mmsi] = feed.codes(feed.name, [v.new_name])[0]
     draught = draughts(t_all, intent, h, v.draught)[keep][sel]
     if h.static_lost:
         dest[:] = name[:] = -1
@@ -202,6 +204,11 @@ class Scenario:
     world: dict = field(default_factory=dict)
 
 
+#: A meeting point lies at least this far from land (km): the two ships drift about it while
+#: they wait (``behaviours.sts``: up to 1 km), and a drift ashore is no meeting.
+STS_CLEAR_KM = 2.0
+
+
 def _plan_rendezvous(fleet: list[Vessel], geo: Geography, world: World, rng, t_start: float, days: float):
     """Pair the ship-to-ship vessels and give each pair a meeting point on an open-water lane;
     one side stays visible in some pairs."""
@@ -211,11 +218,16 @@ def _plan_rendezvous(fleet: list[Vessel], geo: Geography, world: World, rng, t_s
         pairs[-1].profile = "dark_loiter"
         pairs = pairs[:-1]
     for a, b in zip(pairs[0::2], pairs[1::2]):
-        p = lanes[rng.integers(len(lanes))]
-        point = (float(p[0]) + rng.uniform(-0.15, 0.15), float(p[1]) + rng.uniform(-0.15, 0.15))
-        # Both ships reach it from the lane node nearest it: that leg must be on water too.
-        if not geo.segment_wet(geo.xy[geo.nearest_node(point)], point):
-            point = tuple(map(float, p))
+        for _ in range(50):  # open water: both ships drift ~1 km about it while they wait
+            p = lanes[rng.integers(len(lanes))]
+            point = (float(p[0]) + rng.uniform(-0.15, 0.15), float(p[1]) + rng.uniform(-0.15, 0.15))
+            # Both ships reach it from the lane node nearest it: that leg must be on water too.
+            if not geo.segment_wet(geo.xy[geo.nearest_node(point)], point):
+                point = tuple(map(float, p))
+            ring = np.radians(np.arange(0, 360, 45))
+            dlat, dlon = STS_CLEAR_KM / 111.0 * np.sin(ring), STS_CLEAR_KM / (111.0 * np.cos(np.radians(point[0]))) * np.cos(ring)
+            if geo.on_water(point[0] + dlat, point[1] + dlon).all():
+                break
         hub = min((q for q in geo.ports if not q.startswith("PLATFORM")),
                   key=lambda q: float(haversine_km(*geo.where(q), *point)))
         meet = {"point": point, "t": t_start + rng.uniform(0.15, 0.85) * days * 86400, "hub": hub,
@@ -259,7 +271,8 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
                              "kind": v.kind, "length": v.length, "built": v.built, "service_speed_kn": round(v.speed_kn, 2),
                              "report_interval_s": round(v.underway_s, 1), "home_port": v.home, "profile": v.profile,
                              "habit": v.twin, "off_at_berth": v.off_at_berth, "event_share": round(v.event_share, 3),
-                             "new_mmsi": v.new_mmsi or "", "text_update": v.feed.update, "text_form": v.feed.form,
+                             "new_mmsi": v.new_mmsi or "", "new_name": v.new_name, "new_imo": v.new_imo,
+                             "text_update": v.feed.update, "text_form": v.feed.form,
                              "static_lost": v.feed.static_lost, "nav_status_habit": v.feed.nav} for v in fleet])
     info = {"seed": cfg.seed, "world_seed": cfg.world_seed_used, "vessels": cfg.vessels, "days": cfg.days,
             "start": cfg.start, "suspicious_share": cfg.suspicious_share, "label_noise": cfg.label_noise,
@@ -289,12 +302,14 @@ def _assemble(parts: list[pd.DataFrame], fleet: list[Vessel], feed: Feed) -> pd.
     pos = pos.take(np.lexsort((pos["lat"].to_numpy(), pos["mmsi"].to_numpy(), t_us))).reset_index(drop=True)
     at = np.searchsorted(ident, pos["mmsi"].to_numpy())
     vs = [hulls[m] for m in ident]
+    renamed = [m == v.new_mmsi for m, v in zip(ident, vs)]  # the identity a hull took later
     lost = np.array([v.feed.static_lost for v in vs])[at]
 
     def cat(values: list[str]) -> pd.Categorical:
-        cats = sorted(set(values))
+        """Per MMSI value -> column; "" is not sent."""
+        cats = sorted(set(values) - {""})
         index = {c: i for i, c in enumerate(cats)}
-        codes = np.array([index[x] for x in values], dtype=np.int64)[at]
+        codes = np.array([index.get(x, -1) for x in values], dtype=np.int64)[at]
         return pd.Categorical.from_codes(np.where(lost, -1, codes), categories=cats)
 
     def coded(col: str, vocab: dict) -> pd.Categorical:
@@ -307,8 +322,8 @@ def _assemble(parts: list[pd.DataFrame], fleet: list[Vessel], feed: Feed) -> pd.
                                          categories=[cats[i] for i in order])
 
     pos["name"] = coded("name", feed.name)
-    pos["imo"] = cat([v.imo for v in vs])
-    pos["callsign"] = cat([v.callsign for v in vs])
+    pos["imo"] = cat([v.new_imo if r else v.imo for v, r in zip(vs, renamed)])
+    pos["callsign"] = cat([v.new_callsign if r else v.callsign for v, r in zip(vs, renamed)])
     pos["ship_type"] = cat([v.ship_type for v in vs])
     pos["destination"] = coded("destination", feed.dest)
     pos["receiver_type"] = pd.Categorical.from_codes(pos["receiver_type"].to_numpy(), categories=["terrestrial", "satellite"])

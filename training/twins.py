@@ -8,6 +8,7 @@ the reception was down for every ship there. Signatures as in ``training/behavio
 
 from __future__ import annotations
 
+from .fleet import NO_SALE
 from .behaviours import NON_SENSITIVE, VOLGA, _event, loiter_at, loiter_spot, normal, supply_trip
 from .planner import CANAL_ENTRANCE, Planner, ais_name, deliberate, path_km, split_path, time_at_km
 
@@ -126,11 +127,28 @@ def changed_orders(P: Planner, here: str, nxt: str, dep: float):
     return nxt, None
 
 
+def registered_sale(P: Planner, here: str, nxt: str, dep: float):
+    """Sold alongside: the new owner's MMSI, name and call sign from the last hour or two of
+    the stay, AIS on throughout, the IMO kept (twin of mmsi_change: the change is in port, in
+    plain sight). Once per ship."""
+    v = P.v
+    if v.changed or not v.new_mmsi or v.profile in NO_SALE:
+        return normal(P, here, nxt, dep)
+    t_sw = dep - float(P.rng.uniform(0.5, 2.0)) * 3600
+    for arr_t, arr_m in zip(P.track.t, P.track.mmsi):
+        arr_m[arr_t >= t_sw] = v.new_mmsi
+    P.mmsi, v.changed = v.new_mmsi, True
+    lat, lon = P.geo.where(here)
+    P.voyage(here, nxt)
+    P.trip(dep, "twin_registered_sale", _event(t_sw, t_sw, lat, lon, here, ais="on"))
+    return nxt, None
+
+
 TWIN_FUNCS = {"twin_call_then_outage": call_then_outage, "twin_outage_unseen_call": outage_unseen_call,
               "twin_straight_gap": straight_gap, "twin_drift": drift, "twin_turn_back": turn_back,
               "twin_delta_queue": delta_queue, "twin_berth_off_sensitive": berth_off_sensitive,
               "twin_satellite_only": satellite_only, "twin_platform_dark": platform_dark,
-              "twin_changed_orders": changed_orders}
+              "twin_changed_orders": changed_orders, "twin_registered_sale": registered_sale}
 #: Where a twin can happen: (here, planned next port) -> bool.
 TWIN_APPLIES = {
     "twin_outage_unseen_call": lambda P, h, n: h in NON_SENSITIVE and n in NON_SENSITIVE,

@@ -82,6 +82,8 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
     "hidden_stay_h_max": (24.0, 72.0, "uni", "h"),           # hidden calls last 6 h .. this
     "loiter_h_max": (16.0, 60.0, "uni", "h"),                # dark loitering 4 h .. this
     "sts_one_dark_p": (0.2, 0.5, "uni", "probability"),
+    "mmsi_change_static_p": (0.3, 0.8, "uni", "probability"),    # the new identity is renamed too
+    "mmsi_change_imo_kept_p": (0.4, 0.9, "uni", "probability"),  # ... and keeps its IMO
 }
 
 
@@ -180,6 +182,10 @@ REASONS: dict[str, str] = {
     "loiter_h_max": "dark loitering, drifting twins and rendezvous last 4 h to this (GFW loitering events: hours to "
                     "days)",
     "sts_one_dark_p": "in some meetings one ship stays visible while the other is dark",
+    "mmsi_change_static_p": "a hull that takes a new MMSI is often renamed and reflagged too (new name and call "
+                            "sign: the identity laundering RadianceFleet's merge rules look for)",
+    "mmsi_change_imo_kept_p": "a renamed hull keeps its IMO (IMOs are kept or re-used; some laundered identities "
+                              "carry none)",
 }
 assert set(REASONS) == set(RANGES)
 

