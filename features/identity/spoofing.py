@@ -23,7 +23,7 @@ import pandas as pd
 from ..config import Config
 from ..events.frame import Fixes, event_frame, event_ids, fmt
 from ..flags import MID_TO_FLAG
-from ..geo import angle_diff_deg, haversine_km
+from ..geo import haversine_km
 from ..tracks import epoch_us
 
 
@@ -114,12 +114,20 @@ def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     lat, lon, t_us, tid = fx.lat[lo:hi], fx.lon[lo:hi], fx.t_us[lo:hi], fx.tid[lo:hi]
     step = fx.step_km[lo:hi - 1]
     same = tid[1:] == tid[:-1]
-    # Headings on a local plane (steps are short): one arctan2, where the great-circle
-    # bearing costs four trigonometric passes.
-    head = np.degrees(np.arctan2((lon[1:] - lon[:-1]) * np.cos(np.radians(lat[1:])), lat[1:] - lat[:-1]))
+    # Turns between successive steps on a plane with one east-west scale per block: a scale
+    # off by a few percent draws a circle as an ellipse, which still turns 360 degrees a loop.
+    # One arctan2 of the steps' cross and dot products per fix, no trigonometry besides.
+    kx = np.cos(np.radians(float(np.median(lat))))
+    dx, dy = np.diff(lon) * kx, np.diff(lat)
     good = same & (step >= cfg.spoof_circle_min_step_km)
     turn = np.zeros(n)
-    turn[1:-1] = np.where(good[1:] & good[:-1], angle_diff_deg(head[1:], head[:-1]), 0.0)
+    both = good[1:] & good[:-1]
+    turn[1:-1] = np.where(both, np.degrees(np.arctan2(dx[:-1] * dy[1:] - dy[:-1] * dx[1:],
+                                                      dx[:-1] * dx[1:] + dy[:-1] * dy[1:])), 0.0)
+    # Turning counts where the ship reports sailing (GPS noise turns a ship at rest every way).
+    turn[~(np.nan_to_num(fx.speed_kn[lo:hi]) >= cfg.spoof_circle_min_kn / 2)] = 0.0
+    if not _may_circle(turn, t_us, tid, cfg):
+        return none
     cum_turn = np.cumsum(turn)
     cum_abs = np.cumsum(np.abs(turn))
     # Per fix k, the first fix j of its track within the window: one search keyed by (track,
@@ -156,6 +164,20 @@ def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     start = start[new]
     b = np.maximum.reduceat(b, np.flatnonzero(new)) if len(a) else b
     return start + lo, b + lo, np.abs(cum_turn[b] - cum_turn[start]) / 360.0, radius[b]
+
+
+def _may_circle(turn: np.ndarray, t_us: np.ndarray, tid: np.ndarray, cfg: Config) -> bool:
+    """A cheap necessary condition: some track turns through ``spoof_circle_turn_deg`` within
+    two consecutive clock bins of ``spoof_circle_window_h`` (any window of that length lies in
+    two). Most blocks have none and skip the window search."""
+    w = int(cfg.spoof_circle_window_h * 3.6e9)
+    b = (t_us - t_us.min()) // w
+    key = (tid - tid[0]) * (int(b.max()) + 2) + b
+    r = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    s = np.add.reduceat(np.abs(turn), r)
+    k = key[r]
+    pair = s[:-1] + np.where(k[1:] == k[:-1] + 1, s[1:], 0.0)
+    return bool((s >= cfg.spoof_circle_turn_deg).any() or (pair >= cfg.spoof_circle_turn_deg).any())
 
 
 def _window_spread_km(lat: np.ndarray, lon: np.ndarray, j: np.ndarray, rows: np.ndarray) -> np.ndarray:
