@@ -58,10 +58,8 @@ def with_identities(voyages: pd.DataFrame, links: pd.DataFrame, high: float) -> 
     likely link at sea touches, the link's evidence first in the reasons of every touched
     voyage, and ``identities`` (earlier MMSIs of the vessel's chain, comma-separated; empty if
     none) on every voyage."""
-    out = voyages.copy()
-    earlier = earlier_mmsis(links) if len(links) else {}
-    out["identities"] = out["mmsi"].map(lambda m: ", ".join(map(str, earlier.get(int(m), [])))) \
-        if len(out) else pd.Series([], dtype=object)
+    chain = {m: ", ".join(map(str, ms)) for m, ms in (earlier_mmsis(links) if len(links) else {}).items()}
+    out = voyages.assign(identities=voyages["mmsi"].map(chain).fillna("").astype(object) if "mmsi" in voyages else "")
     t = touched(out, links)
     if not len(t):
         return out

@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..gazetteer import Gazetteer
 from .dark_calls import dark_call_events
 from .encounters import encounter_events
-from .frame import EVENT_COLUMNS, EVENT_KINDS, empty_events, fixes_of
+from .frame import EVENT_COLUMNS, EVENT_KINDS, IDENTITY_KINDS, empty_events, fixes_of
 from .gaps import add_reception, find_gaps, gap_events
 from .loitering import loiter_events
 from .rendezvous import meeting_points, rendezvous_events
@@ -68,22 +68,14 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
         "encounter": lambda: encounter_events(fx, gaz, cfg),
         "dark_rendezvous": lambda: rendezvous_events(fx, g, gaz, cfg),
     }
-    identity: dict[str, pd.DataFrame] = {}
-
-    def of_identity(kind: str) -> pd.DataFrame:
-        if not identity:  # the three identity kinds are found together, once
-            from ..identity import events_of_fixes  # identity builds on this package's frame
-            ev = events_of_fixes(fx, gaz, cfg, jumps)
-            identity.update({k: ev[ev["kind"] == k] for k in ("identity_change", "shared_mmsi", "spoofing")})
-        return identity[kind]
-
-    for k in ("identity_change", "shared_mmsi", "spoofing"):
-        detectors[k] = lambda k=k: of_identity(k)
-    parts = [detectors[k]() for k in EVENT_KINDS if k in kinds]
-    for p in parts:
-        if len(p):
-            log.info("%s: %d", p["kind"].iloc[0], len(p))
+    parts = [detectors[k]() for k in EVENT_KINDS if k in kinds and k in detectors]
+    if set(kinds) & set(IDENTITY_KINDS):
+        from ..identity import events_of_fixes  # identity builds on this package's frame
+        ident = events_of_fixes(fx, gaz, cfg, jumps)
+        parts.append(ident[ident["kind"].isin(kinds)])
     out = pd.concat([p for p in parts if len(p)] or [empty_events()], ignore_index=True)
+    for kind, n in out["kind"].value_counts().items():
+        log.info("%s: %d", kind, n)
     rank = pd.Categorical(out["kind"], categories=list(EVENT_KINDS), ordered=True).codes
     order = np.lexsort((out["event_id"].to_numpy(dtype=str), out["start"].to_numpy(), out["mmsi"].to_numpy(), rank))
     return out.take(order).reset_index(drop=True)[list(EVENT_COLUMNS)]

@@ -23,8 +23,10 @@ EVENT_COLUMNS = ("event_id", "kind", "mmsi", "track_id", "partner_mmsi", "start"
                  "end_lat", "end_lon", "port_id", "km_to_port", "implied_speed_kn", "coverage_share",
                  "neighbours_reporting", "identity_changed", "detail")
 #: Event kinds, in the order the table is sorted by.
+#: The kinds :mod:`features.identity` finds, all three in one pass.
+IDENTITY_KINDS = ("identity_change", "shared_mmsi", "spoofing")
 EVENT_KINDS = ("gap", "port_visit", "loitering", "possible_dark_port_call", "encounter", "dark_rendezvous",
-               "identity_change", "shared_mmsi", "spoofing")
+               *IDENTITY_KINDS)
 #: Short event-id prefix per kind.
 ID_PREFIX = {"gap": "gap", "port_visit": "visit", "loitering": "loiter", "possible_dark_port_call": "dcall",
              "encounter": "enc", "dark_rendezvous": "rdv", "identity_change": "idchg", "shared_mmsi": "shared",
@@ -45,7 +47,8 @@ class Fixes:
     step from the previous fix of the track (NaN at a track's first fix when SOG is missing);
     ``near_port``/``visit``: from :func:`features.voyages.port_visits`; ``usual_kn``: per track,
     the speed used for reach and sailing times (the voyage features' rule);
-    ``step_km``: length n - 1, the step from fix i to i + 1.
+    ``step_km``: length n - 1, the step from fix i to i + 1; ``identity``: the static columns
+    (name, callsign, imo, ship_type) as given, read for a few rows by :meth:`static_at`.
     """
 
     mmsi: np.ndarray
@@ -58,7 +61,7 @@ class Fixes:
     near_port: np.ndarray
     visit: np.ndarray
     usual_kn: np.ndarray
-    identity: dict[str, np.ndarray]
+    identity: dict[str, pd.Series]
     step_km: np.ndarray  # length n - 1: great-circle step from fix i to i + 1 (0 across tracks)
 
     @property
@@ -68,6 +71,14 @@ class Fixes:
     def same_track_next(self) -> np.ndarray:
         """Length n - 1: interval i (fix i -> i + 1) lies within one track."""
         return self.tid[1:] == self.tid[:-1]
+
+    def static_at(self, col: str, rows: np.ndarray) -> np.ndarray | None:
+        """The static column ``col`` at ``rows`` as text objects (None where missing); None
+        when the input has no such column. Only those rows are converted: a whole categorical
+        column as objects costs ~0.3 s per million fixes, and every reader wants a few rows
+        (gap ends, track ends)."""
+        col_ = self.identity.get(col)
+        return None if col_ is None else col_.take(np.asarray(rows)).to_numpy(dtype=object, na_value=None)
 
     def track_ids(self, rows: np.ndarray) -> np.ndarray:
         """``<mmsi>-<track_no>`` of the given fixes, as in the voyage table."""
@@ -94,8 +105,7 @@ def fixes_of(pos: pd.DataFrame, cfg: Config) -> Fixes:
         speed[miss] = np.where(tid[miss] == tid[miss - 1], step[miss - 1] / dt_h / KM_PER_NM, np.nan)
     n_tracks = int(tid[-1]) + 1 if n else 0
     usual = _usual_speed_kn(tid, t_us, sog, step, n_tracks, cfg) if n else np.zeros(0)
-    ident = {c: pos[c].to_numpy(dtype=object, na_value=None) for c in ("name", "callsign", "imo", "ship_type")
-             if c in pos}
+    ident = {c: pos[c] for c in ("name", "callsign", "imo", "ship_type") if c in pos}
     return Fixes(mmsi, track_no, tid, t_us, lat, lon, speed, pos["near_port"].to_numpy(np.int64),
                  pos["visit"].to_numpy(np.int64), usual, ident, step)
 

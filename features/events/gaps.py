@@ -43,8 +43,8 @@ def identity_changed(fx: Fixes, before: np.ndarray) -> np.ndarray:
     for col in ("name", "callsign", "imo"):
         if col not in fx.identity or not len(before):
             continue
-        a = norm_text(fx.identity[col][before])
-        b = norm_text(fx.identity[col][before + 1])
+        a = norm_text(fx.static_at(col, before))
+        b = norm_text(fx.static_at(col, before + 1))
         out |= (a != "") & (b != "") & (a != b)
     return out
 
@@ -127,10 +127,9 @@ def _gap_detail(fx: Fixes, g: Gaps, gaz: Gazetteer, port, per_h, share, ref) -> 
                        np.char.add(fmt(g.km, "%.0f"), " km apart"))
     short = np.array([gaz.short_name(i) for i in range(gaz.n)] + [""], dtype=str)
     text = clause(text, g.in_port & (port >= 0), np.char.add("during a stay at ", short[port]))
-    names = fx.identity.get("name")
-    who = (np.char.add(np.char.add(" (", np.asarray(names[g.row], dtype=str)),
-                       np.char.add(" -> ", np.char.add(np.asarray(names[g.row + 1], dtype=str), ")")))
-           if names is not None and m else np.full(m, ""))
+    who = (np.char.add(np.char.add(" (", np.asarray(fx.static_at("name", g.row), dtype=str)),
+                       np.char.add(" -> ", np.char.add(np.asarray(fx.static_at("name", g.row + 1), dtype=str), ")")))
+           if "name" in fx.identity and m else np.full(m, ""))
     text = clause(text, g.identity_changed, np.char.add(np.char.add("two ships on one MMSI", who), ": not a dark event"))
     text = clause(text, per_h > 0, np.char.add(np.char.add("a switch-off: ", fmt(per_h, "%.1f")),
                                                  " other vessels/h kept reporting nearby"))

@@ -15,7 +15,7 @@ import pandas as pd
 from ..events.frame import Fixes, norm_text
 from ..tracks import group_starts
 
-#: Static columns compared across a link, as in :class:`~features.events.frame.Fixes.identity`.
+#: Static columns compared across a link (:meth:`~features.events.frame.Fixes.static_at`).
 STATIC = ("imo", "name", "callsign", "ship_type")
 
 
@@ -96,9 +96,9 @@ def track_ends(fx: Fixes) -> TrackEnds:
     np.minimum.at(since, run, fx.t_us[first])
     s0, s1 = {}, {}
     for c in STATIC:
-        col = fx.identity.get(c)
-        s0[c] = norm_text(col[first]) if col is not None else np.full(len(first), "", object)
-        s1[c] = norm_text(col[last]) if col is not None else np.full(len(first), "", object)
+        at0, at1 = fx.static_at(c, first), fx.static_at(c, last)
+        s0[c] = norm_text(at0) if at0 is not None else np.full(len(first), "", object)
+        s1[c] = norm_text(at1) if at1 is not None else np.full(len(first), "", object)
     return TrackEnds(mmsi, fx.track_ids(first), first, last, fx.t_us[first], t1, fx.lat[first], fx.lon[first],
                      fx.lat[last], fx.lon[last], fx.near_port[first] >= 0, fx.near_port[last] >= 0,
                      fx.usual_kn, s0, s1, heard[run], since[run])

@@ -41,11 +41,10 @@ def shared_mmsi_events(fx: Fixes, cfg: Config) -> pd.DataFrame:
     row = first[j]
     km = haversine_km(fx.lat[row], fx.lon[row], fx.lat[at], fx.lon[at])
     hours = (t1 - t0) / 3.6e9
-    names = fx.identity.get("name")
     who = ""
-    if names is not None:
-        a = pd.Series(names[at], dtype="str").fillna("?").to_numpy(dtype=object)
-        b = pd.Series(names[row], dtype="str").fillna("?").to_numpy(dtype=object)
+    if "name" in fx.identity:
+        a = pd.Series(fx.static_at("name", at), dtype="str").fillna("?").to_numpy(dtype=object)
+        b = pd.Series(fx.static_at("name", row), dtype="str").fillna("?").to_numpy(dtype=object)
         who = np.where(a != b, "; names " + a + " / " + b, "")
     detail = ("two hulls on one MMSI: tracks " + fx.track_ids(at) + " and " + fx.track_ids(row)
               + " report in the same hours " + together.astype(str).astype(object) + " times over "
