@@ -41,7 +41,7 @@ def link_identities(positions: pd.DataFrame, cfg: Config = DEFAULT) -> pd.DataFr
     """Old -> new identity links of tracked fixes (``TrackResult.positions``, sorted by mmsi,
     track, time): :data:`LINK_COLUMNS`, one row per link, by ``from_end``."""
     if not len(positions):
-        return _frame(None, None, None, None, None, cfg)
+        return _no_links()
     return links_of_fixes(fixes_of(positions, cfg), cfg)[0]
 
 
@@ -93,9 +93,13 @@ def _chains(a: np.ndarray, b: np.ndarray, n_tracks: int) -> np.ndarray:
     return root[a]
 
 
-def _frame(e, p, conf, comp, keep, cfg: Config) -> pd.DataFrame:
-    if e is None or keep is None or not len(keep):
-        return _typed({c: [] for c in LINK_COLUMNS})
+def _no_links() -> pd.DataFrame:
+    return _typed({c: [] for c in LINK_COLUMNS})
+
+
+def _frame(e: TrackEnds, p: Pairs, conf, comp, keep: np.ndarray, cfg: Config) -> pd.DataFrame:
+    if not len(keep):
+        return _no_links()
     a, b, c = p.a[keep], p.b[keep], conf[keep]
     root = _chains(a, b, e.n)
     cols = {
