@@ -1,7 +1,7 @@
 """Leakage audit of the simulator (issue: honest worlds), one JSON line per world.
 
 For each world seed, simulates a scenario (many suspicious ships so the audit has vessels to
-judge) and reports the ROC-AUCs of :func:`training.audit.audit`: a vessel-grouped LightGBM on
+judge) and reports the ROC-AUCs of :func:`training.simulator.audit.audit`: a vessel-grouped LightGBM on
 the ordinary voyages of suspicious vs benign RU/IR cargo ships and tankers, and single ship
 attributes. Every figure must stay <= 0.60; the script exits 1 when one does not.
 
@@ -27,7 +27,7 @@ if __name__ == "__main__":
     a = ap.parse_args()
     from features.engine import LocalEngine
     from features.catalogue import FEATURE_NAMES
-    from training.audit import MAX_AUC, audit
+    from training.simulator.audit import MAX_AUC, audit
     from training.labels import assign_labels, read_labels
     from training.simulator import SimConfig, simulate, write_scenario
     failed = False

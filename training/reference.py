@@ -49,12 +49,11 @@ REFERENCE_SUSPICIOUS_SHARE = 0.30
 #: Artifact folder of the reference run and the files in it.
 ARTIFACT_DIR = "reference"
 VOYAGES_FILE = "voyages.parquet"
-#: Modules of this package that are not the simulator: every other module's text keys the
-#: default reference set, so a changed simulator builds a new reference set (the old one stays
-#: in the store under its own key).
-_NOT_SIMULATOR = {"__init__.py", "train.py", "registry.py", "evaluation.py", "reference.py", "scenarios.py", "gate.py",
-                  "run_log.py", "tracking.py", "audit.py",
-                  "labels.py", "model.py", "identity_ranking.py"}
+#: The simulator's modules key the default reference set, so a changed simulator builds a new
+#: reference set (the old one stays in the store under its own key). Its leakage audit reads
+#: scenarios and makes none.
+_SIMULATOR_DIR = Path(__file__).resolve().parent / "simulator"
+_NOT_SIMULATOR = {"audit.py"}
 #: Columns of the MLflow dataset record (schema and profile); the digest covers every column.
 _IDENTITY = ["voyage_id", "vessel_group", "mmsi", "start", "end", "y", "behaviour"]
 
@@ -135,9 +134,8 @@ def sim_config():
 
 def reference_key(cfg: Config) -> dict:
     """Everything the default reference set depends on; its hash finds the stored set."""
-    here = Path(__file__).resolve().parent
     code = hashlib.sha256()
-    for f in sorted(here.glob("*.py")):
+    for f in sorted(_SIMULATOR_DIR.glob("*.py")):
         if f.name not in _NOT_SIMULATOR:
             code.update(f.name.encode() + f.read_bytes())
     sim = dataclasses.asdict(sim_config())

@@ -111,8 +111,8 @@ def retype_destinations(pos: pd.DataFrame, gaz: Gazetteer, rng, cfg: Config = DE
     """Each ship's destination texts typed again by another crew: the same port(s) in another
     realistic form (spelling, code, truncation, country, padding, typo), a non-port entry in
     another wording, unknown text as it was."""
-    from .feed import FIELD_CHARS, NON_PORT, draw_habits, render
-    from .world import draw_world
+    from .simulator.feed import FIELD_CHARS, NON_PORT, draw_habits, render
+    from .simulator.world import draw_world
     world = draw_world(int(rng.integers(2**31)))
     reader = reader_for(gaz, cfg)
     country = dict(zip(gaz.ids, gaz.ports["country"] if "country" in gaz.ports else [""] * gaz.n))

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from features.geo import haversine_km
-from training.behaviours import DARK, TWINS
-from training.geography import load_geography
+from training.simulator.behaviours import DARK, TWINS
+from training.simulator.geography import load_geography
 from training.simulator import SimConfig, simulate, write_scenario
-from training.truth import MIN_OBSERVABLE_H
-from training.world import RANGES, draw_world
+from training.simulator.truth import MIN_OBSERVABLE_H
+from training.simulator.world import RANGES, draw_world
 
 FILES = ("positions.parquet", "labels.csv", "vessels.csv", "events.csv", "world.json")
 
@@ -200,7 +200,7 @@ def test_benign_ships_go_dark_through_reception_holes(scenario, labelled):
 def test_reception_holes_are_shared_by_every_ship_in_range():
     """A station outage silences every ship it covers at once, for 1-40 h: 30 ships moored in
     range of the station with the most outage hours go quiet together."""
-    from training.reception import build_reception
+    from training.simulator.reception import build_reception
     geo = load_geography()
     world = draw_world(5)
     rng = np.random.default_rng(0)
@@ -221,7 +221,7 @@ def test_reception_holes_are_shared_by_every_ship_in_range():
 
 def test_leakage_audit(scenario, labelled):
     from features.catalogue import FEATURE_NAMES
-    from training.audit import MAX_AUC, audit
+    from training.simulator.audit import MAX_AUC, audit
     res = audit(labelled, scenario[0].vessels, FEATURE_NAMES)
     assert res["suspicious_vessels"] >= 60 and res["benign_vessels"] >= 200 and "text_classifier" in res
     assert all(v <= MAX_AUC for k, v in res.items() if isinstance(v, float)), res
@@ -229,7 +229,7 @@ def test_leakage_audit(scenario, labelled):
 
 def test_the_audit_catches_a_leak(scenario, labelled):
     """The audit is not blind: a habit given to suspicious ships only is found."""
-    from training.audit import MAX_AUC, audit
+    from training.simulator.audit import MAX_AUC, audit
     ves = scenario[0].vessels.copy()
     leaky = labelled.copy()
     susp = set(ves.loc[ves["profile"] != "benign", "mmsi"])
@@ -253,6 +253,6 @@ def test_simulate_command_writes_the_world(tmp_path):
 
 
 def test_docs_print_the_ranges_table():
-    from training.world import ranges_markdown
+    from training.simulator.world import ranges_markdown
     doc = (Path(__file__).resolve().parents[2] / "docs" / "simulator.md").read_text()
-    assert ranges_markdown() in doc, "docs/simulator.md: regenerate the table with training.world.ranges_markdown()"
+    assert ranges_markdown() in doc, "docs/simulator.md: regenerate the table with training.simulator.world.ranges_markdown()"

@@ -2,7 +2,7 @@
 status as crews type them and providers deliver them.
 
 A model learns whatever separates the classes, so every habit here is drawn per ship from the
-world's shares (``training/world.py``), independently of its profile, from the ship's own
+world's shares (``training/simulator/world.py``), independently of its profile, from the ship's own
 random stream (a habit costs no draw elsewhere). The planner records, per fix, the port the
 crew means (an *intent*: the next port, or a deliberate declaration that is always typed); this
 module turns intents into the text of the destination field:

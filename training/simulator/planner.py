@@ -1,7 +1,7 @@
 """Rendering one ship's movements as archived AIS fixes: sail a route, hold at a point, berth.
 
 A :class:`Planner` keeps the ship's clock and appends fixes to a :class:`Track`; behaviours
-(``training/behaviours.py``) are built from these few moves, so every ship, suspicious or not,
+(``training/simulator/behaviours.py``) are built from these few moves, so every ship, suspicious or not,
 sails, queues, waits and berths the same way.
 """
 
@@ -15,7 +15,7 @@ from features.geo import KM_PER_NM, bearing_deg, haversine_km
 
 from .feed import FORCED, INTENTS
 
-#: Intent codes of the destination field (``training/feed.py`` renders them as text).
+#: Intent codes of the destination field (``training/simulator/feed.py`` renders them as text).
 _DEST_CODE = {p: i for i, p in enumerate(INTENTS)} | {"!" + p: i + FORCED for i, p in enumerate(INTENTS)}
 #: The Volga-Caspian canal's sea entrance, where ships bound up the river queue.
 CANAL_ENTRANCE = "RU-VCSC-N1"

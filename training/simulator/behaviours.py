@@ -2,7 +2,7 @@
 
 Every ship lives the same ordinary life (``normal``): the same trade routes, queues and port
 stays, drawn from the world whatever its profile (what its crew types in the destination field
-is ``training/feed.py``'s, by habit). On some voyages a suspicious ship plants its behaviour
+is ``training/simulator/feed.py``'s, by habit). On some voyages a suspicious ship plants its behaviour
 instead, and on some voyages a ship with a benign habit does a look-alike ("twin"): a gap of
 similar length in a similar place that a careful analyst tells apart by what
 ``docs/simulator.md`` lists. A behaviour runs only where it can happen

@@ -5,7 +5,7 @@ in its range goes quiet at once; a satellite constellation leaves the middle of 
 between passes and sometimes for several hours. Independent per-fix drops never make a gap of
 an hour, so benign gaps here come from the same processes that make them at sea.
 
-:class:`Reception` is built once per scenario from a :class:`~training.world.World`; its
+:class:`Reception` is built once per scenario from a :class:`~training.simulator.world.World`; its
 :meth:`Reception.heard` answers for one ship's fixes at once (whole-array work).
 """
 

@@ -58,7 +58,7 @@ class Vessel:
     new_imo: str = ""
     changed: bool = False
     rendezvous: dict | None = None
-    feed: FeedHabits | None = None  # what it sends besides positions (training/feed.py)
+    feed: FeedHabits | None = None  # what it sends besides positions (training/simulator/feed.py)
 
 
 def _imo(rng) -> str:

@@ -9,8 +9,8 @@ tested, ``tests/training/test_simulator.py``) around four rules:
    differs only on the voyages that carry its planted behaviour.
 2. **Benign ships go dark too**: shore-station outages and satellite holes (correlated, 1-40 h),
    faults, switch-offs alongside, and a third of ships carry a "twin" habit that looks like a
-   planted event (``training/twins.py``).
-3. **The world is drawn** (``training/world.py``): every parameter from a documented range,
+   planted event (``training/simulator/twins.py``).
+3. **The world is drawn** (``training/simulator/world.py``): every parameter from a documented range,
    per ``world_seed``; ``world.json`` records the values.
 4. **Every voyage is labelled**, also those cut by the edges of the data, by what happened
    inside the window; ``events.csv`` holds the truth of every planted event.
@@ -146,7 +146,7 @@ class Feed:
 
 def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float, feed: Feed) -> pd.DataFrame:
     """The fixes that reach the archive: heard by a station or a satellite, AIS on, with what
-    the crew sends besides its position (``training/feed.py``)."""
+    the crew sends besides its position (``training/simulator/feed.py``)."""
     tr, v = P.track, P.v
     t_all = np.concatenate(tr.t)
     intent = np.concatenate(tr.dest)

@@ -3,7 +3,7 @@
 Each has the surface of a planted event (a gap of similar length in a similar place) and
 differs in what a careful analyst checks: the call before the gap was seen, the port that fits
 the gap is not sensitive, the transit is a straight line at service speed, the AIS stayed on,
-the reception was down for every ship there. Signatures as in ``training/behaviours.py``.
+the reception was down for every ship there. Signatures as in ``training/simulator/behaviours.py``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def straight_gap(P: Planner, here: str, nxt: str, dep: float):
 
 def drift(P: Planner, here: str, nxt: str, dep: float):
     """Drifts at sea for hours with AIS on (waiting for orders or weather), on the lane or off
-    it, as a dark loiterer stops (:func:`training.behaviours.loiter_spot`)."""
+    it, as a dark loiterer stops (:func:`training.simulator.behaviours.loiter_spot`)."""
     spot = loiter_spot(P, here, nxt)
     if spot is None:
         return normal(P, here, nxt, dep)

@@ -47,7 +47,7 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
     "queue_h_max": (10.0, 48.0, "uni", "h"),
     "off_at_berth_share": (0.05, 0.3, "uni", "share of ships"),
     "stale_destination_p": (0.02, 0.15, "uni", "probability"),  # a voyage's entry left as it was
-    # --- what crews type and providers deliver (training/feed.py), the same for every profile --
+    # --- what crews type and providers deliver (training/simulator/feed.py), the same for every profile --
     "dest_update_late_share": (0.1, 0.4, "uni", "share of ships"),
     "dest_late_h_max": (4.0, 36.0, "uni", "h"),
     "dest_update_rare_share": (0.05, 0.25, "uni", "share of ships"),
