@@ -52,7 +52,7 @@ def voyage_features(pos: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     decl = declared.declared(ix, gaz, anch, cfg)
     out.update(decl.features)
     out.update(edges.edges(ix, gaz))
-    out.update(identity.identity(ix))
+    out.update(identity.identity(ix, cfg))
     cols = context(ix, gaz, usual_interval, lg, calls, decl)
     # The features as one float block beside the context columns: building ~60 float columns
     # one by one costs more than the families that computed them, on a REST track.
