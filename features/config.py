@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_DATA = Path(__file__).resolve().parent / "data"
 
 #: Bumped whenever a feature's definition changes, so models record which code made their inputs.
-FEATURE_CODE_VERSION = "1.6.0"
+FEATURE_CODE_VERSION = "1.7.0"
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ class Config:
     #: A fix that starts a track of fewer than this many fixes, on an MMSI that also has a
     #: longer track, is an outlier (a jump), not a second ship, and is rejected.
     min_track_fixes: int = 3
+    #: A track counts as a ship in the identity features (``n_tracks_mmsi``,
+    #: ``concurrent_tracks``) only with at least this many fixes: fixes thrown off by GPS
+    #: interference chain into second tracks of a few fixes (in the simulator, 3-15), a second
+    #: hull on the number reports for days (hundreds).
+    ship_track_min_fixes: int = 20
 
     # --- gaps ----------------------------------------------------------------------------
     #: An interval between consecutive fixes of a track longer than this is an AIS gap.
@@ -258,6 +263,16 @@ class Config:
     #: a single bad fix is a receiver glitch, a series is a position being faked.
     spoof_jump_min: int = 3
     spoof_jump_window_h: float = 24.0
+    #: GPS interference (:mod:`features.identity.interference`): a cell of this many degrees
+    #: (~50 km, the size of a jamming area) and an hour, with the cells and hours around it,
+    #: in which at least ``gnss_min_ships`` MMSIs had fixes rejected as jumps. One ship's
+    #: jumps are its own (a glitch, or spoofing); three ships' at once are the area's. Jumps
+    #: that come back and shared-MMSI tracks there are not events. Bins of 3 h (so +-3-6 h
+    #: around a jump): on simulated interference 1 h bins left 11 false shared-MMSI events
+    #: in a 500-ship month, 3 h bins 3, every planted one kept (the windows last 1-12 h).
+    gnss_cell_deg: float = 0.5
+    gnss_bin_h: float = 3.0
+    gnss_min_ships: int = 3
 
     def to_dict(self) -> dict:
         d = asdict(self)

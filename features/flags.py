@@ -51,3 +51,18 @@ def flag_of(mmsi) -> pd.Series:
     m = np.asarray(mmsi, dtype=np.int64)
     mid = np.where((m >= 200_000_000) & (m <= 799_999_999), m // 1_000_000, 0)
     return pd.Series(str_array(_lookup[mid]), copy=False)
+
+
+def default_mmsi(mmsi) -> np.ndarray:
+    """Per MMSI: an installer's default rather than an assigned number: a MID and six zeros
+    (GFW's 567000000), one digit nine times, or 123456789. Many small craft share these;
+    two hulls on one is no identity game, and the gaps of one number many hulls share are no
+    one ship's (no rendezvous).
+
+    >>> default_mmsi(np.array([567000000, 111111111, 123456789, 273456789])).tolist()
+    [True, True, True, False]
+    """
+    m = np.asarray(mmsi, np.int64)
+    same_digit = (m % 111_111_111 == 0) & (m > 0)
+    return (m % 1_000_000 == 0) | same_digit | (m == 123_456_789)
+

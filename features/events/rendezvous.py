@@ -5,7 +5,8 @@ most ``rendezvous_max_dark_h``, not inside one port visit, one ship at both ends
 from ports (the loitering rule), cut at every fix that shows the vessel moving (a transit
 through poor reception is a chain of short gaps between moving fixes: each is judged alone). A run with at least ``rendezvous_min_dark_h`` of gap is a
 *dark* episode, with the vessel's usual speed; otherwise, lasting ``rendezvous_min_loiter_h``,
-a *visible loitering* episode, with ``loiter_speed_kn`` (we see it stay put).
+a *visible loitering* episode, with ``loiter_speed_kn`` (we see it stay put). An installer's
+default MMSI (:func:`features.flags.default_mmsi`, many small craft) has no episodes.
 
 **Feasibility.** An episode runs from fix p0 at t0 to fix p1 at t1 at speed v. A meeting point
 m is open to it from ``t0 + |p0 m| / v`` (sailing there from the last fix) to ``t1 - |m p1| / v``
@@ -41,6 +42,7 @@ from ..tracks import utc_times
 from .frame import Fixes, event_frame, event_ids, fmt
 from .gaps import Gaps
 from .loitering import runs, slow_intervals
+from ..flags import default_mmsi
 
 _CELL_DEG = 2.0
 _DAY_US = 86_400_000_000
@@ -67,6 +69,8 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     # Merged chains of gaps longer than the cap hide as much as one long gap: not paired.
     is_dark = (dark_h >= cfg.rendezvous_min_dark_h) & (dark_h <= cfg.rendezvous_max_dark_h)
     keep = is_dark | ((dark_h < cfg.rendezvous_min_dark_h) & (span_h >= cfg.rendezvous_min_loiter_h))
+    # An installer's default MMSI is many boats: its gaps and stops are no one ship's.
+    keep &= ~default_mmsi(fx.mmsi[a0])
     a0, a1, is_dark, dark_h = a0[keep], a1[keep], is_dark[keep], dark_h[keep]
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
     return pd.DataFrame({"a0": a0, "a1": a1, "t0": fx.t_us[a0], "t1": fx.t_us[a1], "dark_h": dark_h,

@@ -13,14 +13,20 @@ import pandas as pd
 
 from ..config import Config
 from ..events.frame import Fixes, event_frame, event_ids, fmt
+from ..flags import default_mmsi
 from ..geo import haversine_km
 from ..tracks import group_starts
+from .interference import interference_cells, interfered
 
 
-def shared_mmsi_events(fx: Fixes, cfg: Config) -> pd.DataFrame:
+def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None,
+                       cells: np.ndarray | None = None) -> pd.DataFrame:
     """One event per pair of tracks of one MMSI that overlap in time: on the later track,
     from its first fix to the end of the overlap; ``lat/lon`` the later track's first fix,
-    ``end_lat/end_lon`` where the other track was then."""
+    ``end_lat/end_lon`` where the other track was then. Not when most fixes of the smaller
+    track lie inside GPS interference (:mod:`features.identity.interference`, from every
+    vessel's ``jumps`` or their ``cells``): fixes thrown off that chained into a second
+    track. An MMSI that is an installer's default (:func:`default_mmsi`) says so."""
     if fx.n == 0:
         return event_frame("shared_mmsi", 0, mmsi=np.zeros(0, np.int64))
     first = np.flatnonzero(group_starts(fx.tid))
@@ -35,6 +41,9 @@ def shared_mmsi_events(fx: Fixes, cfg: Config) -> pd.DataFrame:
     i, j, t0, t1 = pairs["k_i"].to_numpy()[ok], pairs["k_j"].to_numpy()[ok], t0[ok], over_end[ok]
     together = _hours_together(fx, first[i], last[i], first[j], last[j])
     ok = together >= cfg.shared_mmsi_min_overlap_h
+    cells = interference_cells(jumps, cfg) if cells is None else cells
+    if len(cells) and ok.any():
+        ok[ok] = ~_jammed(fx, first, last, i[ok], j[ok], cells, cfg)
     i, j, t0, t1, together = i[ok], j[ok], t0[ok], t1[ok], together[ok]
     # Where the other track was when the later one began: its last fix at or before then.
     at = _fix_at(fx, first[i], last[i], t0)
@@ -51,10 +60,22 @@ def shared_mmsi_events(fx: Fixes, cfg: Config) -> pd.DataFrame:
               + fmt(hours, "%.1f").astype(object) + " h, "
               + fmt(km, "%.0f").astype(object) + " km apart" + who)
     mm = fx.mmsi[row]
+    detail = np.where(default_mmsi(mm), detail + "; a default MMSI (MID + 000000) small craft share", detail)
     return event_frame("shared_mmsi", len(row), event_id=event_ids("shared_mmsi", mm, t0, fx.track_no[row]),
                        mmsi=mm, track_id=fx.track_ids(row), partner_mmsi=mm, start=t0, end=t1, hours=hours,
                        lat=fx.lat[row], lon=fx.lon[row], end_lat=fx.lat[at], end_lon=fx.lon[at],
                        identity_changed=np.ones(len(row), bool), detail=np.asarray(detail, object))
+
+
+def _jammed(fx: Fixes, first, last, i, j, cells: np.ndarray, cfg: Config) -> np.ndarray:
+    """Per pair of tracks ``i``, ``j``: most fixes of the one with fewer lie inside GPS
+    interference ``cells``. One check per pair (few), over that track's rows."""
+    out = np.zeros(len(i), bool)
+    for k, (a, b) in enumerate(zip(i, j)):
+        s = a if last[a] - first[a] <= last[b] - first[b] else b
+        rows = slice(first[s], last[s] + 1)
+        out[k] = interfered(fx.lat[rows], fx.lon[rows], fx.t_us[rows], None, cfg, cells).mean() >= 0.5
+    return out
 
 
 def _hours_together(fx: Fixes, fi, li, fj, lj) -> np.ndarray:
@@ -72,3 +93,4 @@ def _fix_at(fx: Fixes, first: np.ndarray, last: np.ndarray, t_us: np.ndarray) ->
     first fix if none). One search per event (few), each over its track's time-sorted rows."""
     return np.array([a + max(int(np.searchsorted(fx.t_us[a:b + 1], t, side="right")) - 1, 0)
                      for a, b, t in zip(first, last, t_us)], np.int64)
+

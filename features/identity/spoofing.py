@@ -11,7 +11,9 @@ is a ``spoof_*`` field of :class:`~features.config.Config`.
   speed.
 - ``jumps that come back``: several fixes rejected as implausible jumps within a day, the
   track going on where it was (the tracker keeps the ship's own track). A single jump is a
-  receiver glitch.
+  receiver glitch; jumps where other ships jumped too are GPS interference
+  (:mod:`features.identity.interference`); an installer's default MMSI that many boats share
+  jumps between them (its ``shared_mmsi`` event says so).
 - ``unallocated MID``: an MMSI whose first three digits are no state's (ITU-R M.585).
 """
 
@@ -22,9 +24,10 @@ import pandas as pd
 
 from ..config import Config
 from ..events.frame import Fixes, event_frame, event_ids, fmt
-from ..flags import MID_TO_FLAG
+from ..flags import MID_TO_FLAG, default_mmsi
 from ..geo import haversine_km
 from ..tracks import epoch_us
+from .interference import interfered
 
 
 def _spans(mask: np.ndarray, link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,6 +211,11 @@ def jumps_back(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None) -> pd.
     lat, lon = jumps["lat"].to_numpy(float)[o], jumps["lon"].to_numpy(float)[o]
     a, b = _spans(np.ones(len(m), bool), (m[1:] == m[:-1]) & (np.diff(t) <= cfg.spoof_jump_window_h * 3.6e9))
     ok = (b - a + 1) >= cfg.spoof_jump_min
+    # Boats sharing an installer's default MMSI jump between each other: no spoofing.
+    ok &= ~default_mmsi(m[a])
+    # Most of a cluster's jumps where other ships jumped too: GPS interference, not this ship.
+    inside = np.r_[0, np.cumsum(interfered(lat, lon, t, jumps, cfg))]
+    ok &= (inside[b + 1] - inside[a]) * 2 < (b - a + 1)
     a, b = a[ok], b[ok]
     # The MMSI's fix at or before each cluster's first jump (fixes sorted by mmsi, track, time
     # give each MMSI one contiguous block).
