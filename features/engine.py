@@ -25,7 +25,7 @@ from .config import DEFAULT, FEATURE_CODE_VERSION, Config
 from .coverage import CoverageGrid
 from .errors import ConfigError
 from .gazetteer import Gazetteer, load_gazetteer
-from .pipeline import Run, Stage, TrackResult, no_stage
+from .pipeline import Run, Stage, TrackResult, jumps_of, no_stage
 from .readers import ReadResult
 
 #: Voyage table -> the same rows with risk, level, reasons, reasons_text and partial.
@@ -159,9 +159,10 @@ class LocalEngine:
         voyages = scorer(voyages if voyages.index.equals(pd.RangeIndex(len(voyages))) else voyages.reset_index(drop=True))
         nv = tracks_without_voyage(tr.positions, voyages, gaz)
         stage("identity links")
-        from .identity import link_identities
+        from .identity import identity_evidence
+        links, hull = identity_evidence(tr.positions, cfg, jumps_of(tr))
         return Run(tr.counts, None, {"voyages scored": len(voyages)}, voyages=voyages, no_voyage=nv, tracks=tr,
-                   coverage=coverage, identities=link_identities(tr.positions, cfg))
+                   coverage=coverage, identities=links, hull_events=hull)
 
 
 ENGINES = ("local", "spark")

@@ -85,7 +85,8 @@ class Run:
     machine; ``no_voyage``: tracks with nothing to score (``score``); ``tracks``: the local
     engine's tracked fixes (None on Spark, where they stay distributed); ``coverage``: the
     grid the features used; ``events``: the event table (``events``); ``identities``: the
-    identity links (``identities``)."""
+    identity links (``identities``, ``score``); ``hull_events``: the shared-MMSI and spoofed
+    position events the ranking acts on (``score``, :func:`features.identity.hull_events`)."""
 
     counts: RowCounts
     out: str | None = None
@@ -96,6 +97,7 @@ class Run:
     coverage: CoverageGrid | None = None
     events: pd.DataFrame | None = None
     identities: pd.DataFrame | None = None
+    hull_events: pd.DataFrame | None = None
 
 
 def _t_us(frame: pd.DataFrame) -> np.ndarray:

@@ -97,7 +97,7 @@ def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s
     """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
     and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files."""
     run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage)
-    voyages = with_identities(run.voyages, run.identities, model.levels["high"])
+    voyages = with_identities(run.voyages, run.identities, model.levels["high"], run.hull_events)
     return Scored(voyages, run.tracks, model.gaz, run.no_voyage, run.counts, identities=run.identities)
 
 

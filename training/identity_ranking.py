@@ -11,7 +11,13 @@ ranking by one documented rule:
   threshold: a hull that changes its number at sea while dark is what analysts look for, and
   a registered sale happens at a port with AIS on;
 - every link (``likely`` or ``possible``, at sea or in port) adds its evidence to those two
-  voyages' reasons, and the vessel's earlier MMSIs of its chain go into ``identities``.
+  voyages' reasons, and the vessel's earlier MMSIs of its chain go into ``identities``;
+- a hull event (:func:`features.identity.hull_events`: two hulls reporting at once on one
+  MMSI, or positions made up: one point to the metre, or circles, at a sailing speed) raises
+  every voyage of that MMSI (for spoofing: of that track) overlapping it in time to ``high``,
+  its detail first in the reasons. Not when the MMSI is an installer's default
+  (:func:`features.flags.default_mmsi`: small craft share those) and not inside GPS
+  interference (the events are dropped there already).
 
 The reference set's AP with and without the rule is measured by ``benchmarks/bench_identity.py``
 (README, "Identity").
@@ -23,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from features.identity import earlier_mmsis
+from features.flags import default_mmsi
 
 
 def touched(voyages: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
@@ -52,36 +59,60 @@ def _reason(links: pd.DataFrame, t: pd.DataFrame) -> np.ndarray:
             + lk["evidence"].astype(str).to_numpy(dtype=object))
 
 
-def with_identities(voyages: pd.DataFrame, links: pd.DataFrame, high: float) -> pd.DataFrame:
+def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFrame:
+    """Per (voyage row, hull event) that the rule raises: ``row``, ``text``. A shared-MMSI
+    event touches the MMSI's voyages overlapping it, a spoofing one its track's; an
+    installer's default MMSI touches nothing."""
+    none = pd.DataFrame({"row": np.zeros(0, np.int64), "text": np.zeros(0, object), "kind": np.zeros(0, object)})
+    if hull is None or not len(hull) or not len(voyages):
+        return none
+    ev = hull[~default_mmsi(hull["mmsi"].to_numpy(np.int64))]
+    v = pd.DataFrame({"mmsi": voyages["mmsi"].to_numpy(np.int64), "track_id": voyages["track_id"].astype("str").to_numpy(object),
+                      "v0": pd.to_datetime(voyages["start"], utc=True).to_numpy(),
+                      "v1": pd.to_datetime(voyages["end"], utc=True).to_numpy(), "row": np.arange(len(voyages))})
+    e = pd.DataFrame({"mmsi": ev["mmsi"].to_numpy(np.int64), "e_track": ev["track_id"].astype("str").to_numpy(object),
+                      "kind": ev["kind"].astype("str").to_numpy(object), "detail": ev["detail"].astype("str").to_numpy(object),
+                      "e0": pd.to_datetime(ev["start"], utc=True).to_numpy(), "e1": pd.to_datetime(ev["end"], utc=True).to_numpy()})
+    m = v.merge(e, on="mmsi")
+    m = m[(m["v0"] <= m["e1"]) & (m["v1"] >= m["e0"]) & ((m["kind"] == "shared_mmsi") | (m["track_id"] == m["e_track"]))]
+    text = np.where(m["kind"] == "spoofing", "spoofing (" + m["detail"] + ")", m["detail"])
+    return pd.DataFrame({"row": m["row"].to_numpy(np.int64), "text": text.astype(object),
+                         "kind": m["kind"].to_numpy(object)}).drop_duplicates(["row", "text"])
+
+
+def with_identities(voyages: pd.DataFrame, links: pd.DataFrame, high: float,
+                    hull: pd.DataFrame | None = None) -> pd.DataFrame:
     """Scored voyages (``risk``, ``level``, ``reasons``, ``reasons_text``) with the rule of this
     module applied (a new frame): risk raised to ``high`` and level ``high`` on the voyages a
-    likely link at sea touches, the link's evidence first in the reasons of every touched
-    voyage, and ``identities`` (earlier MMSIs of the vessel's chain, comma-separated; empty if
-    none) on every voyage."""
+    likely link at sea or a hull event (``hull``: :func:`features.identity.hull_events`)
+    touches, the evidence first in the reasons of every touched voyage, and ``identities``
+    (earlier MMSIs of the vessel's chain, comma-separated; empty if none) on every voyage."""
     chain = {m: ", ".join(map(str, ms)) for m, ms in (earlier_mmsis(links) if len(links) else {}).items()}
     out = voyages.assign(identities=voyages["mmsi"].map(chain).fillna("").astype(object) if "mmsi" in voyages else "")
-    t = touched(out, links)
-    if not len(t):
+    t, h = touched(out, links), hull_touched(out, hull)
+    if not len(t) and not len(h):
         return out
-    text = _reason(links, t)
     lk = links.iloc[t["link"].to_numpy()]
-    raise_ = (lk["level"].to_numpy() == "likely") & lk["at_sea"].to_numpy(bool)
+    raise_ = np.r_[(lk["level"].to_numpy() == "likely") & lk["at_sea"].to_numpy(bool), np.ones(len(h), bool)]
+    text = np.r_[_reason(links, t) if len(t) else np.zeros(0, object), h["text"].to_numpy(object)]
     risk = out["risk"].to_numpy(float).copy()
     level = out["level"].to_numpy(dtype=object).copy()
-    rows = t["row"].to_numpy()
+    rows = np.r_[t["row"].to_numpy(np.int64), h["row"].to_numpy(np.int64)]
     up = rows[raise_]
     risk[up] = np.maximum(risk[up], high)
     level[up] = "high"
     out["risk"], out["level"] = risk, level
-    # Reasons: the identity evidence first (one per link end; a voyage two links touch has both).
+    # Reasons: the identity evidence first (one per link end or event; a voyage two touch has both).
     texts = pd.Series(text, index=rows).groupby(level=0).agg("; ".join)
+    feature = pd.Series(np.r_[np.full(len(t), "identity_change", object), h["kind"].to_numpy(object)],
+                        index=rows).groupby(level=0).first().reindex(texts.index)
     rt = out["reasons_text"].astype("str").fillna("").to_numpy(dtype=object)
     idx = texts.index.to_numpy()
     rt[idx] = np.where(rt[idx] == "", texts.to_numpy(dtype=object), texts.to_numpy(dtype=object) + "; " + rt[idx])
     out["reasons_text"] = rt
     if "reasons" in out:
         reasons = list(out["reasons"])
-        for i, s in zip(idx, texts.to_numpy(dtype=object)):  # one step per touched voyage
-            reasons[i] = [{"feature": "identity_change", "value": None, "contribution": None, "text": s}] + list(reasons[i] or [])
+        for i, s, f in zip(idx, texts.to_numpy(dtype=object), feature.to_numpy(object)):  # one step per touched voyage
+            reasons[i] = [{"feature": f, "value": None, "contribution": None, "text": s}] + list(reasons[i] or [])
         out["reasons"] = pd.Series(reasons, index=out.index, dtype=object)
     return out

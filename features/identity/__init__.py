@@ -8,7 +8,10 @@ Pure over the tracked fixes, like :mod:`features.events`:
   one MMSI reporting at once, :mod:`.shared`) and ``spoofing`` (:mod:`.spoofing`, the detail
   names the typology), as event rows;
 - :func:`earlier_mmsis`: per MMSI, the earlier MMSIs of its chain (the watchlist's
-  ``identities``).
+  ``identities``);
+- :func:`hull_events`: the events of those that rest on one MMSI's own fixes and that the
+  watchlist's ranking acts on (``training/identity_ranking.py``): two hulls on the number,
+  positions made up (:data:`HULL_TYPES`); :func:`identity_evidence` gives them with the links.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from ..tracks import utc_times
 from .ends import TrackEnds, track_ends
 from .links import Pairs, candidate_pairs, confidence, score_pairs
 from .shared import shared_mmsi_events
-from .spoofing import spoofing_events
+from .spoofing import circles, fixed_position, spoofing_events
 
-__all__ = ["LINK_COLUMNS", "link_identities", "identity_events", "events_of_fixes", "earlier_mmsis", "links_of_fixes",
-           "links_of_ends"]
+__all__ = ["LINK_COLUMNS", "HULL_TYPES", "link_identities", "identity_events", "events_of_fixes", "earlier_mmsis",
+           "links_of_fixes", "links_of_ends", "hull_events", "identity_evidence"]
 
 #: The contract's identity link columns, then the positions of both ends and the evidence
 #: counts an analyst filters on.
@@ -199,7 +202,7 @@ def events_of_fixes(fx: Fixes, gaz: Gazetteer, cfg: Config = DEFAULT, jumps: pd.
     has built already)."""
     if links is None:
         links = links_of_fixes(fx, cfg)[0]
-    parts = [change_events(links, gaz), shared_mmsi_events(fx, cfg), spoofing_events(fx, cfg, jumps)]
+    parts = [change_events(links, gaz), shared_mmsi_events(fx, cfg, jumps), spoofing_events(fx, cfg, jumps)]
     return pd.concat([x for x in parts if len(x)] or [parts[0]], ignore_index=True)
 
 
@@ -223,3 +226,31 @@ def change_events(links: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
                        end_lat=links["to_lat"], end_lon=links["to_lon"], port_id=port,
                        km_to_port=np.where(idx >= 0, km, np.nan), implied_speed_kn=links["implied_speed_kn"],
                        identity_changed=np.ones(n, bool), detail=detail.to_numpy(object))
+
+
+#: Columns (and Spark types) of :func:`hull_events`: few rows, gathered to one machine.
+HULL_TYPES = {"kind": "string", "mmsi": "long", "track_id": "string", "start": "timestamp", "end": "timestamp",
+              "lat": "double", "lon": "double", "end_lat": "double", "end_lon": "double", "detail": "string"}
+
+
+def hull_events(fx: Fixes, cfg: Config = DEFAULT, jumps: pd.DataFrame | None = None,
+                cells: np.ndarray | None = None) -> pd.DataFrame:
+    """The ``shared_mmsi`` events and the ``spoofing`` ones of typologies ``fixed position`` and
+    ``circles``: what one MMSI's own fixes show (so a distributed engine finds them per MMSI
+    bucket), in :data:`HULL_TYPES` columns. Shared MMSIs drawn by GPS interference are dropped:
+    the interference is found from every vessel's ``jumps``, or given as its ``cells``
+    (:func:`features.identity.interference.interference_cells`, what a bucket receives)."""
+    parts = [shared_mmsi_events(fx, cfg, jumps, cells), fixed_position(fx, cfg), circles(fx, cfg)]
+    ev = pd.concat([p for p in parts if len(p)] or [parts[0]], ignore_index=True)
+    return ev[list(HULL_TYPES)]
+
+
+def identity_evidence(positions: pd.DataFrame, cfg: Config = DEFAULT,
+                      jumps: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(links, hull events) of tracked fixes, from one pass over them: what the watchlist's
+    ranking reads (:func:`link_identities`, :func:`hull_events`)."""
+    if not len(positions):
+        return _no_links(), event_frame("shared_mmsi", 0, mmsi=np.zeros(0, np.int64))[list(HULL_TYPES)]
+    fx = fixes_of(positions, cfg)
+    return links_of_fixes(fx, cfg)[0], hull_events(fx, cfg, jumps)
+

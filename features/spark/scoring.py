@@ -130,3 +130,22 @@ def listed_tracks(spark, fixes, track_ids, cfg: Config) -> TrackResult:
     pos = sort_fixes(from_spark(pdf))
     none = pd.DataFrame()
     return TrackResult(pos, visits_of(pos, cfg), none, none, RowCounts())
+
+
+def hull_schema():
+    from pyspark.sql import types as T
+    from ..identity import HULL_TYPES
+    return with_fields(T.StructType([]), HULL_TYPES)
+
+
+def hull_fn(cfg: Config, schema, cells: np.ndarray):
+    """Fixes of whole MMSIs -> their hull events (the local function,
+    :func:`features.identity.hull_events`), with the GPS interference ``cells`` the driver
+    found from every vessel's rejected jumps."""
+    def fn(pdf: pd.DataFrame) -> pd.DataFrame:
+        from ..events.frame import fixes_of
+        from ..identity import hull_events
+        pos = sort_fixes(from_spark(pdf))
+        return to_spark(hull_events(fixes_of(pos, cfg), cfg, cells=cells), schema)
+    return fn
+

@@ -77,3 +77,32 @@ def test_watchlist_of_a_month_lists_new_identities_with_their_earlier_mmsi(tmp_p
             assert ", at sea" not in rows.at[new, "reasons"].split("identity change")[-1].split(";")[0]
     others = wl[~wl["mmsi"].isin([b for _, b, _ in heard])]
     assert (others["identities"] == "").all() and np.isfinite(pd.to_numeric(wl["risk"], errors="coerce").dropna()).all()
+
+
+def hull(kind: str, mmsi: int, track_id: str, start, end, detail: str) -> pd.DataFrame:
+    return pd.DataFrame({"kind": [kind], "mmsi": [mmsi], "track_id": [track_id], "start": [start], "end": [end],
+                         "lat": [40.0], "lon": [51.0], "end_lat": [40.1], "end_lon": [51.1], "detail": [detail]})
+
+
+def voyages_with_ends() -> pd.DataFrame:
+    return voyages().assign(end=[T + 9 * H, T + 20 * H, T + 40 * H, T + 50 * H])
+
+
+def test_two_hulls_on_one_mmsi_raise_the_voyages_they_overlap_and_a_default_mmsi_raises_nothing():
+    ev = hull("shared_mmsi", 1, "1-1", T + 12 * H, T + 18 * H, "two hulls on one MMSI: tracks 1-0 and 1-1 ...")
+    out = with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5, hull=ev)
+    assert list(out["level"]) == ["low", "high", "low", "low"] and out["risk"].iloc[1] == 0.5
+    assert out["reasons_text"].iloc[1].startswith("two hulls on one MMSI") and out["reasons"].iloc[1][0]["feature"] == "shared_mmsi"
+    boats = hull("shared_mmsi", 423000000, "423000000-1", T, T + 50 * H, "two hulls on one MMSI: ...")
+    v = voyages_with_ends().assign(mmsi=423000000)
+    assert list(with_identities(v, links("possible", False).iloc[:0], high=0.5, hull=boats)["level"]) == ["low"] * 4
+
+
+def test_made_up_positions_raise_only_their_own_tracks_voyage():
+    ev = hull("spoofing", 1, "1-0", T + 2 * H, T + 6 * H, "circles: 9.0 turns in 5.9 h, radius ~1.5 km")
+    out = with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5, hull=ev)
+    assert list(out["level"]) == ["high", "low", "low", "low"]
+    assert out["reasons_text"].iloc[0] == "spoofing (circles: 9.0 turns in 5.9 h, radius ~1.5 km); x"
+    other_track = hull("spoofing", 1, "1-7", T + 2 * H, T + 6 * H, "fixed position: ...")
+    assert list(with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5,
+                                hull=other_track)["level"]) == ["low"] * 4
