@@ -210,6 +210,21 @@ def test_jumps_that_come_back_are_spoofing_and_a_single_glitch_is_not(tmp_path, 
     assert spoof_kinds([window(), one], tmp_path / "a", gaz) == []
 
 
+def test_jumps_that_come_back_to_three_ships_at_once_are_gps_interference_not_spoofing(tmp_path, gaz):
+    """The same jumps, but three ships nearby jump in the same hours: the area's receivers are
+    being jammed, no ship is spoofing; nor do the thrown-off fixes make a second hull."""
+    ships = []
+    for k, m in enumerate((OLD, NEW, THIRD)):
+        a = sail(m, T0 + 20 * H, [(43.0 + 0.05 * k, 49.5), (41.0 + 0.05 * k, 51.0)])
+        for row, (dlat, dlon) in zip((30, 40, 50, 60), ((0.25, -0.25), (-0.3, 0.3), (0.3, 0.3), (-0.25, -0.3))):
+            a.loc[row, ["lat", "lon"]] = (a.loc[row, "lat"] + dlat, a.loc[row, "lon"] + dlon)  # thrown off, any way
+        ships.append(a)
+    tr = tracked([window(), *ships], tmp_path, gaz)
+    assert len(jumps_of(tr)) >= 9
+    ev = identity_events(tr.positions, gaz, jumps=jumps_of(tr))
+    assert not ev["kind"].isin(["spoofing", "shared_mmsi"]).any()
+
+
 def test_an_unallocated_mid_is_spoofing_and_an_allocated_one_is_not(tmp_path, gaz):
     kinds = spoof_kinds([window(), sail(280123456, T0 + 20 * H, [(43.0, 49.5), (41.0, 51.0)])], tmp_path, gaz)
     assert kinds == ["unallocated MID"]   # 280: no state's MID; the bystander's 423 (Azerbaijan) is
@@ -243,13 +258,22 @@ def test_every_planted_mmsi_change_of_a_simulated_month_is_linked_and_nothing_el
     assert not any(sea for k, (_, sea) in got.items() if k not in at_sea)
 
 
-def test_every_planted_shared_mmsi_of_a_simulated_month_is_found(month, gaz):
-    vessels, tr, _ = month
+def test_every_planted_shared_mmsi_and_spoofer_of_a_simulated_month_is_found(month, gaz):
+    """Two hulls on one number and made-up positions are found where planted; their
+    look-alikes (small craft on a default MMSI, stale speeds at rest, GPS interference) give
+    no spoofing, and a default MMSI says what it is."""
+    vessels, tr, paths = month
     planted = set(vessels.loc[vessels["profile"] == "shared_mmsi", "mmsi"].astype(int))
+    boats = set(vessels.loc[vessels["kind"] == "small_craft", "mmsi"].astype(int))
+    planted_ev = pd.read_csv(paths["events"])
+    spoofers = set(planted_ev.loc[(planted_ev["behaviour"] == "spoofing") & planted_ev["visible_in_window"], "mmsi"])
+    assert boats == {423000000} and spoofers and vessels["stale_speed"].any()
     ev = identity_events(tr.positions, gaz, jumps=jumps_of(tr))
     found = set(ev.loc[ev["kind"] == "shared_mmsi", "mmsi"])
-    assert planted and planted <= found and len(found - planted) <= 1
-    assert not (ev["kind"] == "spoofing").any()   # the simulator plants no spoofing (yet): none is found
+    assert planted and planted <= found and len(found - planted - boats) <= 1
+    assert ev.loc[ev["mmsi"].isin(boats) & (ev["kind"] == "shared_mmsi"), "detail"].str.contains("default MMSI").all()
+    spoofed = set(ev.loc[ev["kind"] == "spoofing", "mmsi"])
+    assert spoofers <= spoofed and spoofed <= set(vessels.loc[vessels["profile"] == "spoofing", "mmsi"])
 
 
 def test_real_files_give_shared_mmsis_and_no_likely_link(real_files, gaz):

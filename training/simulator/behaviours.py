@@ -44,8 +44,11 @@ LOITER_DETOUR_KM = (10.0, 80.0)
 LOITER_DETOUR_P = 0.5
 
 SUSPICIOUS = ("dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts", "mmsi_change", "shared_mmsi",
-              "false_destination")
+              "false_destination", "spoofing")
 DARK = ("dark_approach", "dark_call_oab", "dark_volga", "dark_loiter", "sts")
+#: Behaviours with AIS on that show only while their event lasts inside the window (made-up
+#: positions): labelled as the dark ones are, by what the window shows.
+SPOOFED = ("spoofing",)
 #: Benign look-alikes per ship kind.
 TWINS = {
     "general_cargo": ("twin_call_then_outage", "twin_outage_unseen_call", "twin_straight_gap", "twin_drift",
@@ -291,6 +294,28 @@ def mmsi_change(P: Planner, here: str, nxt: str, dep: float):
     P.mmsi = new
     P.trip(t_sw, "mmsi_change", _event(t_sw, t_sw, ais="on"), mmsi=new)
     P.v.changed = True
+    return nxt, None
+
+
+def spoofing(P: Planner, here: str, port: str, dep: float):
+    """Heads for Amirabad/Anzali; 20 km .. ``approach_off_km_max`` out it starts sending a
+    made-up position (one point, or circles through it: :meth:`Planner.spoof`) while it sails
+    on, calls and comes back to that point, then sends its true position again. AIS stays on:
+    only the positions lie, so the call never shows."""
+    nxt = next_port(P, port)
+    declared = ais_name(nxt)
+    path = P.geo.route(here, port)
+    off = min(float(P.rng.uniform(20, P.world.approach_off_km_max)), 0.9 * path_km(path))
+    head, tail, x = split_path(path, path_km(path) - off)
+    P.sail(head, declared)
+    t0 = P.t
+    P.sail(tail, declared)
+    P.berth(port, float(P.rng.uniform(6, P.world.hidden_stay_h_max)), declared)
+    P.sail(tail[::-1], declared)
+    t1 = P.t
+    P.spoof(t0, t1, x)
+    P.sail(P.geo.route_from_point((float(x[0]), float(x[1])), nxt), ais_name(nxt))
+    P.trip(dep, "spoofing", _event(t0, t1, x[0], x[1], port, ais="on"))
     return nxt, None
 
 

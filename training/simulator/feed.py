@@ -97,6 +97,7 @@ class FeedHabits:
     nav: str               # ok | stuck_0 | stuck_5 | undefined
     draught_updates: bool  # draught typed again each voyage (else left as it is)
     name_variant: str      # a second spelling of the name some receivers deliver, or ""
+    stale_speed: bool = False  # the speed field keeps the last sailing value while at rest
     rng: np.random.Generator = field(repr=False, default=None)
     spelling: dict = field(default_factory=dict)  # per port: this crew's spelling, chosen once
 
@@ -131,7 +132,8 @@ def draw_habits(mmsi: int, kind: str, name: str, world, seed: int) -> FeedHabits
         nav=_pick(rng, {"ok": 0, "stuck_0": world.nav_misuse_share * 0.5, "stuck_5": world.nav_misuse_share * 0.2,
                         "undefined": world.nav_misuse_share * 0.3}),
         draught_updates=bool(rng.random() < world.draught_update_share),
-        name_variant=variant if rng.random() < world.name_variant_share and variant != name else "", rng=rng)
+        name_variant=variant if rng.random() < world.name_variant_share and variant != name else "",
+        stale_speed=bool(rng.random() < world.stale_speed_share), rng=rng)
 
 
 # --- the destination field -----------------------------------------------------------------
@@ -256,3 +258,26 @@ def draughts(t: np.ndarray, intent: np.ndarray, h: FeedHabits, base: float) -> n
     values = np.round(np.where(h.rng.random(run[-1] + 1) < 0.5, h.rng.uniform(3.4, 4.6, run[-1] + 1),
                                h.rng.uniform(2.2, 3.2, run[-1] + 1)), 1)
     return values[run]
+
+
+#: Below this speed (kn) a ship is at rest; a stale speed field repeats the last reading at or
+#: above ``STALE_FROM_KN``.
+AT_REST_KN, STALE_FROM_KN = 1.0, 3.0
+
+
+def stale_speeds(sog: np.ndarray, h: FeedHabits) -> np.ndarray:
+    """The speed field as sent: with ``h.stale_speed``, every reading at rest repeats the
+    last sailing one (the look-alike of a fixed spoofed position: the position moves by
+    metres, the speed says sailing).
+
+    >>> h = FeedHabits("departure", 1, 1, "name", True, False, 0, 0, 0, False, "ok", False, "", stale_speed=True)
+    >>> stale_speeds(np.array([9.5, 0.2, 0.1, 4.0, 0.3]), h).tolist()
+    [9.5, 9.5, 9.5, 4.0, 4.0]
+    """
+    if not h.stale_speed or not len(sog):
+        return sog
+    moving = sog >= STALE_FROM_KN
+    last = np.maximum.accumulate(np.where(moving, np.arange(len(sog)), -1))
+    rest = (sog < AT_REST_KN) & (last >= 0)
+    return np.where(rest, sog[np.maximum(last, 0)], sog)
+

@@ -14,7 +14,8 @@ from .world import World
 MID = {"RU": 273, "IR": 422, "AZ": 423, "TM": 434, "KZ": 436}
 #: Mix of suspicious profiles: the dark-call patterns dominate, as in public reporting.
 SUSPICIOUS_MIX = {"dark_approach": 0.24, "dark_call_oab": 0.2, "dark_volga": 0.2, "dark_loiter": 0.1,
-                  "sts": 0.15, "mmsi_change": 0.04, "shared_mmsi": 0.03, "false_destination": 0.04}
+                  "sts": 0.15, "mmsi_change": 0.04, "shared_mmsi": 0.03, "false_destination": 0.04,
+                  "spoofing": 0.04}
 TYPES = {  # share, AIS code, length m, service speed kn
     "general_cargo": (0.62, "70", (120.0, 141.0), (9.0, 12.0)),
     "tanker": (0.18, "80", (130.0, 150.0), (9.5, 12.0)),
@@ -143,3 +144,28 @@ def _profiles(n: int, rng: np.random.Generator) -> list[str]:
     out = np.repeat(np.array(list(SUSPICIOUS_MIX)), counts)
     rng.shuffle(out)
     return [str(x) for x in out]
+
+
+#: Small craft that keep an installer's default MMSI: fishing and service boats of Baku's
+#: fields, ship type 30 (fishing), 12-30 m, 7-9 kn.
+SMALL_CRAFT = ("30", (12.0, 30.0), (7.0, 9.0))
+
+
+def default_mmsi_boats(world: World, rng: np.random.Generator, feed_seed: int) -> list[Vessel]:
+    """``world.default_mmsi_boats`` small craft sharing one default MMSI (an Azerbaijani MID +
+    000000), each with its own name and no IMO or call sign: benign, the look-alike of two
+    hulls on one number (``twin_default_mmsi``)."""
+    code, (l0, l1), (v0, v1) = SMALL_CRAFT
+    mmsi = MID["AZ"] * 1_000_000
+    boats = []
+    for k in range(int(world.default_mmsi_boats)):
+        v = Vessel(mmsi=mmsi, imo="", name=f"{_NAME_A[rng.integers(len(_NAME_A))]}-{rng.integers(1, 99)}", callsign="",
+                   flag="AZ", kind="small_craft", ship_type=code, length=round(float(rng.uniform(l0, l1)), 1),
+                   built=int(rng.integers(1990, 2020)), speed_kn=float(rng.uniform(v0, v1)),
+                   underway_s=float(rng.uniform(world.underway_interval_lo_s, world.underway_interval_hi_s)),
+                   moored_s=float(rng.uniform(world.moored_interval_lo_s, world.moored_interval_hi_s)),
+                   draught=round(float(rng.uniform(1.5, 3.0)), 1), off_at_berth=False, twin="twin_default_mmsi")
+        v.feed = draw_habits(mmsi + k, "supply", v.name, world, feed_seed)
+        boats.append(v)
+    return boats
+

@@ -26,6 +26,12 @@ ICE_LAT, ICE_SPEED_FACTOR, ICE_MONTHS = 44.5, 0.6, (12, 1, 2, 3)
 QUEUE_OFF_PORT_KM = 15.0
 #: ~10 m GPS noise, in degrees of latitude.
 _GPS_NOISE_DEG = 10.0 / 111_000.0
+#: ~3 m GPS noise of a ship at rest (fixes of a still antenna wander by metres): enough that
+#: no two reports alongside give one position to the metre (a stale speed field is no fixed
+#: spoofed position), small enough that fixes seconds apart imply no speed (10 m gave 1-3 kn
+#: between fixes 10-30 s apart, and a model that read loitering off them lost 0.06 AP when
+#: the feed was thinned).
+_REST_NOISE_DEG = 3.0 / 111_000.0
 
 
 def ais_name(port: str) -> str:
@@ -38,6 +44,47 @@ def deliberate(port: str) -> str:
     """A declaration made on purpose (a false destination, an order given at departure):
     always typed, at departure, whatever the crew's habit."""
     return "!" + ais_name(port)
+
+
+#: A spoofed circle's radius (km) and the speed (kn) sent with made-up positions: sailing
+#: speeds, on circles of a few km (the spoofed tracks seen in public reporting), a loop every
+#: 0.6-2.5 h, so an archive that keeps a fix every few minutes still draws it round.
+SPOOF_RADIUS_KM = (2.0, 4.5)
+SPOOF_KN = (6.0, 11.0)
+
+
+@dataclass(frozen=True)
+class Spoof:
+    """Made-up positions sent from ``t0`` to ``t1`` (s): the point (lat, lon), circles through
+    it or not, their radius (km), the speed sent (kn), a course (deg) for the fixed point."""
+    t0: float
+    t1: float
+    lat: float
+    lon: float
+    circles: bool
+    radius_km: float
+    kn: float
+    course: float
+
+    def positions(self, t: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(lat, lon, sog, cog) sent at times ``t`` (s, inside the window).
+
+        >>> s = Spoof(0.0, 7200.0, 40.0, 50.0, False, 1.0, 8.0, 90.0)
+        >>> lat, lon, sog, cog = s.positions(np.array([0.0, 3600.0]), np.random.default_rng(0))
+        >>> lat.tolist(), lon.tolist(), bool((sog > 7).all())
+        ([40.0, 40.0], [50.0, 50.0], True)
+        """
+        n = len(t)
+        sog = np.round(self.kn + rng.normal(0, 0.2, n), 1)
+        if not self.circles:
+            return np.full(n, self.lat), np.full(n, self.lon), sog, np.round(np.full(n, self.course) + rng.normal(0, 1, n), 1) % 360
+        # A circle through the point, at the speed sent (angle a about the centre: course a + 90).
+        a = np.radians(self.course) + (t - self.t0) / 3600.0 * self.kn * KM_PER_NM / self.radius_km
+        c0 = np.radians(self.course)
+        kx = 111.0 * np.cos(np.radians(self.lat))
+        lat = self.lat + self.radius_km * (np.cos(a) - np.cos(c0)) / 111.0
+        lon = self.lon + self.radius_km * (np.sin(a) - np.sin(c0)) / kx
+        return lat, lon, sog, np.round(np.degrees(a) + 90.0, 1) % 360
 
 
 @dataclass
@@ -54,6 +101,7 @@ class Track:
     berth: list = field(default_factory=list)   # fix is alongside (for AIS off alongside)
     mmsi: list = field(default_factory=list)
     off: list = field(default_factory=list)      # (t0, t1, keep_p): AIS off, a share kept
+    spoof: list = field(default_factory=list)    # Spoof: made-up positions sent instead of the true
     trips: list = field(default_factory=list)    # dicts: mmsi, start, end, behaviour, event
 
     def add(self, t, lat, lon, sog, cog, nav, dest, mmsi, berth=False):
@@ -151,7 +199,10 @@ class Planner:
         walk -= walk[0]
         walk = walk / max(np.abs(walk).max(), 1.0, np.sqrt(n) / 3) * drift_km
         sog = np.round(np.abs(self.rng.normal(speed_kn, speed_kn / 2 + 0.05, n)), 1)
-        self.track.add(t, lat + walk[:, 0] / 111.0, lon + walk[:, 1] / (111.0 * np.cos(np.radians(lat))), sog,
+        # GPS noise at rest too: a fix alongside moves by metres from one report to the next.
+        noise = self.rng.normal(0, _REST_NOISE_DEG, (n, 2))
+        self.track.add(t, lat + walk[:, 0] / 111.0 + noise[:, 0],
+                       lon + walk[:, 1] / (111.0 * np.cos(np.radians(lat))) + noise[:, 1], sog,
                        np.round(self.rng.uniform(0, 360, n), 1), nav, dest, self.mmsi, berth)
         self.t = t1
 
@@ -208,6 +259,14 @@ class Planner:
     def off(self, t0: float, t1: float, keep_p: float = 0.0):
         if t1 > t0:
             self.track.off.append((t0, t1, keep_p))
+
+    def spoof(self, t0: float, t1: float, at) -> None:
+        """From ``t0`` to ``t1`` (s) send a made-up position at ``at`` (lat, lon): one point, or
+        circles through it (``spoof_circle_p``), at a sailing speed."""
+        circles = bool(self.rng.random() < self.world.spoof_circle_p)
+        self.track.spoof.append(Spoof(t0, t1, float(at[0]), float(at[1]), circles,
+                                      float(self.rng.uniform(*SPOOF_RADIUS_KM)), float(self.rng.uniform(*SPOOF_KN)),
+                                      float(self.rng.uniform(0, 360))))
 
     def keep_share(self) -> float:
         """AIS off completely, or "partly on" (reduced power: the odd fix far out at sea)."""

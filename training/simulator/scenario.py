@@ -28,9 +28,10 @@ import pandas as pd
 from features.geo import KM_PER_NM, haversine_km
 
 from . import behaviours as B
-from .feed import destination_texts, draughts, nav_status
-from .fleet import Vessel, make_fleet
+from .feed import destination_texts, draughts, nav_status, stale_speeds
+from .fleet import Vessel, default_mmsi_boats, make_fleet
 from .geography import Geography, load_geography
+from .interference import Interference, draw_interference
 from .planner import Planner, ais_name
 from .reception import Reception, build_reception
 from .truth import label_trips, planted_events
@@ -81,10 +82,11 @@ APPLIES = {
     "false_destination": lambda P, h, n: n in B.SENSITIVE,
     # Once, inside the window: a change before the data starts leaves nothing to see.
     "mmsi_change": lambda P, h, n: not P.v.changed and P.t > P.window_start,
+    "spoofing": lambda P, h, n: n in B.SENSITIVE_IR,
 }
 FUNCS = {"normal": B.normal, "dark_approach": B.dark_approach, "dark_call_oab": B.dark_call_oab,
          "dark_volga": B.dark_volga, "dark_loiter": B.dark_loiter, "false_destination": B.false_destination,
-         "mmsi_change": B.mmsi_change, "sts": B.sts, **TWIN_FUNCS}
+         "mmsi_change": B.mmsi_change, "sts": B.sts, "spoofing": B.spoofing, **TWIN_FUNCS}
 
 
 def _choose(P: Planner, here: str, nxt: str) -> str:
@@ -111,7 +113,7 @@ def simulate_vessel(v: Vessel, geo: Geography, world: World, rng, t0: float, t_s
     P = Planner(v, geo, world, rng, t0)
     P.window_start = t0 if window_start is None else window_start
     ports = geo.port_node
-    if v.kind == "supply":
+    if v.kind in ("supply", "small_craft"):
         home = "AZBAK" if "AZBAK" in ports else "AZALA"
     elif v.kind == "ferry":
         home = "AZALA"
@@ -122,7 +124,7 @@ def simulate_vessel(v: Vessel, geo: Geography, world: World, rng, t0: float, t_s
     P.berth(here, float(rng.uniform(2, 48)), ais_name(here))
     while P.t < t_stop:
         dep = P.t
-        if v.kind == "supply":
+        if v.kind in ("supply", "small_craft"):
             habit = v.twin == "twin_platform_dark" and rng.random() < world.twin_voyage_share
             here, stay = B.supply_trip(P, here, here, dep, dark=habit)
         else:
@@ -144,9 +146,11 @@ class Feed:
         return np.array([vocab.setdefault(x, len(vocab)) for x in texts], np.int64)
 
 
-def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float, feed: Feed) -> pd.DataFrame:
+def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float, feed: Feed,
+             gnss: Interference | None = None) -> pd.DataFrame:
     """The fixes that reach the archive: heard by a station or a satellite, AIS on, with what
-    the crew sends besides its position (``training/simulator/feed.py``)."""
+    the crew sends besides its position (``training/simulator/feed.py``): made-up positions
+    while it spoofs, a stale speed at rest by habit, positions thrown off in GPS interference."""
     tr, v = P.track, P.v
     t_all = np.concatenate(tr.t)
     intent = np.concatenate(tr.dest)
@@ -183,16 +187,37 @@ def _receive(P: Planner, rec: Reception, rng, t_start: float, t_end: float, feed
     if h.static_lost:
         dest[:] = name[:] = -1
         draught[:] = np.nan
+    lat, lon, sog, cog = _sent_positions(P, t[sel], cols["lat"][sel], cols["lon"][sel], cols["sog"][sel],
+                                         cols["cog"][sel], rng, gnss)
     return pd.DataFrame({
         "mmsi": cols["mmsi"][sel],
         "timestamp": pd.to_datetime(np.round(t[sel]).astype(np.int64), unit="s", utc=True),
-        "lat": np.round(cols["lat"][sel], 6), "lon": np.round(cols["lon"][sel], 6),
-        "sog": cols["sog"][sel], "cog": cols["cog"][sel],
-        "heading": np.round((cols["cog"][sel] + rng.normal(0, 3, len(sel))) % 360).astype(np.int64),
+        "lat": np.round(lat, 6), "lon": np.round(lon, 6),
+        "sog": sog, "cog": cog,
+        "heading": np.round((cog + rng.normal(0, 3, len(sel))) % 360).astype(np.int64),
         "nav_status": nav_status(cols["nav"][sel], h).astype(np.int64),
         "destination": dest, "name": name, "draught": draught,
         "receiver_type": np.where(shore[sel], 0, 1).astype(np.int8),
     })
+
+
+def _sent_positions(P: Planner, t, lat, lon, sog, cog, rng, gnss: Interference | None):
+    """Position, speed and course as sent, from the true ones at heard times ``t`` (s): a speed
+    stale at rest by habit, made-up positions in the ship's spoofing windows, and fixes thrown
+    off by GPS interference (positions from the GPS, so not the made-up ones)."""
+    sog, cog = stale_speeds(np.asarray(sog, float), P.v.feed), np.asarray(cog, float).copy()
+    lat, lon = np.asarray(lat, float).copy(), np.asarray(lon, float).copy()
+    made_up = np.zeros(len(t), bool)
+    for sp in P.track.spoof:
+        w = (t >= sp.t0) & (t < sp.t1)
+        if w.any():
+            lat[w], lon[w], sog[w], cog[w] = sp.positions(t[w], rng)
+            made_up |= w
+    if gnss is not None and len(t):
+        jlat, jlon, hit = gnss.displace(t, lat, lon, seed=int(P.v.mmsi) * 1000 + int(P.v.length * 10))
+        hit &= ~made_up
+        lat[hit], lon[hit] = jlat[hit], jlon[hit]
+    return lat, lon, sog, cog
 
 
 @dataclass
@@ -205,8 +230,18 @@ class Scenario:
 
 
 #: A meeting point lies at least this far from land (km): the two ships drift about it while
-#: they wait (``behaviours.sts``: up to 1 km), and a drift ashore is no meeting.
+#: they wait (``behaviours.sts``: up to 1 km), and a drift ashore is no meeting. Nor is a
+#: meeting inside a port's area (:func:`_in_port_area`).
 STS_CLEAR_KM = 2.0
+
+
+def _in_port_area(geo: Geography, point: tuple[float, float]) -> bool:
+    """Within a gazetteer port's (or anchorage's) exit radius, 4/3 of its radius, and
+    ``STS_CLEAR_KM`` more: two ships waiting there are at a port (a queue off the Volga canal
+    entrance), not meeting at sea."""
+    gaz = geo.gaz
+    km = haversine_km(gaz.lat, gaz.lon, point[0], point[1])
+    return bool((km <= gaz.radius_km * 4 / 3 + STS_CLEAR_KM).any())
 
 
 def _plan_rendezvous(fleet: list[Vessel], geo: Geography, world: World, rng, t_start: float, days: float):
@@ -226,7 +261,7 @@ def _plan_rendezvous(fleet: list[Vessel], geo: Geography, world: World, rng, t_s
                 point = tuple(map(float, p))
             ring = np.radians(np.arange(0, 360, 45))
             dlat, dlon = STS_CLEAR_KM / 111.0 * np.sin(ring), STS_CLEAR_KM / (111.0 * np.cos(np.radians(point[0]))) * np.cos(ring)
-            if geo.on_water(point[0] + dlat, point[1] + dlon).all():
+            if geo.on_water(point[0] + dlat, point[1] + dlon).all() and not _in_port_area(geo, point):
                 break
         hub = min((q for q in geo.ports if not q.startswith("PLATFORM")),
                   key=lambda q: float(haversine_km(*geo.where(q), *point)))
@@ -245,6 +280,7 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     t_start = pd.Timestamp(cfg.start, tz="UTC").timestamp()
     t_end = t_start + cfg.days * 86400.0
     rec = build_reception(world, geo, rng, t_start - 86400.0, t_end + 86400.0)
+    gnss = draw_interference(world, geo.lane_points(), t_start - 86400.0, t_end + 86400.0)
     fleet = make_fleet(cfg.vessels, cfg.suspicious_share, world, rng)
     _plan_rendezvous(fleet, geo, world, rng, t_start, cfg.days)
     feed = Feed(dict(zip(geo.gaz.ids, geo.gaz.ports["country"])))
@@ -252,7 +288,7 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     for i, v in enumerate(fleet):
         t0 = t_start - float(rng.uniform(*WARMUP_DAYS)) * 86400.0
         P = simulate_vessel(v, geo, world, rng, t0, t_end + 86400.0, t_start)
-        parts.append(_receive(P, rec, rng, t_start, t_end, feed))
+        parts.append(_receive(P, rec, rng, t_start, t_end, feed, gnss))
         trips += P.track.trips
         if progress:
             progress(i + 1, len(fleet))
@@ -261,10 +297,16 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
                          "speed_kn": float(rng.uniform(9, 12)), "rendezvous": None})
         w0 = t_start + rng.uniform(0.1, 0.5) * cfg.days * 86400
         w1 = min(w0 + float(rng.uniform(*SHARED_MMSI_DAYS)) * 86400, t_end)
-        parts.append(_receive(simulate_vessel(hull, geo, world, rng, w0, w1), rec, rng, w0, w1, feed))
+        parts.append(_receive(simulate_vessel(hull, geo, world, rng, w0, w1), rec, rng, w0, w1, feed, gnss))
         trips.append({"mmsi": v.mmsi, "start": w0, "end": w1, "behaviour": "shared_mmsi", "event": None})
+    boats = default_mmsi_boats(world, rng, int(rng.integers(2**31)))
+    for v in boats:  # small craft on one default MMSI: every trip is the benign look-alike
+        P = simulate_vessel(v, geo, world, rng, t_start - float(rng.uniform(*WARMUP_DAYS)) * 86400.0,
+                            t_end + 86400.0, t_start)
+        parts.append(_receive(P, rec, rng, t_start, t_end, feed, gnss))
+        trips += [{**trip, "behaviour": "twin_default_mmsi"} for trip in P.track.trips]
     dropped = dropped_columns(world)
-    pos = _assemble(parts, fleet, feed).drop(columns=dropped)
+    pos = _assemble(parts, fleet + boats, feed).drop(columns=dropped)
     labels = label_trips(trips, cfg, rng, t_start, t_end)
     events = planted_events(trips, t_start, t_end)
     vessels = pd.DataFrame([{"mmsi": v.mmsi, "imo": v.imo, "name": v.name, "flag": v.flag, "ship_type": v.ship_type,
@@ -273,10 +315,12 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
                              "habit": v.twin, "off_at_berth": v.off_at_berth, "event_share": round(v.event_share, 3),
                              "new_mmsi": v.new_mmsi or "", "new_name": v.new_name, "new_imo": v.new_imo,
                              "text_update": v.feed.update, "text_form": v.feed.form,
-                             "static_lost": v.feed.static_lost, "nav_status_habit": v.feed.nav} for v in fleet])
+                             "static_lost": v.feed.static_lost, "nav_status_habit": v.feed.nav,
+                             "stale_speed": v.feed.stale_speed} for v in fleet + boats])
     info = {"seed": cfg.seed, "world_seed": cfg.world_seed_used, "vessels": cfg.vessels, "days": cfg.days,
             "start": cfg.start, "suspicious_share": cfg.suspicious_share, "label_noise": cfg.label_noise,
-            "world": world.to_dict(), "reception": rec.describe(), "columns_dropped": dropped}
+            "world": world.to_dict(), "reception": rec.describe(), "gps_interference": gnss.describe(),
+            "columns_dropped": dropped}
     return Scenario(pos, labels, vessels, events, info)
 
 

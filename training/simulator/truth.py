@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .behaviours import DARK
+from .behaviours import DARK, SPOOFED
 
 #: A planted dark event is labelled only if it shows as a gap inside the window (off and on
 #: again) at least this long (h): less is nothing an analyst could see.
@@ -23,7 +23,8 @@ _IDENTITY = ("mmsi_change", "false_destination", "shared_mmsi")
 
 def _observable(ev: dict | None, t_start: float, t_end: float) -> bool:
     """A dark event shows in the data only as a gap: AIS off and on again inside the window.
-    Dark when the data starts or still dark when it ends, it looks like the edge of the data."""
+    Dark when the data starts or still dark when it ends, it looks like the edge of the data.
+    Made-up positions show the same way: begun and ended inside the window."""
     return ev is not None and t_start <= ev["t0"] and ev["t1"] <= t_end and ev["t1"] - ev["t0"] >= MIN_OBSERVABLE_H * 3600
 
 
@@ -41,9 +42,9 @@ def label_trips(trips: list[dict], cfg, rng, t_start: float, t_end: float) -> pd
         b, ev = trip["behaviour"], trip["event"]
         cut = _cut(trip["start"], trip["end"], t_start, t_end)
         note = f"cut by the {'start and end' if cut == 'both' else cut} of the data" if cut else ""
-        if b in DARK and not _observable(ev, t_start, t_end):
+        if (b in DARK or b in SPOOFED) and not _observable(ev, t_start, t_end):
             note, b = (note + "; " if note else "") + f"planted {b} not visible in the window", "normal"
-        susp = b in DARK or b in _IDENTITY
+        susp = b in DARK or b in SPOOFED or b in _IDENTITY
         if b.startswith("twin_") and ev is not None and not (ev["t0"] < t_end and ev["t1"] >= t_start):
             b = "normal"
         rows.append({"mmsi": trip["mmsi"], "start": start, "end": end, "label": "suspicious" if susp else "benign",
@@ -75,7 +76,8 @@ def planted_events(trips: list[dict], t_start: float, t_end: float) -> pd.DataFr
             continue
         ev = trip["event"] or {"t0": trip["start"], "t1": trip["end"], "lat": np.nan, "lon": np.nan, "port": "",
                                "partner": 0, "keep": 0.0, "ais": "on"}
-        visible = _observable(trip["event"], t_start, t_end) if b in DARK else bool(ev["t0"] < t_end and ev["t1"] >= t_start)
+        seen_as_gap = b in DARK or b in SPOOFED
+        visible = _observable(trip["event"], t_start, t_end) if seen_as_gap else bool(ev["t0"] < t_end and ev["t1"] >= t_start)
         rows.append({"mmsi": trip["mmsi"], "partner_mmsi": ev["partner"] or "", "behaviour": b,
                      "label": "benign" if b.startswith("twin_") else "suspicious", "start": ev["t0"], "end": ev["t1"],
                      "hours": round((ev["t1"] - ev["t0"]) / 3600.0, 2), "lat": round(ev["lat"], 4),

@@ -84,6 +84,16 @@ RANGES: dict[str, tuple[float, float, str, str]] = {
     "sts_one_dark_p": (0.2, 0.5, "uni", "probability"),
     "mmsi_change_static_p": (0.3, 0.8, "uni", "probability"),    # the new identity is renamed too
     "mmsi_change_imo_kept_p": (0.4, 0.9, "uni", "probability"),  # ... and keeps its IMO
+    "spoof_circle_p": (0.3, 0.7, "uni", "probability"),          # a spoofer draws circles, else one point
+    # --- identity and position quirks every ship shares (training/simulator/interference.py) ---
+    "interference_areas": (0, 3, "int", "count"),
+    "interference_radius_km": (20.0, 60.0, "uni", "km"),
+    "interference_windows_per_week": (1.0, 6.0, "uni", "1/week"),
+    "interference_h_max": (3.0, 12.0, "uni", "h"),               # a window lasts 1 h .. this (log-uniform)
+    "interference_fix_p": (0.003, 0.015, "uni", "probability"),
+    "interference_km_max": (40.0, 120.0, "uni", "km"),            # a fix lands 20 km .. this off
+    "stale_speed_share": (0.03, 0.15, "uni", "share of ships"),
+    "default_mmsi_boats": (2, 6, "int", "count"),
 }
 
 
@@ -186,6 +196,20 @@ REASONS: dict[str, str] = {
                             "sign: the identity laundering RadianceFleet's merge rules look for)",
     "mmsi_change_imo_kept_p": "a renamed hull keeps its IMO (IMOs are kept or re-used; some laundered identities "
                               "carry none)",
+    "spoof_circle_p": "spoofed positions are sent as one point or as circles about it (RadianceFleet's anchor and "
+                      "circle spoofs; the circles seen off Chinese ports and in the Black Sea)",
+    "interference_areas": "GNSS jamming and spoofing areas (reported in the Black Sea, the Baltic and around Russian "
+                          "military sites): every ship's positions jump there, whatever its profile",
+    "interference_radius_km": "an interference area's radius (published jamming maps: tens of km)",
+    "interference_windows_per_week": "interference comes and goes: this many windows a week per area",
+    "interference_h_max": "a window lasts 1 h to this (log-uniform)",
+    "interference_fix_p": "share of a ship's fixes in an active area that land elsewhere",
+    "interference_km_max": "how far such a fix lands from the ship: 20 km to this (jammed and spoofed positions "
+                           "land tens to hundreds of km off)",
+    "stale_speed_share": "ships whose speed field keeps the last sailing value at anchor or alongside (old GPS "
+                         "units, a stuck NMEA talker): the look-alike of a fixed spoofed position",
+    "default_mmsi_boats": "small craft (fishing, service) that keep the installer's default MMSI (MID + 000000: "
+                          "GFW's 567000000 case) and share it, all benign",
 }
 assert set(REASONS) == set(RANGES)
 
