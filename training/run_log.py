@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from features.catalogue import FEATURE_NAMES
 from features.config import FEATURE_CODE_VERSION
 
 from .evaluation import rule_scores
-from .model import VoyageRiskModel
+from .model import MODEL_FEATURES, VoyageRiskModel
 from .tracking import MODEL_NAME
 
 
@@ -64,7 +63,7 @@ def log_run(tmp: Path, sources, ref, params, metrics, counts, data, test, p_test
     import mlflow
     from .reference import log_reference_input
     mlflow.log_params({**{f"lgb_{k}": v for k, v in params.items()}, "feature_code_version": FEATURE_CODE_VERSION,
-                       "n_features": len(FEATURE_NAMES), "seed": tcfg.seed, "search_trials": search,
+                       "n_features": len(MODEL_FEATURES), "seed": tcfg.seed, "search_trials": search,
                        "scenarios": len(sources),
                        "positions": " | ".join(",".join(map(str, s.positions)) for s in sources)[:500],
                        "labels": " | ".join(str(s.labels) for s in sources)[:500],
@@ -78,9 +77,9 @@ def log_run(tmp: Path, sources, ref, params, metrics, counts, data, test, p_test
     d_test, y_test = data[test], data["y"].to_numpy(int)[test]
     (tmp / "counts.json").write_text(json.dumps(counts, indent=1))
     (tmp / "features.json").write_text(json.dumps({"feature_code_version": FEATURE_CODE_VERSION,
-                                                   "features": FEATURE_NAMES, "config": cfg.to_dict()}, indent=1))
-    shap = np.abs(model.contributions(d_test).to_numpy()).mean(axis=0) if test.any() else np.zeros(len(FEATURE_NAMES))
-    imp = pd.DataFrame({"feature": FEATURE_NAMES, "gain": model.booster.feature_importance("gain"), "mean_abs_shap": shap})
+                                                   "features": MODEL_FEATURES, "config": cfg.to_dict()}, indent=1))
+    shap = np.abs(model.contributions(d_test).to_numpy()).mean(axis=0) if test.any() else np.zeros(len(MODEL_FEATURES))
+    imp = pd.DataFrame({"feature": MODEL_FEATURES, "gain": model.booster.feature_importance("gain"), "mean_abs_shap": shap})
     imp.sort_values("gain", ascending=False).to_csv(tmp / "feature_importance.csv", index=False)
     pd.DataFrame({"scenario": d_test["scenario"], "voyage_id": d_test["voyage_id"], "y": y_test,
                   "risk": p_test}).to_csv(tmp / "test_predictions.csv", index=False)
@@ -104,7 +103,7 @@ def register(tmp: Path, model: VoyageRiskModel, sample: pd.DataFrame):
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
-    example = sample.head(3)[FEATURE_NAMES + ["lg_start_lat", "lg_start_lon"]].astype(float).reset_index(drop=True)
+    example = sample.head(3)[MODEL_FEATURES + ["lg_start_lat", "lg_start_lon"]].astype(float).reset_index(drop=True)
     artifacts = model.save_artifacts(tmp / "model_artifacts")
     signature = infer_signature(example, model.predict(None, example))
     info = mlflow.pyfunc.log_model(name="model", python_model=model, artifacts=artifacts, signature=signature,

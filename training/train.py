@@ -27,11 +27,10 @@ from sklearn.preprocessing import StandardScaler
 
 from features.config import DEFAULT, Config
 from features.gazetteer import Gazetteer, load_gazetteer
-from features.catalogue import FEATURE_NAMES
 
 from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics
 from .labels import unmatched_labels
-from .model import DEFAULT_LEVELS, TEXT_ODDS_FACTOR, VoyageRiskModel
+from .model import DEFAULT_LEVELS, MODEL_FEATURES, TEXT_ODDS_FACTOR, VoyageRiskModel
 from .run_log import log_gate, log_run, register
 from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
 from .tracking import DEFAULT_EXPERIMENT, MODEL_NAME, TrainingError, create_experiment, tracking_uri
@@ -168,20 +167,20 @@ def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed
     """LightGBM on the ``fit`` rows, Platt-calibrated on 3-fold vessel-grouped out-of-fold raw
     scores of those rows (so the final model still learns from every training vessel), the
     text's part of every score bounded by ``text_odds_factor`` (None: unbounded)."""
-    X = data[FEATURE_NAMES].astype(float)
+    X = data[MODEL_FEATURES].astype(float)
     y = data["y"].to_numpy(int)
     w = behaviour_weights(y, data["behaviour"])
     groups = data["vessel_group"].to_numpy(np.int64)
     idx = np.flatnonzero(fit)
     oof = np.full(len(idx), np.nan)
-    fold = VoyageRiskModel(None, (1.0, 0.0), FEATURE_NAMES, grid, gaz, text_odds_factor=text_odds_factor)
+    fold = VoyageRiskModel(None, (1.0, 0.0), MODEL_FEATURES, grid, gaz, text_odds_factor=text_odds_factor)
     mat = fold.matrix_array(data.iloc[idx])
     for tr_i, va_i in GroupKFold(n_splits=3).split(idx, y[idx], groups[idx]):
         # Calibrated on the scores serving gives: each fold's booster, the text's part bounded.
         fold.booster = _fit_lgb(X.iloc[idx[tr_i]], y[idx[tr_i]], params, seed, w[idx[tr_i]])
         oof[va_i] = fold.raw(mat[va_i])
     booster = _fit_lgb(X.iloc[idx], y[idx], params, seed, w[idx])
-    return VoyageRiskModel(booster, _platt(oof, y[idx]), FEATURE_NAMES, grid, gaz, DEFAULT_LEVELS, text_odds_factor)
+    return VoyageRiskModel(booster, _platt(oof, y[idx]), MODEL_FEATURES, grid, gaz, DEFAULT_LEVELS, text_odds_factor)
 
 
 # --- evaluation on the training scenarios ---------------------------------------------------
@@ -192,7 +191,7 @@ def holdout_metrics(data: pd.DataFrame, test: np.ndarray, p_test: np.ndarray, mo
     the binary gap rules, logistic regression, IsolationForest, recall per behaviour at k and
     how benign long gaps fare."""
     fit = ~test
-    X = data[FEATURE_NAMES].astype(float)
+    X = data[MODEL_FEATURES].astype(float)
     y = data["y"].to_numpy(int)
     y_test, d_test = y[test], data[test]
     metrics = model_metrics(y_test, p_test, "test")
@@ -224,7 +223,7 @@ def time_holdout_metrics(data: pd.DataFrame, test: np.ndarray, model: VoyageRisk
     fit, score = ~late & ~test, late & test
     if not y[score].any() or y[fit].sum() < 2:
         return {}
-    b = _fit_lgb(data.loc[fit, FEATURE_NAMES].astype(float), y[fit], params, seed)
+    b = _fit_lgb(data.loc[fit, MODEL_FEATURES].astype(float), y[fit], params, seed)
     early = VoyageRiskModel(b, model.calib, model.features, model.grid, model.gaz, text_odds_factor=model.text_odds_factor)
     return ranking_metrics(y[score], early.raw(early.matrix_array(data[score])), "time_holdout")
 
@@ -292,7 +291,7 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
         if search > 0:
             stage(f"hyperparameter search ({search} trials)")
             rest = data[~test].reset_index(drop=True)
-            params = _search(rest[FEATURE_NAMES].astype(float), rest["y"].to_numpy(int), groups[~test], search,
+            params = _search(rest[MODEL_FEATURES].astype(float), rest["y"].to_numpy(int), groups[~test], search,
                              params, tcfg.seed, mlflow)
         model = fit_model(data, ~test, params, grid, gaz, tcfg.seed)
         stage("evaluation")
