@@ -1,7 +1,8 @@
 """Identity on the reference world (issue #23): link recall and precision per level against the
-simulator's MMSI changes, shared-MMSI recall, and the reference set's AP and recall per
-behaviour with and without the identity ranking rule (``training/identity_ranking.py``), for
-one model.
+simulator's MMSI changes, shared-MMSI and spoofing events against the planted ones (and their
+look-alikes: default-MMSI small craft, GPS interference, stale speeds), and the reference set's
+AP and recall per behaviour with and without the identity ranking rule
+(``training/identity_ranking.py``), for one model.
 
 Usage: python benchmarks/bench_identity.py [--model tests/golden/model] [--vessels N --days D --seed S]
 
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from features.config import DEFAULT  # noqa: E402
-from features.identity import identity_events, link_identities  # noqa: E402
+from features.identity import identity_events, identity_evidence  # noqa: E402
 from features.pipeline import jumps_of  # noqa: E402
 
 
@@ -56,7 +57,7 @@ def ranking(voyages, risk) -> dict:
     from training.evaluation import reference_metrics
     m = reference_metrics(voyages, risk)
     keys = ("reference_average_precision", "reference_recall_mmsi_change", "reference_recall_shared_mmsi",
-            "reference_twin_fpr_at_k")
+            "reference_recall_spoofing", "reference_twin_fpr_at_k")
     return {k.replace("reference_", ""): round(m[k], 3) for k in keys if k in m}
 
 
@@ -82,7 +83,7 @@ def main(argv=None) -> list[dict]:
                                grid=model.grid)
     tr = table.tracks
     t0 = time.perf_counter()
-    links = link_identities(tr.positions)
+    links, hull = identity_evidence(tr.positions, DEFAULT, jumps_of(tr))
     seconds = time.perf_counter() - t0
     heard = set(tr.positions["mmsi"].unique())
     res = [{"what": "links", "world": sim.world_seed_used, "vessels": sim.vessels, "seconds": round(seconds, 2),
@@ -90,11 +91,21 @@ def main(argv=None) -> list[dict]:
     ev = identity_events(tr.positions, model.gaz, jumps=jumps_of(tr), links=links)
     planted = set(sc.vessels.loc[sc.vessels["profile"] == "shared_mmsi", "mmsi"].astype(int))
     found = set(ev.loc[ev["kind"] == "shared_mmsi", "mmsi"])
+    boats = set(sc.vessels.loc[sc.vessels["kind"] == "small_craft", "mmsi"].astype(int))
+    spoofers = set(sc.vessels.loc[sc.vessels["profile"] == "spoofing", "mmsi"].astype(int))
+    spoof = ev[ev["kind"] == "spoofing"]
+    typology = spoof["detail"].astype(str).str.split(":").str[0]
     res.append({"what": "shared_mmsi", "planted": len(planted), "found": len(planted & found),
-                "extra": len(found - planted), "spoofing_events": int((ev["kind"] == "spoofing").sum())})
+                "default_mmsi_boats_found": len(boats & found), "extra": len(found - planted - boats)})
+    pe = sc.events
+    shown = set(pe.loc[(pe["behaviour"] == "spoofing") & pe["visible_in_window"].astype(bool), "mmsi"].astype(int))
+    res.append({"what": "spoofing", "spoofers": len(spoofers), "found": len(spoofers & set(spoof["mmsi"])),
+                "shown_in_window": len(shown), "shown_found": len(shown & set(spoof["mmsi"])),
+                "events_on_others": {k: int(n) for k, n in typology[~spoof["mmsi"].isin(spoofers)].value_counts().items()},
+                "gps_interference": sc.world.get("gps_interference", {})})
     v = table.voyages[table.voyages["y"].notna()].reset_index(drop=True)
     scored = annotate(model, v)
-    ruled = with_identities(scored, links, model.levels["high"])
+    ruled = with_identities(scored, links, model.levels["high"], hull)
     res.append({"what": "ranking", "model": f"{info.get('name', a.model)} v{info.get('version', '')}",
                 "voyages": len(v), "suspicious": int(v["y"].sum()),
                 "model_alone": ranking(v, scored["risk"].to_numpy(float)),
