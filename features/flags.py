@@ -65,4 +65,3 @@ def default_mmsi(mmsi) -> np.ndarray:
     m = np.asarray(mmsi, np.int64)
     same_digit = (m % 111_111_111 == 0) & (m > 0)
     return (m % 1_000_000 == 0) | same_digit | (m == 123_456_789)
-

@@ -321,4 +321,3 @@ def table_markdown(rows: list[dict]) -> str:
     out += [f"| {r['what']} | {r['ap']:.3f} | {r['ap_change']:+.3f} | {r['spearman']:.3f} | "
             f"{'yes' if r['passed'] else '**no**'} |" for r in rows]
     return "\n".join(out)
-

@@ -36,13 +36,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
+from ..flags import default_mmsi
 from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM, haversine_km
 from ..tracks import utc_times
 from .frame import Fixes, event_frame, event_ids, fmt
 from .gaps import Gaps
 from .loitering import runs, slow_intervals
-from ..flags import default_mmsi
 
 _CELL_DEG = 2.0
 _DAY_US = 86_400_000_000

@@ -253,4 +253,3 @@ def identity_evidence(positions: pd.DataFrame, cfg: Config = DEFAULT,
         return _no_links(), event_frame("shared_mmsi", 0, mmsi=np.zeros(0, np.int64))[list(HULL_TYPES)]
     fx = fixes_of(positions, cfg)
     return links_of_fixes(fx, cfg)[0], hull_events(fx, cfg, jumps)
-

@@ -4,7 +4,7 @@ Jamming and spoofing of satellite navigation make every ship in an area report t
 position kilometres off. One ship's track then shows jumps that come back, or a short second
 track beside its own: what a spoofing transmitter or a second hull on the number draws. What
 tells interference apart is that it happens to many ships at once: a cell of
-``gnss_cell_deg`` and an hour (with the cells and hours around it) in which at least
+``gnss_cell_deg`` and a time bin of ``gnss_bin_h`` (with the cells and bins around it) in which at least
 ``gnss_min_ships`` different MMSIs had fixes rejected as implausible jumps. Events there are
 not laid at one ship's door (:func:`interfered`). A distributed engine gathers every
 vessel's jumps, finds the cells once and hands them to each bucket.
@@ -28,7 +28,7 @@ _NEIGHBOURS = np.array([(dh, di, dj) for dh in (-1, 0, 1) for di in (-1, 0, 1) f
 
 
 def _keys(lat: np.ndarray, lon: np.ndarray, t_us: np.ndarray, cfg: Config) -> np.ndarray:
-    """(hour bin, lat cell, lon cell) per point, as columns of an (n, 3) array."""
+    """(time bin, lat cell, lon cell) per point, as columns of an (n, 3) array."""
     h = np.floor_divide(np.asarray(t_us, np.int64), int(cfg.gnss_bin_h * 3.6e9))
     i = np.floor((np.asarray(lat, float) + 90.0) / cfg.gnss_cell_deg).astype(np.int64)
     j = np.floor((np.asarray(lon, float) + 180.0) / cfg.gnss_cell_deg).astype(np.int64)
@@ -40,7 +40,7 @@ def _code(k: np.ndarray) -> np.ndarray:
 
 
 def interference_cells(jumps: pd.DataFrame, cfg: Config = DEFAULT) -> np.ndarray:
-    """Codes of the (hour, cell) bins in which, with their neighbours, at least
+    """Codes of the (time bin, cell) pairs in which, with their neighbours, at least
     ``gnss_min_ships`` MMSIs had a fix rejected as a jump (sorted, unique)."""
     if jumps is None or not len(jumps):
         return np.zeros(0, np.int64)
@@ -61,4 +61,3 @@ def interfered(lat, lon, t_us, jumps: pd.DataFrame | None, cfg: Config = DEFAULT
     if not len(cells) or not len(lat):
         return np.zeros(len(lat), bool)
     return np.isin(_code(_keys(lat, lon, t_us, cfg)), cells)
-

@@ -93,4 +93,3 @@ def _fix_at(fx: Fixes, first: np.ndarray, last: np.ndarray, t_us: np.ndarray) ->
     first fix if none). One search per event (few), each over its track's time-sorted rows."""
     return np.array([a + max(int(np.searchsorted(fx.t_us[a:b + 1], t, side="right")) - 1, 0)
                      for a, b, t in zip(first, last, t_us)], np.int64)
-

@@ -148,4 +148,3 @@ def hull_fn(cfg: Config, schema, cells: np.ndarray):
         pos = sort_fixes(from_spark(pdf))
         return to_spark(hull_events(fixes_of(pos, cfg), cfg, cells=cells), schema)
     return fn
-

@@ -280,4 +280,3 @@ def stale_speeds(sog: np.ndarray, h: FeedHabits) -> np.ndarray:
     last = np.maximum.accumulate(np.where(moving, np.arange(len(sog)), -1))
     rest = (sog < AT_REST_KN) & (last >= 0)
     return np.where(rest, sog[np.maximum(last, 0)], sog)
-

@@ -168,4 +168,3 @@ def default_mmsi_boats(world: World, rng: np.random.Generator, feed_seed: int) -
         v.feed = draw_habits(mmsi + k, "supply", v.name, world, feed_seed)
         boats.append(v)
     return boats
-
