@@ -12,6 +12,7 @@ SCRIPTS = [
     ["bench_events.py", "--rows", "10000000", "--repeat", "2"],
     ["segmenter_eval.py"],
     ["bench_identity.py"],
+    ["bench_identity_options.py"],
     ["bench_simulator.py"],
     ["bench_training.py"],
     ["bench_watchlist.py"],
