@@ -264,7 +264,7 @@ class Config:
     spoof_jump_min: int = 3
     spoof_jump_window_h: float = 24.0
     #: GPS interference (:mod:`features.identity.interference`): a cell of this many degrees
-    #: (~50 km, the size of a jamming area) and an hour, with the cells and hours around it,
+    #: (~50 km, the size of a jamming area) and a time bin of ``gnss_bin_h``, with the cells and bins around it,
     #: in which at least ``gnss_min_ships`` MMSIs had fixes rejected as jumps. One ship's
     #: jumps are its own (a glitch, or spoofing); three ships' at once are the area's. Jumps
     #: that come back and shared-MMSI tracks there are not events. Bins of 3 h (so +-3-6 h

@@ -163,7 +163,8 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
     last fix was itself off (a stale or coarse position from a repeater or a long-range
     message), from the fix before it (a fallback); among those it joins the nearest, leaving
     out a track of fewer than ``min_track_fixes`` fixes that was passed over for as many
-    fixes since its last one (unless no other track can take the piece): a lone fix thrown
+    fixes since its last one (unless no other track reaches the piece from its last fix): a
+    lone fix thrown
     off (GPS interference) must not draw the ship's later fixes away from its own track,
     while two young tracks of two hulls reporting in turn each keep theirs. Otherwise it
     opens a new track.
@@ -187,9 +188,9 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
     skip_prev = np.empty((0, 3))
     piece = np.empty((0, 2), np.int64)
     pend = np.empty(0, bool)
-    size = np.empty(0, np.int64)  # fixes per track
-    mark = np.empty(0, np.int64)  # fixes placed (in any track) when each track last took one
-    placed = 0
+    # Per track: fixes; fixes placed (in any track) when it last took one, and when its last
+    # piece was placed (what a withdrawn piece keeps).
+    size, mark, piece_mark, placed = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), 0
     idle = cfg.track_max_idle_h * 3600.0 if cfg.track_max_idle_h is not None else np.inf
 
     def reach(fix: np.ndarray, k: int):
@@ -198,9 +199,10 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
         return d, implied_speed_kn(d, t_s[k] - fix[:, 0], cfg) <= cfg.max_speed_kn
 
     def new_track() -> int:
-        nonlocal last, prev, skip_last, skip_prev, piece, pend, size, mark
+        nonlocal last, prev, skip_last, skip_prev, piece, pend, size, mark, piece_mark
         size = np.append(size, 0)
         mark = np.append(mark, placed)
+        piece_mark = np.append(piece_mark, placed)
         last = np.vstack([last, nan3])
         prev = np.vstack([prev, nan3])
         skip_last = np.vstack([skip_last, nan3])
@@ -222,6 +224,7 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
                     t = new_track()
                     seg[pa:pe + 1] = t
                     size[t], size[s] = pe - pa + 1, size[s] - (pe - pa + 1)
+                    mark[t] = piece_mark[s]
                     last[t] = (t_s[pe], lat[pe], lon[pe])
                     prev[t] = (t_s[pe - 1], lat[pe - 1], lon[pe - 1]) if pe > pa else nan3
                     last[s], prev[s], pend[s] = skip_last[s], skip_prev[s], False
@@ -232,8 +235,10 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
                 ok = (ok1 | ok2) & ((t_s[a] - last[:, 0]) <= idle)
                 if ok.any():
                     dist = np.where(ok1, d1, d2)
+                    # Left out only for a track reaching it from its last fix (a fallback may
+                    # be withdrawn): a second hull reporting less often keeps its own track.
                     left = (size < cfg.min_track_fixes) & (placed - mark >= cfg.min_track_fixes)
-                    pool = ok & ~left if (ok & ~left).any() else ok
+                    pool = ok & ~left if (ok1 & ok & ~left).any() else ok
                     s = int(np.flatnonzero(pool)[np.argmin(dist[pool])])
                     via_prev = not ok1[s]
             if s < 0:
@@ -250,7 +255,7 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
             seg[a:e + 1] = s
             size[s] += e - a + 1
             placed += e - a + 1
-            mark[s] = placed
+            mark[s] = piece_mark[s] = placed
             prev[s] = (t_s[e - 1], lat[e - 1], lon[e - 1]) if e > a else last[s]
             last[s] = (t_s[e], lat[e], lon[e])
             a = e + 1

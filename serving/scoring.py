@@ -119,7 +119,8 @@ def score_track(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAU
     """Positions already in memory, with canonical column names and a reader's ``_file`` and
     ``_line`` (:func:`serving.requests.track_frame` gives them): the local engine's ``score``
     step by step (tracked, voyages with the model's grid, :func:`assess`), so the numbers are
-    the watchlist's. What one vessel's answer does not need is left out: the live-context
+    the watchlist's before its identity rule (links and hull events need every vessel's
+    traffic: ``training/identity_ranking.py``). What one vessel's answer does not need is left out: the live-context
     columns (no model input and no reason reads them), the join of the scores into the
     ~90-column table (~0.5 ms of a ~7 ms request: the answer reads five of its columns), and
     the tracks without a voyage unless there is no voyage at all."""

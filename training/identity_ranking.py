@@ -16,8 +16,8 @@ ranking by one documented rule:
   MMSI, or positions made up: one point to the metre, or circles, at a sailing speed) raises
   every voyage of that MMSI (for spoofing: of that track) overlapping it in time to ``high``,
   its detail first in the reasons. Not when the MMSI is an installer's default
-  (:func:`features.flags.default_mmsi`: small craft share those) and not inside GPS
-  interference (the events are dropped there already).
+  (:func:`features.flags.default_mmsi`: small craft share those), and no shared MMSI
+  inside GPS interference (dropped there already).
 
 The reference set's AP with and without the rule is measured by ``benchmarks/bench_identity.py``
 (README, "Identity").

@@ -241,8 +241,9 @@ def hull_events(fx: Fixes, cfg: Config = DEFAULT, jumps: pd.DataFrame | None = N
     the interference is found from every vessel's ``jumps``, or given as its ``cells``
     (:func:`features.identity.interference.interference_cells`, what a bucket receives)."""
     parts = [shared_mmsi_events(fx, cfg, jumps, cells), fixed_position(fx, cfg), circles(fx, cfg)]
-    ev = pd.concat([p for p in parts if len(p)] or [parts[0]], ignore_index=True)
-    return ev[list(HULL_TYPES)]
+    ev = pd.concat([p for p in parts if len(p)] or [parts[0]], ignore_index=True)[list(HULL_TYPES)]
+    # One order whatever found them (a distributed engine gathers them bucket by bucket).
+    return ev.sort_values(["kind", "mmsi", "start", "track_id"], kind="stable").reset_index(drop=True)
 
 
 def identity_evidence(positions: pd.DataFrame, cfg: Config = DEFAULT,

@@ -23,7 +23,7 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
                        cells: np.ndarray | None = None) -> pd.DataFrame:
     """One event per pair of tracks of one MMSI that overlap in time: on the later track,
     from its first fix to the end of the overlap; ``lat/lon`` the later track's first fix,
-    ``end_lat/end_lon`` where the other track was then. Not when most fixes of the smaller
+    ``end_lat/end_lon`` where the other track was then. Not when half the fixes of the smaller
     track lie inside GPS interference (:mod:`features.identity.interference`, from every
     vessel's ``jumps`` or their ``cells``): fixes thrown off that chained into a second
     track. An MMSI that is an installer's default (:func:`default_mmsi`) says so."""
@@ -60,7 +60,7 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
               + fmt(hours, "%.1f").astype(object) + " h, "
               + fmt(km, "%.0f").astype(object) + " km apart" + who)
     mm = fx.mmsi[row]
-    detail = np.where(default_mmsi(mm), detail + "; a default MMSI (MID + 000000) small craft share", detail)
+    detail = np.where(default_mmsi(mm), detail + "; a default MMSI, which small craft share", detail)
     return event_frame("shared_mmsi", len(row), event_id=event_ids("shared_mmsi", mm, t0, fx.track_no[row]),
                        mmsi=mm, track_id=fx.track_ids(row), partner_mmsi=mm, start=t0, end=t1, hours=hours,
                        lat=fx.lat[row], lon=fx.lon[row], end_lat=fx.lat[at], end_lon=fx.lon[at],
@@ -69,7 +69,7 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
 
 def _jammed(fx: Fixes, first, last, i, j, cells: np.ndarray, cfg: Config) -> np.ndarray:
     """Per pair of tracks ``i``, ``j``: most fixes of the one with fewer lie inside GPS
-    interference ``cells``. One check per pair (few), over that track's rows."""
+    interference ``cells`` (at least half). One check per pair (few), over that track's rows."""
     out = np.zeros(len(i), bool)
     for k, (a, b) in enumerate(zip(i, j)):
         s = a if last[a] - first[a] <= last[b] - first[b] else b

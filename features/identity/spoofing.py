@@ -117,10 +117,10 @@ def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     lat, lon, t_us, tid = fx.lat[lo:hi], fx.lon[lo:hi], fx.t_us[lo:hi], fx.tid[lo:hi]
     step = fx.step_km[lo:hi - 1]
     same = tid[1:] == tid[:-1]
-    # Turns between successive steps on a plane with one east-west scale per block: a scale
-    # off by a few percent draws a circle as an ellipse, which still turns 360 degrees a loop.
+    # Turns between successive steps on a plane with the east-west scale of each step's start:
+    # a scale off by a few percent draws a circle as an ellipse, which still turns 360 degrees.
     # One arctan2 of the steps' cross and dot products per fix, no trigonometry besides.
-    kx = np.cos(np.radians(float(np.median(lat))))
+    kx = np.cos(np.radians(lat[:-1]))  # per step, so any block of whole tracks gives the same turns
     dx, dy = np.diff(lon) * kx, np.diff(lat)
     good = same & (step >= cfg.spoof_circle_min_step_km)
     turn = np.zeros(n)

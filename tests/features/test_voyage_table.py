@@ -363,6 +363,42 @@ def test_two_hulls_sailing_in_parallel_30km_apart_become_two_tracks(tmp_path, ev
     assert len(v) == 2
 
 
+def _two_hulls(sep_km: float, a_every_s: int, b_every_s: int, b_offset_s: int, hours: float = 3.0):
+    """Hull A moored, reporting every ``a_every_s``; hull B ``sep_km`` north of it, reporting
+    less often: one MMSI, fixes in time order, and which hull each is."""
+    ta, tb = np.arange(0, hours * 3600, a_every_s), np.arange(b_offset_s, hours * 3600, b_every_s)
+    t = np.r_[ta, tb]
+    lat = np.r_[np.full(len(ta), 40.0), np.full(len(tb), 40.0 + sep_km / 111.0)]
+    hull_b = np.r_[np.zeros(len(ta), bool), np.ones(len(tb), bool)]
+    o = np.argsort(t, kind="stable")
+    return (np.full(len(t), 273000001), (t[o] * 1e6).astype(np.int64), lat[o], np.full(len(t), 50.0), hull_b[o])
+
+
+@pytest.mark.parametrize("sep_km, a_every_s, b_every_s, b_offset_s", [(1.4, 60, 300, 50), (2.1, 60, 300, 50),
+                                                                      (3.0, 120, 600, 100)])
+def test_a_second_hull_that_reports_less_often_keeps_its_own_track(sep_km, a_every_s, b_every_s, b_offset_s):
+    """B's fixes can be reached from A's track only by its fallback (from A's fix before the
+    last): they stay B's track, none rejected as a jump."""
+    from features.tracks import segment
+    mmsi, t_us, lat, lon, b = _two_hulls(sep_km, a_every_s, b_every_s, b_offset_s)
+    track, jump, _ = segment(mmsi, t_us, lat, lon, DEFAULT)
+    assert not jump.any()
+    assert len(set(track[b])) == 1 and len(set(track[~b])) == 1 and set(track[b]) != set(track[~b])
+
+
+def test_a_lone_fix_thrown_off_does_not_draw_the_ship_after_a_gap():
+    """A fix 5 km off (GPS interference), then the ship goes on where it was; after 6 h dark it
+    reappears beside that stray fix. The stray fix is a jump, the ship one track (before, its
+    later fixes joined the stray fix's track of one, the nearest)."""
+    from features.tracks import segment
+    t_min = np.r_[np.arange(0, 60, 2), 61, np.arange(62, 102, 2), np.arange(480, 540, 2)]
+    lat = np.r_[np.full(30, 40.0), 40.045, np.full(20, 40.0), np.full(30, 40.04)]
+    mmsi = np.full(len(t_min), 273000001)
+    track, jump, _ = segment(mmsi, (t_min * 60e6).astype(np.int64), lat, np.full(len(lat), 50.0), DEFAULT)
+    assert jump.tolist() == [k == 30 for k in range(len(lat))]
+    assert set(track[~jump]) == {0}
+
+
 def test_declared_destination_is_judged_against_the_whole_trip(tmp_path):
     """Aktau -> a queue at the Volga canal mouth -> Astrakhan: 'ASTRAKHAN' names the trip's end
     although the first voyage ends at the anchorage; 'BAKU' names no port of the trip."""

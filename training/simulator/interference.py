@@ -58,9 +58,10 @@ class Interference:
         k = int(hit.sum())
         km = rng.uniform(MIN_JUMP_KM, max(self.km_max, MIN_JUMP_KM), k)
         ang = rng.uniform(0, 2 * np.pi, k)
+        kx = 111.0 * np.cos(np.radians(lat[hit]))  # the true latitude's east-west scale
         lat, lon = lat.copy(), lon.copy()
         lat[hit] += km * np.cos(ang) / 111.0
-        lon[hit] += km * np.sin(ang) / (111.0 * np.cos(np.radians(lat[hit])))
+        lon[hit] += km * np.sin(ang) / kx
         return lat, lon, hit
 
     def describe(self) -> dict:
