@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .. import schema as S
@@ -33,8 +34,8 @@ from ..voyage_table import empty_voyage_table
 from .bridge import from_spark
 from .context import coverage_grid, interval_sums, live_context
 from .output import Workspace, check_output, is_directory_output, write
-from .scoring import (decode_scored, ends_fn, ends_schema, hull_fn, hull_schema, listed_tracks, no_voyage_fn,
-                      no_voyage_schema, score_fn, scored_schema, track_id)
+from .scoring import (decode_scored, identity_fn, identity_schema, listed_tracks, no_voyage_fn, no_voyage_schema,
+                      score_fn, scored_schema, track_id)
 from .session import mmsi_bucket, session
 from .sources import FILE_ID, Files, plan_sources
 from .stages import ID_TYPES, KEY_COLS, TRACK_TYPES, accepted, rejected_rows, row_counts, stage_rows, voyage_fn, voyage_schema
@@ -192,43 +193,34 @@ class SparkEngine:
             stage("tracks without a voyage")
             nv = self._no_voyage(j, gaz)
             stage("identity links")
-            links = self._identity_links(j, cfg)
-            hull = self._hull_events(j, cfg)
+            links, hull = self._identity(j, cfg)
         self._kept = (j.spark, j.fixes, j.ws, cfg)
         return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=nv, coverage=grid,
                    identities=links, hull_events=hull)
 
     @staticmethod
-    def _identity_links(j: Job, cfg: Config) -> pd.DataFrame:
-        """Identity links: each track's two ends found per bucket (one row per track), the
-        links between them on the driver, as the local engine finds them."""
-        from ..events.frame import FIXES_INPUTS
-        from ..identity import links_of_ends
-        from ..identity.ends import TrackEnds
-        cols = [c for c in FIXES_INPUTS if c in j.staged.columns]
-        schema = ends_schema()
-        ends = j.fixes.select(*cols).groupBy(mmsi_bucket(j.spark).alias("_bucket_key")) \
-            .applyInPandas(ends_fn(cfg, schema), schema).toPandas()
-        return links_of_ends(TrackEnds.from_frame(ends), cfg)
-
-    @staticmethod
-    def _hull_events(j: Job, cfg: Config) -> pd.DataFrame:
-        """Shared-MMSI and spoofed-position events found per bucket, as the local engine finds
-        them: the GPS interference cells come from every vessel's rejected jumps (few rows,
-        gathered on the driver) and go to every bucket."""
+    def _identity(j: Job, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(identity links, hull events), as the local engine finds them, from one pass over
+        each MMSI bucket: its tracks' ends and its hull events, gathered (one row per track or
+        event); the links between the ends on the driver. The GPS interference cells come from
+        every vessel's rejected jumps (few rows, gathered first) and go to every bucket."""
         from pyspark.sql import functions as F
         from ..events.frame import FIXES_INPUTS
+        from ..identity import HULL_TYPES, links_of_ends
+        from ..identity.ends import ENDS_TYPES, TrackEnds
         from ..identity.interference import interference_cells
         jumps = j.staged.where(F.col(S.REASON_COL) == S.JUMP).select("mmsi", "timestamp", "lat", "lon").toPandas()
         jumps["timestamp"] = pd.to_datetime(jumps["timestamp"], utc=True).dt.as_unit("us")
-        cells = interference_cells(jumps, cfg)
         cols = [c for c in FIXES_INPUTS if c in j.staged.columns]
-        schema = hull_schema()
-        ev = j.fixes.select(*cols).groupBy(mmsi_bucket(j.spark).alias("_bucket_key")) \
-            .applyInPandas(hull_fn(cfg, schema, cells), schema).toPandas()
+        schema = identity_schema()
+        rows = j.fixes.select(*cols).groupBy(mmsi_bucket(j.spark).alias("_bucket_key")) \
+            .applyInPandas(identity_fn(cfg, schema, interference_cells(jumps, cfg)), schema).toPandas()
+        links = links_of_ends(TrackEnds.from_frame(rows.loc[rows["part"] == "ends", list(ENDS_TYPES)]), cfg)
+        hull = rows.loc[rows["part"] == "hull", list(HULL_TYPES)]
         for c in ("start", "end"):
-            ev[c] = pd.to_datetime(ev[c], utc=True).dt.as_unit("us")
-        return ev.sort_values(["kind", "mmsi", "start", "track_id"], kind="stable").reset_index(drop=True)
+            hull[c] = pd.to_datetime(hull[c], utc=True).dt.as_unit("us")
+        hull = hull.astype({"mmsi": np.int64})
+        return links, hull.sort_values(["kind", "mmsi", "start", "track_id"], kind="stable").reset_index(drop=True)
 
     @staticmethod
     def _no_voyage(j: Job, gaz: Gazetteer) -> pd.DataFrame:

@@ -77,24 +77,6 @@ def no_voyage_fn(gaz: Gazetteer, schema):
     return fn
 
 
-def ends_schema():
-    from pyspark.sql import types as T
-    from ..identity.ends import ENDS_TYPES
-    return with_fields(T.StructType([]), ENDS_TYPES)
-
-
-def ends_fn(cfg: Config, schema):
-    """Fixes of whole MMSIs -> one row per track: how it begins and ends (the local function,
-    :func:`features.identity.ends.track_ends`); the identity links are found on the driver
-    from these few rows."""
-    def fn(pdf: pd.DataFrame) -> pd.DataFrame:
-        from ..events.frame import fixes_of
-        from ..identity.ends import ends_frame, track_ends
-        pos = sort_fixes(from_spark(pdf))
-        return to_spark(ends_frame(track_ends(fixes_of(pos, cfg))), schema)
-    return fn
-
-
 def visits_of(pos: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """The port visits of fixes sorted by (mmsi, track, time) with ``visit``/``port_idx``, as
     :func:`features.voyages.port_visits` tables them (``first_row`` indexes ``pos``): a visit
@@ -132,19 +114,26 @@ def listed_tracks(spark, fixes, track_ids, cfg: Config) -> TrackResult:
     return TrackResult(pos, visits_of(pos, cfg), none, none, RowCounts())
 
 
-def hull_schema():
+def identity_schema():
+    """One row per track (:data:`features.identity.ends.ENDS_TYPES`) or per hull event
+    (:data:`features.identity.HULL_TYPES`), told apart by ``part``; the other's columns null."""
     from pyspark.sql import types as T
     from ..identity import HULL_TYPES
-    return with_fields(T.StructType([]), HULL_TYPES)
+    from ..identity.ends import ENDS_TYPES
+    return with_fields(T.StructType([]), {"part": "string", **ENDS_TYPES, **HULL_TYPES})
 
 
-def hull_fn(cfg: Config, schema, cells: np.ndarray):
-    """Fixes of whole MMSIs -> their hull events (the local function,
-    :func:`features.identity.hull_events`), with the GPS interference ``cells`` the driver
-    found from every vessel's rejected jumps."""
+def identity_fn(cfg: Config, schema, cells: np.ndarray):
+    """Fixes of whole MMSIs -> how each track begins and ends (``part`` "ends":
+    :func:`features.identity.ends.track_ends`) and their hull events (``part`` "hull":
+    :func:`features.identity.hull_events`, with the GPS interference ``cells`` the driver found
+    from every vessel's rejected jumps), from one pass over the fixes; the identity links are
+    found on the driver from the ends."""
     def fn(pdf: pd.DataFrame) -> pd.DataFrame:
         from ..events.frame import fixes_of
         from ..identity import hull_events
-        pos = sort_fixes(from_spark(pdf))
-        return to_spark(hull_events(fixes_of(pos, cfg), cfg, cells=cells), schema)
+        from ..identity.ends import ends_frame, track_ends
+        fx = fixes_of(sort_fixes(from_spark(pdf)), cfg)
+        parts = (ends_frame(track_ends(fx)).assign(part="ends"), hull_events(fx, cfg, cells=cells).assign(part="hull"))
+        return pd.concat([to_spark(x, schema) for x in parts], ignore_index=True)
     return fn
