@@ -6,9 +6,9 @@ the linked tracks too.
 
 Usage: python benchmarks/bench_identity_options.py [--train-vessels 600 --train-days 30 --seed 7]
 
-Both models are LightGBM on the same training world with the training's parameters, sample
-weights and seed ((A) is the training's calibrated model, raised to its ``high`` threshold);
-(B) adds three per-voyage inputs: touched by a likely link at sea (0/1), the
+Both models are ``training.train.fit_model``'s on the same training world (parameters, sample
+weights, seed, calibration; (A) raised to its ``high`` threshold); (B) adds three per-voyage
+inputs: touched by a likely link at sea (0/1), the
 highest confidence of any link touching it, touched by a hull event (0/1). Prints one JSON line
 per variant: AP and recall at k of the identity behaviours on the reference set.
 """
@@ -31,6 +31,8 @@ from features.config import DEFAULT  # noqa: E402
 from features.gazetteer import load_gazetteer  # noqa: E402
 from features.identity import identity_evidence  # noqa: E402
 from features.pipeline import jumps_of  # noqa: E402
+
+from benchmarks.bench_identity import ranking  # noqa: E402
 
 EVIDENCE = ["id_link_at_sea", "id_link_confidence", "id_hull_event"]
 
@@ -58,26 +60,6 @@ def table_of(sim, gaz, folder: Path):
     return pd.concat([v, ev.fillna(0.0)], axis=1), links, hull
 
 
-def fit_predict(train: pd.DataFrame, test: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """LightGBM as training fits it (parameters, weights, seed, the positives' weight)."""
-    import lightgbm as lgb
-    from training.train import TrainConfig, behaviour_weights
-    y = train["y"].to_numpy(int)
-    pos = max(int(y.sum()), 1)
-    params = {**TrainConfig().params, "scale_pos_weight": float(np.sqrt((len(y) - pos) / pos))}
-    clf = lgb.LGBMClassifier(random_state=0, **params)
-    clf.fit(train[features].astype(float), y, sample_weight=behaviour_weights(y, train["behaviour"]))
-    return clf.predict_proba(test[features].astype(float))[:, 1]
-
-
-def scores(v: pd.DataFrame, risk: np.ndarray) -> dict:
-    from training.evaluation import reference_metrics
-    m = reference_metrics(v, risk)
-    keys = ("reference_average_precision", "reference_recall_mmsi_change", "reference_recall_shared_mmsi",
-            "reference_recall_spoofing", "reference_twin_fpr_at_k")
-    return {k.replace("reference_", ""): round(m[k], 3) for k in keys if k in m}
-
-
 def main(argv=None) -> list[dict]:
     from training.identity_ranking import with_identities
     from training.model import MODEL_FEATURES
@@ -93,15 +75,16 @@ def main(argv=None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         train, _, _ = table_of(SimConfig(vessels=a.train_vessels, days=a.train_days, seed=a.seed), gaz, Path(tmp) / "t")
         ref, links, hull = table_of(sim_config(), gaz, Path(tmp) / "r")
-    # (A) as served: the training's calibrated model, the rule raising to its high threshold.
-    model = fit_model(train, np.ones(len(train), bool), TrainConfig().params, None, gaz, seed=0)
+    # Both as train fits them (calibrated); (A) raised by the rule to the model's high threshold.
+    fit = np.ones(len(train), bool)
+    model = fit_model(train, fit, TrainConfig().params, None, gaz, seed=0)
     single = model.risk(ref)
     scored = ref.assign(risk=single, level="low", reasons_text="", reasons=[[] for _ in range(len(ref))])
     ruled = with_identities(scored, links, model.levels["high"], hull)["risk"].to_numpy(float)
-    learnt = fit_predict(train, ref, MODEL_FEATURES + EVIDENCE)
-    rows = [{"variant": "single-track model", **scores(ref, single), "high": round(float(model.levels["high"]), 3)},
-            {"variant": "A: single-track model + identity ranking rule", **scores(ref, ruled)},
-            {"variant": "B: model that learns the identity evidence", **scores(ref, learnt),
+    learnt = fit_model(train, fit, TrainConfig().params, None, gaz, seed=0, features=MODEL_FEATURES + EVIDENCE).risk(ref)
+    rows = [{"variant": "single-track model", **ranking(ref, single), "high": round(float(model.levels["high"]), 3)},
+            {"variant": "A: single-track model + identity ranking rule", **ranking(ref, ruled)},
+            {"variant": "B: model that learns the identity evidence", **ranking(ref, learnt),
              "training_voyages_with_evidence": int((train[EVIDENCE].to_numpy() > 0).any(axis=1).sum())}]
     for r in rows:
         print(json.dumps(r), flush=True)

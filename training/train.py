@@ -163,24 +163,26 @@ def _search(X, y, groups, trials: int, base: dict, seed: int, mlflow) -> dict:
 
 
 def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed: int,
-              text_odds_factor: float | None = TEXT_ODDS_FACTOR) -> VoyageRiskModel:
+              text_odds_factor: float | None = TEXT_ODDS_FACTOR,
+              features: list[str] = MODEL_FEATURES) -> VoyageRiskModel:
     """LightGBM on the ``fit`` rows, Platt-calibrated on 3-fold vessel-grouped out-of-fold raw
     scores of those rows (so the final model still learns from every training vessel), the
-    text's part of every score bounded by ``text_odds_factor`` (None: unbounded)."""
-    X = data[MODEL_FEATURES].astype(float)
+    text's part of every score bounded by ``text_odds_factor`` (None: unbounded). ``features``:
+    the columns it learns from (a benchmark tries others)."""
+    X = data[features].astype(float)
     y = data["y"].to_numpy(int)
     w = behaviour_weights(y, data["behaviour"])
     groups = data["vessel_group"].to_numpy(np.int64)
     idx = np.flatnonzero(fit)
     oof = np.full(len(idx), np.nan)
-    fold = VoyageRiskModel(None, (1.0, 0.0), MODEL_FEATURES, grid, gaz, text_odds_factor=text_odds_factor)
+    fold = VoyageRiskModel(None, (1.0, 0.0), features, grid, gaz, text_odds_factor=text_odds_factor)
     mat = fold.matrix_array(data.iloc[idx])
     for tr_i, va_i in GroupKFold(n_splits=3).split(idx, y[idx], groups[idx]):
         # Calibrated on the scores serving gives: each fold's booster, the text's part bounded.
         fold.booster = _fit_lgb(X.iloc[idx[tr_i]], y[idx[tr_i]], params, seed, w[idx[tr_i]])
         oof[va_i] = fold.raw(mat[va_i])
     booster = _fit_lgb(X.iloc[idx], y[idx], params, seed, w[idx])
-    return VoyageRiskModel(booster, _platt(oof, y[idx]), MODEL_FEATURES, grid, gaz, DEFAULT_LEVELS, text_odds_factor)
+    return VoyageRiskModel(booster, _platt(oof, y[idx]), features, grid, gaz, DEFAULT_LEVELS, text_odds_factor)
 
 
 # --- evaluation on the training scenarios ---------------------------------------------------
