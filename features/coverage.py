@@ -190,17 +190,36 @@ def neighbours_during_gaps(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, l
     around it. Returns (vessel-hours, mean vessels per hour); NaN where the gap spans no whole
     bucket.
     """
-    m = len(gap_t0)
-    if m == 0 or len(tid) == 0:
-        return np.full(m, np.nan), np.full(m, np.nan)
+    return neighbours_from_presences(presence_counts(tid, t_us, lat, lon, cfg), gap_t0, gap_t1, gap_lat, gap_lon, cfg)
+
+
+def presence_counts(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+                    cfg: Config) -> dict[str, np.ndarray]:
+    """Presences (:func:`presence_keys`) counted per ``cell`` and ``bucket`` (``n``), sorted by
+    (cell, bucket): all that :func:`neighbours_from_presences` needs of the traffic, and what
+    a distributed engine aggregates across its groups of vessels."""
     k = presence_keys(tid, t_us, lat, lon, cfg)
     # One presence per run of a track in one cell and bucket: millions of fixes shrink to
     # tens of thousands of presences.
-    p_cell, p_hour = k["cell"][k["presence"]], k["bucket"][k["presence"]]
-    h0 = int(p_hour.min())
-    span = int(p_hour.max()) - h0 + 2
-    uniq, counts = np.unique(p_cell * span + (p_hour - h0), return_counts=True)
-    csum = np.concatenate([[0], np.cumsum(counts)])
+    cell, bucket = k["cell"][k["presence"]].astype(np.int64), k["bucket"][k["presence"]].astype(np.int64)
+    if not len(cell):
+        return {"cell": cell, "bucket": bucket, "n": np.zeros(0, np.int64)}
+    h0 = int(bucket.min())
+    span = int(bucket.max()) - h0 + 1
+    uniq, n = np.unique(cell * span + (bucket - h0), return_counts=True)
+    return {"cell": uniq // span, "bucket": uniq % span + h0, "n": n.astype(np.int64)}
+
+
+def neighbours_from_presences(pres: dict[str, np.ndarray], gap_t0: np.ndarray, gap_t1: np.ndarray,
+                              gap_lat: np.ndarray, gap_lon: np.ndarray, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbours_during_gaps` from the traffic's :func:`presence_counts`."""
+    m = len(gap_t0)
+    if m == 0 or len(pres["n"]) == 0:
+        return np.full(m, np.nan), np.full(m, np.nan)
+    h0 = int(pres["bucket"].min())
+    span = int(pres["bucket"].max()) - h0 + 2
+    uniq = pres["cell"] * span + (pres["bucket"] - h0)  # sorted: by cell, then bucket
+    csum = np.concatenate([[0], np.cumsum(pres["n"])])
 
     g = gap_keys(gap_t0, gap_t1, gap_lat, gap_lon, cfg)
     first_c = np.clip(g["first_b"] - h0, 0, span - 1)
@@ -249,3 +268,32 @@ def cell_day_coverage(tid: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: n
     rate[hit] = (n_gap / n)[pos[hit]]
     mean_int[hit] = mean_interval_s(ok_sum, n - n_gap)[pos[hit]]
     return rate, mean_int
+
+
+@dataclass(frozen=True)
+class TrafficSums:
+    """What the gaps' reception context needs of all vessels' traffic, summed so that groups
+    of vessels can be summed apart and added (the Spark engine's events): ``presences``
+    (:func:`presence_counts`) and ``cell_days`` (per ``cell`` and UTC ``day``: intervals ``n``
+    starting there and gaps ``n_gap`` among them, :func:`cell_day_coverage`'s counts)."""
+
+    presences: dict[str, np.ndarray]
+    cell_days: dict[str, np.ndarray]
+
+
+def gap_rate_from_sums(cell_days: dict[str, np.ndarray], q_t: np.ndarray, q_lat: np.ndarray, q_lon: np.ndarray,
+                       cfg: Config) -> np.ndarray:
+    """:func:`cell_day_coverage`'s gap rate of each query point's cell and UTC day, from
+    :attr:`TrafficSums.cell_days`; NaN where no interval starts there."""
+    rate = np.full(len(q_t), np.nan)
+    if not len(q_t) or not len(cell_days["n"]):
+        return rate
+    key = np.asarray(cell_days["cell"], np.int64) * 100_000 + np.asarray(cell_days["day"], np.int64)
+    order = np.argsort(key)
+    key = key[order]
+    q_key = cell_key(q_lat, q_lon, cfg.coverage_cell_deg) * 100_000 + np.asarray(q_t) // DAY_US
+    pos = np.clip(np.searchsorted(key, q_key), 0, len(key) - 1)
+    hit = key[pos] == q_key
+    n, n_gap = np.asarray(cell_days["n"], np.int64)[order], np.asarray(cell_days["n_gap"], np.int64)[order]
+    rate[hit] = (n_gap / n)[pos[hit]]
+    return rate

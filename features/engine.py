@@ -49,9 +49,11 @@ class Engine(Protocol):
         """The voyage table (``Run.voyages``), written to ``out`` when given."""
 
     def events(self, inputs: Inputs, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-               coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
+               coverage: CoverageGrid | None = None, stage: Stage = no_stage, rejected_out: str | None = None) -> Run:
         """The event table (``Run.events``, contract columns) of the inputs: gaps, port
-        visits, loitering, possible dark port calls, encounters, dark rendezvous."""
+        visits, loitering, possible dark port calls, encounters, dark rendezvous and the
+        identity kinds; with ``rejected_out`` the rejected rows are written to its
+        ``.rejected.csv`` (``figures["rejected"]``: that path)."""
 
     def identities(self, inputs: Inputs, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
                    stage: Stage = no_stage) -> Run:
@@ -98,15 +100,19 @@ class LocalEngine:
             figures["rejected"] = str(write_rejected(tr.rejected, out))
         return Run(tr.counts, None if out is None else str(out), figures, voyages=voyages, tracks=tr, coverage=grid)
 
-    def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+    def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage, rejected_out=None) -> Run:
         from .events import EVENT_KINDS, detect_events
+        from .io import write_rejected
         from .pipeline import jumps_of
         gaz = gaz or load_gazetteer()
         tr = self.tracked(inputs, gaz, cfg, stage)
         stage("events")
         ev = detect_events(tr.positions, tr.visits, gaz, cfg, coverage, jumps=jumps_of(tr))
         n = ev["kind"].value_counts()
-        return Run(tr.counts, None, {f"events: {k}": int(n.get(k, 0)) for k in EVENT_KINDS}, tracks=tr, events=ev)
+        figures = {f"events: {k}": int(n.get(k, 0)) for k in EVENT_KINDS}
+        if rejected_out is not None:
+            figures["rejected"] = str(write_rejected(tr.rejected, rejected_out))
+        return Run(tr.counts, None, figures, tracks=tr, events=ev)
 
     def identities(self, inputs, *, gaz=None, cfg=DEFAULT, stage=no_stage) -> Run:
         from .identity import link_identities

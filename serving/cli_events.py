@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from serving.cli_base import (load_coverage, GazOpt, Inputs, SetOpt, Verbose, app, parse_settings, print_counts,
-                         setup_logging, stages, user_errors)
+from serving.cli_base import (load_coverage, Engine, GazOpt, Inputs, Master, SetOpt, Verbose, app, parse_settings,
+                              print_counts, setup_logging, stages, user_errors)
 
 CoverageOpt = Annotated[Optional[Path], typer.Option(
     "--coverage", help="Reference coverage grid (.parquet, as logged with a model): its gap rate goes into each gap's detail.")]
@@ -25,7 +25,6 @@ def _events_of(inputs, gazetteer, set_, coverage, stage):
     cfg = parse_settings(set_)
     gaz = load_gazetteer(gazetteer)
     grid = load_coverage(coverage)
-    # Events are found on the local engine (the Spark engine has no events job).
     run = LocalEngine().events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
     return run.events, run.tracks, gaz, cfg
 
@@ -67,22 +66,26 @@ def identities(inputs: Inputs,
 @app.command()
 def events(inputs: Inputs,
            out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv, .parquet or .geojson.")],
-           gazetteer: GazOpt = None, coverage: CoverageOpt = None, set_: SetOpt = None, verbose: Verbose = False):
+           gazetteer: GazOpt = None, coverage: CoverageOpt = None, set_: SetOpt = None, engine: Engine = "local",
+           spark_master: Master = None, verbose: Verbose = False):
     """One row per event: gaps, port visits, loitering, possible dark port calls, encounters,
     dark rendezvous, identity changes, shared MMSIs and spoofing."""
     setup_logging(verbose)
     with user_errors():
-        from features.io import write_rejected
+        from features.engine import engine as pick_engine
+        from features.gazetteer import load_gazetteer
         from serving.event_export import check_events_output, write_events
         check_events_output(out)
+        cfg = parse_settings(set_)
+        eng = pick_engine(engine, spark_master)
+        gaz, grid = load_gazetteer(gazetteer), load_coverage(coverage)
         t0 = time.perf_counter()
         with stages() as stage:
-            ev, tr, _, cfg = _events_of(inputs, gazetteer, set_, coverage, stage)
+            run = eng.events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage, rejected_out=out)
             stage("writing")
-            write_events(ev, out, tr.counts, {"config": cfg.to_dict()})
-            rej = write_rejected(tr.rejected, out)
-        print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
-                                  "written": f"{out}  (rejected rows: {rej})"})
+            write_events(run.events, out, run.counts, {"config": cfg.to_dict(), "engine": eng.name})
+        print_counts(run.counts, {**_kind_counts(run.events), "seconds": f"{time.perf_counter() - t0:.1f}",
+                                  "written": f"{out}  (rejected rows: {run.figures['rejected']})"})
 
 
 @app.command()

@@ -22,18 +22,19 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT, Config
-from ..coverage import CoverageGrid
+from ..coverage import CoverageGrid, TrafficSums
 from ..errors import ConfigError
 from ..gazetteer import Gazetteer
 from .dark_calls import dark_call_events
-from .encounters import encounter_events
-from .frame import EVENT_COLUMNS, EVENT_KINDS, IDENTITY_KINDS, empty_events, fixes_of
-from .gaps import add_reception, find_gaps, gap_events
+from .encounters import encounters_of_bins, resampled
+from .frame import EVENT_COLUMNS, EVENT_KINDS, Fixes, empty_events, fixes_of
+from .gaps import Gaps, add_reception, find_gaps, gap_events
 from .loitering import loiter_events
-from .rendezvous import meeting_points, rendezvous_events
+from .rendezvous import episodes, meeting_points, rendezvous_of_episodes
 from .visits import visit_events
 
-__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "detect_events", "dark_mask", "meeting_points"]
+__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "detect_events", "dark_mask", "meeting_points", "pair_events",
+           "sorted_events", "vessel_events"]
 log = logging.getLogger(__name__)
 
 
@@ -52,27 +53,66 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
     the two-vessel kinds alone, which skip the gaps' reception context). ``jumps``: the rows
     the tracker rejected as implausible jumps (mmsi, timestamp, lat, lon), for the spoofing
     typology of jumps that come back.
+
+    The work splits as a distributed engine splits it (:mod:`features.spark.events`): what
+    each vessel's own fixes show (:func:`vessel_events`), the pairs of vessels found from
+    every vessel's episodes and resampled slow fixes (:func:`pair_events`), and identity
+    changes from every track's ends.
     """
-    unknown = set(kinds) - set(EVENT_KINDS)
-    if unknown:
-        raise ConfigError(f"unknown event kinds {sorted(unknown)}; expected some of {', '.join(EVENT_KINDS)}")
+    check_kinds(kinds)
     if len(positions) == 0:
         return empty_events()
     fx = fixes_of(positions, cfg)
     g = find_gaps(fx, cfg)
+    parts = [vessel_events(fx, g, visits, gaz, cfg, coverage, kinds, jumps)]
+    ep = episodes(fx, g, cfg) if "dark_rendezvous" in kinds else None
+    bins = resampled(fx, gaz, cfg) if "encounter" in kinds else None
+    parts.append(pair_events(ep, bins, gaz, cfg))
+    if "identity_change" in kinds:
+        from ..identity import change_events, links_of_fixes  # identity builds on this package's frame
+        parts.append(change_events(links_of_fixes(fx, cfg)[0], gaz))
+    return sorted_events(parts)
+
+
+def check_kinds(kinds: tuple[str, ...]) -> None:
+    unknown = set(kinds) - set(EVENT_KINDS)
+    if unknown:
+        raise ConfigError(f"unknown event kinds {sorted(unknown)}; expected some of {', '.join(EVENT_KINDS)}")
+
+
+def vessel_events(fx: Fixes, g: Gaps, visits: pd.DataFrame, gaz: Gazetteer, cfg: Config,
+                  coverage: CoverageGrid | None, kinds: tuple[str, ...], jumps: pd.DataFrame | None,
+                  traffic: TrafficSums | None = None) -> pd.DataFrame:
+    """The events one vessel's own fixes show: gaps (their reception context from ``fx``, or
+    from ``traffic`` when ``fx`` holds only some vessels), port visits, loitering, possible
+    dark port calls, shared MMSIs and spoofing (``jumps``: every vessel's, for the GPS
+    interference cells). Unsorted."""
     detectors = {
-        "gap": lambda: gap_events(fx, add_reception(fx, g, cfg), gaz, cfg, coverage),
+        "gap": lambda: gap_events(fx, add_reception(fx, g, cfg, traffic), gaz, cfg, coverage),
         "port_visit": lambda: visit_events(fx, visits, gaz),
         "loitering": lambda: loiter_events(fx, gaz, cfg),
         "possible_dark_port_call": lambda: dark_call_events(fx, g, gaz, cfg),
-        "encounter": lambda: encounter_events(fx, gaz, cfg),
-        "dark_rendezvous": lambda: rendezvous_events(fx, g, gaz, cfg),
     }
+    if {"shared_mmsi", "spoofing"} & set(kinds):
+        from ..identity import shared_mmsi_events, spoofing_events  # identity builds on this package's frame
+        detectors["shared_mmsi"] = lambda: shared_mmsi_events(fx, cfg, jumps)
+        detectors["spoofing"] = lambda: spoofing_events(fx, cfg, jumps)
     parts = [detectors[k]() for k in EVENT_KINDS if k in kinds and k in detectors]
-    if set(kinds) & set(IDENTITY_KINDS):
-        from ..identity import events_of_fixes  # identity builds on this package's frame
-        ident = events_of_fixes(fx, gaz, cfg, jumps)
-        parts.append(ident[ident["kind"].isin(kinds)])
+    return pd.concat([p for p in parts if len(p)] or [empty_events()], ignore_index=True)
+
+
+def pair_events(ep: pd.DataFrame | None, bins: pd.DataFrame | None, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
+    """Encounters from every vessel's :func:`~.encounters.resampled` slow fixes (``bins``) and
+    dark rendezvous from every vessel's :func:`~.rendezvous.episodes` (``ep``); None: not
+    asked for. Unsorted."""
+    parts = ([encounters_of_bins(bins, gaz, cfg)] if bins is not None else []) \
+        + ([rendezvous_of_episodes(ep, gaz, cfg)] if ep is not None else [])
+    return pd.concat([p for p in parts if len(p)] or [empty_events()], ignore_index=True)
+
+
+def sorted_events(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts as one table in the contract's order: by kind (:data:`EVENT_KINDS`), mmsi,
+    start and event_id; the count per kind logged."""
     out = pd.concat([p for p in parts if len(p)] or [empty_events()], ignore_index=True)
     for kind, n in out["kind"].value_counts().items():
         log.info("%s: %d", kind, n)

@@ -17,12 +17,20 @@ import pandas as pd
 from ..config import Config
 from ..gazetteer import Gazetteer
 from ..geo import haversine_km
-from .frame import Fixes, event_frame, event_ids, fmt
+from ..ids import track_ids
+from .frame import Fixes, event_frame, event_ids, fmt, track_key
 
 
-def resampled(fx: Fixes, gaz: Gazetteer, cfg: Config) -> dict[str, np.ndarray]:
-    """Slow fixes away from ports on the encounter time grid: ``row`` (source fix), ``bin``,
-    ``lat``, ``lon``; at most one entry per track and bin."""
+
+#: Columns (and Spark types) of :func:`resampled`: a table that stands alone, so the entries of
+#: many vessels' groups can be pooled and paired in one place (the Spark engine's events).
+BIN_TYPES = {"mmsi": "long", "track_no": "long", "bin": "long", "lat": "double", "lon": "double"}
+
+
+def resampled(fx: Fixes, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
+    """Slow fixes away from ports on the encounter time grid (:data:`BIN_TYPES`), in (mmsi,
+    track, bin) order: the track, ``bin`` (``encounter_bin_min`` since the epoch), ``lat``,
+    ``lon`` (deg); at most one entry per track and bin."""
     bin_us = int(cfg.encounter_bin_min * 60e6)
     slow = np.flatnonzero(np.nan_to_num(fx.speed_kn, nan=np.inf) < cfg.encounter_max_speed_kn)
     if len(slow) and gaz.n:
@@ -30,7 +38,7 @@ def resampled(fx: Fixes, gaz: Gazetteer, cfg: Config) -> dict[str, np.ndarray]:
                                key=f"enc{cfg.encounter_min_port_km}")
         slow = slow[near < 0]
     if not len(slow):
-        return {k: np.zeros(0, np.int64 if k in ("row", "bin") else float) for k in ("row", "bin", "lat", "lon")}
+        return pd.DataFrame({k: np.zeros(0, np.int64 if t == "long" else float) for k, t in BIN_TYPES.items()})
     b = fx.t_us[slow] // bin_us
     nxt = np.minimum(np.arange(len(slow)) + 1, len(slow) - 1)
     # Linked: the next kept fix is the next fix of the same track, less than a gap later.
@@ -51,10 +59,12 @@ def resampled(fx: Fixes, gaz: Gazetteer, cfg: Config) -> dict[str, np.ndarray]:
     # fix in the same bin would give that bin twice: keep the first, so runs stay unbroken.
     tid = fx.tid[i]
     keep = np.r_[True, (tid[1:] != tid[:-1]) | (bins[1:] != bins[:-1])]
-    return {"row": i[keep], "bin": bins[keep], "lat": lat[keep], "lon": lon[keep]}
+    i = i[keep]
+    return pd.DataFrame({"mmsi": fx.mmsi[i], "track_no": fx.track_no[i], "bin": bins[keep], "lat": lat[keep],
+                         "lon": lon[keep]})
 
 
-def close_pairs(r: dict[str, np.ndarray], fx: Fixes, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+def close_pairs(r: dict[str, np.ndarray], cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (p, q) into the resampled entries: same bin, different vessels (MMSI of p
     below q's), within ``encounter_max_km``. Cells are wide enough that a partner within reach
     lies in the 3 x 3 cells around (up to 75 deg latitude)."""
@@ -78,7 +88,7 @@ def close_pairs(r: dict[str, np.ndarray], fx: Fixes, cfg: Config) -> tuple[np.nd
             ps.append(p)
             qs.append(q)
     p, q = np.concatenate(ps), np.concatenate(qs)
-    m = fx.mmsi[r["row"]]
+    m = r["mmsi"]
     keep = m[p] < m[q]
     p, q = p[keep], q[keep]
     d = haversine_km(r["lat"][p], r["lon"][p], r["lat"][q], r["lon"][q])
@@ -87,12 +97,19 @@ def close_pairs(r: dict[str, np.ndarray], fx: Fixes, cfg: Config) -> tuple[np.nd
 
 
 def encounter_events(fx: Fixes, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
+    """One row per encounter (:func:`encounters_of_bins` of the fixes' :func:`resampled`)."""
+    return encounters_of_bins(resampled(fx, gaz, cfg), gaz, cfg)
+
+
+def encounters_of_bins(bins: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
     """One row per pair of vessels and stretch of consecutive bins together of at least
-    ``encounter_min_h``. lat/lon: the first vessel's mean position, end_lat/end_lon: the
-    partner's; port_id/km_to_port: nearest port to the first."""
-    r = resampled(fx, gaz, cfg)
-    p, q = close_pairs(r, fx, cfg)
-    tp, tq, b = fx.tid[r["row"][p]], fx.tid[r["row"][q]], r["bin"][p]
+    ``encounter_min_h``, from every vessel's :func:`resampled` entries (in (mmsi, track, bin)
+    order). lat/lon: the first vessel's mean position, end_lat/end_lon: the partner's;
+    port_id/km_to_port: nearest port to the first."""
+    r = {c: bins[c].to_numpy() for c in BIN_TYPES}
+    p, q = close_pairs(r, cfg)
+    track = track_key(r["mmsi"], r["track_no"])
+    tp, tq, b = track[p], track[q], r["bin"][p]
     order = np.lexsort((b, tq, tp))
     p, q, tp, tq, b = p[order], q[order], tp[order], tq[order], b[order]
     together = np.zeros(len(b), bool)
@@ -115,15 +132,20 @@ def encounter_events(fx: Fixes, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
     dist_m = mean(haversine_km(r["lat"][p], r["lon"][p], r["lat"][q], r["lon"][q])) * 1000
     bin_us = int(cfg.encounter_bin_min * 60e6)
     t0, t1 = b[s] * bin_us, (b[e] + 1) * bin_us
-    a_row, q_row = r["row"][p[s]], r["row"][q[s]]
+    a_row, q_row = p[s], q[s]
     port, km = gaz.nearest(la, lo)
     detail = np.char.add(np.char.add("within ", fmt(np.full(len(s), cfg.encounter_max_km * 1000), "%.0f")),
-                         np.char.add(np.char.add(" m of ", fx.track_ids(q_row).astype(str)),
+                         np.char.add(np.char.add(" m of ", _track_ids(r, q_row).astype(str)),
                                      np.char.add(np.char.add(", both under ", fmt(np.full(len(s), cfg.encounter_max_speed_kn), "%g")),
                                                  np.char.add(" kn, AIS on; mean distance ", np.char.add(fmt(dist_m, "%.0f"), " m")))))
     return event_frame(
-        "encounter", len(s), event_id=event_ids("encounter", fx.mmsi[a_row], t0, fx.mmsi[q_row]), mmsi=fx.mmsi[a_row],
-        track_id=fx.track_ids(a_row), partner_mmsi=fx.mmsi[q_row], start=t0, end=t1, hours=nb * bin_h,
+        "encounter", len(s), event_id=event_ids("encounter", r["mmsi"][a_row], t0, r["mmsi"][q_row]),
+        mmsi=r["mmsi"][a_row], track_id=_track_ids(r, a_row), partner_mmsi=r["mmsi"][q_row], start=t0, end=t1,
+        hours=nb * bin_h,
         lat=la, lon=lo, end_lat=la2, end_lon=lo2,
         port_id=np.where(port >= 0, gaz.ids[np.maximum(port, 0)], None) if gaz.n else None, km_to_port=km,
         detail=detail.astype(object))
+
+
+def _track_ids(r: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    return track_ids(r["mmsi"][idx], r["track_no"][idx]).to_numpy(dtype=object)

@@ -118,6 +118,16 @@ def _usual_speed_kn(tid, t_us, sog, step_km, n_tracks: int, cfg: Config) -> np.n
     return usual_speed_kn_of(tid, sog, dt, step_kn, tid[1:] == tid[:-1], n_tracks, cfg)
 
 
+def track_key(mmsi, track_no) -> np.ndarray:
+    """One sortable int64 per track, in (mmsi, track_no) order, for tables that pool many
+    vessels' rows without a :class:`Fixes` (a vessel has far fewer than 2**24 tracks).
+
+    >>> track_key(np.array([273000001, 273000001, 273000002]), np.array([0, 1, 0])).argsort().tolist()
+    [0, 1, 2]
+    """
+    return np.asarray(mmsi, np.int64) * (1 << 24) + np.asarray(track_no, np.int64)
+
+
 def norm_text(a: np.ndarray) -> np.ndarray:
     """Upper-case text with spaces and punctuation dropped; '' for missing, '0' or 'None'. A
     number read as a float from one file and as text from another (IMO 9472012.0) is one.
@@ -160,6 +170,22 @@ def event_frame(kind: str, n: int, **cols) -> pd.DataFrame:
         else:  # text
             out[c] = pd.array(v if v is not None else [None] * n, dtype="str")
     return pd.DataFrame(out)
+
+
+#: Spark types of :data:`EVENT_COLUMNS` (a distributed engine gathers event rows).
+EVENT_TYPES = {c: ("string" if c in ("event_id", "kind", "track_id", "port_id", "detail") else "long"
+                   if c in ("mmsi", "partner_mmsi") else "timestamp" if c in ("start", "end") else "boolean"
+                   if c == "identity_changed" else "double") for c in EVENT_COLUMNS}
+
+
+def typed_events(rows: pd.DataFrame) -> pd.DataFrame:
+    """Event rows gathered from elsewhere (one row per event, any mix of kinds, the columns
+    of :data:`EVENT_COLUMNS` in any dtypes) in exactly the dtypes :func:`event_frame` gives."""
+    cols = {c: rows[c].to_numpy(dtype=object) for c in EVENT_COLUMNS if c not in ("kind", "start", "end", "mmsi")}
+    out = event_frame("gap", len(rows), **cols, mmsi=rows["mmsi"].to_numpy(np.int64), start=epoch_us(rows["start"]),
+                      end=epoch_us(rows["end"]))
+    out["kind"] = pd.array(rows["kind"].to_numpy(dtype=object), dtype="str")
+    return out
 
 
 def empty_events() -> pd.DataFrame:

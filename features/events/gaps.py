@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
-from ..coverage import CoverageGrid, cell_day_coverage, neighbours_during_gaps
+from ..coverage import (CoverageGrid, TrafficSums, cell_day_coverage, gap_rate_from_sums, neighbours_during_gaps,
+                        neighbours_from_presences)
 from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM, haversine_km
 from .frame import Fixes, clause, event_frame, event_ids, fmt, hours_between, norm_text
@@ -75,20 +76,25 @@ def outside_dark_call_reach(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> 
     return hole, far
 
 
-def add_reception(fx: Fixes, g: Gaps, cfg: Config) -> Gaps:
-    """Fill the gaps' reception context from all vessels' traffic. ``coverage_share``: share
-    of all tracks' intervals starting in the gap's start cell (``coverage_cell_deg``) that UTC
-    day that are not gaps (low = a reception hole); ``neighbours_reporting``: other vessels
-    reporting per hour near the start while the gap lasted (0 while others are silent too:
-    a hole, or an empty sea; NaN when the gap spans no whole ``coverage_bucket_h``)."""
+def add_reception(fx: Fixes, g: Gaps, cfg: Config, traffic: TrafficSums | None = None) -> Gaps:
+    """Fill the gaps' reception context from all vessels' traffic: ``fx`` itself, or
+    ``traffic`` summed over every vessel when ``fx`` holds only some of them (the same numbers).
+    ``coverage_share``: share of all tracks' intervals starting in the gap's start cell
+    (``coverage_cell_deg``) that UTC day that are not gaps (low = a reception hole);
+    ``neighbours_reporting``: other vessels reporting per hour near the start while the gap
+    lasted (0 while others are silent too: a hole, or an empty sea; NaN when the gap spans no
+    whole ``coverage_bucket_h``)."""
     a = g.row
     g.coverage_share = np.full(len(a), np.nan)
     g.neighbours_reporting = np.full(len(a), np.nan)
     if len(a):
-        t0, t1 = fx.t_us[a], fx.t_us[a + 1]
-        _, g.neighbours_reporting = neighbours_during_gaps(fx.tid, fx.t_us, fx.lat, fx.lon, t0, t1,
-                                                           fx.lat[a], fx.lon[a], cfg)
-        rate, _ = cell_day_coverage(fx.tid, fx.t_us, fx.lat, fx.lon, t0, fx.lat[a], fx.lon[a], cfg)
+        t0, t1, lat, lon = fx.t_us[a], fx.t_us[a + 1], fx.lat[a], fx.lon[a]
+        if traffic is None:
+            _, g.neighbours_reporting = neighbours_during_gaps(fx.tid, fx.t_us, fx.lat, fx.lon, t0, t1, lat, lon, cfg)
+            rate, _ = cell_day_coverage(fx.tid, fx.t_us, fx.lat, fx.lon, t0, lat, lon, cfg)
+        else:
+            _, g.neighbours_reporting = neighbours_from_presences(traffic.presences, t0, t1, lat, lon, cfg)
+            rate = gap_rate_from_sums(traffic.cell_days, t0, lat, lon, cfg)
         g.coverage_share = 1.0 - rate
     return g
 

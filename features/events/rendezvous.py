@@ -39,8 +39,9 @@ from ..config import Config
 from ..flags import default_mmsi
 from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM, haversine_km
+from ..ids import track_ids
 from ..tracks import utc_times
-from .frame import Fixes, event_frame, event_ids, fmt
+from .frame import Fixes, event_frame, event_ids, fmt, track_key
 from .gaps import Gaps
 from .loitering import runs, slow_intervals
 
@@ -49,11 +50,19 @@ _DAY_US = 86_400_000_000
 _KM_PER_DEG = 111.195
 
 
+#: Columns (and Spark types) of :func:`episodes`: a table that stands alone, so the episodes of
+#: many vessels' groups can be pooled and paired in one place (the Spark engine's events).
+EPISODE_TYPES = {"mmsi": "long", "track_no": "long", "t0": "long", "t1": "long", "lat0": "double", "lon0": "double",
+                 "lat1": "double", "lon1": "double", "dark_h": "double", "speed_kmh": "double", "dark": "boolean"}
+
+
 def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
-    """Dark and visible-loitering episodes: a0/a1 (first and last fix), t0/t1 (us), dark_h,
-    speed_kmh, dark (bool)."""
+    """Dark and visible-loitering episodes (:data:`EPISODE_TYPES`), in (mmsi, track, time)
+    order: the track, t0/t1 (first and last fix, epoch us), lat0/lon0 and lat1/lon1 (deg)
+    there, dark_h (h), speed_kmh (the reach speed, km/h), dark (bool)."""
     if fx.n < 2:
-        return pd.DataFrame({c: [] for c in ("a0", "a1", "t0", "t1", "dark_h", "speed_kmh", "dark")})
+        return pd.DataFrame({c: pd.Series(dtype=bool if t == "boolean" else np.int64 if t == "long" else float)
+                             for c, t in EPISODE_TYPES.items()})
     dark = np.zeros(fx.n - 1, bool)
     ok = g.dark & ~g.in_port & (g.hours <= cfg.rendezvous_max_dark_h)
     dark[g.row[ok]] = True
@@ -62,8 +71,10 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     moving = np.nan_to_num(fx.speed_kn, nan=0.0) >= cfg.loiter_speed_kn
     first, last = runs(dark | slow_intervals(fx, cfg), cut=moving[1:-1])
     dt = np.diff(fx.t_us).astype(float) / 3.6e9
-    cum = np.r_[0.0, np.cumsum(np.where(dark, dt, 0.0))]
-    dark_h = cum[last + 1] - cum[first]
+    # Summed per run (not as differences of one running sum, whose rounding would depend on
+    # every vessel before this one: an engine that splits the vessels must get the same hours).
+    dark_h = np.add.reduceat(np.r_[np.where(dark, dt, 0.0), 0.0], np.c_[first, last + 1].ravel())[::2] \
+        if len(first) else np.zeros(0)
     a0, a1 = first, last + 1
     span_h = (fx.t_us[a1] - fx.t_us[a0]) / 3.6e9
     # Merged chains of gaps longer than the cap hide as much as one long gap: not paired.
@@ -73,21 +84,21 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     keep &= ~default_mmsi(fx.mmsi[a0])
     a0, a1, is_dark, dark_h = a0[keep], a1[keep], is_dark[keep], dark_h[keep]
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
-    return pd.DataFrame({"a0": a0, "a1": a1, "t0": fx.t_us[a0], "t1": fx.t_us[a1], "dark_h": dark_h,
-                         "speed_kmh": speed, "dark": is_dark})
+    return pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
+                         "lat0": fx.lat[a0], "lon0": fx.lon[a0], "lat1": fx.lat[a1], "lon1": fx.lon[a1],
+                         "dark_h": dark_h, "speed_kmh": speed, "dark": is_dark})
 
 
-def candidate_pairs(ep: pd.DataFrame, fx: Fixes, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(ep: pd.DataFrame, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """Episode index pairs (i < j) of different vessels, at least one dark, overlapping in
     time by ``rendezvous_min_meet_h`` and with intersecting reach circles."""
     n = len(ep)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a0, a1 = ep["a0"].to_numpy(), ep["a1"].to_numpy()
-    clat, clon = (fx.lat[a0] + fx.lat[a1]) / 2, (fx.lon[a0] + fx.lon[a1]) / 2
-    t0, t1 = ep["t0"].to_numpy(), ep["t1"].to_numpy()
-    reach = np.maximum(ep["speed_kmh"].to_numpy() * (t1 - t0) / 3.6e9 / 2,
-                       haversine_km(fx.lat[a0], fx.lon[a0], fx.lat[a1], fx.lon[a1]) / 2)
+    lat0, lon0, lat1, lon1 = (ep[c].to_numpy(float) for c in ("lat0", "lon0", "lat1", "lon1"))
+    clat, clon = (lat0 + lat1) / 2, (lon0 + lon1) / 2
+    t0, t1 = ep["t0"].to_numpy(np.int64), ep["t1"].to_numpy(np.int64)
+    reach = np.maximum(ep["speed_kmh"].to_numpy() * (t1 - t0) / 3.6e9 / 2, haversine_km(lat0, lon0, lat1, lon1) / 2)
     dlat = reach / _KM_PER_DEG
     dlon = reach / (_KM_PER_DEG * np.maximum(np.cos(np.radians(clat)), 0.1))
     i0, i1 = np.floor((clat - dlat + 90) / _CELL_DEG), np.floor((clat + dlat + 90) / _CELL_DEG)
@@ -111,8 +122,8 @@ def candidate_pairs(ep: pd.DataFrame, fx: Fixes, cfg: Config) -> tuple[np.ndarra
     p = np.repeat(np.arange(len(key)), after)
     q = p + 1 + (np.arange(after.sum()) - np.repeat(np.cumsum(after) - after, after))
     i, j = e[p], e[q]
-    m = fx.mmsi[a0]
-    dark = ep["dark"].to_numpy()
+    m = ep["mmsi"].to_numpy(np.int64)
+    dark = ep["dark"].to_numpy(bool)
     ok = (m[i] != m[j]) & (dark[i] | dark[j])
     ok &= (np.minimum(t1[i], t1[j]) - np.maximum(t0[i], t0[j])) >= cfg.rendezvous_min_meet_h * 3.6e9
     i, j = i[ok], j[ok]
@@ -122,21 +133,19 @@ def candidate_pairs(ep: pd.DataFrame, fx: Fixes, cfg: Config) -> tuple[np.ndarra
     return u // n, u % n
 
 
-def best_meeting(ep: pd.DataFrame, fx: Fixes, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
+def best_meeting(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
     """Per pair: the meeting point maximising the spare time f (see the module doc), f in
     hours, and the meeting window (us)."""
-    a0i, a1i, a0j, a1j = (ep[c].to_numpy()[x] for c, x in (("a0", i), ("a1", i), ("a0", j), ("a1", j)))
-    lat0 = (fx.lat[a0i] + fx.lat[a1i] + fx.lat[a0j] + fx.lat[a1j]) / 4
-    lon0 = (fx.lon[a0i] + fx.lon[a1i] + fx.lon[a0j] + fx.lon[a1j]) / 4
+    col = {c: ep[c].to_numpy() for c in ("lat0", "lon0", "lat1", "lon1", "t0", "t1", "speed_kmh")}
+    # The four end fixes: i's first and last, j's first and last (lat, lon, us).
+    ends = [(col[f"lat{k}"][x], col[f"lon{k}"][x], col[f"t{k}"][x]) for x in (i, j) for k in (0, 1)]
+    lat0 = sum(e[0] for e in ends) / 4
+    lon0 = sum(e[1] for e in ends) / 4
     kx = _KM_PER_DEG * np.cos(np.radians(lat0))
-
-    def xy(rows):
-        return (fx.lon[rows] - lon0) * kx, (fx.lat[rows] - lat0) * _KM_PER_DEG
-
-    pts = [xy(r) for r in (a0i, a1i, a0j, a1j)]
-    ref = np.minimum(fx.t_us[a0i], fx.t_us[a0j])
-    th = [(fx.t_us[r] - ref) / 3.6e9 for r in (a0i, a1i, a0j, a1j)]
-    vi, vj = ep["speed_kmh"].to_numpy()[i][:, None], ep["speed_kmh"].to_numpy()[j][:, None]
+    pts = [((lon - lon0) * kx, (lat - lat0) * _KM_PER_DEG) for lat, lon, _ in ends]
+    ref = np.minimum(ends[0][2], ends[2][2])
+    th = [(t - ref) / 3.6e9 for _, _, t in ends]
+    vi, vj = col["speed_kmh"][i][:, None], col["speed_kmh"][j][:, None]
     xs = np.stack([p[0] for p in pts], 1)
     ys = np.stack([p[1] for p in pts], 1)
     lo_x, hi_x, lo_y, hi_y = xs.min(1), xs.max(1), ys.min(1), ys.max(1)
@@ -203,48 +212,57 @@ def _merge_rows(ti: np.ndarray, tj: np.ndarray, t0: np.ndarray, t1: np.ndarray, 
 
 
 def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
-    """One row per meeting: ``mmsi`` the lower MMSI, ``partner_mmsi`` the other; start/end:
-    the time both episodes overlap; lat/lon and end_lat/end_lon: where each vessel's episode
-    began; port_id/km_to_port: nearest port to the meeting point; detail: both sides, the
-    meeting point (``at LAT,LON``) and the spare time for the meeting."""
-    ep = episodes(fx, g, cfg)
-    i, j = candidate_pairs(ep, fx, cfg)
+    """One row per meeting (:func:`rendezvous_of_episodes` of the fixes' :func:`episodes`)."""
+    return rendezvous_of_episodes(episodes(fx, g, cfg), gaz, cfg)
+
+
+def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
+    """One row per meeting of the ``episodes`` of every vessel (in (mmsi, track, time) order):
+    ``mmsi`` the lower MMSI, ``partner_mmsi`` the other; start/end: the time both episodes
+    overlap; lat/lon and end_lat/end_lon: where each vessel's episode began; port_id/km_to_port:
+    nearest port to the meeting point; detail: both sides, the meeting point (``at LAT,LON``)
+    and the spare time for the meeting."""
+    i, j = candidate_pairs(ep, cfg)
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
-    meet = best_meeting(ep, fx, i, j)
+    meet = best_meeting(ep, i, j)
     ok = meet["spare_h"] >= cfg.rendezvous_min_meet_h
     ok[ok] = best_for_either(i[ok], j[ok], meet["spare_h"][ok] - desync_h(ep, i[ok], j[ok]))
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
-    a0 = ep["a0"].to_numpy()
-    swap = fx.mmsi[a0[i]] > fx.mmsi[a0[j]]
+    m = ep["mmsi"].to_numpy(np.int64)
+    swap = m[i] > m[j]
     i, j = np.where(swap, j, i), np.where(swap, i, j)
     t0 = np.maximum(ep["t0"].to_numpy()[i], ep["t0"].to_numpy()[j])
     t1 = np.minimum(ep["t1"].to_numpy()[i], ep["t1"].to_numpy()[j])
-    keep, t0, t1 = _merge_rows(fx.tid[a0[i]], fx.tid[a0[j]], t0, t1, meet["spare_h"])
+    tracks = track_key(ep["mmsi"], ep["track_no"])
+    keep, t0, t1 = _merge_rows(tracks[i], tracks[j], t0, t1, meet["spare_h"])
     i, j, meet = i[keep], j[keep], {k: v[keep] for k, v in meet.items()}
-    ra, rb = a0[i], a0[j]
     port, km = gaz.nearest(meet["lat"], meet["lon"])
-    detail = _detail(ep, fx, i, j, meet)
     return event_frame(
-        "dark_rendezvous", len(i), event_id=event_ids("dark_rendezvous", fx.mmsi[ra], t0, fx.mmsi[rb]),
-        mmsi=fx.mmsi[ra], track_id=fx.track_ids(ra), partner_mmsi=fx.mmsi[rb], start=t0, end=t1,
-        hours=(t1 - t0) / 3.6e9, lat=fx.lat[ra], lon=fx.lon[ra], end_lat=fx.lat[rb], end_lon=fx.lon[rb],
+        "dark_rendezvous", len(i), event_id=event_ids("dark_rendezvous", m[i], t0, m[j]),
+        mmsi=m[i], track_id=_track_ids(ep, i), partner_mmsi=m[j], start=t0, end=t1,
+        hours=(t1 - t0) / 3.6e9, lat=ep["lat0"].to_numpy()[i], lon=ep["lon0"].to_numpy()[i],
+        end_lat=ep["lat0"].to_numpy()[j], end_lon=ep["lon0"].to_numpy()[j],
         port_id=np.where(port >= 0, gaz.ids[np.maximum(port, 0)], None) if gaz.n else None, km_to_port=km,
-        detail=detail)
+        detail=_detail(ep, i, j, meet))
 
 
-def _side(ep: pd.DataFrame, fx: Fixes, idx: np.ndarray) -> np.ndarray:
+def _track_ids(ep: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
+    return track_ids(ep["mmsi"].to_numpy(np.int64)[idx], ep["track_no"].to_numpy(np.int64)[idx]).to_numpy(dtype=object)
+
+
+def _side(ep: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
     """'<track_id> dark 9.1 h' or '<track_id> loitering with AIS on 5.0 h'."""
     dark = ep["dark"].to_numpy()[idx]
     h = np.where(dark, ep["dark_h"].to_numpy()[idx], (ep["t1"].to_numpy()[idx] - ep["t0"].to_numpy()[idx]) / 3.6e9)
     state = np.where(dark, " dark ", " loitering with AIS on ")
-    return np.char.add(np.char.add(np.char.add(fx.track_ids(ep["a0"].to_numpy()[idx]).astype(str), state), fmt(h, "%.1f")), " h")
+    return np.char.add(np.char.add(np.char.add(_track_ids(ep, idx).astype(str), state), fmt(h, "%.1f")), " h")
 
 
-def _detail(ep, fx, i, j, meet) -> np.ndarray:
-    both = np.char.add(np.char.add(_side(ep, fx, i), ", "), _side(ep, fx, j))
+def _detail(ep, i, j, meet) -> np.ndarray:
+    both = np.char.add(np.char.add(_side(ep, i), ", "), _side(ep, j))
     where = np.char.add(np.char.add(fmt(meet["lat"], "%.4f"), ","), fmt(meet["lon"], "%.4f"))
     when = np.asarray(utc_times(meet["meet0"].astype(np.int64)).strftime("%Y-%m-%d %H:%M"), dtype=str)
     text = np.char.add(np.char.add(both, "; both could be at "), where)

@@ -61,8 +61,10 @@ def fixed_position(fx: Fixes, cfg: Config, jumps=None) -> pd.DataFrame:
     a, b = _spans(same, np.ones(max(len(same) - 1, 0), bool))
     b = b + 1  # link run i..j covers fixes i..j + 1
     hours = (fx.t_us[b] - fx.t_us[a]) / 3.6e9
-    sog = np.r_[0.0, np.cumsum(np.nan_to_num(fx.speed_kn))]
-    mean_kn = (sog[b + 1] - sog[a]) / (b - a + 1)
+    # Summed per run, not as differences of one running sum over every vessel (whose rounding
+    # would depend on the vessels before: an engine that splits them must get the same).
+    sog = np.add.reduceat(np.r_[np.nan_to_num(fx.speed_kn), 0.0], np.c_[a, b + 1].ravel())[::2] if len(a) else np.zeros(0)
+    mean_kn = sog / (b - a + 1)
     ok = (hours >= cfg.spoof_fixed_min_h) & (mean_kn >= cfg.spoof_fixed_min_sog_kn)
     detail = ("the same position for " + fmt(hours[ok], "%.1f").astype(object) + " h while reporting "
               + fmt(mean_kn[ok], "%.1f").astype(object) + " kn")
@@ -131,8 +133,10 @@ def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     turn[~(np.nan_to_num(fx.speed_kn[lo:hi]) >= cfg.spoof_circle_min_kn / 2)] = 0.0
     if not _may_circle(turn, t_us, tid, cfg):
         return none
-    cum_turn = np.cumsum(turn)
-    cum_abs = np.cumsum(np.abs(turn))
+    # Running sums restart at every track (:func:`_track_cumsum`): a window never leaves its
+    # track, and how tracks are grouped into blocks (or an engine's buckets) must not matter.
+    cum_turn = _track_cumsum(turn, tid)
+    cum_abs = _track_cumsum(np.abs(turn), tid)
     # Per fix k, the first fix j of its track within the window: one search keyed by (track,
     # s), never before the track's first fix.
     t_s = (t_us - t_us.min()) // 1_000_000
@@ -144,19 +148,20 @@ def _circle_windows(fx: Fixes, lo: int, hi: int, cfg: Config):
     hit &= turned >= cfg.spoof_circle_steady * (cum_abs - cum_abs[j])
     # The reported speed (a spoofed circle is sent at a sailing speed; GPS jitter of a ship at
     # rest draws tight loops on a path that is long only because of the noise).
-    sog = np.r_[0.0, np.cumsum(np.nan_to_num(fx.speed_kn[lo:hi]))]
+    sog_k = np.nan_to_num(fx.speed_kn[lo:hi])
+    sog = _track_cumsum(sog_k, tid)
     k = np.arange(n)
-    hit &= (sog[k + 1] - sog[j]) / (k - j + 1) >= cfg.spoof_circle_min_kn
+    hit &= (sog - sog[j] + sog_k[j]) / (k - j + 1) >= cfg.spoof_circle_min_kn
     # Heard all along: a few fixes either side of a gap draw no circle.
     gaps = np.r_[0, np.cumsum(np.diff(t_us) > cfg.gap_hours * 3.6e9)]
     hit &= gaps == gaps[j]
     if not hit.any():
         return none
     cand = np.flatnonzero(hit)
-    cum_km = np.r_[0.0, np.cumsum(np.where(same, step, 0.0))]
+    cum_km = _track_cumsum(np.r_[0.0, np.where(same, step, 0.0)], tid)  # km sailed to each fix
     radius = np.full(n, np.inf)
     radius[cand] = (cum_km[cand] - cum_km[j[cand]]) / np.radians(turned[cand])
-    spread = _window_spread_km(lat, lon, j, cand)
+    spread = _window_spread_km(lat, lon, tid, j, cand)
     hit[cand] &= (radius[cand] <= cfg.spoof_circle_max_km) & (
         np.abs(spread / np.maximum(radius[cand], 1e-9) - 1.0) <= cfg.spoof_circle_roundness)
     a, b = _spans(hit, same)
@@ -183,7 +188,17 @@ def _may_circle(turn: np.ndarray, t_us: np.ndarray, tid: np.ndarray, cfg: Config
     return bool((s >= cfg.spoof_circle_turn_deg).any() or (pair >= cfg.spoof_circle_turn_deg).any())
 
 
-def _window_spread_km(lat: np.ndarray, lon: np.ndarray, j: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _track_cumsum(v: np.ndarray, tid: np.ndarray) -> np.ndarray:
+    """Running sum of ``v`` within each track (``tid`` sorted), restarting at its first fix.
+
+    >>> _track_cumsum(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 0, 1, 1])).tolist()
+    [1.0, 3.0, 3.0, 7.0]
+    """
+    return pd.Series(v).groupby(tid, sort=False).cumsum().to_numpy(float)
+
+
+def _window_spread_km(lat: np.ndarray, lon: np.ndarray, tid: np.ndarray, j: np.ndarray,
+                      rows: np.ndarray) -> np.ndarray:
     """Per fix k of ``rows``: the root-mean-square distance (km) of fixes j[k]..k from their
     centroid, from running sums on a local plane (a window spans a few km, where the plane is
     exact enough). On a circle it is the radius; a wandering or drifting path spreads wider or
@@ -192,8 +207,8 @@ def _window_spread_km(lat: np.ndarray, lon: np.ndarray, j: np.ndarray, rows: np.
     x = lon * 111.320 * np.cos(np.radians(lat))
     jj = j[rows]
     cnt = (rows + 1 - jj).astype(float)  # fixes j..k
-    sums = [np.r_[0.0, np.cumsum(v)] for v in (x, y, x * x, y * y)]
-    mx, my, mxx, myy = ((c[rows + 1] - c[jj]) / cnt for c in sums)
+    mx, my, mxx, myy = ((c[rows] - c[jj] + v[jj]) / cnt
+                        for v in (x, y, x * x, y * y) for c in [_track_cumsum(v, tid)])
     return np.sqrt(np.maximum(mxx - mx * mx + myy - my * my, 0.0))
 
 

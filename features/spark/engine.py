@@ -33,7 +33,8 @@ from ..readers import ReadResult
 from ..voyage_table import empty_voyage_table
 from .bridge import from_spark
 from .context import coverage_grid, interval_sums, live_context
-from .output import Workspace, check_output, is_directory_output, write
+from ..io import rejected_path
+from .output import Workspace, check_output, is_directory_output, parts_to_csv, write
 from .scoring import (decode_scored, identity_fn, identity_schema, listed_tracks, no_voyage_fn, no_voyage_schema,
                       score_fn, scored_schema, track_id)
 from .session import mmsi_bucket, session
@@ -168,9 +169,22 @@ class SparkEngine:
         return Run(j.counts, out, {"voyages": int(f["n"] or 0), long_gap: int(f["g"] or 0), "rejected": rej},
                    coverage=grid)
 
-    def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
-        """Not on Spark (yet): encounters and rendezvous pair vessels across MMSI buckets."""
-        raise EngineError("events run on the local engine only (--engine local)")
+    def events(self, inputs, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage, rejected_out=None) -> Run:
+        """The local engine's event table (:mod:`.events`), gathered to the driver as
+        ``Run.events``; the rejected rows go to ``rejected_out``'s ``.rejected.csv`` when given
+        (the events file itself is small and written by the caller)."""
+        from .events import find_events
+        gaz = gaz or load_gazetteer()
+        with job(inputs, None, gaz, cfg, "features", self.master, stage) as j:
+            stage("events")
+            ev = find_events(j.spark, j.staged, j.fixes, gaz, cfg, coverage)
+            figures = {f"events: {k}": int(v) for k, v in ev["kind"].value_counts().items()}
+            if rejected_out is not None:
+                stage("writing rejected rows")
+                rej = rejected_rows(j.spark, j.staged, tuple(TRACK_TYPES) + tuple(KEY_COLS), j.files)
+                rej.write.parquet(j.ws.path("rejected"))
+                figures["rejected"] = str(parts_to_csv(j.ws.local("rejected"), rejected_path(str(rejected_out))))
+        return Run(j.counts, None, figures, events=ev)
 
     def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
         """Every voyage scored on the workers: ``scorer`` is broadcast once and applied per MMSI
