@@ -4,7 +4,11 @@ local[N]`` versus ``darkvoyage features DATA``; with ``--watchlist`` also ``dark
 DATA --model tests/golden/model`` on both engines (one more JSON line per size, ``command``
 ``watchlist``; the yardstick is the same).
 
-Usage: python benchmarks/bench_spark.py [--rows 10000000] [--master local[2]] [--repeat 1] [--watchlist]
+Usage: python benchmarks/bench_spark.py [--rows 10000000] [--master local[2]] [--repeat 1] [--watchlist] [--events]
+[--skip-features]
+
+``--events``: also ``darkvoyage events`` on both engines (one more JSON line, ``command``
+``events``, with ``equal``: the two event tables read back equal).
 
 Prints one JSON line per size: rows, seconds (whole command incl. Spark's start-up), rows_per_s,
 peak_mb (largest total resident memory of the command's process tree: the CLI, Spark's JVM and
@@ -87,6 +91,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--watchlist", action="store_true", help="also time `watchlist` on both engines")
+    ap.add_argument("--events", action="store_true", help="also time `events` on both engines (outputs compared)")
+    ap.add_argument("--skip-features", action="store_true", help="time only the commands asked for besides")
     a = ap.parse_args(argv)
     folder = bench_folder()
     exe = str(DARKVOYAGE)
@@ -94,18 +100,28 @@ def main(argv=None) -> list[dict]:
     results = []
     for rows in a.rows:
         data = ensure_data(rows, folder)
-        runs: dict[str, list] = {k: [] for k in ("spark", "local", "wl_spark", "wl_local")}
+        runs: dict[str, list] = {k: [] for k in ("spark", "local", "wl_spark", "wl_local", "ev_spark", "ev_local")}
         yard = []
         for _ in range(a.repeat):
             yard.append(yardstick_rows_per_s(data))
-            runs["local"].append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
-            runs["spark"].append(run_tree([exe, "features", str(data), "--out",
-                                           str(folder / f"voyages_spark_{rows}.parquet"), *spark_args]))
+            if not a.skip_features:
+                runs["local"].append(run_tree([exe, "features", str(data), "--out", str(folder / f"voyages_{rows}.parquet")]))
+                runs["spark"].append(run_tree([exe, "features", str(data), "--out",
+                                               str(folder / f"voyages_spark_{rows}.parquet"), *spark_args]))
+            if a.events:
+                ev = [exe, "events", str(data), "--out"]
+                runs["ev_local"].append(run_tree([*ev, str(folder / f"events_local_{rows}.parquet")]))
+                runs["ev_spark"].append(run_tree([*ev, str(folder / f"events_spark_{rows}.parquet"), *spark_args]))
             if a.watchlist:
                 wl = [exe, "watchlist", str(data), "--model", str(MODEL), "--out"]
                 runs["wl_local"].append(run_tree([*wl, str(folder / f"watchlist_{rows}.csv")]))
                 runs["wl_spark"].append(run_tree([*wl, str(folder / f"watchlist_spark_{rows}.csv"), *spark_args]))
-        got = [_figures("features", rows, a.master, runs["spark"], runs["local"], yard)]
+        got = [] if a.skip_features else [_figures("features", rows, a.master, runs["spark"], runs["local"], yard)]
+        if a.events:
+            import pandas as pd
+            same = pd.read_parquet(folder / f"events_local_{rows}.parquet").equals(
+                pd.read_parquet(folder / f"events_spark_{rows}.parquet"))
+            got.append({**_figures("events", rows, a.master, runs["ev_spark"], runs["ev_local"], yard), "equal": same})
         if a.watchlist:
             got.append(_figures("watchlist", rows, a.master, runs["wl_spark"], runs["wl_local"], yard))
         for res in got:

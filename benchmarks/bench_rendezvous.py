@@ -1,0 +1,98 @@
+"""Dark rendezvous against the simulator's planted ship-to-ship meetings (issue #24, item 2): how
+long the list is, how many planted meetings it names, and how well its order finds them.
+
+Usage: python benchmarks/bench_rendezvous.py [--vessels 600] [--days 30] [--seeds 3 8 21]
+[--share 0.25]
+
+One simulated month per seed (``--share`` of the fleet suspicious; sts is ~15 % of suspicious
+profiles, so a 600-ship month at 0.25 plants ~10 meetings). A planted meeting counts when both
+sides' truth intervals (AIS off, or waiting with AIS on) overlap by ``rendezvous_min_meet_h``;
+a rendezvous names it when it pairs the two MMSIs over an overlapping time. Prints one JSON
+line per month: rendezvous (and per week), planted meetings, found (recall), precision of the
+whole list, precision in the top 50 and in the top k = planted when ordered by the spare time
+for the meeting (the list's own order is by vessel and time), and ``p50_ceiling``: the best any
+order could reach in the top 50 (planted / 50, at most 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from features.config import DEFAULT  # noqa: E402
+from features.events import detect_events  # noqa: E402
+from features.gazetteer import load_gazetteer  # noqa: E402
+from features.pipeline import run_tracks  # noqa: E402
+
+
+def planted_meetings(truth: pd.DataFrame) -> pd.DataFrame:
+    """One row per planted meeting whose two sides overlapped: mmsi < mmsi_p, t0, t1 (UTC)."""
+    sts = truth[(truth["behaviour"] == "sts") & truth["visible_in_window"]].copy()
+    for c in ("start", "end"):
+        sts[c] = pd.to_datetime(sts[c], utc=True)
+    p = sts.merge(sts, left_on=["mmsi", "partner_mmsi"], right_on=["partner_mmsi", "mmsi"], suffixes=("", "_p"))
+    overlap = p[["end", "end_p"]].min(axis=1) - p[["start", "start_p"]].max(axis=1)
+    p = p[(overlap >= pd.Timedelta(hours=DEFAULT.rendezvous_min_meet_h)) & (p["mmsi"] < p["mmsi_p"])]
+    return pd.DataFrame({"mmsi": p["mmsi"].astype(np.int64), "mmsi_p": p["mmsi_p"].astype(np.int64),
+                         "t0": p[["start", "start_p"]].min(axis=1), "t1": p[["end", "end_p"]].max(axis=1)})
+
+
+def match(rdv: pd.DataFrame, met: pd.DataFrame) -> np.ndarray:
+    """Per rendezvous, the planted meeting it names (index into ``met``), -1 for none."""
+    hit = np.full(len(rdv), -1)
+    lo = np.minimum(rdv["mmsi"], rdv["partner_mmsi"]).to_numpy(np.int64)
+    hi = np.maximum(rdv["mmsi"], rdv["partner_mmsi"]).to_numpy(np.int64)
+    for k, m in enumerate(met.itertuples()):
+        same = (lo == m.mmsi) & (hi == m.mmsi_p) & (rdv["start"] <= m.t1).to_numpy() & (rdv["end"] >= m.t0).to_numpy()
+        hit[same & (hit < 0)] = k
+    return hit
+
+
+def month(seed: int, vessels: int, days: int, share: float, folder: Path) -> dict:
+    from training.simulator import SimConfig, simulate, write_scenario
+    sc = write_scenario(simulate(SimConfig(vessels=vessels, days=days, seed=seed, suspicious_share=share)),
+                        folder / f"m{seed}")
+    gaz = load_gazetteer()
+    tr = run_tracks([sc["positions"]], gaz, keep_all=False)
+    rdv = detect_events(tr.positions, tr.visits, gaz, kinds=("dark_rendezvous",))
+    met = planted_meetings(pd.read_csv(sc["events"]))
+    hit = match(rdv, met)
+    spare = rdv["detail"].str.extract(r"for up to (\d+\.\d) h")[0].astype(float).to_numpy()
+    order = np.argsort(-spare, kind="stable")
+    k = max(len(met), 1)
+    return {"seed": seed, "vessels": vessels, "days": days, "suspicious_share": share, "rendezvous": len(rdv),
+            "per_week": round(len(rdv) / days * 7, 1), "planted": len(met),
+            "found": int(len(np.unique(hit[hit >= 0]))), "recall": round(len(np.unique(hit[hit >= 0])) / k, 3),
+            "precision_all": round(float((hit >= 0).mean()) if len(rdv) else 0.0, 4),
+            "p_at_50_by_spare": round(float((hit[order[:50]] >= 0).mean()) if len(rdv) else 0.0, 3),
+            f"p_at_{k}_by_spare": round(float((hit[order[:k]] >= 0).mean()) if len(rdv) else 0.0, 3),
+            "p50_ceiling": round(min(len(met) / 50, 1.0), 2)}
+
+
+def main(argv=None) -> list[dict]:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vessels", type=int, default=600)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[3, 8, 21])
+    ap.add_argument("--share", type=float, default=0.25)
+    a = ap.parse_args(argv)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in a.seeds:
+            res = month(seed, a.vessels, a.days, a.share, Path(tmp))
+            print(json.dumps(res), flush=True)
+            out.append(res)
+    return out
+
+
+if __name__ == "__main__":
+    main()
