@@ -4,8 +4,9 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --locked
 # Debian packages the tests need beyond the Python environment: Chromium renders the HTML
-# report in a real browser, Java 17 runs the Spark engine's tests.
-SYSTEM_PACKAGES := chromium:chromium java:openjdk-17-jre-headless
+# report in a real browser, Java 17 runs the Spark engine's tests, PostgreSQL serves the
+# store's tests (they start their own server in a temporary folder, on a free port).
+SYSTEM_PACKAGES := chromium:chromium java:openjdk-17-jre-headless pg_ctlcluster:postgresql
 
 .PHONY: setup system-deps demo test bench clean
 

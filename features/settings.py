@@ -30,6 +30,9 @@ class Settings:
     #: Driver memory of a local Spark session (``DARKVOYAGE_SPARK_DRIVER_MEMORY``): Spark's
     #: 1 GB default is too small for 10 M rows gathered for single-file output.
     spark_driver_memory: str = "3g"
+    #: The analysts' store (``DARKVOYAGE_STORE``): a SQLAlchemy URL (``sqlite:///x.db``,
+    #: ``postgresql://...``) or a file path; empty: ``darkvoyage.db`` in the working folder.
+    store: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +55,7 @@ _VARIABLES = {
     "api_key": "DARKVOYAGE_API_KEY",
     "max_upload_mb": "DARKVOYAGE_MAX_UPLOAD_MB",
     "spark_driver_memory": "DARKVOYAGE_SPARK_DRIVER_MEMORY",
+    "store": "DARKVOYAGE_STORE",
 }
 
 

@@ -138,7 +138,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 kee
 
 
 # After this module's commands, so `darkvoyage --help` lists the pipeline first.
-from serving import cli_events, cli_training  # noqa: E402,F401 - they register their commands on app
+from serving import cli_desk, cli_events, cli_training  # noqa: E402,F401 - they register their commands on app
 
 
 def main():  # pragma: no cover - console-script entry point

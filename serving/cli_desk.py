@@ -1,0 +1,82 @@
+"""``darkvoyage watch`` and ``darkvoyage analyst add`` (issue #25): the analysts' store. Registered
+on the main app by importing it from :mod:`serving.cli`; the conventions (one-line errors,
+exit 2, stages, row counts) are that module's."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from serving.cli_base import (Inputs, SetOpt, UsageProblem, Verbose, app, parse_settings, print_counts,
+                              setup_logging, stages, user_errors)
+
+StoreOpt = Annotated[Optional[str], typer.Option(
+    "--store", help="The store: a SQLite file or a postgresql:// URL (default DARKVOYAGE_STORE, else darkvoyage.db).")]
+analyst_app = typer.Typer(help="The analysts who give verdicts on alerts.", no_args_is_help=True)
+app.add_typer(analyst_app, name="analyst")
+
+
+@app.command()
+def watch(inputs: Inputs, store: StoreOpt = None,
+          model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
+          out: Annotated[Optional[Path], typer.Option("--out", "-o", help="What is new: .csv, .parquet or .html.")] = None,
+          set_: SetOpt = None, verbose: Verbose = False):
+    """Add the inputs to the store (a file already added adds nothing), rescore the vessels they
+    touch, record alerts, and write and print what is new since the last run."""
+    setup_logging(verbose)
+    with user_errors():
+        from serving.desk.export import check_alerts_output, write_alerts
+        from serving.desk.store import open_store
+        from serving.desk.watch import watch as run_watch
+        from training.registry import ModelUnavailable, load_model
+        if out is not None:
+            check_alerts_output(out)
+        cfg = parse_settings(set_)
+        st = open_store(store)
+        t0 = time.perf_counter()
+        try:
+            m, info = load_model(model)
+        except ModelUnavailable as err:
+            raise UsageProblem(str(err)) from None
+        with stages() as stage:
+            res = run_watch(inputs, st, m, info, cfg, stage=stage)
+            if out is not None:
+                stage("writing")
+                rej = write_alerts(res.alerts, res.rejected, out, res.counts,
+                                   {"run": res.figures["run"], "store": st.url, "model": info.get("uri")})
+        _print_alerts(res.alerts)
+        print_counts(res.counts, {**{k: f"{v:,}" for k, v in res.figures.items()}, "store": st.url,
+                                  "seconds": f"{time.perf_counter() - t0:.1f}",
+                                  **({"written": f"{out}  (rejected rows: {rej})"} if out is not None else {})})
+
+
+def _print_alerts(alerts) -> None:
+    from serving.cli_base import print_table
+    if not len(alerts):
+        print_table("new since the last run", {"alerts": "none"})
+        return
+    head = alerts.head(10)
+    print_table(f"new since the last run: {len(alerts)} alert(s), first ten", {
+        f"#{r.alert_id} {r.kind}": f"{r.mmsi} {_text(r.name)} risk {r.risk:.2f} ({r.level}): {_text(r.reasons)[:90]}"
+        for r in head.itertuples()})
+
+
+def _text(v) -> str:
+    return "" if v is None or v != v else str(v)  # v != v: NaN
+
+
+@analyst_app.command("add")
+def analyst_add(name: Annotated[str, typer.Argument(help="The analyst's name, as verdicts will show it.")],
+                store: StoreOpt = None, verbose: Verbose = False):
+    """Register an analyst; prints their API key once (the store keeps only a hash of it)."""
+    setup_logging(verbose)
+    with user_errors():
+        from serving.desk.analysts import add_analyst
+        from serving.desk.store import open_store
+        st = open_store(store)
+        key = add_analyst(st, name)
+        typer.echo(f"analyst {name!r} added to {st.url}; their API key (shown once, keep it safe):")
+        typer.echo(key)

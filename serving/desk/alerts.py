@@ -1,0 +1,87 @@
+"""When a vessel earns an analyst's look (contract section 3, "Store and alerts"): pure functions
+over frames, one per rule.
+
+* ``new_on_list``: it is in the top ``top_n`` of all stored vessels now, and was not before;
+* ``risk_up``: its risk rose by ``risk_step`` or more since the run that last scored it;
+* ``new_event``: an event of ``event_kinds`` on it that the store did not hold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import DeskConfig
+
+#: One row per vessel: what the list shows of it.
+STANDING = ["mmsi", "name", "flag", "risk", "level", "voyage_id", "reasons", "identities"]
+#: An alert as ``watch`` writes it (``alert_id`` and ``first_seen`` come from the store).
+ALERT_COLUMNS = ["alert_id", "kind", "mmsi", "name", "flag", "risk", "previous_risk", "level", "reasons", "voyage_id",
+                 "first_seen"]
+
+
+def standings(watchlist: pd.DataFrame) -> pd.DataFrame:
+    """Per MMSI, its riskiest row of a watchlist (one row per track; risk NaN for a track with
+    no voyage ranks last).
+
+    >>> wl = pd.DataFrame({"mmsi": [1, 1, 2], "name": "A", "flag": "RU", "risk": [0.2, 0.7, np.nan],
+    ...                    "level": ["low", "high", "insufficient data"], "voyage_id": ["a", "b", None],
+    ...                    "reasons": "", "identities": ""})
+    >>> standings(wl)[["mmsi", "risk"]].to_dict("list")
+    {'mmsi': [1, 2], 'risk': [0.7, nan]}
+    """
+    best = watchlist.sort_values(["risk", "mmsi"], ascending=[False, True], na_position="last", kind="stable")
+    return best.drop_duplicates("mmsi")[STANDING].sort_values("mmsi", kind="stable").reset_index(drop=True)
+
+
+def ranks(risk: pd.Series) -> pd.Series:
+    """1 = riskiest; vessels without a risk rank after all others (ties share the best rank)."""
+    return risk.fillna(-1.0).rank(ascending=False, method="min").astype(np.int64)
+
+
+def new_on_list(before: pd.DataFrame, after: pd.DataFrame, touched: pd.Series, cfg: DeskConfig) -> pd.DataFrame:
+    """Touched vessels in the top ``top_n`` of ``after`` and not of ``before`` (both: every
+    stored vessel's ``mmsi``, ``risk``)."""
+    now = after.assign(rank=ranks(after["risk"]).to_numpy()).set_index("mmsi")["rank"]
+    was = before.assign(rank=ranks(before["risk"]).to_numpy()).set_index("mmsi")["rank"] if len(before) \
+        else pd.Series(dtype="int64")
+    m = touched[touched.isin(now.index)]
+    rank_now = now.reindex(m).to_numpy()
+    rank_was = was.reindex(m).to_numpy(float)
+    risk = after.set_index("mmsi")["risk"].reindex(m).to_numpy(float)
+    hit = (rank_now <= cfg.top_n) & np.isfinite(risk) & ~(rank_was <= cfg.top_n)
+    return pd.DataFrame({"mmsi": m.to_numpy()[hit], "kind": "new_on_list"})
+
+
+def risk_up(before: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.DataFrame:
+    """Vessels of ``now`` whose risk rose by ``risk_step`` or more over ``before``'s."""
+    j = now[["mmsi", "risk"]].merge(before[["mmsi", "risk"]], on="mmsi", suffixes=("", "_was"))
+    up = j[(j["risk"] - j["risk_was"]) >= cfg.risk_step - 1e-12]
+    return pd.DataFrame({"mmsi": up["mmsi"].to_numpy(), "kind": "risk_up"})
+
+
+def new_events(events: pd.DataFrame, known: set[str], touched: pd.Series, cfg: DeskConfig) -> pd.DataFrame:
+    """Events of ``event_kinds`` on touched vessels whose ids the store did not hold: mmsi,
+    kind ``new_event``, event_id, and what it says (``kind: detail``)."""
+    ev = events[events["kind"].isin(cfg.event_kinds) & events["mmsi"].isin(touched)
+                & ~events["event_id"].isin(known)]
+    what = ev["kind"].astype(str) + ": " + ev["detail"].fillna("").astype(str)
+    return pd.DataFrame({"mmsi": ev["mmsi"].to_numpy(np.int64), "kind": "new_event",
+                         "event_id": ev["event_id"].to_numpy(dtype=object), "event_text": what.to_numpy(dtype=object)})
+
+
+def alert_rows(rules: list[pd.DataFrame], now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """The rules' hits with each vessel's standing (``now``) and its previous risk; a
+    ``new_event`` alert's reasons say the event."""
+    hits = pd.concat([r for r in rules if len(r)] or [pd.DataFrame({"mmsi": [], "kind": []})], ignore_index=True)
+    out = hits.merge(now, on="mmsi", how="left").merge(
+        before[["mmsi", "risk"]].rename(columns={"risk": "previous_risk"}), on="mmsi", how="left")
+    if "event_text" in out:
+        ev = out["event_text"].notna()
+        out.loc[ev, "reasons"] = out.loc[ev, "event_text"]
+    else:
+        out["event_id"] = None
+    order = {k: i for i, k in enumerate(("new_on_list", "risk_up", "new_event"))}
+    out["_k"] = out["kind"].map(order)
+    return out.sort_values(["_k", "risk", "mmsi"], ascending=[True, False, True], kind="stable") \
+        .drop(columns=["_k", "event_text"], errors="ignore").reset_index(drop=True)

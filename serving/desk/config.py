@@ -1,0 +1,30 @@
+"""Every threshold of the desk (``watch`` and its alerts): a named parameter with its unit and
+reason, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    #: Days of stored positions a run rescores, back from the newest day it added (days). Voyages
+    #: last days to a few weeks and a gap's context needs its neighbours: a month holds the
+    #: longest the model scores, and keeps a day's run to seconds in a store of many months.
+    lookback_days: int = 30
+    #: The top of the list: a vessel entering the first this many (by risk, all stored vessels)
+    #: raises a ``new_on_list`` alert (vessels; the watchlist page shows 50).
+    top_n: int = 50
+    #: A vessel whose risk rose by at least this much since the run that last scored it raises
+    #: a ``risk_up`` alert (probability; 0.2 moves a vessel across a level band).
+    risk_step: float = 0.2
+    #: A new event of these kinds on a rescored vessel raises a ``new_event`` alert: the dark
+    #: activity an analyst checks. Not gaps (hundreds a day) nor dark rendezvous: on a simulated
+    #: 600-ship month 669 a week, 0.3 % of them a planted meeting (bench_rendezvous.py); both
+    #: show on the vessel's page and card.
+    event_kinds: tuple[str, ...] = ("possible_dark_port_call", "identity_change", "shared_mmsi", "spoofing")
+    #: How long a second writer waits for the first before it refuses (s).
+    lock_wait_s: float = 10.0
+
+
+DEFAULT_DESK = DeskConfig()

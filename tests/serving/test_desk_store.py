@@ -1,0 +1,179 @@
+"""The analysts' store and ``darkvoyage watch`` (issue #25), on SQLite and on a real PostgreSQL
+server: a simulated fleet's days added one run at a time, each file once; alerts by the rules;
+what a run writes lands whole or not at all; two runs never write at once; analysts' keys are
+kept hashed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from serving.cli import app
+from serving.desk.alerts import ALERT_COLUMNS
+from serving.desk.analysts import add_analyst, analyst_of_key
+from serving.desk.config import DeskConfig
+from serving.desk.models import Alert, Analyst, Event, Ingest, PositionBlock, Run, Vessel, Voyage
+from serving.desk.store import StoreBusy, open_store, writing
+from serving.desk.watch import watch
+from training.registry import load_model
+
+from ..postgres import new_database, postgres_server
+
+GOLDEN_MODEL = Path(__file__).resolve().parent.parent / "golden" / "model"
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.fixture(scope="module")
+def days(small_world, tmp_path_factory) -> list[Path]:
+    """The small world's positions, one Parquet file per UTC day."""
+    pos = pd.read_parquet(small_world["positions"])
+    folder = tmp_path_factory.mktemp("days")
+    out = []
+    for k, (_, g) in enumerate(pos.groupby(pos["timestamp"].dt.floor("D"))):
+        out.append(folder / f"day{k:02d}.parquet")
+        g.to_parquet(out[-1], index=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(str(GOLDEN_MODEL))
+
+
+@pytest.fixture(scope="module")
+def pg():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        return open_store(str(tmp_path / "desk.db"))
+    return open_store(new_database(request.getfixturevalue("pg"), f"d{abs(hash(tmp_path)) % 10**9}"))
+
+
+def _count(store, table) -> int:
+    with store.engine.connect() as c:
+        return c.execute(select(func.count()).select_from(table)).scalar()
+
+
+def test_day_by_day(store, days, model):
+    m, info = model
+    first = watch(days[:8], store, m, info)
+    assert first.figures["files added"] == 8 and first.figures["vessels rescored"] > 100
+    a = first.alerts
+    assert list(a.columns) == ALERT_COLUMNS and a["alert_id"].is_unique
+    assert (a["kind"] == "new_on_list").sum() == DeskConfig().top_n  # an empty store: the whole top is new
+    assert set(a["kind"]) <= {"new_on_list", "risk_up", "new_event"} and "risk_up" not in set(a["kind"])
+    assert a.loc[a["kind"] == "new_event", "reasons"].str.match(r"(possible_dark_port_call|identity_change|"
+                                                                r"shared_mmsi|spoofing): ").all()
+    assert first.counts.read == sum(len(pd.read_parquet(d)) for d in days[:8]) and first.counts.balanced
+    blocks, ingests = _count(store, PositionBlock), _count(store, Ingest)
+    assert ingests == 8 and blocks >= 8
+    # The same files again add nothing and alert on nothing.
+    again = watch(days[:8], store, m, info)
+    assert again.figures["files added"] == 0 and again.figures["files already in the store"] == 8
+    assert len(again.alerts) == 0 and _count(store, PositionBlock) == blocks
+    # The next day: only its vessels rescored; a vessel new on the list was not there before.
+    with store.engine.connect() as c:
+        was = pd.DataFrame(c.execute(select(Vessel.mmsi, Vessel.risk)).all(), columns=["mmsi", "risk"])
+    top_before = set(was.sort_values("risk", ascending=False).head(DeskConfig().top_n)["mmsi"])
+    nxt = watch([days[8]], store, m, info)
+    assert nxt.figures["files added"] == 1
+    with store.engine.connect() as c:
+        touched = set(pd.read_parquet(days[8])["mmsi"])
+        rescored = set(c.execute(select(Vessel.mmsi).where(Vessel.run_id == nxt.figures["run"])).scalars())
+        assert rescored and rescored <= touched
+        runs = c.execute(select(Run.id, Run.files_added, Run.finished_at)).all()
+        n_events = c.execute(select(func.count(Event.id))).scalar()
+        assert c.execute(select(func.count(Voyage.id)).where(Voyage.run_id == nxt.figures["run"])).scalar() > 0
+    assert not set(nxt.alerts.loc[nxt.alerts["kind"] == "new_on_list", "mmsi"]) & top_before
+    assert [r.files_added for r in runs] == [8, 0, 1] and all(r.finished_at is not None for r in runs)
+    assert n_events > 0
+    ups = nxt.alerts[nxt.alerts["kind"] == "risk_up"]
+    assert ((ups["risk"] - ups["previous_risk"]) >= DeskConfig().risk_step - 1e-9).all()
+
+
+class _Broken:
+    """A model that fails while scoring: the run must leave the store as it was."""
+
+    def __init__(self, real):
+        self.real = real
+        self.gaz, self.grid, self.levels = real.gaz, real.grid, real.levels
+
+    def __getattr__(self, name):
+        raise RuntimeError("the model broke halfway")
+
+
+def test_a_failed_run_leaves_the_store_as_it_was(store, days, model):
+    m, info = model
+    watch(days[:3], store, m, info)
+    before = {t.__tablename__: _count(store, t) for t in (Run, Ingest, PositionBlock, Vessel, Alert, Event, Voyage)}
+    with pytest.raises(RuntimeError, match="broke halfway"):
+        watch(days[3:5], store, _Broken(m), info)
+    assert {t.__tablename__: _count(store, t) for t in (Run, Ingest, PositionBlock, Vessel, Alert, Event, Voyage)} == before
+
+
+def test_a_second_writer_waits_then_refuses(store):
+    with writing(store) as s:
+        s.add(Analyst(name="holder", key_hash="x", created_at=pd.Timestamp.now(tz="UTC").to_pydatetime()))
+        s.flush()
+        # A second process, not a second connection of this one: what two `watch` runs are.
+        code = ("import sys; from serving.desk.store import open_store, writing, StoreBusy\n"
+                f"st = open_store({str(store.engine.url.render_as_string(hide_password=False))!r})\n"
+                "try:\n    with writing(st, lock_wait_s=1): pass\nexcept StoreBusy as e:\n    print(e); sys.exit(3)\n")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert r.returncode == 3, r.stderr
+        assert "another run is writing to it" in r.stdout
+    with writing(store, lock_wait_s=1):  # released: the next writer gets in at once
+        pass
+    assert StoreBusy.__mro__[1].__name__ == "StoreError"
+
+
+def test_analysts_keys_are_kept_hashed(store):
+    key = add_analyst(store, "Ann Analyst")
+    assert len(key) >= 40 and analyst_of_key(store, key).name == "Ann Analyst"
+    assert analyst_of_key(store, key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+    assert analyst_of_key(store, None) is None
+    with store.engine.connect() as c:
+        stored = c.execute(select(Analyst.key_hash)).scalars().all()
+    assert key not in stored and len(stored) == 1
+
+
+def test_cli_watch_and_analyst(days, tmp_path):
+    db = tmp_path / "cli.db"
+    runner = CliRunner()
+    out = tmp_path / "new.csv"
+    res = runner.invoke(app, ["watch", *map(str, days[:4]), "--store", str(db), "--model", str(GOLDEN_MODEL),
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out)
+    assert list(got.columns) == ALERT_COLUMNS and len(got) > 0 and "new since the last run" in res.output
+    assert json.loads(Path(str(out) + ".rows.json").read_text())["darkvoyage.rows"]["read"] > 0
+    assert Path(str(out) + ".rejected.csv").exists()
+    html = tmp_path / "new.html"
+    res = runner.invoke(app, ["watch", str(days[4]), "--store", str(db), "--model", str(GOLDEN_MODEL), "--out",
+                              str(html)])
+    assert res.exit_code == 0 and "<table>" in html.read_text() and "new alert(s)" in html.read_text()
+    res = runner.invoke(app, ["analyst", "add", "Bo", "--store", str(db)])
+    assert res.exit_code == 0 and "shown once" in res.output
+    key = res.output.strip().splitlines()[-1]
+    assert key not in db.read_bytes().decode("latin-1")
+    again = runner.invoke(app, ["analyst", "add", "Bo", "--store", str(db)])
+    assert again.exit_code == 2 and "already in" in again.output
+    for args, msg in ((["watch", str(days[0]), "--store", "mysql://x/y", "--model", str(GOLDEN_MODEL)],
+                       "expected a SQLite file or a postgresql:// URL"),
+                      (["watch", str(days[0]), "--store", str(tmp_path / "no" / "x.db")], "no such folder"),
+                      (["watch", str(tmp_path / "none.parquet"), "--store", str(db), "--model", str(GOLDEN_MODEL)],
+                       "no such file"),
+                      (["watch", str(days[0]), "--store", str(db), "--out", str(tmp_path / "x.txt")], ".csv")):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and msg in r.output, (args, r.output)
