@@ -115,8 +115,10 @@ def watchlist(inputs: Inputs,
 def serve(host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 3000,
           model: Annotated[Optional[str], typer.Option("--model", help="Model URI (default models:/voyage-risk@champion).")] = None,
+          store: Annotated[Optional[str], typer.Option("--store", help="The analysts' store (a SQLite file or a postgresql:// URL): also serve /alerts, /vessels/{mmsi}, /verdicts.")] = None,
           verbose: Verbose = False):
-    """Start the REST service (BentoML): /score, /score_voyages, /watchlist, /model."""
+    """Start the REST service (BentoML): /score, /score_voyages, /watchlist, /model; with a
+    store, the desk's /alerts, /vessels/{mmsi} and /verdicts too."""
     setup_logging(verbose)
     with user_errors():
         import os
@@ -130,6 +132,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 kee
         env.setdefault("BENTOML_DO_NOT_TRACK", "true")
         if model:
             env["DARKVOYAGE_MODEL_URI"] = model
+        if store:
+            from serving.desk.store import open_store, store_url
+            open_store(store)  # refuse a bad store now, with the reason, not in the server's log
+            env["DARKVOYAGE_STORE"] = store_url(store)
         from training.tracking import tracking_uri
         env["MLFLOW_TRACKING_URI"] = tracking_uri()
         exe = shutil.which("bentoml") or str(Path(sys.executable).parent / "bentoml")

@@ -209,7 +209,7 @@ class _ShapeErrors:
             keep = [(k, v) for k, v in self.start.get("headers", [])
                     if k.lower() not in (b"content-length", b"content-type")]
             self.start = None
-            return await _send(self.send, status, body, keep)
+            return await send_json(self.send, status, body, keep)
         return await self.send(msg)
 
 
@@ -222,6 +222,10 @@ class Gate:
     def __init__(self, app, **_):
         self.app = app
         self.api_key = settings().api_key  # the server's environment, read once at start-up
+        self.desk = None
+        if settings().store:  # the analysts' desk: its routes, and analysts' keys open every route
+            from serving.desk.api import Desk
+            self.desk = Desk.open(settings().store)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -230,22 +234,25 @@ class Gate:
         if path == "/docs.json" and method == "GET":
             return await self._docs(scope, receive, send)
         send = _ShapeErrors(send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if self.desk is not None and self.desk.serves(path):
+            return await self.desk(scope, receive, send, headers, self.api_key)
         if path not in PROTECTED:  # health, metrics, unknown paths: BentoML's, 4xx reshaped
             return await self.app(scope, receive, send)
         try:
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             key = self.api_key
-            if key and not hmac.compare_digest(headers.get("x-api-key", "").encode(), key.encode()):
+            if key and not hmac.compare_digest(headers.get("x-api-key", "").encode(), key.encode()) \
+                    and not (self.desk is not None and await self.desk.analyst(headers) is not None):
                 raise Refused(401, "unauthorized", "x-api-key", "missing or wrong API key")
             if path == "/model":
                 if method != "GET":
-                    return await _send(send, 405, {"error": "method not allowed", "field": "method",
+                    return await send_json(send, 405, {"error": "method not allowed", "field": "method",
                                                    "problem": "use GET"}, [(b"allow", b"GET")])
-                return await _send(send, 200, MODEL_INFO)
+                return await send_json(send, 200, MODEL_INFO)
             if path in MEDIA_TYPES and method == "POST":
                 scope, receive = await self._checked_body(scope, receive, headers, path)
         except Refused as r:
-            return await _send(send, r.status, r.body)
+            return await send_json(send, r.status, r.body)
         return await self.app(scope, receive, send)
 
     async def _checked_body(self, scope, receive, headers: dict, path: str):
@@ -299,10 +306,10 @@ class Gate:
             log.exception("could not amend the OpenAPI document")
             await send(start)
             return await send({"type": "http.response.body", "body": b"".join(parts)})
-        return await _send(send, 200, doc)
+        return await send_json(send, 200, doc)
 
 
-async def _send(send, status: int, body: dict, headers: list | None = None):
+async def send_json(send, status: int, body: dict, headers: list | None = None):
     data = json.dumps(body, default=jsonable).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [*(headers or []), (b"content-type", b"application/json"),

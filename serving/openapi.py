@@ -41,4 +41,36 @@ def document(doc: dict) -> dict:
         "responses": {"200": {"description": "model card", "content": {"application/json": {
             "schema": {"type": "object"}}}}, "401": {"description": answers["401"], **ref}},
         **({"security": [{"apiKey": []}]} if settings().api_key else {})}}
+    if settings().store:
+        desk_paths(doc, ref, answers)
     return doc
+
+
+def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
+    """The desk's routes (a store is served): GET /alerts, GET /vessels/{mmsi}, POST /verdicts."""
+    from serving.desk.models import ALERT_STATUS, VERDICTS
+    key = {"security": [{"apiKey": []}]} if settings().api_key else {}
+    doc["components"].setdefault("securitySchemes", {})["apiKey"] = {"type": "apiKey", "in": "header",
+                                                                     "name": "x-api-key"}
+    err = {c: {"description": answers[c] if c in answers else text, **ref} for c, text in
+           (("400", ""), ("401", ""), ("404", "No such alert or vessel in the store"), ("405", ""))}
+    listing = {"200": {"description": "JSON", "content": {"application/json": {"schema": {"type": "array"}}}}}
+    card = {"200": {"description": "JSON", "content": {"application/json": {"schema": {"type": "object"}}}}}
+    doc["paths"]["/alerts"] = {"get": {"summary": "Alerts, newest first", "parameters": [
+        {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": list(ALERT_STATUS)}},
+        {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}],
+        "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}
+    doc["paths"]["/vessels/{mmsi}"] = {"get": {"summary": "A vessel's standing, voyages, events, alerts, verdicts",
+        "parameters": [{"name": "mmsi", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999}}],
+        "responses": {**card, "401": err["401"], "404": err["404"], "422": {"description": "Not an MMSI", **ref}},
+        **key}}
+    doc["paths"]["/verdicts"] = {"post": {"summary": "An analyst's verdict on an alert (X-API-Key: the analyst's)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "required": ["alert_id", "verdict"], "properties": {
+                "alert_id": {"type": "integer", "minimum": 1, "maximum": 2**62},
+                "verdict": {"type": "string", "enum": list(VERDICTS)},
+                "note": {"type": "string", "maxLength": 4000}}}}}},
+        "responses": {**card, "400": err["400"], "401": err["401"], "404": err["404"],
+                      "413": {"description": "Over 64 KB", **ref}, "415": {"description": answers["415"], **ref}},
+        "security": [{"apiKey": []}]}}

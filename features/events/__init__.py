@@ -36,12 +36,13 @@ from .visits import visit_events
 __all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "detect_events", "dark_mask", "meeting_points", "pair_events",
            "sorted_events", "vessel_events"]
 log = logging.getLogger(__name__)
+_PAIRING_MARGIN_US = 24 * 3_600_000_000
 
 
 def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer, cfg: Config = DEFAULT,
                   coverage: CoverageGrid | None = None, kinds: tuple[str, ...] = EVENT_KINDS,
-                  jumps: pd.DataFrame | None = None) -> pd.DataFrame:
-    """All events of the tracked fixes.
+                  jumps: pd.DataFrame | None = None, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """All events of the tracked fixes (with ``since``: those that end then or later).
 
     ``positions``: accepted fixes sorted by (mmsi, track_no, timestamp) with the tracking
     columns (``TrackResult.positions``); ``visits``: ``TrackResult.visits``; ``coverage``: a
@@ -52,7 +53,9 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
     identity_changed, detail), one row per event. ``kinds``: only these (the watchlist asks for
     the two-vessel kinds alone, which skip the gaps' reception context). ``jumps``: the rows
     the tracker rejected as implausible jumps (mmsi, timestamp, lat, lon), for the spoofing
-    typology of jumps that come back.
+    typology of jumps that come back. ``since`` (UTC): only events ending then or later, and the
+    two-vessel kinds paired from the episodes and slow fixes of that period only, so a day added
+    to a month pairs a day's worth (``darkvoyage watch``; events found before stay as found).
 
     The work splits as a distributed engine splits it (:mod:`features.spark.events`): what
     each vessel's own fixes show (:func:`vessel_events`), the pairs of vessels found from
@@ -67,11 +70,19 @@ def detect_events(positions: pd.DataFrame, visits: pd.DataFrame, gaz: Gazetteer,
     parts = [vessel_events(fx, g, visits, gaz, cfg, coverage, kinds, jumps)]
     ep = episodes(fx, g, cfg) if "dark_rendezvous" in kinds else None
     bins = resampled(fx, gaz, cfg) if "encounter" in kinds else None
+    if since is not None:
+        # A day's margin before ``since``: an encounter that began before it keeps its start
+        # (and its id), and a meeting's partners that went quiet just before are still there.
+        t = pd.Timestamp(since).value // 1000 - _PAIRING_MARGIN_US
+        ep = ep[ep["t1"] >= t].reset_index(drop=True) if ep is not None else None
+        bins = bins[(bins["bin"] + 1) * int(cfg.encounter_bin_min * 60e6) >= t].reset_index(drop=True) \
+            if bins is not None else None
     parts.append(pair_events(ep, bins, gaz, cfg))
     if "identity_change" in kinds:
         from ..identity import change_events, links_of_fixes  # identity builds on this package's frame
         parts.append(change_events(links_of_fixes(fx, cfg)[0], gaz))
-    return sorted_events(parts)
+    out = sorted_events(parts)
+    return out[out["end"] >= pd.Timestamp(since)].reset_index(drop=True) if since is not None else out
 
 
 def check_kinds(kinds: tuple[str, ...]) -> None:

@@ -79,7 +79,8 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     now = now[now["mmsi"].isin(touched)].reset_index(drop=True)
     stage("events")
     tr = scored.tracks
-    events = detect_events(tr.positions, tr.visits, model.gaz, cfg, model.grid, jumps=jumps_of(tr))
+    events = detect_events(tr.positions, tr.visits, model.gaz, cfg, model.grid, jumps=jumps_of(tr),
+                           since=added.first_time)
     events = events[events["mmsi"].isin(touched)]
     before = _stored_standing(s)
     after = pd.concat([before[~before["mmsi"].isin(now["mmsi"])], now[["mmsi", "risk"]]], ignore_index=True)

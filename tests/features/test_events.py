@@ -257,3 +257,19 @@ def test_dark_port_calls_are_leads_not_every_port_of_every_silence(real_files, s
         left = everyone[~everyone["port"].isin(kept["port"])]
         assert left.empty or kept["key"].min() >= left["key"].max() - 0.051, (gap, kept, left)
     assert len(planted) >= 8 and found["after"] == found["before"] >= 0.9 * len(planted), (found, len(planted))
+
+
+def test_events_since_a_time_are_those_of_the_whole_run_from_then(small_world, gaz):
+    """``since`` (what ``watch`` asks for a day added to a month): every one-vessel event ending
+    then or later, as the whole run finds it; encounters from then on too (their pairing looks
+    at a day's margin before ``since``)."""
+    tr = run_tracks([small_world["positions"]], gaz, keep_all=False)
+    full = detect_events(tr.positions, tr.visits, gaz)
+    since = full["start"].min() + (full["end"].max() - full["start"].min()) * 0.7
+    part = detect_events(tr.positions, tr.visits, gaz, since=since)
+    assert len(part) and (part["end"] >= since).all() and len(part) < len(full)
+    one = ["gap", "port_visit", "loitering", "possible_dark_port_call", "shared_mmsi", "spoofing", "identity_change"]
+    want = full[full["kind"].isin(one) & (full["end"] >= since)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part[part["kind"].isin(one)].reset_index(drop=True), want)
+    enc = full[(full["kind"] == "encounter") & (full["start"] >= since)]
+    assert len(enc) and set(enc["event_id"]) <= set(part.loc[part["kind"] == "encounter", "event_id"])

@@ -1,0 +1,155 @@
+"""The desk's REST routes (contract section 5, "With a store"), an ASGI app the service's gate
+hands these paths to when it has a store (``darkvoyage serve --store URL`` or
+``DARKVOYAGE_STORE``):
+
+* ``GET /alerts?status=...&since=...``: the alerts, newest first (JSON list);
+* ``GET /vessels/{mmsi}``: a vessel's standing, voyages, events, alerts with their verdicts,
+  identity links (404 for a vessel the store does not hold);
+* ``POST /verdicts`` ``{alert_id, verdict: suspicious|benign|uncertain, note?}``: with an
+  analyst's key in ``X-API-Key`` (401 without a valid one; 404 for an unknown alert); the
+  alert's status follows (confirmed, dismissed, in_review).
+
+Every refusal is ``{error, field, problem}`` with a 4xx, as the other routes answer; the store's
+work runs in a worker thread, off the server's event loop.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .analysts import analyst_of_key
+from .models import ALERT_STATUS
+from .queries import NotFound, list_alerts, record_verdict, vessel
+from .store import Store
+
+#: A verdict request is small: a note of a few paragraphs at most (bytes).
+MAX_VERDICT_BYTES = 65_536
+DESK_PATHS = ("/alerts", "/verdicts")
+VESSEL_PREFIX = "/vessels/"
+
+
+class VerdictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    alert_id: Annotated[int, Field(ge=1, le=2**62)]
+    verdict: Literal["suspicious", "benign", "uncertain"]
+    note: Annotated[str, Field(max_length=4000)] = ""
+
+
+class Desk:
+    """The desk's routes on a store, as the service's gate calls them."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    @classmethod
+    def open(cls, url: str) -> Desk:
+        from .store import open_store
+        return cls(open_store(url))
+
+    @staticmethod
+    def serves(path: str) -> bool:
+        path = path.rstrip("/") or "/"
+        return path in DESK_PATHS or path.startswith(VESSEL_PREFIX)
+
+    async def analyst(self, headers: dict):
+        """The analyst whose key the request carries, or None."""
+        return await anyio.to_thread.run_sync(analyst_of_key, self.store, headers.get("x-api-key"))
+
+    async def __call__(self, scope, receive, send, headers: dict, service_key: str) -> None:
+        from serving.http_gate import send_json  # here: the gate imports this module when it has a store
+        given = headers.get("x-api-key", "")
+        if service_key and scope["path"].rstrip("/") != "/verdicts" \
+                and not hmac.compare_digest(given.encode(), service_key.encode()) and await self.analyst(headers) is None:
+            return await send_json(send, 401, {"error": "unauthorized", "field": "x-api-key",
+                                               "problem": "missing or wrong API key (the service's or an analyst's)"})
+        status, body, extra = await handle(self.store, scope, receive, headers)
+        return await send_json(send, status, body, extra)
+
+
+class Problem(Exception):
+    def __init__(self, status: int, error: str, field: str, problem: str, allow: str | None = None):
+        super().__init__(problem)
+        self.status, self.body, self.allow = status, {"error": error, "field": field, "problem": problem}, allow
+
+
+async def handle(store: Store, scope, receive, headers: dict) -> tuple[int, object, list]:
+    """(status, JSON body, extra headers) for a desk request."""
+    path, method = scope["path"].rstrip("/") or "/", scope["method"]
+    try:
+        if path == "/verdicts":
+            _method(method, "POST")
+            return 200, await _verdict(store, receive, headers), []
+        if path == "/alerts":
+            _method(method, "GET")
+            status, since = _alert_query(scope.get("query_string", b"").decode("latin-1"))
+            return 200, await anyio.to_thread.run_sync(lambda: list_alerts(store, status, since)), []
+        _method(method, "GET")
+        raw = path[len(VESSEL_PREFIX):]
+        if not raw.isdigit() or not (0 < int(raw) < 10**9):
+            raise Problem(422, "unprocessable", "mmsi", f"{raw!r} is not an MMSI (a number of up to 9 digits)")
+        return 200, await anyio.to_thread.run_sync(vessel, store, int(raw)), []
+    except Problem as p:
+        return p.status, p.body, ([(b"allow", p.allow.encode())] if p.allow else [])
+    except NotFound as e:
+        return 404, {"error": "not found", "field": "alert_id" if path == "/verdicts" else "mmsi", "problem": str(e)}, []
+
+
+def _method(method: str, want: str) -> None:
+    if method != want:
+        raise Problem(405, "method not allowed", "method", f"use {want}", allow=want)
+
+
+def _alert_query(qs: str) -> tuple[str | None, datetime | None]:
+    from urllib.parse import parse_qs
+    q = parse_qs(qs, keep_blank_values=True)
+    unknown = set(q) - {"status", "since"}
+    if unknown:
+        raise Problem(400, "bad request", sorted(unknown)[0], "unknown parameter (status, since)")
+    status = q.get("status", [None])[-1]
+    if status is not None and status not in ALERT_STATUS:
+        raise Problem(400, "bad request", "status", f"{status!r}: expected one of {', '.join(ALERT_STATUS)}")
+    since = q.get("since", [None])[-1]
+    if since is None:
+        return status, None
+    try:
+        t = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError:
+        raise Problem(400, "bad request", "since", f"{since!r} is not an ISO 8601 time") from None
+    return status, t if t.tzinfo else t.replace(tzinfo=datetime.now().astimezone().tzinfo)
+
+
+async def _verdict(store: Store, receive, headers: dict) -> dict:
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise Problem(415, "unsupported media type", "content-type", "send application/json")
+    body = await _body(receive)
+    analyst = await anyio.to_thread.run_sync(analyst_of_key, store, headers.get("x-api-key"))
+    if analyst is None:
+        raise Problem(401, "unauthorized", "x-api-key", "an analyst's key is required (darkvoyage analyst add)")
+    try:
+        v = VerdictIn.model_validate(json.loads(body))
+    except json.JSONDecodeError as e:
+        raise Problem(400, "bad request", "body", f"not JSON: {e.msg}") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise Problem(400, "bad request", ".".join(map(str, err["loc"])) or "body", err["msg"]) from None
+    return await anyio.to_thread.run_sync(record_verdict, store, analyst, v.alert_id, v.verdict, v.note)
+
+
+async def _body(receive) -> bytes:
+    parts, size = [], 0
+    while True:
+        msg = await receive()
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > MAX_VERDICT_BYTES:
+            raise Problem(413, "request too large", "body", f"over the {MAX_VERDICT_BYTES:,} bytes a verdict may take")
+        parts.append(chunk)
+        if not msg.get("more_body"):
+            return b"".join(parts)

@@ -1,0 +1,91 @@
+"""What the desk reads from the store and the one thing it writes (a verdict): plain functions
+from a :class:`~serving.desk.store.Store` to JSON-ready dicts, used by the REST routes
+(:mod:`serving.desk.api`) and later by the desk's pages."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, UTC
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import ALERT_STATUS, Alert, Analyst, Event, IdentityLink, Run, Vessel, Verdict, Voyage
+from .store import Store, StoreError, writing
+
+#: Verdict -> the alert's status it sets.
+STATUS_OF = {"suspicious": "confirmed", "benign": "dismissed", "uncertain": "in_review"}
+
+
+class NotFound(StoreError):
+    """No such alert or vessel in the store."""
+
+
+def _row(obj, skip=("data", "key_hash")) -> dict:
+    out = {}
+    for c in obj.__table__.columns:
+        if c.name in skip:
+            continue
+        v = getattr(obj, c.name)
+        if isinstance(v, datetime):
+            v = (v if v.tzinfo else v.replace(tzinfo=UTC)).isoformat()
+        elif isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[c.name] = v
+    return out
+
+
+def list_alerts(store: Store, status: str | None = None, since: datetime | None = None,
+                limit: int = 1000) -> list[dict]:
+    """Alerts, newest first: all, or those of one ``status`` and/or created at or after ``since``."""
+    q = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if status is not None:
+        if status not in ALERT_STATUS:
+            raise StoreError(f"status {status!r}: expected one of {', '.join(ALERT_STATUS)}")
+        q = q.where(Alert.status == status)
+    if since is not None:
+        q = q.where(Alert.created_at >= since)
+    with Session(store.engine) as s:
+        return [_row(a) for a in s.scalars(q).all()]
+
+
+def vessel(store: Store, mmsi: int) -> dict:
+    """One vessel: its standing, the voyages of the run that last scored it, its events,
+    alerts (each with its verdicts), identity links and the model version that scored it."""
+    with Session(store.engine) as s:
+        v = s.get(Vessel, mmsi)
+        if v is None:
+            raise NotFound(f"vessel {mmsi}: not in the store")
+        run = s.get(Run, v.run_id)
+        alerts = s.scalars(select(Alert).where(Alert.mmsi == mmsi).order_by(Alert.id.desc())).all()
+        verdicts = s.execute(select(Verdict, Analyst.name).join(Analyst, Verdict.analyst_id == Analyst.id)
+                             .where(Verdict.alert_id.in_([a.id for a in alerts])).order_by(Verdict.id)).all()
+        by_alert: dict[int, list] = {}
+        for vd, name in verdicts:
+            by_alert.setdefault(vd.alert_id, []).append({**_row(vd), "analyst": name})
+        links = s.scalars(select(IdentityLink).where((IdentityLink.from_mmsi == mmsi) | (IdentityLink.to_mmsi == mmsi))
+                          .order_by(IdentityLink.id.desc())).all()
+        return {**_row(v), "model_version": run.model_version if run else None,
+                "voyages": [_row(x) for x in s.scalars(select(Voyage).where(
+                    Voyage.mmsi == mmsi, Voyage.run_id == v.run_id).order_by(Voyage.start)).all()],
+                "events": [_row(x) for x in s.scalars(select(Event).where(Event.mmsi == mmsi)
+                                                      .order_by(Event.start)).all()],
+                "alerts": [{**_row(a), "verdicts": by_alert.get(a.id, [])} for a in alerts],
+                "identities": [_row(x) for x in links]}
+
+
+def record_verdict(store: Store, analyst: Analyst, alert_id: int, verdict: str, note: str = "") -> dict:
+    """The analyst's verdict on an alert; the alert's status follows it (:data:`STATUS_OF`).
+    Returns the alert as it now stands, with the verdict."""
+    if verdict not in STATUS_OF:
+        raise StoreError(f"verdict {verdict!r}: expected one of {', '.join(STATUS_OF)}")
+    with writing(store) as s:
+        alert = s.get(Alert, alert_id)
+        if alert is None:
+            raise NotFound(f"alert {alert_id}: not in the store")
+        vd = Verdict(alert_id=alert_id, analyst_id=analyst.id, verdict=verdict, note=note,
+                     created_at=datetime.now(UTC))
+        s.add(vd)
+        alert.status = STATUS_OF[verdict]
+        s.flush()
+        return {**_row(alert), "verdict": {**_row(vd), "analyst": analyst.name}}
