@@ -234,11 +234,17 @@ def _water_paths() -> list[list[list[float]]]:
     return rings
 
 
+def map_base(gaz) -> dict:
+    """What every page's map draws under a vessel: the Caspian's water (rings of [lon, lat])
+    and the gazetteer's ports (id, short name, lat, lon, sensitive)."""
+    return {"water": _water_paths(),
+            "ports": [{"id": str(i), "name": gaz.short_name(k), "lat": float(gaz.lat[k]), "lon": float(gaz.lon[k]),
+                       "sensitive": bool(gaz.sensitive[k])} for k, i in enumerate(gaz.ids)]}
+
+
 def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
     """A single self-contained page (no network): map, sortable table, per-vessel timelines."""
-    gaz = scored.gaz
-    ports = [{"id": str(i), "name": gaz.short_name(k), "lat": float(gaz.lat[k]), "lon": float(gaz.lon[k]),
-              "sensitive": bool(gaz.sensitive[k])} for k, i in enumerate(gaz.ids)]
+    base = map_base(scored.gaz)
     fixes = _Fixes(scored)
     vt = fixes.voyages
     last = _last_positions(scored)
@@ -274,7 +280,7 @@ def html_report(wl: pd.DataFrame, scored: Scored, levels: dict) -> str:
         p = _props(row)
         rows.append({"mmsi": int(row["mmsi"]), "level_class": re.sub(r"[^a-z0-9]+", "-", str(row["level"]).lower()),
                      "cells": ["" if p.get(c) is None else (f"{p[c]:.3f}" if c == "risk" else str(p[c])) for c in columns]})
-    data = {"water": _water_paths(), "ports": ports, "vessels": vessels, "levels": levels}
+    data = {**base, "vessels": vessels, "levels": levels}
     if scored.events is not None:  # --other-vessels
         from .event_links import map_links
         data["links"] = map_links(scored.events, wl["mmsi"])

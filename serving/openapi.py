@@ -60,6 +60,11 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
         {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": list(ALERT_STATUS)}},
         {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}],
         "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}
+    doc["paths"]["/vessels"] = {"get": {"summary": "Vessels by MMSI, IMO or part of a name", "parameters": [
+        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 100}}],
+        "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}
+    doc["paths"]["/"] = {"get": {"summary": "The analysts' desk (HTML)", "responses": {"200": {
+        "description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}}}}
     doc["paths"]["/vessels/{mmsi}"] = {"get": {"summary": "A vessel's standing, voyages, events, alerts, verdicts",
         "parameters": [{"name": "mmsi", "in": "path", "required": True,
                         "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999}}],

@@ -3,7 +3,8 @@ over frames, one per rule.
 
 * ``new_on_list``: it is in the top ``top_n`` of all stored vessels now, and was not before;
 * ``risk_up``: its risk rose by ``risk_step`` or more since the run that last scored it;
-* ``new_event``: an event of ``event_kinds`` on it that the store did not hold.
+* ``new_event``: an event of ``event_kinds`` on it that the store did not hold (a possible
+  dark port call only at a sensitive port).
 """
 
 from __future__ import annotations
@@ -60,11 +61,14 @@ def risk_up(before: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.Data
     return pd.DataFrame({"mmsi": up["mmsi"].to_numpy(), "kind": "risk_up"})
 
 
-def new_events(events: pd.DataFrame, known: set[str], touched: pd.Series, cfg: DeskConfig) -> pd.DataFrame:
-    """Events of ``event_kinds`` on touched vessels whose ids the store did not hold: mmsi,
-    kind ``new_event``, event_id, and what it says (``kind: detail``)."""
+def new_events(events: pd.DataFrame, known: set[str], touched: pd.Series, cfg: DeskConfig,
+               sensitive_ports: set[str] = frozenset()) -> pd.DataFrame:
+    """Events of ``event_kinds`` on touched vessels whose ids the store did not hold (those of
+    ``sensitive_only`` kinds at a port of ``sensitive_ports`` only): mmsi, kind ``new_event``,
+    event_id, and what it says (``kind: detail``)."""
+    at_sensitive = events["port_id"].isin(sensitive_ports) | ~events["kind"].isin(cfg.sensitive_only)
     ev = events[events["kind"].isin(cfg.event_kinds) & events["mmsi"].isin(touched)
-                & ~events["event_id"].isin(known)]
+                & ~events["event_id"].isin(known) & at_sensitive]
     what = ev["kind"].astype(str) + ": " + ev["detail"].fillna("").astype(str)
     return pd.DataFrame({"mmsi": ev["mmsi"].to_numpy(np.int64), "kind": "new_event",
                          "event_id": ev["event_id"].to_numpy(dtype=object), "event_text": what.to_numpy(dtype=object)})

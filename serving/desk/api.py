@@ -2,7 +2,10 @@
 hands these paths to when it has a store (``darkvoyage serve --store URL`` or
 ``DARKVOYAGE_STORE``):
 
+* ``GET /``: the desk's page (offline: its scripts and map data inline; it calls the routes
+  below with the key the analyst types in);
 * ``GET /alerts?status=...&since=...``: the alerts, newest first (JSON list);
+* ``GET /vessels?q=...``: vessels whose MMSI or IMO is ``q`` or whose name contains it;
 * ``GET /vessels/{mmsi}``: a vessel's standing, voyages, events, alerts with their verdicts,
   identity links (404 for a vessel the store does not hold);
 * ``POST /verdicts`` ``{alert_id, verdict: suspicious|benign|uncertain, note?}``: with an
@@ -25,12 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .analysts import analyst_of_key
 from .models import ALERT_STATUS
-from .queries import NotFound, list_alerts, record_verdict, vessel
+from .queries import NotFound, list_alerts, record_verdict, search, vessel
 from .store import Store
 
 #: A verdict request is small: a note of a few paragraphs at most (bytes).
 MAX_VERDICT_BYTES = 65_536
-DESK_PATHS = ("/alerts", "/verdicts")
+DESK_PATHS = ("/", "/alerts", "/verdicts", "/vessels")
 VESSEL_PREFIX = "/vessels/"
 
 
@@ -46,6 +49,19 @@ class Desk:
 
     def __init__(self, store: Store):
         self.store = store
+        self._page: bytes | None = None
+
+    def page(self) -> bytes:
+        """The desk's page, built once: the template with the map's water and ports inline."""
+        if self._page is None:
+            from features.gazetteer import load_gazetteer
+            from serving.export import map_base
+            from serving.http_gate import MODEL_INFO
+            from serving.pages import page
+            data = json.dumps(map_base(load_gazetteer())).replace("</", "<\\/")
+            model = f"{MODEL_INFO.get('name', '?')} v{MODEL_INFO.get('version') or '?'}"
+            self._page = page("desk.html").render(data=data, model=model, store=self.store.url).encode()
+        return self._page
 
     @classmethod
     def open(cls, url: str) -> Desk:
@@ -64,6 +80,14 @@ class Desk:
     async def __call__(self, scope, receive, send, headers: dict, service_key: str) -> None:
         from serving.http_gate import send_json  # here: the gate imports this module when it has a store
         given = headers.get("x-api-key", "")
+        if (scope["path"].rstrip("/") or "/") == "/":
+            if scope["method"] not in ("GET", "HEAD"):
+                return await send_json(send, 405, {"error": "method not allowed", "field": "method",
+                                                   "problem": "use GET"}, [(b"allow", b"GET")])
+            body = await anyio.to_thread.run_sync(self.page)
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+            return await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
         if service_key and scope["path"].rstrip("/") != "/verdicts" \
                 and not hmac.compare_digest(given.encode(), service_key.encode()) and await self.analyst(headers) is None:
             return await send_json(send, 401, {"error": "unauthorized", "field": "x-api-key",
@@ -89,6 +113,10 @@ async def handle(store: Store, scope, receive, headers: dict) -> tuple[int, obje
             _method(method, "GET")
             status, since = _alert_query(scope.get("query_string", b"").decode("latin-1"))
             return 200, await anyio.to_thread.run_sync(lambda: list_alerts(store, status, since)), []
+        if path == "/vessels":
+            _method(method, "GET")
+            text = _search_query(scope.get("query_string", b"").decode("latin-1"))
+            return 200, await anyio.to_thread.run_sync(search, store, text), []
         _method(method, "GET")
         raw = path[len(VESSEL_PREFIX):]
         if not raw.isdigit() or not (0 < int(raw) < 10**9):
@@ -103,6 +131,17 @@ async def handle(store: Store, scope, receive, headers: dict) -> tuple[int, obje
 def _method(method: str, want: str) -> None:
     if method != want:
         raise Problem(405, "method not allowed", "method", f"use {want}", allow=want)
+
+
+def _search_query(qs: str) -> str:
+    from urllib.parse import parse_qs
+    q = parse_qs(qs, keep_blank_values=True)
+    if set(q) != {"q"}:
+        raise Problem(400, "bad request", "q", "give q: an MMSI, an IMO or part of a name")
+    text = q["q"][-1]
+    if len(text) > 100:
+        raise Problem(400, "bad request", "q", "over 100 characters")
+    return text
 
 
 def _alert_query(qs: str) -> tuple[str | None, datetime | None]:

@@ -23,6 +23,10 @@ class DeskConfig:
     #: 600-ship month 669 a week, 0.3 % of them a planted meeting (bench_rendezvous.py); both
     #: show on the vessel's page and card.
     event_kinds: tuple[str, ...] = ("possible_dark_port_call", "identity_change", "shared_mmsi", "spoofing")
+    #: Of those, the kinds that alert only at a sensitive port (the gazetteer's flag): a gap in
+    #: which some port call fits is common (a 160-ship week: ~150 of them, most at Baku or
+    #: Aktau); one that could hide a call at Amirabad or Astrakhan is what the desk is for.
+    sensitive_only: tuple[str, ...] = ("possible_dark_port_call",)
     #: How long a second writer waits for the first before it refuses (s).
     lock_wait_s: float = 10.0
 

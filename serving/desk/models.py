@@ -89,8 +89,10 @@ class Vessel(Base):
     """Each vessel's standing on the list after the last run that touched it."""
     __tablename__ = "vessels"
     mmsi: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    name: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text, index=True)
     flag: Mapped[str | None] = mapped_column(String(10))
+    imo: Mapped[str | None] = mapped_column(String(20), index=True)
+    callsign: Mapped[str | None] = mapped_column(String(20))
     risk: Mapped[float | None] = mapped_column(Float)
     level: Mapped[str] = mapped_column(String(20))
     voyage_id: Mapped[str | None] = mapped_column(String(80))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, UTC
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -71,7 +72,41 @@ def vessel(store: Store, mmsi: int) -> dict:
                 "events": [_row(x) for x in s.scalars(select(Event).where(Event.mmsi == mmsi)
                                                       .order_by(Event.start)).all()],
                 "alerts": [{**_row(a), "verdicts": by_alert.get(a.id, [])} for a in alerts],
-                "identities": [_row(x) for x in links]}
+                "identities": [_row(x) for x in links], "track": track(store, mmsi)}
+
+
+def search(store: Store, text: str, limit: int = 50) -> list[dict]:
+    """Vessels whose MMSI or IMO is ``text``, or whose name contains it (any case), riskiest
+    first."""
+    text = text.strip()
+    if not text:
+        return []
+    cond = Vessel.name.ilike(f"%{text.replace('%', '').replace('_', '')}%") | (Vessel.imo == text)
+    if text.isdigit() and len(text) <= 9:
+        cond = cond | (Vessel.mmsi == int(text))
+    q = select(Vessel).where(cond).order_by(Vessel.risk.desc().nulls_last(), Vessel.mmsi).limit(limit)
+    with Session(store.engine) as s:
+        return [_row(v) for v in s.scalars(q).all()]
+
+
+def track(store: Store, mmsi: int, days: int = 30, max_points: int = 2000) -> list[list]:
+    """The vessel's stored positions over its last ``days`` days as [lon, lat, time] (every
+    n-th kept when there are more than ``max_points``): what the desk's map draws."""
+    import numpy as np
+    from .models import PositionBlock
+    from .store import read_positions
+    with Session(store.engine) as s:
+        last = s.scalar(select(PositionBlock.day).order_by(PositionBlock.day.desc()).limit(1))
+        if last is None:
+            return []
+        rows = read_positions(s, last - days + 1, last)
+    if not len(rows):
+        return []
+    mine = rows[(rows["mmsi"] == mmsi) & rows["lat"].notna()].sort_values("timestamp", kind="stable")
+    step = max(1, int(np.ceil(len(mine) / max_points)))
+    mine = mine.iloc[::step]
+    stamps = pd.to_datetime(mine["timestamp"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [[round(float(a), 5), round(float(b), 5), t] for a, b, t in zip(mine["lon"], mine["lat"], stamps)]
 
 
 def record_verdict(store: Store, analyst: Analyst, alert_id: int, verdict: str, note: str = "") -> dict:

@@ -76,7 +76,7 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     scored = score_raw(ReadResult(rows, unparseable_frame("store", [], [], [])), model, cfg, stage)
     touched = pd.Series(sorted(added.touched), dtype="int64")
     now = standings(watchlist(scored.voyages, no_voyage=scored.no_voyage))
-    now = now[now["mmsi"].isin(touched)].reset_index(drop=True)
+    now = now[now["mmsi"].isin(touched)].merge(_identity(scored.voyages), on="mmsi", how="left").reset_index(drop=True)
     stage("events")
     tr = scored.tracks
     events = detect_events(tr.positions, tr.visits, model.gaz, cfg, model.grid, jumps=jumps_of(tr),
@@ -85,10 +85,27 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     before = _stored_standing(s)
     after = pd.concat([before[~before["mmsi"].isin(now["mmsi"])], now[["mmsi", "risk"]]], ignore_index=True)
     known = set(s.scalars(select(Event.event_id).where(Event.mmsi.in_(touched.tolist()))).all())
-    rules = [new_on_list(before, after, touched, desk), risk_up(before, now, desk), new_events(events, known, touched, desk)]
+    rules = [new_on_list(before, after, touched, desk), risk_up(before, now, desk), new_events(events, known, touched, desk, _sensitive(model.gaz))]
     alerts = alert_rows(rules, now, before)
     _write(s, run, scored, now, events[~events["event_id"].isin(known)], added, touched)
     return _store_alerts(s, run, alerts)
+
+
+def _sensitive(gaz) -> set[str]:
+    return {str(i) for i, sens in zip(gaz.ids, gaz.sensitive) if sens}
+
+
+def _identity(voyages: pd.DataFrame) -> pd.DataFrame:
+    """Per MMSI, the IMO and call sign of its latest voyage that has them (what the desk's
+    search finds a vessel by)."""
+    out = pd.DataFrame({"mmsi": pd.Series(dtype="int64")})
+    for c in ("imo", "callsign"):
+        if c in voyages:
+            last = voyages.dropna(subset=[c]).sort_values("end", kind="stable").drop_duplicates("mmsi", keep="last")
+            out = out.merge(last[["mmsi", c]].astype({c: str}), on="mmsi", how="outer")
+        else:
+            out[c] = pd.Series(dtype=object)
+    return out
 
 
 def _stored_standing(s: Session) -> pd.DataFrame:
@@ -112,10 +129,11 @@ def _write(s: Session, run: Run, scored, now: pd.DataFrame, events: pd.DataFrame
         _insert(s, IdentityLink, links[["from_mmsi", "to_mmsi", "level", "confidence", "evidence"]].assign(run_id=run.id))
     have = set(s.scalars(select(Vessel.mmsi).where(Vessel.mmsi.in_(touched.tolist()))).all())
     fresh = now[~now["mmsi"].isin(have)].assign(first_seen=run.started_at, run_id=run.id)
-    _insert(s, Vessel, fresh[STANDING + ["first_seen", "run_id"]])
+    cols = STANDING + ["imo", "callsign"]
+    _insert(s, Vessel, fresh[cols + ["first_seen", "run_id"]])
     old = now[now["mmsi"].isin(have)].assign(run_id=run.id)
     if len(old):
-        s.execute(update(Vessel), _records(old[STANDING + ["run_id"]]))
+        s.execute(update(Vessel), _records(old[cols + ["run_id"]]))
 
 
 def _store_alerts(s: Session, run: Run, alerts: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-12-06 11:45:48.091107
+Create Date: 2026-12-06 11:58:26.844858
 """
 
 from __future__ import annotations
@@ -130,6 +130,8 @@ def upgrade() -> None:
     sa.Column('mmsi', sa.BigInteger(), nullable=False),
     sa.Column('name', sa.Text(), nullable=True),
     sa.Column('flag', sa.String(length=10), nullable=True),
+    sa.Column('imo', sa.String(length=20), nullable=True),
+    sa.Column('callsign', sa.String(length=20), nullable=True),
     sa.Column('risk', sa.Float(), nullable=True),
     sa.Column('level', sa.String(length=20), nullable=False),
     sa.Column('voyage_id', sa.String(length=80), nullable=True),
@@ -141,6 +143,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('mmsi')
     )
     with op.batch_alter_table('vessels', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vessels_imo'), ['imo'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vessels_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_vessels_run_id'), ['run_id'], unique=False)
 
     op.create_table('voyages',
@@ -212,6 +216,8 @@ def downgrade() -> None:
     op.drop_table('voyages')
     with op.batch_alter_table('vessels', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vessels_run_id'))
+        batch_op.drop_index(batch_op.f('ix_vessels_name'))
+        batch_op.drop_index(batch_op.f('ix_vessels_imo'))
 
     op.drop_table('vessels')
     with op.batch_alter_table('ingests', schema=None) as batch_op:
