@@ -80,3 +80,18 @@ def analyst_add(name: Annotated[str, typer.Argument(help="The analyst's name, as
         key = add_analyst(st, name)
         typer.echo(f"analyst {name!r} added to {st.url}; their API key (shown once, keep it safe):")
         typer.echo(key)
+
+
+@app.command()
+def card(mmsi: Annotated[int, typer.Argument(help="The vessel's MMSI.", min=1, max=999_999_999)],
+         out: Annotated[Path, typer.Option("--out", "-o", help="The card: .html, .pdf (printed by Chromium) or .md.")],
+         store: StoreOpt = None, verbose: Verbose = False):
+    """An evidence card for one vessel of the store: map, timeline, gaps with imagery links,
+    possible dark calls, identities, reasons, the model, the data's provenance, and a plain
+    statement that it is a lead for investigation, not a finding."""
+    setup_logging(verbose)
+    with user_errors():
+        from serving.desk.card import write_card
+        from serving.desk.store import open_store
+        path = write_card(open_store(store), mmsi, out)
+        typer.echo(f"evidence card for {mmsi}: {path}")

@@ -70,6 +70,10 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
                         "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999}}],
         "responses": {**card, "401": err["401"], "404": err["404"], "422": {"description": "Not an MMSI", **ref}},
         **key}}
+    doc["paths"]["/vessels/{mmsi}/card"] = {"get": {"summary": "A vessel's evidence card (HTML)", "parameters": [
+        {"name": "mmsi", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999}}],
+        "responses": {"200": {"description": "the card", "content": {"text/html": {"schema": {"type": "string"}}}},
+                      "401": err["401"], "404": err["404"], "422": {"description": "Not an MMSI", **ref}}, **key}}
     doc["paths"]["/verdicts"] = {"post": {"summary": "An analyst's verdict on an alert (X-API-Key: the analyst's)",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False, "required": ["alert_id", "verdict"], "properties": {

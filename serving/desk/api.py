@@ -73,6 +73,28 @@ class Desk:
         path = path.rstrip("/") or "/"
         return path in DESK_PATHS or path.startswith(VESSEL_PREFIX)
 
+    async def _html(self, scope, send, path: str) -> None:
+        """The desk's page, or a vessel's evidence card (``/vessels/{mmsi}/card``), as HTML."""
+        from serving.http_gate import send_json
+        if scope["method"] not in ("GET", "HEAD"):
+            return await send_json(send, 405, {"error": "method not allowed", "field": "method", "problem": "use GET"},
+                                   [(b"allow", b"GET")])
+        status = 200
+        if path == "/":
+            body = await anyio.to_thread.run_sync(self.page)
+        else:
+            raw = path[len(VESSEL_PREFIX):-len("/card")]
+            if not raw.isdigit() or not (0 < int(raw) < 10**9):
+                return await send_json(send, 422, {"error": "unprocessable", "field": "mmsi",
+                                                   "problem": f"{raw!r} is not an MMSI (a number of up to 9 digits)"})
+            try:
+                body = (await anyio.to_thread.run_sync(_card_page, self.store, int(raw))).encode()
+            except NotFound as err:
+                return await send_json(send, 404, {"error": "not found", "field": "mmsi", "problem": str(err)})
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+        return await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
+
     async def analyst(self, headers: dict):
         """The analyst whose key the request carries, or None."""
         return await anyio.to_thread.run_sync(analyst_of_key, self.store, headers.get("x-api-key"))
@@ -80,18 +102,15 @@ class Desk:
     async def __call__(self, scope, receive, send, headers: dict, service_key: str) -> None:
         from serving.http_gate import send_json  # here: the gate imports this module when it has a store
         given = headers.get("x-api-key", "")
-        if (scope["path"].rstrip("/") or "/") == "/":
-            if scope["method"] not in ("GET", "HEAD"):
-                return await send_json(send, 405, {"error": "method not allowed", "field": "method",
-                                                   "problem": "use GET"}, [(b"allow", b"GET")])
-            body = await anyio.to_thread.run_sync(self.page)
-            await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
-            return await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
-        if service_key and scope["path"].rstrip("/") != "/verdicts" \
+        path = scope["path"].rstrip("/") or "/"
+        if path == "/":  # the page itself holds no data: it asks for the analyst's key
+            return await self._html(scope, send, path)
+        if service_key and path != "/verdicts" \
                 and not hmac.compare_digest(given.encode(), service_key.encode()) and await self.analyst(headers) is None:
             return await send_json(send, 401, {"error": "unauthorized", "field": "x-api-key",
                                                "problem": "missing or wrong API key (the service's or an analyst's)"})
+        if path.startswith(VESSEL_PREFIX) and path.endswith("/card"):
+            return await self._html(scope, send, path)
         status, body, extra = await handle(self.store, scope, receive, headers)
         return await send_json(send, status, body, extra)
 
@@ -119,6 +138,7 @@ async def handle(store: Store, scope, receive, headers: dict) -> tuple[int, obje
             return 200, await anyio.to_thread.run_sync(search, store, text), []
         _method(method, "GET")
         raw = path[len(VESSEL_PREFIX):]
+
         if not raw.isdigit() or not (0 < int(raw) < 10**9):
             raise Problem(422, "unprocessable", "mmsi", f"{raw!r} is not an MMSI (a number of up to 9 digits)")
         return 200, await anyio.to_thread.run_sync(vessel, store, int(raw)), []
@@ -192,3 +212,9 @@ async def _body(receive) -> bytes:
         parts.append(chunk)
         if not msg.get("more_body"):
             return b"".join(parts)
+
+
+def _card_page(store: Store, mmsi: int) -> str:
+    from .card import card_data
+    from .card_render import card_html
+    return card_html(card_data(store, mmsi))

@@ -27,6 +27,12 @@ class DeskConfig:
     #: which some port call fits is common (a 160-ship week: ~150 of them, most at Baku or
     #: Aktau); one that could hide a call at Amirabad or Astrakhan is what the desk is for.
     sensitive_only: tuple[str, ...] = ("possible_dark_port_call",)
+    #: An evidence card lists this many gaps, the longest first (gaps).
+    card_gaps: int = 10
+    #: The speed a card assumes a dark ship could keep, to draw the area it could reach during a
+    #: gap (kn): a laden Caspian cargo ship's top speed; the area is a lead for where to look in
+    #: the imagery, not where it went.
+    card_reach_kn: float = 12.0
     #: How long a second writer waits for the first before it refuses (s).
     lock_wait_s: float = 10.0
 

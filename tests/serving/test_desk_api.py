@@ -139,7 +139,7 @@ def test_schemathesis_on_the_desk_routes(desk):
                          capture_output=True, text=True, timeout=600, cwd=root)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-6000:]
-    assert re.search(r"Tested: +5\b", out), out[-3000:]  # the page, /alerts, /verdicts, both /vessels
+    assert re.search(r"Tested: +6\b", out), out[-3000:]  # the page, /alerts, /verdicts, the 3 /vessels
     summary = out[out.index("SUMMARY"):]
     assert "Failures" not in summary and "Errors" not in summary, out[-3000:]
 
@@ -186,3 +186,41 @@ def test_the_desk_in_a_browser(desk):
     got = client.get(f"/vessels/{target['mmsi']}", headers={"x-api-key": akey}).json()
     mine = [a for a in got["alerts"] if a["id"] == target["id"]][0]
     assert mine["status"] == "confirmed" and mine["verdicts"][-1]["note"].startswith("checked Sentinel-1")
+
+
+def test_evidence_cards(desk, tmp_path):
+    """``darkvoyage card`` as HTML, Markdown and PDF (printed by Chromium), and the desk's route:
+    the vessel, the model and its reference AP, reasons, a map with the gaps' reach, the gaps
+    with Copernicus Browser links set to each gap's window and area, provenance, and the
+    statement that this is a lead, not a finding."""
+    from urllib.parse import parse_qs, urlparse
+    client, alerts, akey, _, root = desk
+    mmsi = int(alerts["mmsi"].iloc[0])
+    db = str(root / "desk.db")
+    for suffix in (".html", ".md", ".pdf"):
+        out = tmp_path / f"card{suffix}"
+        r = subprocess.run([EXE, "card", str(mmsi), "--store", db, "--out", str(out)], capture_output=True, text=True,
+                           timeout=180)
+        assert r.returncode == 0, r.stderr
+        assert out.stat().st_size > 1000
+    page = (tmp_path / "card.html").read_text()
+    md = (tmp_path / "card.md").read_text()
+    for text in (str(mmsi), "lead for investigation, not a finding", "reference AP", "Where the data came from"):
+        assert text in page and text in md, text
+    assert (tmp_path / "card.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "<svg" in page and "class=\"reach\"" in page and "<script" not in page
+    links = re.findall(r'href="(https://browser\.dataspace\.copernicus\.eu/[^"]+)"', page)
+    assert links and {parse_qs(urlparse(u.replace("&amp;", "&")).query)["datasetId"][0] for u in links} == \
+        {"S1_CDAS_IW_VVVH", "S2_L2A_CDAS"}
+    q = parse_qs(urlparse(links[0].replace("&amp;", "&")).query)
+    assert q["fromTime"][0] < q["toTime"][0] and 36 < float(q["lat"][0]) < 48 and 46 < float(q["lng"][0]) < 56
+    r = client.get(f"/vessels/{mmsi}/card", headers={"x-api-key": akey})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html") and str(mmsi) in r.text
+    assert client.get(f"/vessels/{mmsi}/card").status_code == 401
+    assert client.get("/vessels/123456789/card", headers={"x-api-key": akey}).status_code == 404
+    bad = subprocess.run([EXE, "card", "123456789", "--store", db, "--out", str(tmp_path / "x.html")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "not in the store" in bad.stderr
+    bad = subprocess.run([EXE, "card", str(mmsi), "--store", db, "--out", str(tmp_path / "x.docx")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and ".html, .pdf or .md" in bad.stderr
