@@ -2,9 +2,8 @@
 
 One object holds everything scoring needs, so training and serving cannot drift apart: the
 LightGBM booster, its Platt calibration, the feature list and feature-code version, the
-reference coverage grid and the gazetteer. It is an MLflow ``PythonModel``: loading
-``models:/voyage-risk@champion`` with ``mlflow.pyfunc.load_model`` gives calibrated
-probabilities, and ``unwrap_python_model()`` gives this object (explanations, levels).
+reference coverage grid and the gazetteer. An MLflow ``PythonModel``: ``mlflow.pyfunc.load_model``
+of ``models:/voyage-risk@champion`` gives calibrated probabilities, ``unwrap_python_model()`` this object.
 """
 
 from __future__ import annotations
@@ -290,8 +289,10 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
                 f"{_port(gaz, row.get('destination_port'))} where it arrived")
     if feature == "dest_declared_mismatch":
         return f"declared destination {_declared(row, gaz)} but arrived at {_port(gaz, row.get('destination_port'))}"
-    if feature.startswith("trip_"):
-        return f"declared destination {_declared(row, gaz)} on a trip to {_port(gaz, row.get('trip_end_port'))}"
+    if feature.startswith("trip_"):  # trip_end_sensitive is where the trip ends, not the text
+        end = _port(gaz, row.get("trip_end_port"))
+        return f"the trip ends at {end}, a sensitive port" if feature == "trip_end_sensitive" else \
+            f"declared destination {_declared(row, gaz)} on a trip to {end}"
     if feature in ("dest_visit_dark_h", "dest_anchorage"):
         return f"AIS off {_f(row, 'dest_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('destination_port'))}"
     if feature == "origin_visit_dark_h":
