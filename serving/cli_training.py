@@ -151,6 +151,12 @@ def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write
             stage("writing")
             csv = write_watchlist(wl, scored, out_dir / "watchlist.csv", m.levels)
             html_ = write_watchlist(wl.head(50), scored, out_dir / "watchlist.html", m.levels)
+            # The same month into the analysts' store: the desk opens on it (a second demo run
+            # adds nothing: the file is already there).
+            from serving.desk.store import open_store
+            from serving.desk.watch import watch as run_watch
+            desk = out_dir / "desk.db"
+            watched = run_watch([month["positions"]], open_store(str(desk)), m, info, DEFAULT, stage=stage)
         met = s["metrics"]
         print_watchlist(wl.head(10), f"top ten of {len(wl)} vessels, {start} + 30 days (model v{info['version']})")
         from training.tracking import tracking_uri
@@ -162,5 +168,7 @@ def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write
             "watchlist": f"{csv}  and  {html_} (opens offline in a browser)",
             "MLflow UI": f"uv run mlflow ui --backend-store-uri {tracking_uri()}",
             "REST service": "uv run darkvoyage serve   (then POST http://127.0.0.1:3000/score)",
+            "analysts' desk": f"{len(watched.alerts)} alerts in {desk}; open it: uv run darkvoyage analyst add YOUR-NAME "
+                              f"--store {desk}, then uv run darkvoyage serve --store {desk} and http://127.0.0.1:3000/",
             "seconds": f"{time.perf_counter() - t0:.0f}",
         })
