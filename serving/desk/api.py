@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import anyio
@@ -180,7 +180,7 @@ def _alert_query(qs: str) -> tuple[str | None, datetime | None]:
         t = datetime.fromisoformat(since.replace("Z", "+00:00"))
     except ValueError:
         raise Problem(400, "bad request", "since", f"{since!r} is not an ISO 8601 time") from None
-    return status, t if t.tzinfo else t.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    return status, t if t.tzinfo else t.replace(tzinfo=UTC)  # a time without a zone is UTC, as everywhere here
 
 
 async def _verdict(store: Store, receive, headers: dict) -> dict:

@@ -177,3 +177,29 @@ def test_cli_watch_and_analyst(days, tmp_path):
                       (["watch", str(days[0]), "--store", str(db), "--out", str(tmp_path / "x.txt")], ".csv")):
         r = runner.invoke(app, args)
         assert r.exit_code == 2 and msg in r.output, (args, r.output)
+
+
+def test_a_run_killed_midway_leaves_the_store_as_it_was(store, days, model):
+    """A ``watch`` process killed (SIGKILL) while it rescores, after it added the files inside
+    its transaction: the store has neither the files nor the run, and the next run adds them."""
+    import os
+    import signal
+    m, info = model
+    watch(days[:2], store, m, info)
+    tables = (Run, Ingest, PositionBlock, Vessel, Alert, Event, Voyage)
+    before = {t.__tablename__: _count(store, t) for t in tables}
+    url = store.engine.url.render_as_string(hide_password=False)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "darkvoyage"), "watch", *map(str, days[2:6]),
+                             "--store", url, "--model", str(GOLDEN_MODEL), "--verbose"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    seen = []
+    for line in proc.stderr:  # the stages as the run logs them: kill it once it rescores
+        seen.append(line)
+        if "rescoring ..." in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)[-2000:]
+    assert {t.__tablename__: _count(store, t) for t in tables} == before
+    again = watch(days[2:6], store, m, info)
+    assert again.figures["files added"] == 4
