@@ -95,3 +95,25 @@ def card(mmsi: Annotated[int, typer.Argument(help="The vessel's MMSI.", min=1, m
         from serving.desk.store import open_store
         path = write_card(open_store(store), mmsi, out)
         typer.echo(f"evidence card for {mmsi}: {path}")
+
+
+labels_app = typer.Typer(help="Analyst labels from the store's verdicts.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("export")
+def labels_export(out: Annotated[Path, typer.Option("--out", "-o", help="The label file (.csv).")],
+                  store: StoreOpt = None, verbose: Verbose = False):
+    """The store's verdicts as an analyst label file (contract section 2): one row per alerted
+    voyage with its latest verdict, the analyst and the time; `uncertain` kept (never trained on)."""
+    setup_logging(verbose)
+    with user_errors():
+        from features.io import check_output
+        from serving.desk.labels import verdict_labels
+        from serving.desk.store import open_store
+        check_output(out, (".csv",), "label file")
+        labels = verdict_labels(open_store(store))
+        labels.to_csv(out, index=False)
+        n = labels["label"].value_counts()
+        typer.echo(f"{len(labels)} label(s) to {out}: " + ", ".join(f"{k} {int(n.get(k, 0))}" for k in
+                                                               ("suspicious", "benign", "uncertain")))

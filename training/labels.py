@@ -1,12 +1,15 @@
 """Analyst label files (contract section 2) and how voyages take their labels.
 
-CSV with ``mmsi, start, end, label`` (+ optional ``behaviour, source, note``); ``label`` is
-``suspicious``/``benign`` or 1/0. A voyage takes the label of the interval it overlaps most;
-voyages that overlap no interval are unlabelled and not used for training.
+CSV with ``mmsi, start, end, label`` (+ optional ``behaviour, source, note, analyst,
+reviewed_at, confidence``); ``label`` is ``suspicious``/``benign`` or 1/0, or ``uncertain``: an
+analyst looked and could not say, kept in the file and never trained on (read, counted in the
+log, left out here). A voyage takes the label of the interval it overlaps most; voyages that
+overlap no interval are unlabelled and not used for training.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +17,10 @@ import pandas as pd
 
 from features.errors import DarkvoyageError
 
+log = logging.getLogger(__name__)
+
 REQUIRED = ("mmsi", "start", "end", "label")
-_VALUES = {"suspicious": 1, "benign": 0, "1": 1, "0": 0, "true": 1, "false": 0}
+_VALUES = {"suspicious": 1, "benign": 0, "1": 1, "0": 0, "true": 1, "false": 0, "uncertain": -1}
 
 
 class LabelError(DarkvoyageError):
@@ -55,12 +60,18 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     lab = df["label"].str.strip().str.lower().map(_VALUES)
     if lab.isna().any():
         i = int(np.flatnonzero(lab.isna().to_numpy())[0])
-        raise LabelError(f"{path}: line {line[i]}: label {df['label'].iloc[i]!r} is not suspicious/benign or 1/0")
+        raise LabelError(f"{path}: line {line[i]}: label {df['label'].iloc[i]!r} is not suspicious/benign, 1/0 or "
+                         "uncertain")
     out = pd.DataFrame({"mmsi": mmsi.astype(np.int64), "start": start.dt.as_unit("us"), "end": end.dt.as_unit("us"),
                         "y": lab.astype(np.int64)})
     for c in ("behaviour", "source", "note"):
         out[c] = df[c].replace("", None) if c in df.columns else None
-    return out
+    unsure = out["y"] < 0
+    if unsure.all():
+        raise LabelError(f"{path}: every label is uncertain: nothing to train on")
+    if unsure.any():
+        log.info("%s: %d uncertain label(s) kept in the file, not trained on", path, int(unsure.sum()))
+    return out[~unsure].reset_index(drop=True)
 
 
 def assign_labels(voyages: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

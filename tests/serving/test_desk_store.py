@@ -203,3 +203,34 @@ def test_a_run_killed_midway_leaves_the_store_as_it_was(store, days, model):
     assert {t.__tablename__: _count(store, t) for t in tables} == before
     again = watch(days[2:6], store, m, info)
     assert again.figures["files added"] == 4
+
+
+def test_verdicts_export_as_analyst_labels(store, days, model, tmp_path):
+    """Verdicts -> a label file (contract section 2) that training reads: the latest verdict per
+    alerted voyage, with analyst and time; ``uncertain`` kept in the file, left out of training."""
+    from serving.desk.labels import LABEL_COLUMNS, verdict_labels
+    from serving.desk.queries import record_verdict
+    from training.labels import read_labels
+    m, info = model
+    alerts = watch(days[:4], store, m, info).alerts
+    key = add_analyst(store, "Cy")
+    cy = analyst_of_key(store, key)
+    on_voyage = alerts[alerts["voyage_id"].notna()].drop_duplicates("voyage_id")
+    a, b, c = (int(x) for x in on_voyage["alert_id"].iloc[:3])
+    record_verdict(store, cy, a, "benign")
+    record_verdict(store, cy, a, "suspicious", "second look: a dark call at Amirabad")  # the latest counts
+    record_verdict(store, cy, b, "benign")
+    record_verdict(store, cy, c, "uncertain")
+    got = verdict_labels(store)
+    assert list(got.columns) == LABEL_COLUMNS and len(got) == 3
+    assert sorted(got["label"]) == ["benign", "suspicious", "uncertain"]
+    assert set(got["source"]) == {"analyst"} and set(got["analyst"]) == {"Cy"}
+    assert got.loc[got["label"] == "suspicious", "note"].iloc[0].startswith("second look")
+    path = tmp_path / "labels.csv"
+    got.to_csv(path, index=False)
+    read = read_labels(path)
+    assert len(read) == 2 and sorted(read["y"]) == [0, 1]  # uncertain: in the file, not trained on
+    res = CliRunner().invoke(app, ["labels", "export", "--store", store.engine.url.render_as_string(hide_password=False),
+                                   "--out", str(tmp_path / "cli.csv")])
+    assert res.exit_code == 0 and "suspicious 1, benign 1, uncertain 1" in res.output
+    assert pd.read_csv(tmp_path / "cli.csv").shape == (3, len(LABEL_COLUMNS))

@@ -1,0 +1,47 @@
+"""The store's verdicts as analyst labels (contract section 2): one row per alerted voyage, its
+latest verdict (``suspicious``, ``benign``, or ``uncertain``: kept, never trained on), with who
+gave it and when, so ``darkvoyage train`` can learn from the desk."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Alert, Analyst, Event, Verdict, Voyage
+from .store import Store
+
+LABEL_COLUMNS = ["mmsi", "start", "end", "label", "behaviour", "source", "note", "analyst", "reviewed_at", "confidence"]
+
+
+def verdict_labels(store: Store) -> pd.DataFrame:
+    """Per alerted voyage (or event, for an alert without a voyage), the latest verdict on it.
+    The interval is the voyage's as the run that raised the alert scored it (the event's
+    otherwise); ``behaviour`` the alert's kind; ``confidence`` empty (an analyst's verdict as
+    given)."""
+    with Session(store.engine) as s:
+        rows = s.execute(
+            select(Verdict.id, Verdict.verdict, Verdict.note, Verdict.created_at, Analyst.name, Alert.mmsi, Alert.kind,
+                   Alert.voyage_id, Alert.event_id, Alert.run_id)
+            .join(Analyst, Verdict.analyst_id == Analyst.id).join(Alert, Verdict.alert_id == Alert.id)
+            .order_by(Verdict.id)).all()
+        v = pd.DataFrame(rows, columns=["vid", "verdict", "note", "at", "analyst", "mmsi", "kind", "voyage_id", "event_id",
+                                        "run_id"])
+        if v.empty:
+            return pd.DataFrame(columns=LABEL_COLUMNS)
+        voy = pd.DataFrame(s.execute(select(Voyage.voyage_id, Voyage.run_id, Voyage.start, Voyage.end).where(
+            Voyage.voyage_id.in_(v["voyage_id"].dropna().unique().tolist()))).all(),
+            columns=["voyage_id", "run_id", "start", "end"])
+        ev = pd.DataFrame(s.execute(select(Event.event_id, Event.start, Event.end).where(
+            Event.event_id.in_(v["event_id"].dropna().unique().tolist()))).all(), columns=["event_id", "e_start", "e_end"])
+    voy = voy.sort_values("run_id").drop_duplicates("voyage_id", keep="last").drop(columns="run_id")
+    v = v.merge(voy, on="voyage_id", how="left").merge(ev.drop_duplicates("event_id"), on="event_id", how="left")
+    v["start"], v["end"] = v["start"].fillna(v["e_start"]), v["end"].fillna(v["e_end"])
+    v = v.dropna(subset=["start", "end"])
+    v["key"] = v["voyage_id"].fillna(v["event_id"])
+    v = v.sort_values("vid").drop_duplicates("key", keep="last")  # the latest verdict on each voyage
+    stamp = lambda c: pd.to_datetime(c, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return pd.DataFrame({"mmsi": v["mmsi"].astype("int64"), "start": stamp(v["start"]), "end": stamp(v["end"]),
+                         "label": v["verdict"], "behaviour": v["kind"], "source": "analyst", "note": v["note"],
+                         "analyst": v["analyst"], "reviewed_at": stamp(v["at"]), "confidence": ""})[LABEL_COLUMNS] \
+        .sort_values(["mmsi", "start"], kind="stable").reset_index(drop=True)
