@@ -26,9 +26,11 @@ def train(positions: Annotated[list[Path], typer.Option("--positions", help="AIS
           search: Annotated[int, typer.Option(help="Hyperparameter trials (optuna), 0 = none.", min=0)] = 0,
           promote: Annotated[str, typer.Option(help="auto: only if significantly better than the champion on the reference set; force; never.")] = "auto",
           seed: Annotated[int, typer.Option(help="Split and model seed.")] = 0,
+          store: Annotated[Optional[str], typer.Option("--store", help="Also learn from the analysts' verdicts in this store (a SQLite file or a postgresql:// URL).")] = None,
           gazetteer: GazOpt = None, verbose: Verbose = False):
     """Fit, evaluate on the reference set, log to MLflow, register; promote to champion only if
-    significantly better on the reference set."""
+    significantly better on the reference set. With --store, the analysts' verdicts (and the
+    stored positions of their vessels) are one more labelled scenario."""
     setup_logging(verbose)
     with user_errors():
         from features.gazetteer import load_gazetteer
@@ -39,6 +41,14 @@ def train(positions: Annotated[list[Path], typer.Option("--positions", help="AIS
         if promote not in ("auto", "force", "never"):
             raise UsageProblem(f"--promote must be auto, force or never, not {promote!r}")
         t0 = time.perf_counter()
+        import tempfile
+        held = tempfile.TemporaryDirectory()  # the store's scenario, while training reads it
+        if store is not None:
+            from serving.desk.labels import training_pair
+            from serving.desk.store import open_store
+            extra = training_pair(open_store(store), held.name)
+            labels = [*(labels or [_folder_labels(p) for p in positions]), extra[1]]
+            positions = [*positions, extra[0]]
         try:
             sources = pair_inputs(positions, labels)
             if reference is not None and reference[0] is not None:
@@ -50,7 +60,15 @@ def train(positions: Annotated[list[Path], typer.Option("--positions", help="AIS
                               gaz=load_gazetteer(gazetteer), stage=stage, reference=reference)
         except (LabelError, TrainingError, ScenarioError) as err:
             raise UsageProblem(str(err)) from None
+        held.cleanup()
         print_table("training", {**summary_rows(s), "seconds": f"{time.perf_counter() - t0:.1f}"})
+
+
+def _folder_labels(p: Path) -> Path:
+    """A scenario folder's label file, as ``--positions FOLDER`` alone implies."""
+    if not Path(p).is_dir():
+        raise UsageProblem(f"--positions {p}: a file needs its --labels (give one per --positions)")
+    return Path(p) / "labels.csv"
 
 
 @app.command()

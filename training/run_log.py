@@ -68,7 +68,8 @@ def log_run(tmp: Path, sources, ref, params, metrics, counts, data, test, p_test
                        "positions": " | ".join(",".join(map(str, s.positions)) for s in sources)[:500],
                        "labels": " | ".join(str(s.labels) for s in sources)[:500],
                        "labelled_voyages": counts["labelled"], "suspicious_voyages": counts["suspicious"],
-                       "labels_unmatched": counts["labels_unmatched"], "calibration": "platt, 3-fold grouped out-of-fold",
+                       "labels_unmatched": counts["labels_unmatched"], "analyst_labels": counts["analyst_labels"],
+                       "analyst_vessels": counts["analyst_vessels"], "calibration": "platt, 3-fold grouped out-of-fold",
                        "served_model": "refit on every labelled voyage; test_* from the model without the test vessels",
                        "sample_weights": "every suspicious behaviour the same total weight",
                        "reference": ref.name, "reference_digest": ref.digest, "reference_voyages": len(ref.voyages)})

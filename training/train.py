@@ -321,6 +321,14 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
                 "tracking_uri": mlflow.get_tracking_uri(), "model_uri": info.model_uri}
 
 
+def analyst_counts(labels: list[pd.DataFrame]) -> dict:
+    """Labels an analyst gave (``source`` analyst, the contract's default when it is left out)
+    and their vessels, over every label file of a run."""
+    mine = [x[x["source"].isna() | (x["source"] == "analyst")] for x in labels if len(x)]
+    return {"analyst_labels": int(sum(len(x) for x in mine)),
+            "analyst_vessels": int(len(set().union(*[set(x["mmsi"].tolist()) for x in mine]))) if mine else 0}
+
+
 def _counts(tables, voyages, data, test) -> dict:
     y = data["y"].to_numpy(int)
     groups = data["vessel_group"].to_numpy(np.int64)
@@ -328,6 +336,7 @@ def _counts(tables, voyages, data, test) -> dict:
     return {"scenarios": len(tables), "voyages": int(len(voyages)), "labelled": int(len(data)), "suspicious": int(y.sum()),
             "labels": int(sum(len(t.labels) for t in tables)),
             "labels_unmatched": int(sum(unmatched_labels(t.voyages, t.labels) for t in tables)),
+            **analyst_counts([t.labels for t in tables]),
             "train_voyages": int((~test).sum()), "test_voyages": int(test.sum()), "test_suspicious": int(y[test].sum()),
             "train_vessels": int(len(np.unique(groups[~test]))), "test_vessels": int(len(np.unique(groups[test]))),
             "rows": rows[0] if len(rows) == 1 else rows}

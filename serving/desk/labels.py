@@ -45,3 +45,28 @@ def verdict_labels(store: Store) -> pd.DataFrame:
                          "label": v["verdict"], "behaviour": v["kind"], "source": "analyst", "note": v["note"],
                          "analyst": v["analyst"], "reviewed_at": stamp(v["at"]), "confidence": ""})[LABEL_COLUMNS] \
         .sort_values(["mmsi", "start"], kind="stable").reset_index(drop=True)
+
+
+def training_pair(store: Store, folder) -> tuple:
+    """(positions file, label file) in ``folder``: the verdict labels of :func:`verdict_labels`
+    (uncertain ones too: training leaves them out) and the stored positions of their vessels
+    from a day before the first labelled interval to a day after the last, so ``train`` takes
+    the store as one more scenario."""
+    from pathlib import Path
+    from .store import StoreError, read_positions
+    labels = verdict_labels(store)
+    if labels.empty:
+        raise StoreError(f"--store {store.url}: no verdicts to learn from yet (the desk records them)")
+    day = 86_400
+    first = int(pd.to_datetime(labels["start"], utc=True).min().timestamp() // day) - 1
+    last = int(pd.to_datetime(labels["end"], utc=True).max().timestamp() // day) + 1
+    with Session(store.engine) as s:
+        rows = read_positions(s, first, last)
+    rows = rows[rows["mmsi"].isin(labels["mmsi"])] if len(rows) else rows
+    folder = Path(folder)
+    pos, lab = folder / "store_positions.parquet", folder / "store_labels.csv"
+    from features.io import arrow_table
+    import pyarrow.parquet as pq
+    pq.write_table(arrow_table(rows.drop(columns=[c for c in ("_file", "_line") if c in rows.columns])), pos)
+    labels.to_csv(lab, index=False)
+    return pos, lab

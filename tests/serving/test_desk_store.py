@@ -234,3 +234,34 @@ def test_verdicts_export_as_analyst_labels(store, days, model, tmp_path):
                                    "--out", str(tmp_path / "cli.csv")])
     assert res.exit_code == 0 and "suspicious 1, benign 1, uncertain 1" in res.output
     assert pd.read_csv(tmp_path / "cli.csv").shape == (3, len(LABEL_COLUMNS))
+
+
+def test_train_learns_from_the_stores_verdicts(days, model, small_world, tmp_path):
+    """``darkvoyage train --store``: the verdicts and their vessels' stored positions are one
+    more scenario; the run records how many analyst labels and vessels it used."""
+    import os
+    import mlflow
+    from serving.desk.queries import record_verdict
+    m, info = model
+    store = open_store(str(tmp_path / "desk.db"))
+    alerts = watch(days[:6], store, m, info).alerts
+    cy = analyst_of_key(store, add_analyst(store, "Cy"))
+    voy = alerts[alerts["voyage_id"].notna()].drop_duplicates("voyage_id")
+    for k, aid in enumerate(voy["alert_id"].iloc[:6]):
+        record_verdict(store, cy, int(aid), ("suspicious", "benign", "uncertain")[k % 3])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    folder = Path(small_world["positions"]).parent
+    r = subprocess.run([str(Path(sys.executable).parent / "darkvoyage"), "train", "--positions", str(folder),
+                        "--store", str(tmp_path / "desk.db"), "--promote", "never", "--experiment", "desk"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    mlflow.set_tracking_uri(uri)
+    run = mlflow.search_runs(experiment_names=["desk"], output_format="list")[0]
+    assert run.data.params["scenarios"] == "2"
+    assert run.data.params["analyst_labels"] == "4"  # 2 suspicious + 2 benign; the uncertain ones left out
+    assert int(run.data.params["analyst_vessels"]) >= 1
+    bad = subprocess.run([str(Path(sys.executable).parent / "darkvoyage"), "train", "--positions", str(folder),
+                          "--store", str(tmp_path / "empty.db"), "--promote", "never"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert bad.returncode == 2 and "no verdicts to learn from" in bad.stderr

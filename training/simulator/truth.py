@@ -48,7 +48,7 @@ def label_trips(trips: list[dict], cfg, rng, t_start: float, t_end: float) -> pd
         if b.startswith("twin_") and ev is not None and not (ev["t0"] < t_end and ev["t1"] >= t_start):
             b = "normal"
         rows.append({"mmsi": trip["mmsi"], "start": start, "end": end, "label": "suspicious" if susp else "benign",
-                     "behaviour": b, "source": "simulator", "note": note})
+                     "behaviour": b, "source": "simulated", "note": note})
     lab = pd.DataFrame(rows)
     # The shared-MMSI window covers both hulls' voyages: it replaces their own labels there.
     shared = lab[lab["behaviour"] == "shared_mmsi"]
