@@ -60,6 +60,8 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
         {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": list(ALERT_STATUS)}},
         {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}],
         "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}
+    doc["paths"]["/review"] = {"get": {"summary": "The vessels to judge next, each with why",
+                                       "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}
     doc["paths"]["/vessels"] = {"get": {"summary": "Vessels by MMSI, IMO or part of a name", "parameters": [
         {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 100}}],
         "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}

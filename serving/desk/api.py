@@ -6,6 +6,7 @@ hands these paths to when it has a store (``darkvoyage serve --store URL`` or
   below with the key the analyst types in);
 * ``GET /alerts?status=...&since=...``: the alerts, newest first (JSON list);
 * ``GET /vessels?q=...``: vessels whose MMSI or IMO is ``q`` or whose name contains it;
+* ``GET /review``: the vessels to judge next, each with why (:mod:`serving.desk.review`);
 * ``GET /vessels/{mmsi}``: a vessel's standing, voyages, events, alerts with their verdicts,
   identity links (404 for a vessel the store does not hold);
 * ``POST /verdicts`` ``{alert_id, verdict: suspicious|benign|uncertain, note?}``: with an
@@ -33,7 +34,7 @@ from .store import Store
 
 #: A verdict request is small: a note of a few paragraphs at most (bytes).
 MAX_VERDICT_BYTES = 65_536
-DESK_PATHS = ("/", "/alerts", "/verdicts", "/vessels")
+DESK_PATHS = ("/", "/alerts", "/verdicts", "/vessels", "/review")
 VESSEL_PREFIX = "/vessels/"
 
 
@@ -132,6 +133,11 @@ async def handle(store: Store, scope, receive, headers: dict) -> tuple[int, obje
             _method(method, "GET")
             status, since = _alert_query(scope.get("query_string", b"").decode("latin-1"))
             return 200, await anyio.to_thread.run_sync(lambda: list_alerts(store, status, since)), []
+        if path == "/review":
+            _method(method, "GET")
+            if scope.get("query_string"):
+                raise Problem(400, "bad request", "query", "GET /review takes no parameters")
+            return 200, await anyio.to_thread.run_sync(_review, store), []
         if path == "/vessels":
             _method(method, "GET")
             text = _search_query(scope.get("query_string", b"").decode("latin-1"))
@@ -218,3 +224,10 @@ def _card_page(store: Store, mmsi: int) -> str:
     from .card import card_data
     from .card_render import card_html
     return card_html(card_data(store, mmsi))
+
+
+def _review(store: Store) -> list[dict]:
+    from features.gazetteer import load_gazetteer
+    from .review import review_queue
+    gaz = load_gazetteer()
+    return review_queue(store, {str(i) for i, sens in zip(gaz.ids, gaz.sensitive) if sens})

@@ -33,6 +33,15 @@ class DeskConfig:
     #: gap (kn): a laden Caspian cargo ship's top speed; the area is a lead for where to look in
     #: the imagery, not where it went.
     card_reach_kn: float = 12.0
+    #: The review queue (``GET /review``): this many of the riskiest vessels no analyst has
+    #: judged yet, then this many nearest the ``high`` cut-off (where a verdict moves a model
+    #: most: Das et al. 2016 ask about the top; uncertainty sampling asks at the boundary), then
+    #: this many where the rules and the model disagree (vessels).
+    review_top: int = 10
+    review_boundary: int = 5
+    review_disagree: int = 5
+    #: The risk cut-off the boundary is measured from (the models' ``high`` level).
+    review_cut: float = 0.5
     #: How long a second writer waits for the first before it refuses (s).
     lock_wait_s: float = 10.0
 

@@ -133,13 +133,13 @@ def test_schemathesis_on_the_desk_routes(desk):
                       'checks.positive_data_acceptance.expected-statuses = ["2xx", 404]\n')
     st = str(Path(sys.executable).parent / "st")
     res = subprocess.run([st, "--config-file", str(config), "run", f"http://127.0.0.1:{port}/docs.json",
-                          "--include-path-regex", "^/(alerts|verdicts|vessels.*)?$", "--phases", "examples,coverage,fuzzing",
+                          "--include-path-regex", "^/(alerts|review|verdicts|vessels.*)?$", "--phases", "examples,coverage,fuzzing",
                           "--max-examples", "40", "--seed", "25", "--workers", "1", "--request-timeout", "60",
                           "--continue-on-failure", "-H", f"x-api-key: {akey}", "--no-color"],
                          capture_output=True, text=True, timeout=600, cwd=root)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-6000:]
-    assert re.search(r"Tested: +6\b", out), out[-3000:]  # the page, /alerts, /verdicts, the 3 /vessels
+    assert re.search(r"Tested: +7\b", out), out[-3000:]  # the page, /alerts, /review, /verdicts, 3 /vessels
     summary = out[out.index("SUMMARY"):]
     assert "Failures" not in summary and "Errors" not in summary, out[-3000:]
 
@@ -224,3 +224,19 @@ def test_evidence_cards(desk, tmp_path):
     bad = subprocess.run([EXE, "card", str(mmsi), "--store", db, "--out", str(tmp_path / "x.docx")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and ".html, .pdf or .md" in bad.stderr
+
+
+def test_review_next(desk):
+    """The queue: vessels no analyst has judged, the riskiest first, then those near the high
+    cut-off, then rules-versus-model disagreements; each says why it is there."""
+    client, _, akey, _, _ = desk
+    items = client.get("/review", headers={"x-api-key": akey}).json()
+    alerts = client.get("/alerts", headers={"x-api-key": akey}).json()
+    judged = {a["mmsi"] for a in alerts if a["status"] != "new"}
+    assert judged and items and not {i["mmsi"] for i in items} & judged
+    assert len({i["mmsi"] for i in items}) == len(items) and all(i["why"] for i in items)
+    top = [i for i in items if i["why"].startswith("top of the list")]
+    assert top and top == items[:len(top)] and [i["risk"] for i in top] == sorted((i["risk"] for i in top), reverse=True)
+    assert any("near the high cut-off" in i["why"] for i in items)
+    assert client.get("/review").status_code == 401
+    assert client.get("/review", params={"n": 3}, headers={"x-api-key": akey}).status_code == 400

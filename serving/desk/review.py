@@ -1,0 +1,55 @@
+"""Review next: which vessels an analyst's verdict helps most, and why each is there.
+
+The queue mixes three kinds, none an analyst has judged yet (no verdict on any of its alerts):
+the riskiest vessels (the list's top: the verdicts a desk needs anyway, and asking about the top
+is itself an efficient way to learn, Das et al. 2016), those nearest the ``high`` cut-off
+(uncertain: a verdict there moves a retrained model most), and those where the rules and the
+model disagree (a dark call at a sensitive port or an identity event on a low-risk vessel; a
+high risk with no dark event behind it)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .config import DEFAULT_DESK, DeskConfig
+from .models import Alert, Event, Verdict, Vessel
+from .store import Store
+
+#: Event kinds that make the rules call a vessel suspicious on their own.
+RULE_KINDS = ("possible_dark_port_call", "shared_mmsi", "spoofing", "identity_change")
+
+
+def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK) -> list[dict]:
+    """The queue, in order: [{mmsi, name, flag, risk, level, why}]."""
+    with Session(store.engine) as s:
+        v = pd.DataFrame(s.execute(select(Vessel.mmsi, Vessel.name, Vessel.flag, Vessel.risk, Vessel.level)).all(),
+                         columns=["mmsi", "name", "flag", "risk", "level"])
+        judged = set(s.scalars(select(Alert.mmsi).join(Verdict, Verdict.alert_id == Alert.id)).all())
+        ev = pd.DataFrame(s.execute(select(Event.mmsi, Event.kind, Event.port_id).where(Event.kind.in_(RULE_KINDS))).all(),
+                          columns=["mmsi", "kind", "port_id"])
+    v = v[~v["mmsi"].isin(judged) & v["risk"].notna()]
+    if v.empty:
+        return []
+    rule = ev[(ev["kind"] != "possible_dark_port_call") | ev["port_id"].isin(sensitive_ports)]
+    rule_kind = rule.drop_duplicates("mmsi").set_index("mmsi")["kind"]
+    picks: list[pd.DataFrame] = []
+    top = v.sort_values(["risk", "mmsi"], ascending=[False, True]).head(cfg.review_top)
+    picks.append(top.assign(why=[f"top of the list (risk {r:.2f})" for r in top["risk"]]))
+    rest = v[~v["mmsi"].isin(top["mmsi"])]
+    near = rest.assign(d=(rest["risk"] - cfg.review_cut).abs()).sort_values(["d", "mmsi"]).head(cfg.review_boundary)
+    picks.append(near.drop(columns="d").assign(
+        why=[f"risk {r:.2f}, near the high cut-off {cfg.review_cut:g}: a verdict here teaches the model most"
+             for r in near["risk"]]))
+    rest = rest[~rest["mmsi"].isin(near["mmsi"])]
+    low_flagged = rest[rest["mmsi"].isin(rule_kind.index) & (rest["risk"] < cfg.review_cut)]
+    high_bare = rest[~rest["mmsi"].isin(ev["mmsi"]) & (rest["risk"] >= cfg.review_cut)]
+    dis = pd.concat([low_flagged.assign(why=[f"the rules see {rule_kind[m].replace('_', ' ')} but the model says "
+                                             f"{r:.2f}" for m, r in zip(low_flagged["mmsi"], low_flagged["risk"])]),
+                     high_bare.assign(why=[f"risk {r:.2f} with no dark event or identity event behind it"
+                                           for r in high_bare["risk"]])], ignore_index=True)
+    picks.append(dis.sort_values(["risk", "mmsi"], ascending=[False, True]).head(cfg.review_disagree))
+    out = pd.concat([p for p in picks if len(p)], ignore_index=True)
+    out = out.astype(object).where(out.notna(), None)
+    return [{**r, "mmsi": int(r["mmsi"]), "risk": float(r["risk"])} for r in out.to_dict("records")]
