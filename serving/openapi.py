@@ -63,7 +63,8 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
     doc["paths"]["/review"] = {"get": {"summary": "The vessels to judge next, each with why",
                                        "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}
     doc["paths"]["/vessels"] = {"get": {"summary": "Vessels by MMSI, IMO or part of a name", "parameters": [
-        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 100}}],
+        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 100,
+                                                                  "pattern": "^[^\\u0000]*$"}}],
         "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}
     doc["paths"]["/"] = {"get": {"summary": "The analysts' desk (HTML)", "responses": {"200": {
         "description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}}}}
@@ -81,7 +82,7 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
             "type": "object", "additionalProperties": False, "required": ["alert_id", "verdict"], "properties": {
                 "alert_id": {"type": "integer", "minimum": 1, "maximum": 2**62},
                 "verdict": {"type": "string", "enum": list(VERDICTS)},
-                "note": {"type": "string", "maxLength": 4000}}}}}},
+                "note": {"type": "string", "maxLength": 4000, "pattern": "^[^\\u0000]*$"}}}}}},
         "responses": {**card, "400": err["400"], "401": err["401"], "404": err["404"],
                       "413": {"description": "Over 64 KB", **ref}, "415": {"description": answers["415"], **ref}},
         "security": [{"apiKey": []}]}}

@@ -78,7 +78,7 @@ def alert_rows(rules: list[pd.DataFrame], now: pd.DataFrame, before: pd.DataFram
     """The rules' hits with each vessel's standing (``now``) and its previous risk; a
     ``new_event`` alert's reasons say the event."""
     hits = pd.concat([r for r in rules if len(r)] or [pd.DataFrame({"mmsi": [], "kind": []})], ignore_index=True)
-    out = hits.merge(now, on="mmsi", how="left").merge(
+    out = hits.merge(now, on="mmsi", how="inner").merge(  # an alert stands on what this run scored
         before[["mmsi", "risk"]].rename(columns={"risk": "previous_risk"}), on="mmsi", how="left")
     if "event_text" in out:
         ev = out["event_text"].notna()

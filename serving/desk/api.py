@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .analysts import analyst_of_key
 from .models import ALERT_STATUS
 from .queries import NotFound, list_alerts, record_verdict, search, vessel
-from .store import Store
+from .store import Store, StoreBusy
 
 #: A verdict request is small: a note of a few paragraphs at most (bytes).
 MAX_VERDICT_BYTES = 65_536
@@ -42,7 +42,7 @@ class VerdictIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     alert_id: Annotated[int, Field(ge=1, le=2**62)]
     verdict: Literal["suspicious", "benign", "uncertain"]
-    note: Annotated[str, Field(max_length=4000)] = ""
+    note: Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")] = ""
 
 
 class Desk:
@@ -85,7 +85,7 @@ class Desk:
             body = await anyio.to_thread.run_sync(self.page)
         else:
             raw = path[len(VESSEL_PREFIX):-len("/card")]
-            if not raw.isdigit() or not (0 < int(raw) < 10**9):
+            if not _is_mmsi(raw):
                 return await send_json(send, 422, {"error": "unprocessable", "field": "mmsi",
                                                    "problem": f"{raw!r} is not an MMSI (a number of up to 9 digits)"})
             try:
@@ -144,14 +144,15 @@ async def handle(store: Store, scope, receive, headers: dict) -> tuple[int, obje
             return 200, await anyio.to_thread.run_sync(search, store, text), []
         _method(method, "GET")
         raw = path[len(VESSEL_PREFIX):]
-
-        if not raw.isdigit() or not (0 < int(raw) < 10**9):
+        if not _is_mmsi(raw):
             raise Problem(422, "unprocessable", "mmsi", f"{raw!r} is not an MMSI (a number of up to 9 digits)")
         return 200, await anyio.to_thread.run_sync(vessel, store, int(raw)), []
     except Problem as p:
         return p.status, p.body, ([(b"allow", p.allow.encode())] if p.allow else [])
     except NotFound as e:
         return 404, {"error": "not found", "field": "alert_id" if path == "/verdicts" else "mmsi", "problem": str(e)}, []
+    except StoreBusy as e:  # a watch run holds SQLite's one write lock: come back in a minute
+        return 503, {"error": "busy", "field": "store", "problem": str(e)}, [(b"retry-after", b"60")]
 
 
 def _method(method: str, want: str) -> None:
@@ -165,8 +166,8 @@ def _search_query(qs: str) -> str:
     if set(q) != {"q"}:
         raise Problem(400, "bad request", "q", "give q: an MMSI, an IMO or part of a name")
     text = q["q"][-1]
-    if len(text) > 100:
-        raise Problem(400, "bad request", "q", "over 100 characters")
+    if len(text) > 100 or "\x00" in text:
+        raise Problem(400, "bad request", "q", "over 100 characters, or a NUL character")
     return text
 
 
@@ -186,7 +187,7 @@ def _alert_query(qs: str) -> tuple[str | None, datetime | None]:
         t = datetime.fromisoformat(since.replace("Z", "+00:00"))
     except ValueError:
         raise Problem(400, "bad request", "since", f"{since!r} is not an ISO 8601 time") from None
-    return status, t if t.tzinfo else t.replace(tzinfo=UTC)  # a time without a zone is UTC, as everywhere here
+    return status, (t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC))  # no zone: UTC, as everywhere here
 
 
 async def _verdict(store: Store, receive, headers: dict) -> dict:
@@ -198,9 +199,11 @@ async def _verdict(store: Store, receive, headers: dict) -> dict:
     if analyst is None:
         raise Problem(401, "unauthorized", "x-api-key", "an analyst's key is required (darkvoyage analyst add)")
     try:
-        v = VerdictIn.model_validate(json.loads(body))
+        v = VerdictIn.model_validate(json.loads(body.decode("utf-8")))
     except json.JSONDecodeError as e:
         raise Problem(400, "bad request", "body", f"not JSON: {e.msg}") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise Problem(400, "bad request", "body", "not JSON (not UTF-8, or nested too deep)") from None
     except ValidationError as e:
         err = e.errors()[0]
         raise Problem(400, "bad request", ".".join(map(str, err["loc"])) or "body", err["msg"]) from None
@@ -231,3 +234,9 @@ def _review(store: Store) -> list[dict]:
     from .review import review_queue
     gaz = load_gazetteer()
     return review_queue(store, {str(i) for i, sens in zip(gaz.ids, gaz.sensitive) if sens})
+
+
+def _is_mmsi(raw: str) -> bool:
+    """ASCII digits, 1 to 9 of them, not all zero (``'²'.isdigit()`` is True: not enough)."""
+    import re
+    return re.fullmatch(r"[0-9]{1,9}", raw) is not None and int(raw) > 0

@@ -56,7 +56,7 @@ def card_data(store: Store, mmsi: int, cfg: DeskConfig = DEFAULT_DESK) -> dict:
     with Session(store.engine) as s:
         run = s.get(Run, s.get(Vessel, mmsi).run_id)
         last = s.scalar(select(PositionBlock.day).order_by(PositionBlock.day.desc()).limit(1))
-        rows = read_positions(s, last - cfg.lookback_days + 1, last) if last is not None else pd.DataFrame()
+        rows = read_positions(s, last - cfg.lookback_days + 1, last, [mmsi]) if last is not None else pd.DataFrame()
         files = dict(s.execute(select(Ingest.path, Ingest.digest)).all())
     mine = rows[rows["mmsi"] == mmsi] if len(rows) else rows
     ev = pd.DataFrame(v["events"])

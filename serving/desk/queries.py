@@ -5,6 +5,7 @@ from a :class:`~serving.desk.store.Store` to JSON-ready dicts, used by the REST 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from datetime import datetime, UTC
 
 import pandas as pd
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import ALERT_STATUS, Alert, Analyst, Event, IdentityLink, Run, Vessel, Verdict, Voyage
-from .store import Store, StoreError, writing
+from .store import Store, StoreError
 
 #: Verdict -> the alert's status it sets.
 STATUS_OF = {"suspicious": "confirmed", "benign": "dismissed", "uncertain": "in_review"}
@@ -69,10 +70,11 @@ def vessel(store: Store, mmsi: int) -> dict:
         return {**_row(v), "model_version": run.model_version if run else None,
                 "voyages": [_row(x) for x in s.scalars(select(Voyage).where(
                     Voyage.mmsi == mmsi, Voyage.run_id == v.run_id).order_by(Voyage.start)).all()],
-                "events": [_row(x) for x in s.scalars(select(Event).where(Event.mmsi == mmsi)
-                                                      .order_by(Event.start)).all()],
+                # Two-vessel events are kept under the lower MMSI: the partner's page shows them too.
+                "events": [_row(x) for x in s.scalars(select(Event).where(
+                    (Event.mmsi == mmsi) | (Event.partner_mmsi == mmsi)).order_by(Event.start)).all()],
                 "alerts": [{**_row(a), "verdicts": by_alert.get(a.id, [])} for a in alerts],
-                "identities": [_row(x) for x in links], "track": track(store, mmsi)}
+                "identities": _latest_links(links), "track": track(store, mmsi)}
 
 
 def search(store: Store, text: str, limit: int = 50) -> list[dict]:
@@ -93,13 +95,15 @@ def track(store: Store, mmsi: int, days: int = 30, max_points: int = 2000) -> li
     """The vessel's stored positions over its last ``days`` days as [lon, lat, time] (every
     n-th kept when there are more than ``max_points``): what the desk's map draws."""
     import numpy as np
-    from .models import PositionBlock
     from .store import read_positions
     with Session(store.engine) as s:
-        last = s.scalar(select(PositionBlock.day).order_by(PositionBlock.day.desc()).limit(1))
+        # The vessel's newest day (its last voyage ends there), not the store's.
+        last = s.scalar(select(Voyage.end).where(Voyage.mmsi == mmsi).order_by(Voyage.end.desc()).limit(1))
         if last is None:
             return []
-        rows = read_positions(s, last - days + 1, last)
+        end = pd.Timestamp(last)
+        last = int((end if end.tzinfo else end.tz_localize("UTC")).value // 86_400_000_000_000)  # UTC day
+        rows = read_positions(s, last - days + 1, last, [mmsi])
     if not len(rows):
         return []
     mine = rows[(rows["mmsi"] == mmsi) & rows["lat"].notna()].sort_values("timestamp", kind="stable")
@@ -109,12 +113,25 @@ def track(store: Store, mmsi: int, days: int = 30, max_points: int = 2000) -> li
     return [[round(float(a), 5), round(float(b), 5), t] for a, b, t in zip(mine["lon"], mine["lat"], stamps)]
 
 
+def _latest_links(links) -> list[dict]:
+    """Each (old, new) link once, as the latest run found it (every run that rescores a vessel
+    records its links again)."""
+    seen, out = set(), []
+    for x in links:  # newest first
+        if (x.from_mmsi, x.to_mmsi) not in seen:
+            seen.add((x.from_mmsi, x.to_mmsi))
+            out.append(_row(x))
+    return out
+
+
 def record_verdict(store: Store, analyst: Analyst, alert_id: int, verdict: str, note: str = "") -> dict:
     """The analyst's verdict on an alert; the alert's status follows it (:data:`STATUS_OF`).
     Returns the alert as it now stands, with the verdict."""
     if verdict not in STATUS_OF:
         raise StoreError(f"verdict {verdict!r}: expected one of {', '.join(STATUS_OF)}")
-    with writing(store) as s:
+    # A row of its own: no need for the run lock a watch run holds for its whole length (on
+    # SQLite a running watch still holds the one write lock: that wait ends in StoreBusy).
+    with _verdict_transaction(store) as s:
         alert = s.get(Alert, alert_id)
         if alert is None:
             raise NotFound(f"alert {alert_id}: not in the store")
@@ -124,3 +141,16 @@ def record_verdict(store: Store, analyst: Analyst, alert_id: int, verdict: str, 
         alert.status = STATUS_OF[verdict]
         s.flush()
         return {**_row(alert), "verdict": {**_row(vd), "analyst": analyst.name}}
+
+
+@contextmanager
+def _verdict_transaction(store: Store):
+    from sqlalchemy.exc import OperationalError
+    from .store import StoreBusy
+    try:
+        with Session(store.engine) as s, s.begin():
+            yield s
+    except OperationalError as e:
+        if "locked" in str(e.orig):
+            raise StoreBusy(f"--store {store.url}: a watch run is writing; try the verdict again in a minute") from None
+        raise

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from features.errors import DarkvoyageError
@@ -97,7 +97,7 @@ def open_store(given: str | None = None, lock_wait_s: float = 10.0) -> Store:
     store = Store(engine, shown)
     try:
         migrate(store)
-    except OperationalError as e:
+    except DBAPIError as e:  # unreachable, not a database (a CSV given as --store), no right to create tables
         raise StoreError(f"--store {shown}: cannot open it ({str(e.orig).strip().splitlines()[0]})") from None
     return store
 
@@ -181,13 +181,19 @@ def encode(rows: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
-def decode(data: bytes) -> pd.DataFrame:
-    return pa.ipc.open_stream(io.BytesIO(data)).read_all().to_pandas()
+def decode(data: bytes, mmsi: list[int] | None = None) -> pd.DataFrame:
+    """A block's rows; with ``mmsi``, only those vessels' (filtered in Arrow, before pandas)."""
+    table = pa.ipc.open_stream(io.BytesIO(data)).read_all()
+    if mmsi is not None:
+        import pyarrow.compute as pc
+        table = table.filter(pc.is_in(table["mmsi"], value_set=pa.array(mmsi, pa.int64())))
+    return table.to_pandas()
 
 
-def read_positions(session: Session, first_day: int, last_day: int) -> pd.DataFrame:
-    """Every stored validated row of UTC days ``first_day..last_day``."""
+def read_positions(session: Session, first_day: int, last_day: int, mmsi: list[int] | None = None) -> pd.DataFrame:
+    """Every stored validated row of UTC days ``first_day..last_day`` (of the vessels ``mmsi``
+    only, when given: a vessel's page reads its own rows, not the fleet's)."""
     blocks = session.scalars(select(PositionBlock.data).where(PositionBlock.day.between(first_day, last_day))
                              .order_by(PositionBlock.ingest_id, PositionBlock.day)).all()
-    frames = [decode(b) for b in blocks]
+    frames = [decode(b, mmsi) for b in blocks]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -16,7 +16,7 @@ from datetime import datetime, UTC
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from features.config import DEFAULT, Config
@@ -28,7 +28,7 @@ from serving.scoring import score_raw, watchlist
 from .alerts import ALERT_COLUMNS, STANDING, alert_rows, new_events, new_on_list, risk_up, standings
 from .config import DEFAULT_DESK, DeskConfig
 from .ingest import Added, ingest
-from .models import Alert, Event, IdentityLink, Run, Vessel, Voyage
+from .models import Alert, Event, IdentityLink, PositionBlock, Run, Vessel, Voyage
 from .store import Store, read_positions, writing
 
 EVENT_FIELDS = ("event_id", "kind", "mmsi", "track_id", "partner_mmsi", "start", "end", "hours", "lat", "lon", "end_lat",
@@ -72,7 +72,10 @@ def watch(paths, store: Store, model, info: dict, cfg: Config = DEFAULT, desk: D
 
 def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskConfig, stage) -> pd.DataFrame:
     stage("rescoring")
-    rows = read_positions(s, added.last_day - desk.lookback_days + 1, added.last_day)
+    # The window ends at the store's newest day, not this run's: a late file (a backfilled day)
+    # is scored in the current context, and its vessels' standings stay current.
+    last = max(added.last_day, s.scalar(select(func.max(PositionBlock.day))) or added.last_day)
+    rows = read_positions(s, last - desk.lookback_days + 1, last)
     scored = score_raw(ReadResult(rows, unparseable_frame("store", [], [], [])), model, cfg, stage)
     touched = pd.Series(sorted(added.touched), dtype="int64")
     now = standings(watchlist(scored.voyages, no_voyage=scored.no_voyage))
@@ -85,7 +88,9 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     before = _stored_standing(s)
     after = pd.concat([before[~before["mmsi"].isin(now["mmsi"])], now[["mmsi", "risk"]]], ignore_index=True)
     known = set(s.scalars(select(Event.event_id).where(Event.mmsi.in_(touched.tolist()))).all())
-    rules = [new_on_list(before, after, touched, desk), risk_up(before, now, desk), new_events(events, known, touched, desk, _sensitive(model.gaz))]
+    # Only vessels the run scored: one with new rows outside the window keeps its standing, no alert.
+    rules = [new_on_list(before, after, now["mmsi"], desk), risk_up(before, now, desk),
+             new_events(events, known, touched, desk, _sensitive(model.gaz))]
     alerts = alert_rows(rules, now, before)
     _write(s, run, scored, now, events[~events["event_id"].isin(known)], added, touched)
     return _store_alerts(s, run, alerts)
@@ -102,7 +107,9 @@ def _identity(voyages: pd.DataFrame) -> pd.DataFrame:
     for c in ("imo", "callsign"):
         if c in voyages:
             last = voyages.dropna(subset=[c]).sort_values("end", kind="stable").drop_duplicates("mmsi", keep="last")
-            out = out.merge(last[["mmsi", c]].astype({c: str}), on="mmsi", how="outer")
+            # Free text from the feed: kept to the column's 20 characters.
+            out = out.merge(last[["mmsi", c]].astype({c: str}).assign(**{c: lambda d, c=c: d[c].str[:20]}),
+                            on="mmsi", how="outer")
         else:
             out[c] = pd.Series(dtype=object)
     return out

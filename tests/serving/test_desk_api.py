@@ -85,7 +85,10 @@ def test_alerts_and_a_vessel(desk):
                                         ("/alerts", {"since": "yesterday"}, 400, "since"),
                                         ("/alerts", {"sort": "risk"}, 400, "sort"),
                                         ("/vessels/123456789", {}, 404, "mmsi"),
-                                        ("/vessels/abc", {}, 422, "mmsi")):
+                                        ("/vessels/abc", {}, 422, "mmsi"),
+                                        ("/vessels/\u00b2", {}, 422, "mmsi"),  # a digit to isdigit(), not to int()
+                                        ("/vessels/\u00b2/card", {}, 422, "mmsi"),
+                                        ("/vessels", {"q": "a\x00b"}, 400, "q")):
         r = client.get(path, params=params, headers={"x-api-key": KEY})
         assert r.status_code == status and r.json()["field"] == field, (path, r.text)
     assert client.get("/alerts").status_code == 401
@@ -108,6 +111,9 @@ def test_a_verdict_moves_the_alert(desk):
                                ({**body, "extra": 1}, 400, "extra")):
         r = client.post("/verdicts", json=bad, headers={"x-api-key": akey})
         assert r.status_code == status and r.json()["field"] == field, (bad, r.text)
+    for raw in (b"\xff\xfe{", b"[" * 60_000):  # not UTF-8; nested too deep for the JSON parser
+        r = client.post("/verdicts", content=raw, headers={"x-api-key": akey, "content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["field"] == "body", r.text
     r = client.post("/verdicts", content=b"alert_id=1", headers={"x-api-key": akey, "content-type": "text/plain"})
     assert r.status_code == 415
     r = client.post("/verdicts", content=b"{" * 70_000, headers={"x-api-key": akey, "content-type": "application/json"})

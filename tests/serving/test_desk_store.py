@@ -172,6 +172,8 @@ def test_cli_watch_and_analyst(days, tmp_path):
     for args, msg in ((["watch", str(days[0]), "--store", "mysql://x/y", "--model", str(GOLDEN_MODEL)],
                        "expected a SQLite file or a postgresql:// URL"),
                       (["watch", str(days[0]), "--store", str(tmp_path / "no" / "x.db")], "no such folder"),
+                      (["watch", str(days[0]), "--store", str(days[1]), "--model", str(GOLDEN_MODEL)],
+                       "cannot open it"),  # a file that is no database
                       (["watch", str(tmp_path / "none.parquet"), "--store", str(db), "--model", str(GOLDEN_MODEL)],
                        "no such file"),
                       (["watch", str(days[0]), "--store", str(db), "--out", str(tmp_path / "x.txt")], ".csv")):
