@@ -34,8 +34,12 @@ def verdict_labels(store: Store) -> pd.DataFrame:
             columns=["voyage_id", "run_id", "start", "end"])
         ev = pd.DataFrame(s.execute(select(Event.event_id, Event.start, Event.end).where(
             Event.event_id.in_(v["event_id"].dropna().unique().tolist()))).all(), columns=["event_id", "e_start", "e_end"])
-    voy = voy.sort_values("run_id").drop_duplicates("voyage_id", keep="last").drop(columns="run_id")
-    v = v.merge(voy, on="voyage_id", how="left").merge(ev.drop_duplicates("event_id"), on="event_id", how="left")
+    # The voyage as the run that raised the alert scored it (what the analyst judged), else its latest.
+    same = v.merge(voy, on=["voyage_id", "run_id"], how="left")
+    latest = voy.sort_values("run_id").drop_duplicates("voyage_id", keep="last").drop(columns="run_id")
+    v = same.merge(latest, on="voyage_id", how="left", suffixes=("", "_latest"))
+    v["start"], v["end"] = v["start"].fillna(v["start_latest"]), v["end"].fillna(v["end_latest"])
+    v = v.drop(columns=["start_latest", "end_latest"]).merge(ev.drop_duplicates("event_id"), on="event_id", how="left")
     v["start"], v["end"] = v["start"].fillna(v["e_start"]), v["end"].fillna(v["e_end"])
     v = v.dropna(subset=["start", "end"])
     v["key"] = v["voyage_id"].fillna(v["event_id"])
@@ -61,8 +65,7 @@ def training_pair(store: Store, folder) -> tuple:
     first = int(pd.to_datetime(labels["start"], utc=True).min().timestamp() // day) - 1
     last = int(pd.to_datetime(labels["end"], utc=True).max().timestamp() // day) + 1
     with Session(store.engine) as s:
-        rows = read_positions(s, first, last)
-    rows = rows[rows["mmsi"].isin(labels["mmsi"])] if len(rows) else rows
+        rows = read_positions(s, first, last, sorted(set(labels["mmsi"].astype(int).tolist())))
     folder = Path(folder)
     pos, lab = folder / "store_positions.parquet", folder / "store_labels.csv"
     from features.io import arrow_table

@@ -92,7 +92,7 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     rules = [new_on_list(before, after, now["mmsi"], desk), risk_up(before, now, desk),
              new_events(events, known, touched, desk, _sensitive(model.gaz))]
     alerts = alert_rows(rules, now, before)
-    _write(s, run, scored, now, events[~events["event_id"].isin(known)], added, touched)
+    _write(s, run, scored, now, events, known, added, touched)
     return _store_alerts(s, run, alerts)
 
 
@@ -120,7 +120,7 @@ def _stored_standing(s: Session) -> pd.DataFrame:
     return pd.DataFrame(got, columns=["mmsi", "risk"]).astype({"mmsi": "int64", "risk": "float64"})
 
 
-def _write(s: Session, run: Run, scored, now: pd.DataFrame, events: pd.DataFrame, added: Added,
+def _write(s: Session, run: Run, scored, now: pd.DataFrame, events: pd.DataFrame, known: set[str], added: Added,
            touched: pd.Series) -> None:
     v = scored.voyages
     v = v[v["mmsi"].isin(touched) & (pd.to_datetime(v["end"], utc=True) >= added.first_time)]
@@ -129,7 +129,9 @@ def _write(s: Session, run: Run, scored, now: pd.DataFrame, events: pd.DataFrame
             "reasons": "reasons_text", "partial": "partial"}
     voy = pd.DataFrame({k: v[c].to_numpy() if c in v else "" for k, c in cols.items()}).assign(run_id=run.id)
     _insert(s, Voyage, voy)
-    _insert(s, Event, events[list(EVENT_FIELDS)].assign(run_id=run.id))
+    new = ~events["event_id"].isin(known)
+    _insert(s, Event, events.loc[new, list(EVENT_FIELDS)].assign(run_id=run.id))
+    _extend_events(s, events[~new])
     links = scored.identities
     if links is not None and len(links):
         links = links[links["to_mmsi"].isin(touched) | links["from_mmsi"].isin(touched)]
@@ -141,6 +143,20 @@ def _write(s: Session, run: Run, scored, now: pd.DataFrame, events: pd.DataFrame
     old = now[now["mmsi"].isin(have)].assign(run_id=run.id)
     if len(old):
         s.execute(update(Vessel), _records(old[cols + ["run_id"]]))
+
+
+def _extend_events(s: Session, events: pd.DataFrame) -> None:
+    """Events found before and still going on (a stay, a loitering, a shared MMSI): their end,
+    hours, end point and detail move on; the id (kind, vessel, start) stays."""
+    if not len(events):
+        return
+    from sqlalchemy import bindparam
+    stmt = update(Event).where(Event.event_id == bindparam("b_id")).values(
+        end=bindparam("b_end"), hours=bindparam("b_hours"), end_lat=bindparam("b_end_lat"),
+        end_lon=bindparam("b_end_lon"), detail=bindparam("b_detail"))
+    rows = _records(events[["event_id", "end", "hours", "end_lat", "end_lon", "detail"]])
+    s.connection().execute(stmt, [{"b_id": r["event_id"], **{f"b_{k}": r[k] for k in ("end", "hours", "end_lat", "end_lon",
+                                                                                       "detail")}} for r in rows])
 
 
 def _store_alerts(s: Session, run: Run, alerts: pd.DataFrame) -> pd.DataFrame:

@@ -267,3 +267,21 @@ def test_train_learns_from_the_stores_verdicts(days, model, small_world, tmp_pat
                           "--store", str(tmp_path / "empty.db"), "--promote", "never"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert bad.returncode == 2 and "no verdicts to learn from" in bad.stderr
+
+
+def test_an_event_still_going_on_is_extended_not_stored_twice(store, days, model):
+    """A run finds an event already stored (same id: kind, vessel, start) with a later end: the
+    stored one is extended, no second row, no second alert."""
+    m, info = model
+    watch(days[:3], store, m, info)
+    with store.engine.connect() as c:
+        first = c.execute(select(Event.event_id, Event.end)).all()
+    before = {r.event_id: r.end for r in first}
+    watch([days[3]], store, m, info)
+    with store.engine.connect() as c:
+        rows = c.execute(select(Event.event_id, Event.end)).all()
+    count = pd.Series([r.event_id for r in rows]).value_counts()
+    was = pd.Series([r.event_id for r in first]).value_counts()
+    assert (count.reindex(was.index) == was).all()  # none stored again (one run may hold two of an id)
+    later = [r for r in rows if r.event_id in before and pd.Timestamp(r.end) > pd.Timestamp(before[r.event_id])]
+    assert later  # e.g. a stay in port or a gap open at the end of day 3
