@@ -40,14 +40,17 @@ def champion_on_reference(ref) -> tuple[str | None, np.ndarray | None, str | Non
     return version, risk, None
 
 
-def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain: float | None = None) -> dict:
+def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain: float | None = None,
+                   analyst=None) -> dict:
     """Decide whether candidate ``version`` takes alias ``champion`` and move it if so.
 
     auto: only with no champion, or when the paired bootstrap over reference vessels puts the
     5th percentile of AP(candidate) - AP(champion) above ``min_gain`` (default
     :data:`training.evaluation.GATE_MIN_GAIN`); a champion that cannot score the
-    reference set is kept (and said so). force: always. never: never. Returns the decision
-    text and the figures behind it (both APs, the interval)."""
+    reference set is kept (and said so). force: always. never: never. ``analyst``: (the
+    analyst reference set, the candidate's risks on it) once it is large enough: a candidate
+    whose AP there is below the champion's is never promoted by auto. Returns the decision text
+    and the figures behind it (both APs, the interval)."""
     from mlflow import MlflowClient
     from .evaluation import BOOTSTRAP_RESAMPLES, GATE_MIN_GAIN, GATE_QUANTILE, average_precision, paired_bootstrap_ap
     min_gain = GATE_MIN_GAIN if min_gain is None else float(min_gain)
@@ -61,6 +64,13 @@ def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain:
         b = paired_bootstrap_ap(y, p_ref, champ_risk, ref.voyages["vessel_group"].to_numpy(), BOOTSTRAP_RESAMPLES)
         gate.update(champion_ap=b["champion_ap"], diff=b["diff"], diff_low=b["low"], diff_high=b["high"],
                     resamples=b["resamples"])
+    if analyst is not None:
+        y_a = analyst[0].voyages["y"].to_numpy(int)
+        gate["analyst_ap"] = average_precision(y_a, analyst[1])
+        gate["champion_analyst_ap"] = None
+        champ_a = champion_on_reference(analyst[0])[1] if champ_version is not None else None
+        if champ_a is not None:
+            gate["champion_analyst_ap"] = average_precision(y_a, champ_a)
     gate["decision"] = _decision(gate, promote)
     if gate["decision"].startswith("promoted"):
         MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", version)
@@ -115,6 +125,10 @@ def _verdict(g: dict, promote: str) -> str:
         return f"promoted (no champion yet; {why})"
     if g["champion_problem"]:
         return f"kept champion v{cv} ({why}; only --promote force replaces it)"
+    worse = g.get("champion_analyst_ap") is not None and g["analyst_ap"] < g["champion_analyst_ap"]
+    if g["diff_low"] > g["min_gain"] and worse:
+        return (f"kept champion v{cv} ({why}; but worse on the analyst reference set: AP {g['analyst_ap']:.3f} vs "
+                f"{g['champion_analyst_ap']:.3f})")
     if g["diff_low"] > g["min_gain"]:
         return f"promoted ({why}: lower bound above the {g['min_gain']:.3f} minimum gain)"
     return f"kept champion v{cv} ({why}: not a significant gain, lower bound <= {g['min_gain']:.3f})"

@@ -31,6 +31,7 @@ from features.gazetteer import Gazetteer, load_gazetteer
 from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics
 from .labels import unmatched_labels
 from .model import DEFAULT_LEVELS, MODEL_FEATURES, TEXT_ODDS_FACTOR, VoyageRiskModel
+from . import analyst_reference
 from .run_log import log_gate, log_run, register
 from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
 from .tracking import DEFAULT_EXPERIMENT, MODEL_NAME, TrainingError, create_experiment, tracking_uri
@@ -284,7 +285,7 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
         tables, grid, voyages = combined_tables(sources, gaz, cfg, stage)
     except ScenarioError as err:
         raise TrainingError(str(err)) from None
-    data = _labelled(voyages, tables)
+    data, analyst_ref = analyst_reference.split(_labelled(voyages, tables), tables)
     groups = data["vessel_group"].to_numpy(np.int64)
     test = grouped_split(groups, data["y"].to_numpy(int), tcfg.test_share, tcfg.seed)
     stage("training")
@@ -306,13 +307,19 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
         served = fit_model(data, np.ones(len(data), bool), params, grid, gaz, tcfg.seed) if test.any() else model
         p_ref = served.risk(ref.voyages)
         metrics.update(reference_metrics(ref.voyages, p_ref))
+        p_analyst = served.risk(analyst_ref) if len(analyst_ref) else None
+        if p_analyst is not None:
+            metrics.update(analyst_reference.evaluate(analyst_ref, p_analyst))
+            analyst_reference.log_input(analyst_ref)
         counts = _counts(tables, voyages, data, test)
         log_run(Path(tmp), sources, ref, params, metrics, counts, data, test, p_test, p_ref, base, model, search, tcfg, cfg)
         stage("logging the model")
         info, version = register(Path(tmp), served, data[test] if test.any() else data)
         stage("promotion")
         from .gate import promotion_gate
-        gate = promotion_gate(version, ref, p_ref, promote, tcfg.gate_min_gain)
+        judged = analyst_ref["mmsi"].nunique() >= analyst_reference.GATE_MIN_VESSELS
+        gate = promotion_gate(version, ref, p_ref, promote, tcfg.gate_min_gain,
+                              analyst=(analyst_reference.gate_view(analyst_ref), p_analyst) if judged else None)
         log_gate(Path(tmp), gate, version)
         return {"run_id": run.info.run_id, "experiment_id": exp_id, "model_version": version,
                 "promotion": gate["decision"], "gate": gate, "metrics": metrics, "counts": counts,
