@@ -5,6 +5,7 @@ from a :class:`~serving.desk.store.Store` to JSON-ready dicts, used by the REST 
 from __future__ import annotations
 
 import math
+import re
 from contextlib import contextmanager
 from datetime import datetime, UTC
 
@@ -84,7 +85,7 @@ def search(store: Store, text: str, limit: int = 50) -> list[dict]:
     if not text:
         return []
     cond = Vessel.name.ilike(f"%{text.replace('%', '').replace('_', '')}%") | (Vessel.imo == text)
-    if text.isdigit() and len(text) <= 9:
+    if re.fullmatch(r"[0-9]{1,9}", text):  # ASCII digits: '²'.isdigit() is True, int('²') fails
         cond = cond | (Vessel.mmsi == int(text))
     q = select(Vessel).where(cond).order_by(Vessel.risk.desc().nulls_last(), Vessel.mmsi).limit(limit)
     with Session(store.engine) as s:

@@ -91,6 +91,7 @@ def test_alerts_and_a_vessel(desk):
                                         ("/vessels", {"q": "a\x00b"}, 400, "q")):
         r = client.get(path, params=params, headers={"x-api-key": KEY})
         assert r.status_code == status and r.json()["field"] == field, (path, r.text)
+    assert client.get("/vessels", params={"q": "\u00b2"}, headers={"x-api-key": KEY}).json() == []
     assert client.get("/alerts").status_code == 401
     assert client.get("/alerts", headers={"x-api-key": "wrong"}).status_code == 401
     assert client.post("/alerts", headers={"x-api-key": KEY}).status_code == 405
