@@ -23,6 +23,7 @@ from features.engine import LocalEngine
 from features.pipeline import run_tracks
 
 from ..conftest import GFW_REGR, NMEA, ROOT
+from ..servers import free_port
 
 # Spark's Python workers run this interpreter; the driver binds to loopback only.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -254,13 +255,6 @@ def test_spark_submit(real_files, tmp_path):
     assert read_counts(out)["read"] > 0 and pq.read_metadata(out).num_rows == read_counts(out)["positions"]
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for(path: Path, text: str, proc, seconds: float = 60.0) -> None:
     import time
     t0 = time.monotonic()
@@ -280,18 +274,18 @@ def test_standalone_cluster(real_files, tmp_path):
     import signal
     from pyspark.find_spark_home import _find_spark_home
     spark_class = Path(_find_spark_home()) / "bin" / "spark-class"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
            "SPARK_LOG_DIR": str(tmp_path), "SPARK_WORKER_DIR": str(tmp_path / "work")}
     procs = []
     try:
         master_log, worker_log = tmp_path / "master.log", tmp_path / "worker.log"
         procs.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                                       "--port", str(port), "--webui-port", str(_free_port())],
+                                       "--port", str(port), "--webui-port", str(free_port())],
                                       stdout=master_log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True))
         _wait_for(master_log, "I have been elected leader", procs[0])
         procs.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
-                                       "--cores", "2", "--memory", "2g", "--webui-port", str(_free_port()),
+                                       "--cores", "2", "--memory", "2g", "--webui-port", str(free_port()),
                                        "--work-dir", str(tmp_path / "work")],
                                       stdout=worker_log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True))
         _wait_for(worker_log, "Successfully registered with master", procs[1])

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,15 +20,10 @@ from serving.desk.store import open_store
 from serving.desk.watch import watch
 from training.registry import load_model
 
+from ..servers import EXE, darkvoyage_server
+
 GOLDEN_MODEL = Path(__file__).resolve().parent.parent / "golden" / "model"
-EXE = str(Path(sys.executable).parent / "darkvoyage")
 KEY = "service-key-for-tests"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +40,11 @@ def desk(small_world, tmp_path_factory):
     m, info = load_model(str(GOLDEN_MODEL))
     alerts = watch(files, store, m, info).alerts
     analyst_key = add_analyst(store, "Ann Analyst")
-    port = _free_port()
     env = {**os.environ, "BENTOML_HOME": str(root / "bentoml"), "BENTOML_DO_NOT_TRACK": "true",
            "DARKVOYAGE_API_KEY": KEY}
-    log = (root / "server.log").open("wb")
-    proc = subprocess.Popen([EXE, "serve", "--port", str(port), "--model", str(GOLDEN_MODEL), "--store", str(db)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError((root / "server.log").read_text()[-3000:])
-        time.sleep(0.5)
-    client = httpx.Client(base_url=base, timeout=60)
-    yield client, alerts, analyst_key, port, root
-    client.close()
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=30)
-    log.close()
+    with darkvoyage_server(["--model", str(GOLDEN_MODEL), "--store", str(db)], env, root / "server.log") \
+            as (base, port), httpx.Client(base_url=base, timeout=60) as client:
+        yield client, alerts, analyst_key, port, root
 
 
 def test_alerts_and_a_vessel(desk):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,12 @@ import pytest
 
 from training.simulator import SimConfig, simulate, write_scenario
 
+from ..servers import EXE, darkvoyage_server, free_port
+
 KEY = "test-key-123"
 #: The test server's byte limit: above the largest schema-valid body a fuzzer sends (10,000
 #: feature rows), so the byte limit and the count limits can each be tested.
 LIMIT_MB = 30
-EXE = str(Path(sys.executable).parent / "darkvoyage")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,34 +40,11 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(trained):
     root, paths, env = trained
-    port = _free_port()
     env = {**env, "BENTOML_HOME": str(root / "bentoml"), "BENTOML_DO_NOT_TRACK": "true",
            "DARKVOYAGE_API_KEY": KEY, "DARKVOYAGE_MAX_UPLOAD_MB": str(LIMIT_MB)}
-    # The server's log goes to a file: a pipe nobody reads fills up after a few hundred access
-    # lines (a fuzzer's worth) and then blocks the server's event loop on its next log line.
-    log = (root / "server.log").open("wb")
-    proc = subprocess.Popen([EXE, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError((root / "server.log").read_text()[-3000:])
-        time.sleep(0.5)
-    else:
-        os.killpg(proc.pid, 15)
-        raise RuntimeError("server did not get ready in 120 s")
-    client = httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=120)
-    yield client, paths, port
-    client.close()
-    os.killpg(proc.pid, 15)
-    proc.wait(timeout=30)
-    log.close()
+    with darkvoyage_server([], env, root / "server.log") as (base, port), \
+            httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=120) as client:
+        yield client, paths, port
 
 
 def _track(paths, profile_prefix="dark"):
@@ -250,7 +221,7 @@ def test_malformed_oversize_unauthorised_and_still_up(server):
 
 def test_refuses_to_start_without_a_champion(tmp_path):
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'empty.db'}"}
-    res = subprocess.run([EXE, "serve", "--port", str(_free_port())], env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run([EXE, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     line = res.stderr.strip().splitlines()[-1]
     assert "no model at models:/voyage-risk@champion" in line and "darkvoyage train" in line
