@@ -76,7 +76,7 @@ def watchlist(inputs: Inputs,
         from serving.export import ExportError, check_suffix, match_sanctions, read_sanctions, write_watchlist
         from serving.scoring import score_files, watchlist as ranked
         from features.engine import engine as pick_engine
-        from training.registry import ModelUnavailable, load_model
+        from training.registry import load_model
         eng = pick_engine(engine, spark_master)
         if other_vessels and engine != "local":
             raise UsageProblem("--other-vessels needs --engine local (it joins every vessel's fixes)")
@@ -86,10 +86,7 @@ def watchlist(inputs: Inputs,
         except ExportError as err:
             raise UsageProblem(str(err)) from None
         t0 = time.perf_counter()
-        try:
-            m, info = load_model(model)
-        except ModelUnavailable as err:
-            raise UsageProblem(str(err)) from None
+        m, info = load_model(model)  # no model: ModelUnavailable, one line and exit 2 (user_errors)
         with stages() as stage:
             scored = score_files(inputs, m, DEFAULT, stage, eng)
             wl = ranked(scored.voyages, top, scored.no_voyage)
@@ -123,11 +120,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 kee
     with user_errors():
         import os
         import shutil
-        from training.registry import ModelUnavailable, load_model
-        try:
-            _, info = load_model(model)  # refuse to start without a model, with the reason
-        except ModelUnavailable as err:
-            raise UsageProblem(str(err)) from None
+        from training.registry import load_model
+        _, info = load_model(model)  # refuse to start without a model, with the reason
         env = dict(os.environ)
         env.setdefault("BENTOML_DO_NOT_TRACK", "true")
         if model:

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from serving.cli_base import (Inputs, SetOpt, UsageProblem, Verbose, app, parse_settings, print_counts,
+from serving.cli_base import (Inputs, SetOpt, Verbose, app, parse_settings, print_counts,
                               setup_logging, stages, user_errors)
 
 StoreOpt = Annotated[Optional[str], typer.Option(
@@ -31,16 +31,13 @@ def watch(inputs: Inputs, store: StoreOpt = None,
         from serving.desk.export import check_alerts_output, write_alerts
         from serving.desk.store import open_store
         from serving.desk.watch import watch as run_watch
-        from training.registry import ModelUnavailable, load_model
+        from training.registry import load_model
         if out is not None:
             check_alerts_output(out)
         cfg = parse_settings(set_)
         st = open_store(store)
         t0 = time.perf_counter()
-        try:
-            m, info = load_model(model)
-        except ModelUnavailable as err:
-            raise UsageProblem(str(err)) from None
+        m, info = load_model(model)
         with stages() as stage:
             res = run_watch(inputs, st, m, info, cfg, stage=stage)
             if out is not None:

@@ -33,42 +33,29 @@ def train(positions: Annotated[list[Path], typer.Option("--positions", help="AIS
     stored positions of their vessels) are one more labelled scenario."""
     setup_logging(verbose)
     with user_errors():
+        import tempfile
         from features.gazetteer import load_gazetteer
-        from training.labels import LabelError
-        from training.scenarios import ScenarioError, pair_inputs
+        from training.scenarios import pair_inputs
         from training.run_log import summary_rows
-        from training.train import TrainConfig, TrainingError, train as run_train
+        from training.train import TrainConfig, train as run_train
         if promote not in ("auto", "force", "never"):
             raise UsageProblem(f"--promote must be auto, force or never, not {promote!r}")
         t0 = time.perf_counter()
-        import tempfile
-        held = tempfile.TemporaryDirectory()  # the store's scenario, while training reads it
-        if store is not None:
-            from serving.desk.labels import training_pair
-            from serving.desk.store import open_store
-            extra = training_pair(open_store(store), held.name)
-            labels = [*(labels or [_folder_labels(p) for p in positions]), extra[1]]
-            positions = [*positions, extra[0]]
-        try:
-            sources = pair_inputs(positions, labels)
-            if reference is not None and reference[0] is not None:
-                pair_inputs([reference[0]], [reference[1]])  # both files there, before any work
-            else:
-                reference = None
+        sources = pair_inputs(positions, labels)  # label, scenario and training errors: one line, exit 2
+        if reference is not None and reference[0] is not None:
+            pair_inputs([reference[0]], [reference[1]])  # both files there, before any work
+        else:
+            reference = None
+        with tempfile.TemporaryDirectory() as held:  # the store's scenario, while training reads it
+            if store is not None:
+                from serving.desk.labels import training_pair
+                from serving.desk.store import open_store
+                pos, lab = training_pair(open_store(store), held)
+                sources += pair_inputs([pos], [lab])
             with stages() as stage:
                 s = run_train(sources, None, experiment, search, promote, TrainConfig(seed=seed),
                               gaz=load_gazetteer(gazetteer), stage=stage, reference=reference)
-        except (LabelError, TrainingError, ScenarioError) as err:
-            raise UsageProblem(str(err)) from None
-        held.cleanup()
         print_table("training", {**summary_rows(s), "seconds": f"{time.perf_counter() - t0:.1f}"})
-
-
-def _folder_labels(p: Path) -> Path:
-    """A scenario folder's label file, as ``--positions FOLDER`` alone implies."""
-    if not Path(p).is_dir():
-        raise UsageProblem(f"--positions {p}: a file needs its --labels (give one per --positions)")
-    return Path(p) / "labels.csv"
 
 
 @app.command()
