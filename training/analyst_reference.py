@@ -17,6 +17,8 @@ import pandas as pd
 
 from features.config import FEATURE_CODE_VERSION
 
+from .labels import from_analyst
+
 #: Share of analyst-labelled vessels held out (by MMSI hash: a vessel stays in or out from run
 #: to run as verdicts accumulate). A third: enough to judge on, most verdicts still taught.
 HOLDOUT_SHARE = 1 / 3
@@ -39,10 +41,8 @@ def analyst_rows(data: pd.DataFrame, tables) -> np.ndarray:
     contract's default), by each voyage's scenario and label index."""
     out = np.zeros(len(data), bool)
     for i, t in enumerate(tables):
-        src = t.labels["source"].to_numpy(dtype=object)
         mine = (data["scenario"] == i).to_numpy() & (data["label_idx"].to_numpy() >= 0)
-        idx = data.loc[mine, "label_idx"].to_numpy(np.int64)
-        out[np.flatnonzero(mine)] = pd.isna(src[idx]) | (src[idx] == "analyst")
+        out[np.flatnonzero(mine)] = from_analyst(t.labels["source"])[data.loc[mine, "label_idx"].to_numpy(np.int64)]
     return out
 
 

@@ -74,6 +74,16 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     return out[~unsure].reset_index(drop=True)
 
 
+def from_analyst(source) -> np.ndarray:
+    """Per label: given by an analyst (``source`` analyst, or left out: the contract's default).
+
+    >>> from_analyst(["simulated", None, "analyst"]).tolist()
+    [False, True, True]
+    """
+    s = pd.Series(source, dtype=object)
+    return (s.isna() | (s == "analyst")).to_numpy(bool)
+
+
 def assign_labels(voyages: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """Voyages with ``y`` (0/1, NaN when no interval overlaps), ``behaviour`` and ``label_idx``.
 

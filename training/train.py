@@ -29,7 +29,7 @@ from features.config import DEFAULT, Config
 from features.gazetteer import Gazetteer, load_gazetteer
 
 from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics
-from .labels import unmatched_labels
+from .labels import from_analyst, unmatched_labels
 from .model import DEFAULT_LEVELS, MODEL_FEATURES, TEXT_ODDS_FACTOR, VoyageRiskModel
 from . import analyst_reference
 from .run_log import log_gate, log_run, register
@@ -331,7 +331,7 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
 def analyst_counts(labels: list[pd.DataFrame]) -> dict:
     """Labels an analyst gave (``source`` analyst, the contract's default when it is left out)
     and their vessels, over every label file of a run."""
-    mine = [x[x["source"].isna() | (x["source"] == "analyst")] for x in labels if len(x)]
+    mine = [x[from_analyst(x["source"])] for x in labels if len(x)]
     return {"analyst_labels": int(sum(len(x) for x in mine)),
             "analyst_vessels": int(len(set().union(*[set(x["mmsi"].tolist()) for x in mine]))) if mine else 0}
 

@@ -9,6 +9,8 @@ over frames, one per rule.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,19 @@ STANDING = ["mmsi", "name", "flag", "risk", "level", "voyage_id", "reasons", "id
 #: An alert as ``watch`` writes it (``alert_id`` and ``first_seen`` come from the store).
 ALERT_COLUMNS = ["alert_id", "kind", "mmsi", "name", "flag", "risk", "previous_risk", "level", "reasons", "voyage_id",
                  "first_seen"]
+
+
+def sensitive_ids(gaz) -> frozenset[str]:
+    """The ids of the gazetteer's sensitive ports (where a possible dark call alerts)."""
+    return frozenset(str(i) for i, sens in zip(gaz.ids, gaz.sensitive) if sens)
+
+
+@functools.cache
+def packaged_gazetteer():
+    """The curated port list shipped with darkvoyage, read once: what the desk's pages draw and
+    its review queue reads (a watch run uses its model's own)."""
+    from features.gazetteer import load_gazetteer
+    return load_gazetteer()
 
 
 def standings(watchlist: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from typing import Annotated, Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .alerts import packaged_gazetteer, sensitive_ids
 from .analysts import analyst_of_key
 from .models import ALERT_STATUS
 from .queries import NotFound, list_alerts, record_verdict, search, vessel
@@ -55,11 +56,10 @@ class Desk:
     def page(self) -> bytes:
         """The desk's page, built once: the template with the map's water and ports inline."""
         if self._page is None:
-            from features.gazetteer import load_gazetteer
             from serving.export import map_base
             from serving.http_gate import MODEL_INFO
             from serving.pages import page
-            data = json.dumps(map_base(load_gazetteer())).replace("</", "<\\/")
+            data = json.dumps(map_base(packaged_gazetteer())).replace("</", "<\\/")
             model = f"{MODEL_INFO.get('name', '?')} v{MODEL_INFO.get('version') or '?'}"
             self._page = page("desk.html").render(data=data, model=model, store=self.store.url).encode()
         return self._page
@@ -230,10 +230,8 @@ def _card_page(store: Store, mmsi: int) -> str:
 
 
 def _review(store: Store) -> list[dict]:
-    from features.gazetteer import load_gazetteer
     from .review import review_queue
-    gaz = load_gazetteer()
-    return review_queue(store, {str(i) for i, sens in zip(gaz.ids, gaz.sensitive) if sens})
+    return review_queue(store, sensitive_ids(packaged_gazetteer()))
 
 
 def _is_mmsi(raw: str) -> bool:

@@ -16,8 +16,8 @@ def _fmt(x, spec: str = "%.2f") -> str:
 
 
 def _map_svg(d: dict, w: int = 640, h: int = 440) -> str:
-    from features.gazetteer import load_gazetteer
     from serving.export import map_base
+    from .alerts import packaged_gazetteer
     v = d["vessel"]
     pts = [(p[0], p[1]) for p in v["track"]] + [(g["lon"], g["lat"]) for g in d["gaps"]]
     lo0, lo1, la0, la1 = 46.4, 55.2, 36.4, 47.4
@@ -28,7 +28,7 @@ def _map_svg(d: dict, w: int = 640, h: int = 440) -> str:
     s = min(w / ((lo1 - lo0) * k), h / (la1 - la0))
     X = lambda lon: (lon - lo0) * k * s  # noqa: E731
     Y = lambda lat: h - (lat - la0) * s  # noqa: E731
-    base = map_base(load_gazetteer())
+    base = map_base(packaged_gazetteer())
     water = " ".join("M" + "L".join(f"{X(p[0]):.1f},{Y(p[1]):.1f}" for p in ring) + "Z" for ring in base["water"])
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" class="map">',
            f'<rect width="{w}" height="{h}" fill="#f4f1ea"/><path d="{water}" fill="#cfe3f3" stroke="#7fa7c9" '

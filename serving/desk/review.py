@@ -32,7 +32,7 @@ def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFA
     v = v[~v["mmsi"].isin(judged) & v["risk"].notna()]
     if v.empty:
         return []
-    rule = ev[(ev["kind"] != "possible_dark_port_call") | ev["port_id"].isin(sensitive_ports)]
+    rule = ev[~ev["kind"].isin(cfg.sensitive_only) | ev["port_id"].isin(sensitive_ports)]  # the alerts' rule
     rule_kind = rule.drop_duplicates("mmsi").set_index("mmsi")["kind"]
     picks: list[pd.DataFrame] = []
     top = v.sort_values(["risk", "mmsi"], ascending=[False, True]).head(cfg.review_top)

@@ -25,7 +25,7 @@ from features.pipeline import RowCounts, jumps_of
 from features.readers import ReadResult, unparseable_frame
 from serving.scoring import score_raw, watchlist
 
-from .alerts import ALERT_COLUMNS, STANDING, alert_rows, new_events, new_on_list, risk_up, standings
+from .alerts import ALERT_COLUMNS, STANDING, alert_rows, new_events, new_on_list, risk_up, sensitive_ids, standings
 from .config import DEFAULT_DESK, DeskConfig
 from .ingest import Added, ingest
 from .models import Alert, Event, IdentityLink, PositionBlock, Run, Vessel, Voyage
@@ -90,14 +90,10 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     known = set(s.scalars(select(Event.event_id).where(Event.mmsi.in_(touched.tolist()))).all())
     # Only vessels the run scored: one with new rows outside the window keeps its standing, no alert.
     rules = [new_on_list(before, after, now["mmsi"], desk), risk_up(before, now, desk),
-             new_events(events, known, touched, desk, _sensitive(model.gaz))]
+             new_events(events, known, touched, desk, sensitive_ids(model.gaz))]
     alerts = alert_rows(rules, now, before)
     _write(s, run, scored, now, events, known, added, touched)
     return _store_alerts(s, run, alerts)
-
-
-def _sensitive(gaz) -> set[str]:
-    return {str(i) for i, sens in zip(gaz.ids, gaz.sensitive) if sens}
 
 
 def _identity(voyages: pd.DataFrame) -> pd.DataFrame:
