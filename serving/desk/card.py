@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .config import DEFAULT_DESK, DeskConfig
-from .models import Ingest, PositionBlock, Run, Vessel
-from .queries import vessel
-from .store import Store, StoreError, read_positions
+from .models import Ingest, Run, Vessel
+from .queries import vessel_and_rows
+from .store import Store, StoreError
 
 DISCLAIMER = ("This card is a lead for investigation, not a finding. It rests on AIS messages, which can be "
               "missing, delayed or falsified, and on a statistical model that ranks voyages by how much they "
@@ -52,13 +52,10 @@ def copernicus_link(dataset: str, lat: float, lon: float, t0: pd.Timestamp, t1: 
 
 def card_data(store: Store, mmsi: int, cfg: DeskConfig = DEFAULT_DESK) -> dict:
     """Everything a card shows, as plain data."""
-    v = vessel(store, mmsi)
+    v, mine = vessel_and_rows(store, mmsi)  # the map's rows are the provenance's
     with Session(store.engine) as s:
         run = s.get(Run, s.get(Vessel, mmsi).run_id)
-        last = s.scalar(select(PositionBlock.day).order_by(PositionBlock.day.desc()).limit(1))
-        rows = read_positions(s, last - cfg.lookback_days + 1, last, [mmsi]) if last is not None else pd.DataFrame()
         files = dict(s.execute(select(Ingest.path, Ingest.digest)).all())
-    mine = rows[rows["mmsi"] == mmsi] if len(rows) else rows
     ev = pd.DataFrame(v["events"])
     gaps = ev[ev["kind"] == "gap"].sort_values("hours", ascending=False).head(cfg.card_gaps) if len(ev) else ev
     return {"vessel": v, "model": {"name": run.model_name, "version": run.model_version, "uri": run.model_uri,

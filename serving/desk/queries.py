@@ -9,12 +9,14 @@ import re
 from contextlib import contextmanager
 from datetime import datetime, UTC
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .config import DEFAULT_DESK
 from .models import ALERT_STATUS, Alert, Analyst, Event, IdentityLink, Run, Vessel, Verdict, Voyage
-from .store import Store, StoreError
+from .store import Store, StoreError, read_positions
 
 #: Verdict -> the alert's status it sets.
 STATUS_OF = {"suspicious": "confirmed", "benign": "dismissed", "uncertain": "in_review"}
@@ -54,7 +56,13 @@ def list_alerts(store: Store, status: str | None = None, since: datetime | None 
 
 def vessel(store: Store, mmsi: int) -> dict:
     """One vessel: its standing, the voyages of the run that last scored it, its events,
-    alerts (each with its verdicts), identity links and the model version that scored it."""
+    alerts (each with its verdicts), identity links, the model version that scored it and its
+    track."""
+    return vessel_and_rows(store, mmsi)[0]
+
+
+def vessel_and_rows(store: Store, mmsi: int) -> tuple[dict, pd.DataFrame]:
+    """:func:`vessel` and the stored rows its track is drawn from (read once; the card wants both)."""
     with Session(store.engine) as s:
         v = s.get(Vessel, mmsi)
         if v is None:
@@ -68,6 +76,7 @@ def vessel(store: Store, mmsi: int) -> dict:
             by_alert.setdefault(vd.alert_id, []).append({**_row(vd), "analyst": name})
         links = s.scalars(select(IdentityLink).where((IdentityLink.from_mmsi == mmsi) | (IdentityLink.to_mmsi == mmsi))
                           .order_by(IdentityLink.id.desc())).all()
+        rows = vessel_rows(s, mmsi)
         return {**_row(v), "model_version": run.model_version if run else None,
                 "voyages": [_row(x) for x in s.scalars(select(Voyage).where(
                     Voyage.mmsi == mmsi, Voyage.run_id == v.run_id).order_by(Voyage.start)).all()],
@@ -75,7 +84,7 @@ def vessel(store: Store, mmsi: int) -> dict:
                 "events": [_row(x) for x in s.scalars(select(Event).where(
                     (Event.mmsi == mmsi) | (Event.partner_mmsi == mmsi)).order_by(Event.start)).all()],
                 "alerts": [{**_row(a), "verdicts": by_alert.get(a.id, [])} for a in alerts],
-                "identities": _latest_links(links), "track": track(store, mmsi)}
+                "identities": _latest_links(links), "track": track(rows)}, rows
 
 
 def search(store: Store, text: str, limit: int = 50) -> list[dict]:
@@ -92,24 +101,25 @@ def search(store: Store, text: str, limit: int = 50) -> list[dict]:
         return [_row(v) for v in s.scalars(q).all()]
 
 
-def track(store: Store, mmsi: int, days: int = 30, max_points: int = 2000) -> list[list]:
-    """The vessel's stored positions over its last ``days`` days as [lon, lat, time] (every
-    n-th kept when there are more than ``max_points``): what the desk's map draws."""
-    import numpy as np
-    from .store import read_positions
-    with Session(store.engine) as s:
-        # The vessel's newest day (its last voyage ends there), not the store's.
-        last = s.scalar(select(Voyage.end).where(Voyage.mmsi == mmsi).order_by(Voyage.end.desc()).limit(1))
-        if last is None:
-            return []
-        end = pd.Timestamp(last)
-        last = int((end if end.tzinfo else end.tz_localize("UTC")).value // 86_400_000_000_000)  # UTC day
-        rows = read_positions(s, last - days + 1, last, [mmsi])
+def vessel_rows(s: Session, mmsi: int, days: int = DEFAULT_DESK.lookback_days) -> pd.DataFrame:
+    """The vessel's stored rows over its last ``days`` days (to the day its last voyage ends, not
+    the store's newest), in time order; what its map and its card's provenance read."""
+    last = s.scalar(select(Voyage.end).where(Voyage.mmsi == mmsi).order_by(Voyage.end.desc()).limit(1))
+    if last is None:
+        return pd.DataFrame()
+    end = pd.Timestamp(last)
+    day = int((end if end.tzinfo else end.tz_localize("UTC")).value // 86_400_000_000_000)  # UTC day
+    rows = read_positions(s, day - days + 1, day, [mmsi])
+    return rows.sort_values("timestamp", kind="stable").reset_index(drop=True) if len(rows) else rows
+
+
+def track(rows: pd.DataFrame, max_points: int = 2000) -> list[list]:
+    """A vessel's rows as [lon, lat, time] (every n-th kept when there are more than
+    ``max_points``): what the desk's map draws."""
     if not len(rows):
         return []
-    mine = rows[(rows["mmsi"] == mmsi) & rows["lat"].notna()].sort_values("timestamp", kind="stable")
-    step = max(1, int(np.ceil(len(mine) / max_points)))
-    mine = mine.iloc[::step]
+    mine = rows[rows["lat"].notna()]
+    mine = mine.iloc[::max(1, int(np.ceil(len(mine) / max_points)))]
     stamps = pd.to_datetime(mine["timestamp"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return [[round(float(a), 5), round(float(b), 5), t] for a, b, t in zip(mine["lon"], mine["lat"], stamps)]
 
