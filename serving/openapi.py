@@ -52,8 +52,8 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
     key = {"security": [{"apiKey": []}]} if settings().api_key else {}
     doc["components"].setdefault("securitySchemes", {})["apiKey"] = {"type": "apiKey", "in": "header",
                                                                      "name": "x-api-key"}
-    err = {c: {"description": answers[c] if c in answers else text, **ref} for c, text in
-           (("400", ""), ("401", ""), ("404", "No such alert or vessel in the store"), ("405", ""))}
+    err = {**{c: {"description": answers[c], **ref} for c in ("400", "401")},
+           "404": {"description": "No such alert or vessel in the store", **ref}}
     listing = {"200": {"description": "JSON", "content": {"application/json": {"schema": {"type": "array"}}}}}
     card = {"200": {"description": "JSON", "content": {"application/json": {"schema": {"type": "object"}}}}}
     doc["paths"]["/alerts"] = {"get": {"summary": "Alerts, newest first", "parameters": [

@@ -103,9 +103,8 @@ def _identity(voyages: pd.DataFrame) -> pd.DataFrame:
     for c in ("imo", "callsign"):
         if c in voyages:
             last = voyages.dropna(subset=[c]).sort_values("end", kind="stable").drop_duplicates("mmsi", keep="last")
-            # Free text from the feed: kept to the column's 20 characters.
-            out = out.merge(last[["mmsi", c]].astype({c: str}).assign(**{c: lambda d, c=c: d[c].str[:20]}),
-                            on="mmsi", how="outer")
+            text = last[c].astype(str).str[:20]  # free text from the feed, kept to the column's 20 characters
+            out = out.merge(pd.DataFrame({"mmsi": last["mmsi"].to_numpy(), c: text.to_numpy()}), on="mmsi", how="outer")
         else:
             out[c] = pd.Series(dtype=object)
     return out
