@@ -16,7 +16,8 @@ from features.pipeline import RowCounts, TrackResult
 from features.readers import ReadResult
 from features.sources import unparseable_frame
 from training.identity_ranking import with_identities
-from training.model import INSUFFICIENT, VoyageRiskModel, explain, reasons_line
+from training.model import INSUFFICIENT, VoyageRiskModel
+from training.reasons import explain, reasons_line
 
 WATCHLIST_COLUMNS = ["rank", "mmsi", "track_id", "name", "flag", "risk", "level", "voyage_id", "voyage_start",
                      "voyage_end", "origin_port", "destination_port", "reasons", "partial", "identities"]
@@ -47,7 +48,7 @@ class Assessment:
     """The model's verdict on each voyage of a voyage table, in the table's order (n each)."""
     risk: np.ndarray               # calibrated probability in [0, 1]
     level: np.ndarray              # high / medium / low
-    reasons: list[list[dict]]      # :func:`training.model.explain`'s top reasons
+    reasons: list[list[dict]]      # :func:`training.reasons.explain`'s top reasons
     partial: np.ndarray            # start / end / both / "" (:func:`partial_of`)
 
 

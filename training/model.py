@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from pathlib import Path
 
 import lightgbm as lgb
@@ -61,20 +60,34 @@ def _positions(columns: tuple[str, ...], features: tuple[str, ...]) -> np.ndarra
     return at
 
 
-def _text_bounded(booster: lgb.Booster, X: np.ndarray, text_cols: list[int],
+def domain_design(X: np.ndarray, analyst) -> np.ndarray:
+    """Daumé's augmented features (ACL 2007): each row's features three times, as general,
+    simulated-only and analysts'-only copies, the other domain's copy unknown (NaN). A model
+    fitted on them is served as the analysts' domain (``analyst`` True for every row).
+
+    >>> domain_design(np.array([[1.0], [2.0]]), [False, True]).tolist()
+    [[1.0, 1.0, nan], [2.0, nan, 2.0]]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    a = np.broadcast_to(np.asarray(analyst, bool).reshape(-1, 1), X.shape)
+    return np.hstack([X, np.where(a, np.nan, X), np.where(a, X, np.nan)])
+
+
+def _text_bounded(predict, X: np.ndarray, text_cols: list[int],
                   factor: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """(raw, bare) log-odds of ``booster`` on ``X`` (rows x features): ``bare`` with the text
-    columns unknown, ``raw`` the full score clipped to ``bare +- log(factor)`` (not clipped
-    when ``factor`` is None). Only rows that carry text are scored twice; no rows, no scores."""
+    """(raw, bare) log-odds of ``predict`` (a matrix -> raw scores) on ``X`` (rows x features):
+    ``bare`` with the text columns unknown, ``raw`` the full score clipped to
+    ``bare +- log(factor)`` (not clipped when ``factor`` is None). Only rows that carry text
+    are scored twice; no rows, no scores."""
     if not len(X):
         return np.zeros(0), np.zeros(0)
-    raw = booster.predict(X, raw_score=True, num_threads=1)
+    raw = predict(X)
     bare = raw.copy()
     rows = np.flatnonzero(np.isfinite(X[:, text_cols]).any(axis=1)) if text_cols else []
     if len(rows):
         Xb = X[rows]
         Xb[:, text_cols] = np.nan
-        bare[rows] = booster.predict(Xb, raw_score=True, num_threads=1)
+        bare[rows] = predict(Xb)
         if factor is not None:
             c = float(np.log(factor))
             raw[rows] = np.clip(raw[rows], bare[rows] - c, bare[rows] + c)
@@ -85,8 +98,11 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
     def __init__(self, booster: lgb.Booster | None = None, calib: tuple[float, float] = (1.0, 0.0),
                  features: list[str] | None = None, grid: CoverageGrid | None = None,
                  gaz: Gazetteer | None = None, levels: dict | None = None,
-                 text_odds_factor: float | None = TEXT_ODDS_FACTOR):
+                 text_odds_factor: float | None = TEXT_ODDS_FACTOR, augmented: bool = False):
         self.booster = booster
+        #: The booster learnt from :func:`domain_design`'s copies (``training.fitting``'s
+        #: ``augmented`` variant): it is given the analysts' domain's.
+        self.augmented = bool(augmented)
         self.calib = tuple(float(x) for x in calib)
         self.features = list(features or MODEL_FEATURES)
         self.grid = grid
@@ -102,7 +118,8 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         self.booster.save_model(str(folder / "booster.txt"))
         (folder / "model.json").write_text(json.dumps({
             "calibration": self.calib, "features": self.features, "levels": self.levels,
-            "feature_code_version": self.feature_code_version, "text_odds_factor": self.text_odds_factor}, indent=1))
+            "feature_code_version": self.feature_code_version, "text_odds_factor": self.text_odds_factor,
+            "augmented": self.augmented}, indent=1))
         self.grid.save(folder / "coverage_grid.parquet")
         self.gaz.ports.to_csv(folder / "gazetteer.csv", index=False)
         return {"booster": str(folder / "booster.txt"), "meta": str(folder / "model.json"),
@@ -117,6 +134,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         self.levels = meta["levels"]
         self.feature_code_version = meta["feature_code_version"]
         self.text_odds_factor = meta.get("text_odds_factor")  # models before 0.5.0: text unbounded
+        self.augmented = bool(meta.get("augmented", False))
         self.grid = CoverageGrid.load(a["coverage_grid"])
         gz = pd.read_csv(a["gazetteer"])
         self.gaz = load_gazetteer(a["gazetteer"]) if "sensitive" in gz else None
@@ -171,7 +189,11 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         scores of each fold's booster (:func:`training.train.fit_model`), so what is
         calibrated is what is served."""
         text = [k for k, f in enumerate(self.features) if f in TEXT_FEATURES]
-        return _text_bounded(self.booster, X, text, self.text_odds_factor)
+        return _text_bounded(lambda M: self._predict(M, raw_score=True), X, text, self.text_odds_factor)
+
+    def _predict(self, X: np.ndarray, **how) -> np.ndarray:
+        """The booster on a :meth:`matrix_array` (as the analysts' domain when augmented)."""
+        return self.booster.predict(domain_design(X, True) if self.augmented else X, num_threads=1, **how)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calib
@@ -210,191 +232,10 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
 
     def contributions_array(self, X: np.ndarray) -> np.ndarray:
         """:meth:`contributions` of a :meth:`matrix_array`, rows x features (no bias column)."""
-        return self.booster.predict(X, pred_contrib=True, num_threads=1)[:, :-1]
+        c = self._predict(X, pred_contrib=True)[:, :-1]
+        n = X.shape[1]
+        return c[:, :n] + c[:, n:2 * n] + c[:, 2 * n:] if self.augmented else c  # a feature's copies as one
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         r = self.risk(model_input)
         return pd.DataFrame({"risk": r, "level": self.level(r)}, index=model_input.index)
-
-
-# --- plain-language reasons ------------------------------------------------------------------
-
-#: Plain words for a voyage cut by the edges of the data. Shown on every such voyage, whether
-#: or not the model weighed it: the evidence of an open voyage is incomplete.
-OPEN_TEXT = {"open_start": "voyage already under way when the data starts",
-             "open_end": "voyage still open at the end of the data"}
-
-
-def _port(gaz: Gazetteer | None, port_id) -> str:
-    if gaz is None or port_id is None or (isinstance(port_id, float) and np.isnan(port_id)) or pd.isna(port_id):
-        return "a port"
-    hit = np.flatnonzero(gaz.ids == port_id)
-    return gaz.short_name(int(hit[0])) if len(hit) else str(port_id)
-
-
-def _declared(row, gaz: Gazetteer | None) -> str:
-    """The destination text as typed, and the port(s) it was read as when they are not
-    spelled out: ``'AKTAO' (read as Aktau)``."""
-    text = str(row.get("declared_destination"))
-    ids = row.get("declared_ports")
-    names = [_port(gaz, p) for p in str(ids).split("|")] if isinstance(ids, str) and ids else []
-    if not names or " ".join(text.upper().split()) == " / ".join(names).upper():
-        return f"'{text}'"
-    return f"'{text}' (read as {' / '.join(names)})"
-
-
-def _f(row, name, default=np.nan):
-    v = row.get(name, default)
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return default
-
-
-def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
-    """One sentence, with values and port names, for a feature that raised the risk."""
-    gap = _f(row, "max_gap_h")
-    if feature in ("max_gap_h", "total_dark_h", "dark_share", "n_gaps_1h", "n_gaps_6h", "n_gaps_12h", "n_gaps_30h",
-                   "lg_start_port_km", "lg_end_port_km", "lg_start_sensitive_km", "lg_end_sensitive_km",
-                   "lg_vs_usual", "lg_heading_off_sensitive_deg", "lg_displacement_km", "lg_implied_speed_kn",
-                   "lg_cell_gap_rate", "lg_cell_interval_s"):
-        s_km, p_km = _f(row, "lg_start_sensitive_km"), _f(row, "lg_start_port_km")
-        if np.isfinite(s_km) and s_km <= 60:
-            where = f", starting {s_km:.0f} km from {_port(gaz, row.get('lg_start_sensitive_port'))}"
-        elif np.isfinite(p_km):
-            where = f", starting {p_km:.0f} km from {_port(gaz, row.get('lg_start_port'))}"
-        else:
-            where = ""
-        if feature == "lg_cell_gap_rate" and np.isfinite(_f(row, "lg_cell_gap_rate")):
-            return f"AIS off {gap:.0f} h where reception is normally good ({_f(row, 'lg_cell_gap_rate'):.0%} of intervals there are gaps)"
-        return f"AIS off {gap:.0f} h{where}"
-    if feature.startswith("dc_"):
-        return (f"a call at {_port(gaz, row.get('dc_port'))} fits in the gap "
-                f"({_f(row, 'dc_port_spare_h'):.0f} h to spare)")
-    if feature.startswith("oab"):
-        return (f"out-and-back from {_port(gaz, row.get('origin_port')) if pd.notna(row.get('origin_port')) else 'sea'}, "
-                f"{_f(row, 'oab_dark_share'):.0%} of it dark, {_f(row, 'oab_max_excursion_km'):.0f} km out")
-    if feature == "dark_idle_h":
-        return f"{_f(row, 'dark_idle_h'):.0f} h of a dark stretch not needed to sail on: spent somewhere while dark"
-    if feature == "dark_loiter_h":
-        return f"loitered {_f(row, 'dark_loiter_h'):.0f} h while dark (ended near where it went dark)"
-    if feature in ("loiter_h", "loiter_events"):
-        return f"loitered {_f(row, 'loiter_h'):.0f} h at sea away from ports"
-    if feature == "near_sensitive_h":
-        return f"{_f(row, 'near_sensitive_h'):.0f} h near a sensitive port without calling there"
-    if feature in ("concurrent_tracks", "n_tracks_mmsi"):
-        return f"{_f(row, 'n_tracks_mmsi'):.0f} ships transmit this MMSI, {_f(row, 'concurrent_tracks'):.0f} at the same time"
-    if feature == "dest_declared_is_origin":
-        return (f"declared destination {_declared(row, gaz)} names the port it left, not "
-                f"{_port(gaz, row.get('destination_port'))} where it arrived")
-    if feature == "dest_declared_mismatch":
-        return f"declared destination {_declared(row, gaz)} but arrived at {_port(gaz, row.get('destination_port'))}"
-    if feature.startswith("trip_"):  # trip_end_sensitive is where the trip ends, not the text
-        end = _port(gaz, row.get("trip_end_port"))
-        return f"the trip ends at {end}, a sensitive port" if feature == "trip_end_sensitive" else \
-            f"declared destination {_declared(row, gaz)} on a trip to {end}"
-    if feature in ("dest_visit_dark_h", "dest_anchorage"):
-        return f"AIS off {_f(row, 'dest_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('destination_port'))}"
-    if feature == "origin_visit_dark_h":
-        return f"AIS off {_f(row, 'origin_visit_dark_h'):.0f} h during the stay at {_port(gaz, row.get('origin_port'))}"
-    if feature in OPEN_TEXT:
-        return OPEN_TEXT[feature]
-    if feature == "starts_at_sea_km":
-        return f"track appears {_f(row, 'starts_at_sea_km'):.0f} km out at sea"
-    if feature == "ends_at_sea_km":
-        return f"track ends {_f(row, 'ends_at_sea_km'):.0f} km out at sea"
-    if feature in ("origin_sensitive", "dest_sensitive"):
-        port = row.get("destination_port") if feature == "dest_sensitive" else row.get("origin_port")
-        return f"{'calls at' if feature == 'dest_sensitive' else 'sails from'} {_port(gaz, port)}, a sensitive port"
-    if feature == "duration_h":
-        return f"voyage took {_f(row, 'duration_h'):.0f} h"
-    if feature == "distance_km":
-        return f"sailed {_f(row, 'distance_km'):.0f} km"
-    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):
-        return f"averaged {_f(row, 'mean_speed_kn'):.1f} kn"
-    pretty = re.sub(r"_", " ", feature)
-    return f"{pretty} = {_f(row, feature):.3g}"
-
-
-def _family(feature: str) -> str:
-    """Reasons of one family read as one sentence; show each family once."""
-    if feature.startswith(("lg_", "n_gaps", "max_gap", "total_dark", "dark_share")):
-        return "gap"
-    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):
-        return "speed"  # one sentence ("averaged ... kn") for all three
-    for prefix in ("dc_", "oab", "dest_declared", "trip_", "concurrent", "n_tracks"):
-        if feature.startswith(prefix):
-            return prefix
-    return feature
-
-
-#: The caveat on a voyage whose risk rests on its declared destination alone.
-TEXT_ONLY_TEXT = "only the declared destination points to risk: held below high (text is supporting evidence)"
-
-
-def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3,
-            X: np.ndarray | None = None, text_only: np.ndarray | None = None) -> list[list[dict]]:
-    """Top reasons per voyage: [{feature, value, contribution, text}], strongest first. Only
-    features that raised the risk count; reasons that read the same are merged. A voyage cut by
-    the edges of the data (``open_start``/``open_end`` = 1) always carries that caveat: among the
-    top reasons when it raised the risk, else after them, with its SHAP contribution (log-odds; 0
-    for a model that does not use the feature). One function
-    for the CLI, the watchlist and the REST service. ``X``: the voyages' :meth:`~VoyageRiskModel.matrix_array`,
-    when the caller has it already; ``text_only``: :meth:`~VoyageRiskModel.risk_and_text_only`'s
-    flags, which add the caveat :data:`TEXT_ONLY_TEXT` (computed when not given)."""
-    if len(voyages) == 0:
-        return []
-    X = model.matrix_array(voyages) if X is None else X
-    text_only = model.risk_and_text_only(X)[1] if text_only is None else text_only
-    contrib = model.contributions_array(X)
-    col = {f: k for k, f in enumerate(model.features)}
-    open_flags = {f: voyages[f].to_numpy(float) if f in voyages else np.zeros(len(voyages)) for f in OPEN_TEXT}
-    out, columns = [], {}
-    for i in range(len(voyages)):
-        c = contrib[i]
-        order = np.argsort(-c)
-        row = _Row(voyages, i, columns)
-        reasons, seen = [], set()
-        for k in order:
-            if c[k] <= 0 or len(reasons) >= top:
-                break
-            name = model.features[k]
-            val = X[i, k]
-            # Absence (0 or unknown) may lower a score's uncertainty, but it is no reason.
-            if pd.isna(val) or val == 0 or _family(name) in seen:
-                continue
-            seen.add(_family(name))
-            text = reason_text(name, row, model.gaz)
-            reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
-                            "contribution": round(float(c[k]), 4), "text": text})
-        if text_only[i]:
-            reasons.append({"feature": "text_only", "value": 1.0, "contribution": 0.0, "text": TEXT_ONLY_TEXT})
-        for name, text in OPEN_TEXT.items():
-            if open_flags[name][i] == 1 and name not in seen:
-                reasons.append({"feature": name, "value": 1.0,
-                                "contribution": round(float(c[col[name]]), 4) if name in col else 0.0, "text": text})
-        out.append(reasons)
-    return out
-
-
-class _Row:
-    """Row ``i`` of a voyage table, read a cell at a time (``row.get(name)``) as the reason
-    texts need: building a whole row (``iterrows``) turns every column to objects first.
-    ``columns`` holds the columns read so far as arrays, shared by the rows of one table."""
-
-    __slots__ = ("frame", "i", "columns")
-
-    def __init__(self, frame: pd.DataFrame, i: int, columns: dict):
-        self.frame, self.i, self.columns = frame, i, columns
-
-    def get(self, name, default=None):
-        col = self.columns.get(name)
-        if col is None:
-            if name not in self.frame.columns:
-                return default
-            col = self.columns[name] = self.frame[name].to_numpy()
-        return col[self.i]
-
-
-def reasons_line(reasons: list[dict]) -> str:
-    return "; ".join(r["text"] for r in reasons)

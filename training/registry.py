@@ -1,6 +1,6 @@
 """Loading a registered model, with one clear error when there is none. What serving needs,
-and no more: the model and its explanations (:mod:`training.model`), not the training code
-(the promotion gate is :mod:`training.gate`)."""
+and no more: the model (:mod:`training.model`) and its explanations (:mod:`training.reasons`),
+not the training code (the promotion gate is :mod:`training.gate`)."""
 
 from __future__ import annotations
 

@@ -495,7 +495,8 @@ def _reference_answers(model, voyages):
     rules added since (0.5.0): the text moves the odds at most ``text_odds_factor`` either way,
     and a voyage only its text makes risky is held below high."""
     from features.families.declared import TEXT_FEATURES
-    from training.model import OPEN_TEXT, TEXT_ONLY_MARGIN, TEXT_ONLY_TEXT, _family, reason_text
+    from training.model import TEXT_ONLY_MARGIN
+    from training.reasons import OPEN_TEXT, TEXT_ONLY_TEXT, _family, reason_text
     X = _reference_matrix(model, voyages)
     raw = model.booster.predict(X, raw_score=True, num_threads=1)
     text = [f for f in model.features if f in TEXT_FEATURES]

@@ -109,7 +109,7 @@ def test_text_alone_never_reads_high_and_unknown_text_is_never_a_reason(text_mod
     """Scored by the text-keyed model, voyages whose risk rests on the declared destination
     alone are held below high with a caveat; text that names no known port gives no reason."""
     from features.config import DEFAULT
-    from training.model import TEXT_ONLY_TEXT, explain
+    from training.reasons import TEXT_ONLY_TEXT, explain
     from training.scenarios import ScenarioInput, scenario_table
     pos, labels = feed
     paths = VARIANTS["reader:csv"].write(pos, labels, tmp_path, np.random.default_rng(0), text_model.gaz, DEFAULT)
