@@ -47,8 +47,10 @@ def analyst_rows(data: pd.DataFrame, tables) -> np.ndarray:
 
 
 def split(data: pd.DataFrame, tables) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(training data, analyst reference voyages): the held-out analysts' vessels leave training."""
-    hold = analyst_rows(data, tables) & held_out(data["mmsi"].to_numpy(np.int64))
+    """(training data, analyst reference voyages), both with ``analyst`` (bool: an analyst gave
+    the label): the held-out analysts' vessels leave training."""
+    data = data.assign(analyst=analyst_rows(data, tables))
+    hold = data["analyst"].to_numpy() & held_out(data["mmsi"].to_numpy(np.int64))
     return data[~hold].reset_index(drop=True), data[hold].reset_index(drop=True)
 
 

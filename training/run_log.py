@@ -156,6 +156,15 @@ def summary_rows(s: dict) -> dict[str, str]:
     for k, v in sorted(m.items()):
         if k.startswith("reference_recall_"):
             rows[f"recall: {k[len('reference_recall_'):]}"] = f"{v:.2f}"
+    if c.get("analyst_labels"):
+        v = s.get("variant")
+        cv = ", ".join(f"{k} {x:.3f}" for k, x in v.scores.items()) if v is not None and v.scores else ""
+        rows["analyst labels"] = (f"{c['analyst_labels']:,} on {c['analyst_vessels']} vessels; learnt as "
+                                  f"{v.variant if v else '?'} ({v.reason if v else ''}{'; CV AP ' + cv if cv else ''})")
+    if "analyst_reference_vessels" in m:
+        rows["analyst reference set"] = (f"{m['analyst_reference_vessels']:.0f} vessels, "
+                                         f"{m['analyst_reference_voyages']:.0f} voyages; AP "
+                                         f"{m.get('analyst_reference_average_precision', nan):.3f}")
     if g.get("champion_ap") is not None:
         rows["gate (reference AP)"] = (f"candidate {g['candidate_ap']:.3f}, champion v{g['champion_version']} "
                                        f"{g['champion_ap']:.3f}; difference {g['diff']:+.3f}, 90 % interval "

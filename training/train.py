@@ -15,7 +15,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
@@ -30,14 +29,15 @@ from features.gazetteer import Gazetteer, load_gazetteer
 
 from .evaluation import model_metrics, ranking_metrics, recall_by_behaviour, reference_metrics
 from .labels import from_analyst, unmatched_labels
-from .model import DEFAULT_LEVELS, MODEL_FEATURES, TEXT_ODDS_FACTOR, VoyageRiskModel
-from . import analyst_reference
+from .model import MODEL_FEATURES, VoyageRiskModel
+from . import adaptation, analyst_reference
+from .fitting import behaviour_weights, fit_booster, fit_model
 from .run_log import log_gate, log_run, register
 from .scenarios import ScenarioError, ScenarioInput, check_not_reserved, combined_tables, pair_inputs
 from .tracking import DEFAULT_EXPERIMENT, MODEL_NAME, TrainingError, create_experiment, tracking_uri
 
-__all__ = ["DEFAULT_EXPERIMENT", "MODEL_NAME", "TrainConfig", "TrainingError", "behaviour_weights", "train",
-           "tracking_uri"]
+__all__ = ["DEFAULT_EXPERIMENT", "MODEL_NAME", "TrainConfig", "TrainingError", "behaviour_weights", "fit_model",
+           "train", "tracking_uri"]
 
 log = logging.getLogger(__name__)
 
@@ -84,54 +84,6 @@ def grouped_split(groups: np.ndarray, y: np.ndarray, share: float, seed: int) ->
     return np.isin(groups, np.asarray(chosen, dtype=groups.dtype))
 
 
-#: Suspicious behaviours seen in the destination text alone: learnt at their natural frequency,
-#: not weighted up beside the others, so the model does not learn to key on text (a stale or
-#: changed entry is common in real feeds; text is supporting evidence).
-TEXT_BEHAVIOURS = ("false_destination",)
-
-
-def behaviour_weights(y, behaviour) -> np.ndarray:
-    """Sample weights (mean 1 over the positives) that give every suspicious behaviour the same
-    total weight: a world with 40 dark-loitering voyages and 4 shared-MMSI ones still teaches
-    both. Behaviours of :data:`TEXT_BEHAVIOURS` keep a weight per voyage as if unweighted.
-    Benign voyages weigh 1; without behaviour names every weight is 1.
-
-    >>> behaviour_weights([1, 1, 1, 0], ["a", "a", "b", None]).round(2).tolist()
-    [0.75, 0.75, 1.5, 1.0]
-    >>> behaviour_weights([1, 1, 1, 1], ["a", "a", "b", "false_destination"]).round(2).tolist()
-    [0.73, 0.73, 1.45, 1.09]
-    """
-    y = np.asarray(y, int)
-    b = pd.Series(behaviour).fillna("").astype(str).to_numpy()
-    w = np.ones(len(y))
-    pos = y == 1
-    if pos.any():
-        counts = pd.Series(b[pos]).value_counts()
-        raw = pos.sum() / (len(counts) * counts.reindex(b[pos]).to_numpy(float))
-        raw = np.where(np.isin(b[pos], TEXT_BEHAVIOURS), 1.0, raw)
-        w[pos] = raw / raw.mean()
-    return w
-
-
-def _fit_lgb(X, y, params, seed, weight=None):
-    pos = max(int(y.sum()), 1)
-    p = dict(params)
-    # Imbalance: weight positives by the square root of the class ratio (~5x at 3 % positives).
-    # The full ratio (~30x) over-fits the few suspicious vessels (grouped CV AP 0.919 vs 0.928).
-    p.setdefault("scale_pos_weight", float(np.sqrt((len(y) - pos) / pos)))
-    clf = lgb.LGBMClassifier(random_state=seed, **p)
-    clf.fit(X, y, sample_weight=weight)
-    return clf.booster_
-
-
-def _platt(raw, y) -> tuple[float, float]:
-    if len(np.unique(y)) < 2:
-        log.warning("calibration fold has one class only: probabilities left uncalibrated")
-        return 1.0, 0.0
-    lr = LogisticRegression(C=1e4, max_iter=1000).fit(np.asarray(raw).reshape(-1, 1), y)
-    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-
 def _search(X, y, groups, trials: int, base: dict, seed: int, mlflow) -> dict:
     """Optuna over LightGBM parameters, each trial a nested run, scored by grouped 3-fold AP."""
     import optuna
@@ -150,7 +102,7 @@ def _search(X, y, groups, trials: int, base: dict, seed: int, mlflow) -> dict:
         for tr_i, va_i in folds:
             if y[va_i].sum() == 0:
                 continue
-            b = _fit_lgb(X.iloc[tr_i], y[tr_i], params, seed)
+            b = fit_booster(X.iloc[tr_i], y[tr_i], params, seed)
             aps.append(average_precision_score(y[va_i], b.predict(X.iloc[va_i], raw_score=True, num_threads=1)))
         score = float(np.mean(aps)) if aps else 0.0
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
@@ -161,29 +113,6 @@ def _search(X, y, groups, trials: int, base: dict, seed: int, mlflow) -> dict:
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
     return {**base, **study.best_params}
-
-
-def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed: int,
-              text_odds_factor: float | None = TEXT_ODDS_FACTOR,
-              features: list[str] = MODEL_FEATURES) -> VoyageRiskModel:
-    """LightGBM on the ``fit`` rows, Platt-calibrated on 3-fold vessel-grouped out-of-fold raw
-    scores of those rows (so the final model still learns from every training vessel), the
-    text's part of every score bounded by ``text_odds_factor`` (None: unbounded). ``features``:
-    the columns it learns from (a benchmark tries others)."""
-    X = data[features].astype(float)
-    y = data["y"].to_numpy(int)
-    w = behaviour_weights(y, data["behaviour"])
-    groups = data["vessel_group"].to_numpy(np.int64)
-    idx = np.flatnonzero(fit)
-    oof = np.full(len(idx), np.nan)
-    fold = VoyageRiskModel(None, (1.0, 0.0), features, grid, gaz, text_odds_factor=text_odds_factor)
-    mat = fold.matrix_array(data.iloc[idx])
-    for tr_i, va_i in GroupKFold(n_splits=3).split(idx, y[idx], groups[idx]):
-        # Calibrated on the scores serving gives: each fold's booster, the text's part bounded.
-        fold.booster = _fit_lgb(X.iloc[idx[tr_i]], y[idx[tr_i]], params, seed, w[idx[tr_i]])
-        oof[va_i] = fold.raw(mat[va_i])
-    booster = _fit_lgb(X.iloc[idx], y[idx], params, seed, w[idx])
-    return VoyageRiskModel(booster, _platt(oof, y[idx]), features, grid, gaz, DEFAULT_LEVELS, text_odds_factor)
 
 
 # --- evaluation on the training scenarios ---------------------------------------------------
@@ -226,7 +155,7 @@ def time_holdout_metrics(data: pd.DataFrame, test: np.ndarray, model: VoyageRisk
     fit, score = ~late & ~test, late & test
     if not y[score].any() or y[fit].sum() < 2:
         return {}
-    b = _fit_lgb(data.loc[fit, MODEL_FEATURES].astype(float), y[fit], params, seed)
+    b = fit_booster(data.loc[fit, MODEL_FEATURES].astype(float), y[fit], params, seed)
     early = VoyageRiskModel(b, model.calib, model.features, model.grid, model.gaz, text_odds_factor=model.text_odds_factor)
     return ranking_metrics(y[score], early.raw(early.matrix_array(data[score])), "time_holdout")
 
@@ -296,7 +225,8 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
             rest = data[~test].reset_index(drop=True)
             params = _search(rest[MODEL_FEATURES].astype(float), rest["y"].to_numpy(int), groups[~test], search,
                              params, tcfg.seed, mlflow)
-        model = fit_model(data, ~test, params, grid, gaz, tcfg.seed)
+        choice = _choose_variant(data, params, grid, gaz, tcfg.seed, stage, mlflow)
+        model = fit_model(data, ~test, params, grid, gaz, tcfg.seed, variant=choice.variant)
         stage("evaluation")
         p_test = model.risk(data[test])
         metrics, base = holdout_metrics(data, test, p_test, model, tcfg.seed)
@@ -304,7 +234,8 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
         # The in-world test needs vessels held out; the served model learns from every vessel
         # (+0.02-0.03 reference AP on single worlds), and the reference set judges that one.
         stage("refitting on every vessel")
-        served = fit_model(data, np.ones(len(data), bool), params, grid, gaz, tcfg.seed) if test.any() else model
+        served = fit_model(data, np.ones(len(data), bool), params, grid, gaz, tcfg.seed,
+                           variant=choice.variant) if test.any() else model
         p_ref = served.risk(ref.voyages)
         metrics.update(reference_metrics(ref.voyages, p_ref))
         p_analyst = served.risk(analyst_ref) if len(analyst_ref) else None
@@ -321,11 +252,26 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
         gate = promotion_gate(version, ref, p_ref, promote, tcfg.gate_min_gain,
                               analyst=(analyst_reference.gate_view(analyst_ref), p_analyst) if judged else None)
         log_gate(Path(tmp), gate, version)
-        return {"run_id": run.info.run_id, "experiment_id": exp_id, "model_version": version,
+        return {"run_id": run.info.run_id, "experiment_id": exp_id, "model_version": version, "variant": choice,
                 "promotion": gate["decision"], "gate": gate, "metrics": metrics, "counts": counts,
                 "reference": {"name": ref.name, "digest": ref.digest, "run_id": ref.run_id, "voyages": len(ref.voyages),
                               "suspicious": int(ref.voyages["y"].sum())},
                 "tracking_uri": mlflow.get_tracking_uri(), "model_uri": info.model_uri}
+
+
+def _choose_variant(data, params, grid, gaz, seed, stage, mlflow) -> adaptation.Choice:
+    """How this run learns from analysts' labels (:mod:`training.adaptation`), each variant a
+    nested run with its cross-validated AP, the choice on the run (param ``variant``)."""
+    choice = adaptation.cross_validate(data, params, seed, grid, gaz,
+                                       progress=lambda name: stage(f"comparing ways to learn from verdicts: {name}"))
+    for name, score in choice.scores.items():
+        with mlflow.start_run(run_name=f"variant-{name}", nested=True):
+            mlflow.log_params({"variant": name, "folds": choice.folds})
+            mlflow.log_metric("cv_average_precision", score)
+    mlflow.log_params({"variant": choice.variant, "variant_reason": choice.reason[:500]})
+    mlflow.log_metrics({f"variant_cv_average_precision_{k}": v for k, v in choice.scores.items()})
+    log.info("variant %s: %s %s", choice.variant, choice.reason, choice.scores)
+    return choice
 
 
 def analyst_counts(labels: list[pd.DataFrame]) -> dict:

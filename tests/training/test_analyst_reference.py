@@ -41,6 +41,19 @@ def test_a_candidate_worse_on_the_analyst_set_is_not_promoted():
     assert _verdict(g, "force").startswith("promoted")
 
 
+def test_a_significant_gain_on_the_analyst_set_promotes_while_the_reference_holds():
+    """What verdicts teach shows on the analysts' set: a lower bound there above the minimum gain
+    promotes a candidate no better on the simulated set, unless that set's AP falls > 0.03."""
+    g = {"champion_version": "3", "champion_problem": None, "candidate_ap": 0.60, "champion_ap": 0.61, "diff": -0.01,
+         "diff_low": -0.04, "diff_high": 0.02, "min_gain": 0.03, "analyst_ap": 0.80, "champion_analyst_ap": 0.62,
+         "analyst_diff": 0.18, "analyst_diff_low": 0.08, "analyst_diff_high": 0.27}
+    assert _verdict(g, "auto").startswith("promoted") and "significant gain on the analysts' verdicts" in _verdict(g, "auto")
+    fell = {**g, "candidate_ap": 0.55, "diff": -0.06}
+    assert _verdict(fell, "auto").startswith("kept champion v3") and "fell by more than 0.03" in _verdict(fell, "auto")
+    noisy = {**g, "analyst_diff_low": 0.01}
+    assert _verdict(noisy, "auto").startswith("kept champion v3") and "not a significant gain" in _verdict(noisy, "auto")
+
+
 def test_a_run_with_analyst_labels_scores_and_logs_their_held_out_vessels(small_world, tmp_path):
     import mlflow
     labels = pd.read_csv(small_world["labels"]).drop(columns=["source"])  # no source: an analyst's file
@@ -54,8 +67,18 @@ def test_a_run_with_analyst_labels_scores_and_logs_their_held_out_vessels(small_
                        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     mlflow.set_tracking_uri(uri)
-    run = mlflow.search_runs(experiment_names=["ana"], output_format="list")[0]
+    runs = mlflow.search_runs(experiment_names=["ana"], output_format="list")
+    run = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
     m = run.data.metrics
+    # Every way to learn from the verdicts compared by grouped CV on them, each a nested run; the
+    # run records the one it kept and why.
+    from training.fitting import VARIANTS
+    nested = {r.data.params["variant"]: r.data.metrics["cv_average_precision"] for r in runs
+              if r.data.tags.get("mlflow.parentRunId") == run.info.run_id}
+    assert set(nested) == set(VARIANTS) and all(0 < v <= 1 for v in nested.values())
+    assert run.data.params["variant"] == max(nested, key=lambda k: (round(nested[k], 6), -list(VARIANTS).index(k)))
+    assert run.data.params["variant_reason"].startswith("best cross-validated AP on ")
+    assert m[f"variant_cv_average_precision_{run.data.params['variant']}"] == max(nested.values())
     # (The same traffic in both scenarios: the held-out vessels were learnt from the other one, so
     # the AP here is near 1; this test is about the mechanics.)
     assert m["analyst_reference_vessels"] >= 30 and 0 < m["analyst_reference_average_precision"] <= 1 + 1e-9

@@ -1,0 +1,83 @@
+"""Which way to learn from analysts' verdicts beside the simulator (issue #26, item 2).
+
+With analyst labels in a run, every variant of :data:`training.fitting.VARIANTS` is fitted in a
+cross-validation over the analysts' vessels (grouped by vessel, stratified by whether the
+vessel has a suspicious voyage): each fold's verdict vessels are held out, the variant learns
+from every simulated voyage and the other folds' verdicts, and ranks the held-out verdicts.
+The variant with the best average precision over all out-of-fold scores wins; ties go to the
+simpler one. Few verdicts cannot be cross-validated: below :data:`MIN_VESSELS` of either
+class the run pools every row, as it did before this choice existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import StratifiedGroupKFold
+
+from .fitting import VARIANTS, analyst_mask, behaviour_weights, fit_variant
+from .model import MODEL_FEATURES, VoyageRiskModel
+
+#: Folds of the comparison (fewer when there are fewer verdict vessels of a class).
+CV_FOLDS = 3
+#: Verdict vessels of each class (any suspicious voyage, or none) the comparison needs: with
+#: fewer, a fold holds no suspicious vessel to rank.
+MIN_VESSELS = 3
+#: What a run without (enough) verdicts fits: every row alike.
+DEFAULT_VARIANT = "pooled"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The variant a run uses, why, and each variant's cross-validated AP on the verdicts."""
+    variant: str
+    reason: str
+    scores: dict[str, float] = field(default_factory=dict)
+    folds: int = 0
+
+
+def _folds(data: pd.DataFrame, analyst: np.ndarray, seed: int) -> np.ndarray | None:
+    """Fold number per row (-1: not an analyst row); None when the verdicts are too few."""
+    rows = np.flatnonzero(analyst)
+    vessel_y = pd.Series(data["y"].to_numpy(int)[rows]).groupby(data["vessel_group"].to_numpy()[rows]).max()
+    n = min(CV_FOLDS, int(vessel_y.sum()), int((vessel_y == 0).sum()))
+    if n < 2 or min(int(vessel_y.sum()), int((vessel_y == 0).sum())) < MIN_VESSELS:
+        return None
+    fold = np.full(len(data), -1)
+    splitter = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+    groups = data["vessel_group"].to_numpy()[rows]
+    for k, (_, va) in enumerate(splitter.split(rows, data["y"].to_numpy(int)[rows], groups)):
+        fold[rows[va]] = k
+    return fold
+
+
+def cross_validate(data: pd.DataFrame, params: dict, seed: int, grid=None, gaz=None,
+                   features: list[str] = MODEL_FEATURES, progress=lambda name: None) -> Choice:
+    """Compare the variants on ``data`` (labelled voyages with ``analyst``, ``y``, ``behaviour``,
+    ``vessel_group`` and the features); the best by out-of-fold AP on the analysts' voyages."""
+    analyst = analyst_mask(data)
+    if not analyst.any():
+        return Choice(DEFAULT_VARIANT, "no analyst labels")
+    fold = _folds(data, analyst, seed)
+    if fold is None:
+        return Choice(DEFAULT_VARIANT, f"fewer than {MIN_VESSELS} analyst-labelled vessels of each class: "
+                                       "too few to compare, every row alike")
+    X = data[features].astype(float)
+    y = data["y"].to_numpy(int)
+    w = behaviour_weights(y, data["behaviour"])
+    scores = {}
+    for name in VARIANTS:
+        progress(name)
+        model = VoyageRiskModel(None, (1.0, 0.0), features, grid, gaz, augmented=name == "augmented")
+        oof = np.full(len(data), np.nan)
+        for k in range(fold.max() + 1):
+            held = fold == k
+            model.booster = fit_variant(name, X[~held], y[~held], w[~held], analyst[~held], params, seed)
+            oof[held] = model.raw(model.matrix_array(data[held]))
+        scores[name] = float(average_precision_score(y[analyst], oof[analyst]))
+    best = max(scores, key=lambda n: (round(scores[n], 6), -list(VARIANTS).index(n)))
+    return Choice(best, f"best cross-validated AP on {int(analyst.sum())} analyst-labelled voyages", scores,
+                  int(fold.max() + 1))
