@@ -77,12 +77,15 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
         {"name": "mmsi", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999}}],
         "responses": {"200": {"description": "the card", "content": {"text/html": {"schema": {"type": "string"}}}},
                       "401": err["401"], "404": err["404"], "422": {"description": "Not an MMSI", **ref}}, **key}}
-    doc["paths"]["/verdicts"] = {"post": {"summary": "An analyst's verdict on an alert (X-API-Key: the analyst's)",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False, "required": ["alert_id", "verdict"], "properties": {
-                "alert_id": {"type": "integer", "minimum": 1, "maximum": 2**62},
-                "verdict": {"type": "string", "enum": list(VERDICTS)},
-                "note": {"type": "string", "maxLength": 4000, "pattern": "^[^\\u0000]*$"}}}}}},
+    common = {"verdict": {"type": "string", "enum": list(VERDICTS)},
+              "note": {"type": "string", "maxLength": 4000, "pattern": "^[^\\u0000]*$"}}
+    on = {"alert_id": {"type": "integer", "minimum": 1, "maximum": 2**62},  # an alert, or a vessel without one
+          "mmsi": {"type": "integer", "minimum": 1, "maximum": 999_999_999}}
+    doc["paths"]["/verdicts"] = {"post": {"summary": "An analyst's verdict on an alert, or on a vessel no run alerted "
+                                                     "on (X-API-Key: the analyst's)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+            {"type": "object", "additionalProperties": False, "required": [target, "verdict"],
+             "properties": {target: on[target], **common}} for target in on]}}}},
         "responses": {**card, "400": err["400"], "401": err["401"], "404": err["404"],
                       "413": {"description": "Over 64 KB", **ref}, "415": {"description": answers["415"], **ref}},
         "security": [{"apiKey": []}]}}

@@ -11,7 +11,8 @@ hands these paths to when it has a store (``darkvoyage serve --store URL`` or
   identity links (404 for a vessel the store does not hold);
 * ``POST /verdicts`` ``{alert_id, verdict: suspicious|benign|uncertain, note?}``: with an
   analyst's key in ``X-API-Key`` (401 without a valid one; 404 for an unknown alert); the
-  alert's status follows (confirmed, dismissed, in_review).
+  alert's status follows (confirmed, dismissed, in_review). ``{mmsi, verdict, note?}`` instead
+  judges a vessel no run alerted on (the review queue lists them): a ``review`` alert carries it.
 
 Every refusal is ``{error, field, problem}`` with a 4xx, as the other routes answer; the store's
 work runs in a worker thread, off the server's event loop.
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .alerts import packaged_gazetteer, sensitive_ids
 from .analysts import analyst_of_key
@@ -40,10 +41,18 @@ VESSEL_PREFIX = "/vessels/"
 
 
 class VerdictIn(BaseModel):
+    """On an alert (``alert_id``), or on a vessel no run alerted on (``mmsi``): one of the two."""
     model_config = ConfigDict(extra="forbid", strict=True)
-    alert_id: Annotated[int, Field(ge=1, le=2**62)]
+    alert_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    mmsi: Annotated[int, Field(ge=1, le=999_999_999)] | None = None
     verdict: Literal["suspicious", "benign", "uncertain"]
     note: Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")] = ""
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if (self.alert_id is None) == (self.mmsi is None):
+            raise ValueError("give alert_id (an alert) or mmsi (a vessel without one), not both or neither")
+        return self
 
 
 class Desk:
@@ -206,8 +215,12 @@ async def _verdict(store: Store, receive, headers: dict) -> dict:
         raise Problem(400, "bad request", "body", "not JSON (not UTF-8, or nested too deep)") from None
     except ValidationError as e:
         err = e.errors()[0]
-        raise Problem(400, "bad request", ".".join(map(str, err["loc"])) or "body", err["msg"]) from None
-    return await anyio.to_thread.run_sync(record_verdict, store, analyst, v.alert_id, v.verdict, v.note)
+        raise Problem(400, "bad request", ".".join(map(str, err["loc"])) or "alert_id", err["msg"]) from None
+    try:
+        return await anyio.to_thread.run_sync(lambda: record_verdict(store, analyst, v.alert_id, v.verdict, v.note,
+                                                                     mmsi=v.mmsi))
+    except NotFound as e:
+        raise Problem(404, "not found", "alert_id" if v.mmsi is None else "mmsi", str(e)) from None
 
 
 async def _body(receive) -> bytes:

@@ -135,23 +135,46 @@ def _latest_links(links) -> list[dict]:
     return out
 
 
-def record_verdict(store: Store, analyst: Analyst, alert_id: int, verdict: str, note: str = "") -> dict:
+def record_verdict(store: Store, analyst: Analyst, alert_id: int | None, verdict: str, note: str = "",
+                   mmsi: int | None = None) -> dict:
     """The analyst's verdict on an alert; the alert's status follows it (:data:`STATUS_OF`).
-    Returns the alert as it now stands, with the verdict."""
+    With ``mmsi`` instead of an alert: a verdict on a vessel no run alerted on (the review
+    queue lists such vessels), carried by a ``review`` alert on its standing, the riskiest
+    voyage as the last run scored it (one per vessel, reused). Returns the alert as it now
+    stands, with the verdict."""
     if verdict not in STATUS_OF:
         raise StoreError(f"verdict {verdict!r}: expected one of {', '.join(STATUS_OF)}")
     # A row of its own: no need for the run lock a watch run holds for its whole length (on
     # SQLite a running watch still holds the one write lock: that wait ends in StoreBusy).
     with _verdict_transaction(store) as s:
-        alert = s.get(Alert, alert_id)
+        alert = s.get(Alert, alert_id) if alert_id is not None else _review_alert(s, mmsi)
         if alert is None:
             raise NotFound(f"alert {alert_id}: not in the store")
-        vd = Verdict(alert_id=alert_id, analyst_id=analyst.id, verdict=verdict, note=note,
+        vd = Verdict(alert_id=alert.id, analyst_id=analyst.id, verdict=verdict, note=note,
                      created_at=datetime.now(UTC))
         s.add(vd)
         alert.status = STATUS_OF[verdict]
         s.flush()
         return {**_row(alert), "verdict": {**_row(vd), "analyst": analyst.name}}
+
+
+#: The kind of an alert an analyst's review raised, not a watch run.
+REVIEW_KIND = "review"
+
+
+def _review_alert(s: Session, mmsi: int | None) -> Alert:
+    """The vessel's ``review`` alert, made from its standing when it has none yet."""
+    v = s.get(Vessel, mmsi) if mmsi is not None else None
+    if v is None:
+        raise NotFound(f"vessel {mmsi}: not in the store")
+    alert = s.scalars(select(Alert).where(Alert.mmsi == mmsi, Alert.kind == REVIEW_KIND).order_by(Alert.id.desc())).first()
+    if alert is None:
+        alert = Alert(run_id=v.run_id, kind=REVIEW_KIND, mmsi=v.mmsi, name=v.name, flag=v.flag, risk=v.risk,
+                      previous_risk=None, level=v.level, reasons=v.reasons, voyage_id=v.voyage_id, event_id=None,
+                      first_seen=v.first_seen, created_at=datetime.now(UTC), status="new")
+        s.add(alert)
+        s.flush()
+    return alert
 
 
 @contextmanager

@@ -22,25 +22,35 @@ RULE_KINDS = ("possible_dark_port_call", "shared_mmsi", "spoofing", "identity_ch
 
 
 def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK) -> list[dict]:
-    """The queue, in order: [{mmsi, name, flag, risk, level, why}]."""
+    """The queue, in order: [{mmsi, name, flag, risk, level, pick, why}]."""
     with Session(store.engine) as s:
         v = pd.DataFrame(s.execute(select(Vessel.mmsi, Vessel.name, Vessel.flag, Vessel.risk, Vessel.level)).all(),
                          columns=["mmsi", "name", "flag", "risk", "level"])
         judged = set(s.scalars(select(Alert.mmsi).join(Verdict, Verdict.alert_id == Alert.id)).all())
         ev = pd.DataFrame(s.execute(select(Event.mmsi, Event.kind, Event.port_id).where(Event.kind.in_(RULE_KINDS))).all(),
                           columns=["mmsi", "kind", "port_id"])
-    v = v[~v["mmsi"].isin(judged) & v["risk"].notna()]
+    out = queue(v[~v["mmsi"].isin(judged)], ev, sensitive_ports, cfg)
+    out = out.astype(object).where(out.notna(), None)
+    return [{**r, "mmsi": int(r["mmsi"]), "risk": float(r["risk"])} for r in out.to_dict("records")]
+
+
+def queue(v: pd.DataFrame, ev: pd.DataFrame, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK) -> pd.DataFrame:
+    """The queue over vessels not judged yet: ``v`` (``mmsi``, ``risk`` and any other columns,
+    one row per vessel), ``ev`` their rule events (``mmsi``, ``kind``, ``port_id``); the rows
+    of ``v`` in review order with ``pick`` (``top``, ``near_cut_off`` or ``disagreement``)
+    and ``why``. Pure: the desk and the review-loop benchmark share it."""
+    v = v[v["risk"].notna()]
     if v.empty:
-        return []
+        return v.assign(pick=pd.Series(dtype=object), why=pd.Series(dtype=object))
     rule = ev[~ev["kind"].isin(cfg.sensitive_only) | ev["port_id"].isin(sensitive_ports)]  # the alerts' rule
     rule_kind = rule.drop_duplicates("mmsi").set_index("mmsi")["kind"]
     picks: list[pd.DataFrame] = []
     top = v.sort_values(["risk", "mmsi"], ascending=[False, True]).head(cfg.review_top)
-    picks.append(top.assign(why=[f"top of the list (risk {r:.2f})" for r in top["risk"]]))
+    picks.append(top.assign(pick="top", why=[f"top of the list (risk {r:.2f})" for r in top["risk"]]))
     rest = v[~v["mmsi"].isin(top["mmsi"])]
     near = rest.assign(d=(rest["risk"] - cfg.review_cut).abs()).sort_values(["d", "mmsi"]).head(cfg.review_boundary)
     picks.append(near.drop(columns="d").assign(
-        why=[f"risk {r:.2f}, near the high cut-off {cfg.review_cut:g}: a verdict here teaches the model most"
+        pick="near_cut_off", why=[f"risk {r:.2f}, near the high cut-off {cfg.review_cut:g}: a verdict here teaches the model most"
              for r in near["risk"]]))
     rest = rest[~rest["mmsi"].isin(near["mmsi"])]
     low_flagged = rest[rest["mmsi"].isin(rule_kind.index) & (rest["risk"] < cfg.review_cut)]
@@ -49,7 +59,6 @@ def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFA
                                              f"{r:.2f}" for m, r in zip(low_flagged["mmsi"], low_flagged["risk"])]),
                      high_bare.assign(why=[f"risk {r:.2f} with no dark event or identity event behind it"
                                            for r in high_bare["risk"]])], ignore_index=True)
-    picks.append(dis.sort_values(["risk", "mmsi"], ascending=[False, True]).head(cfg.review_disagree))
-    out = pd.concat([p for p in picks if len(p)], ignore_index=True)
-    out = out.astype(object).where(out.notna(), None)
-    return [{**r, "mmsi": int(r["mmsi"]), "risk": float(r["risk"])} for r in out.to_dict("records")]
+    picks.append(dis.sort_values(["risk", "mmsi"], ascending=[False, True]).head(cfg.review_disagree)
+                 .assign(pick="disagreement"))
+    return pd.concat([p for p in picks if len(p)], ignore_index=True)

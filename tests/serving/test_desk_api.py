@@ -223,3 +223,36 @@ def test_review_next(desk):
     assert any("near the high cut-off" in i["why"] for i in items)
     assert client.get("/review").status_code == 401
     assert client.get("/review", params={"n": 3}, headers={"x-api-key": akey}).status_code == 400
+
+
+def test_a_vessel_the_queue_lists_without_an_alert_can_be_judged(desk):
+    """The queue lists vessels no run alerted on (near the cut-off, say): a verdict on the
+    vessel itself (``{mmsi, verdict}``) is carried by one ``review`` alert on its riskiest
+    voyage; the vessel then leaves the queue, and its verdict exports as a label."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+    from serving.desk.labels import verdict_labels
+    from serving.desk.models import Vessel
+    from serving.desk.store import open_store
+    client, alerts, akey, _, root = desk
+    store = open_store(str(root / "desk.db"))
+    with Session(store.engine) as s:
+        scored = s.execute(select(Vessel.mmsi, Vessel.risk)).all()
+    bare = sorted((m for m, r in scored if r is not None and m not in set(alerts["mmsi"].astype(int))))
+    queued = {i["mmsi"] for i in client.get("/review", headers={"x-api-key": akey}).json()}
+    mmsi = next((m for m in bare if m in queued), bare[0])  # one the queue lists, if it lists any
+    for bad, status, field in (({"mmsi": mmsi, "alert_id": 1, "verdict": "benign"}, 400, "alert_id"),
+                               ({"mmsi": 123456789, "verdict": "benign"}, 404, "mmsi"),
+                               ({"mmsi": 0, "verdict": "benign"}, 400, "mmsi")):
+        r = client.post("/verdicts", json=bad, headers={"x-api-key": akey})
+        assert r.status_code == status and r.json()["field"] == field, (bad, r.text)
+    first = client.post("/verdicts", json={"mmsi": mmsi, "verdict": "uncertain"}, headers={"x-api-key": akey}).json()
+    again = client.post("/verdicts", json={"mmsi": mmsi, "verdict": "benign", "note": "a queue at Aktau"},
+                        headers={"x-api-key": akey}).json()
+    assert first["kind"] == "review" and again["id"] == first["id"] and again["status"] == "dismissed"
+    v = client.get(f"/vessels/{mmsi}", headers={"x-api-key": akey}).json()
+    assert [a["kind"] for a in v["alerts"]] == ["review"] and len(v["alerts"][0]["verdicts"]) == 2
+    assert v["alerts"][0]["voyage_id"] == v["voyage_id"]
+    assert mmsi not in {i["mmsi"] for i in client.get("/review", headers={"x-api-key": akey}).json()}
+    labels = verdict_labels(store)
+    assert labels[labels["mmsi"] == mmsi]["label"].tolist() == ["benign"]
