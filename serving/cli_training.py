@@ -117,10 +117,12 @@ DEMO_WORLDS = (7, 11, 13)
 @app.command()
 def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the demo outputs.")] = Path("out/demo"),
          vessels: Annotated[int, typer.Option(help="Fleet size of the scenario.", min=20)] = 600,
+         review: Annotated[int, typer.Option("--review", help="Then work this many vessels of the desk's review queue as an analyst who answers from the simulator's truth, and retrain on the verdicts (one round of the loop; 0: none).", min=0, max=500)] = 0,
          verbose: Verbose = False):
     """Simulate three Caspian scenarios (three worlds), train on them together, register the model
     and let the gate decide on the champion; write the watchlist for a fresh month and print its
-    top ten."""
+    top ten. With --review N, one round of the analysts' loop: N verdicts from the review queue,
+    then a retraining that learns from them."""
     setup_logging(verbose)
     with user_errors():
         import pandas as pd
@@ -177,3 +179,33 @@ def demo(out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write
                               f"--store {desk}, then uv run darkvoyage serve --store {desk} and http://127.0.0.1:3000/",
             "seconds": f"{time.perf_counter() - t0:.0f}",
         })
+        if review:
+            _review_round(scenarios, month, desk, review, s)
+
+
+def _review_round(scenarios: list[dict], month: dict, desk: Path, reviews: int, before: dict) -> None:
+    """``demo --review``: the simulated analyst works the queue, then ``train --store`` runs."""
+    import tempfile
+    from serving.desk.labels import training_pair
+    from serving.desk.simulated_analyst import NAME, review_round
+    from serving.desk.store import open_store
+    from training.run_log import summary_rows
+    from training.scenarios import pair_inputs
+    from training.train import train as run_train
+    store = open_store(str(desk))
+    done = review_round(store, month["labels"], reviews)
+    with tempfile.TemporaryDirectory() as held, stages() as stage:
+        pos, lab = training_pair(store, held)
+        sources = pair_inputs([p["positions"] for p in scenarios] + [pos], [p["labels"] for p in scenarios] + [lab])
+        s = run_train(sources, None, "voyage-risk-demo", stage=stage)
+    rows = summary_rows(s)
+    print_table("review round", {
+        "verdicts": f"{len(done)} vessels from the review queue ({int((done['verdict'] == 'suspicious').sum())} "
+                    f"suspicious), by {NAME}",
+        "why they were queued": ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in done["pick"].value_counts().items()),
+        **{k: rows[k] for k in ("analyst labels", "analyst reference set") if k in rows},
+        "reference average precision": f"{s['metrics']['reference_average_precision']:.3f} (before the verdicts: "
+                                       f"{before['metrics']['reference_average_precision']:.3f})",
+        "model": f"voyage-risk v{s['model_version']}: {s['promotion']}",
+        "next": f"the verdicts are in {desk}; export them: uv run darkvoyage labels export --store {desk} --out labels.csv",
+    })

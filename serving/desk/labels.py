@@ -5,7 +5,7 @@ gave it and when, so ``darkvoyage train`` can learn from the desk."""
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import Alert, Analyst, Event, Verdict, Voyage
@@ -17,8 +17,9 @@ LABEL_COLUMNS = ["mmsi", "start", "end", "label", "behaviour", "source", "note",
 def verdict_labels(store: Store) -> pd.DataFrame:
     """Per alerted voyage (or event, for an alert without a voyage), the latest verdict on it.
     The interval is the voyage's as the run that raised the alert scored it (the event's
-    otherwise); ``behaviour`` the alert's kind; ``confidence`` empty (an analyst's verdict as
-    given)."""
+    otherwise); a vessel only ever dismissed gives one label over its window instead
+    (:func:`_dismissed_windows`); ``behaviour`` the alert's kind; ``confidence`` empty (an
+    analyst's verdict as given)."""
     with Session(store.engine) as s:
         rows = s.execute(
             select(Verdict.id, Verdict.verdict, Verdict.note, Verdict.created_at, Analyst.name, Alert.mmsi, Alert.kind,
@@ -44,11 +45,33 @@ def verdict_labels(store: Store) -> pd.DataFrame:
     v = v.dropna(subset=["start", "end"])
     v["key"] = v["voyage_id"].fillna(v["event_id"])
     v = v.sort_values("vid").drop_duplicates("key", keep="last")  # the latest verdict on each voyage
+    v = _dismissed_windows(store, v)
     stamp = lambda c: pd.to_datetime(c, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     return pd.DataFrame({"mmsi": v["mmsi"].astype("int64"), "start": stamp(v["start"]), "end": stamp(v["end"]),
                          "label": v["verdict"], "behaviour": v["kind"], "source": "analyst", "note": v["note"],
                          "analyst": v["analyst"], "reviewed_at": stamp(v["at"]), "confidence": ""})[LABEL_COLUMNS] \
         .sort_values(["mmsi", "start"], kind="stable").reset_index(drop=True)
+
+
+def _dismissed_windows(store: Store, v: pd.DataFrame) -> pd.DataFrame:
+    """A vessel whose every verdict is ``benign`` was looked at in full (the desk shows its whole
+    window) and dismissed: its label spans the window the latest dismissing run scored, first
+    voyage start to last voyage end, so each of its voyages there counts as benign. A vessel
+    with a ``suspicious`` or ``uncertain`` verdict keeps one label per judged voyage (what was
+    confirmed is that voyage; a window would outvote it)."""
+    dismissed = v.groupby("mmsi")["verdict"].transform(lambda x: (x == "benign").all())
+    if not dismissed.any():
+        return v
+    last = v[dismissed].sort_values("vid").drop_duplicates("mmsi", keep="last")
+    with Session(store.engine) as s:
+        span = pd.DataFrame(s.execute(
+            select(Voyage.mmsi, Voyage.run_id, func.min(Voyage.start), func.max(Voyage.end))
+            .where(Voyage.mmsi.in_(last["mmsi"].astype(int).tolist()), Voyage.run_id.in_(last["run_id"].tolist()))
+            .group_by(Voyage.mmsi, Voyage.run_id)).all(), columns=["mmsi", "run_id", "w_start", "w_end"])
+    last = last.merge(span, on=["mmsi", "run_id"], how="left")
+    last["start"] = pd.to_datetime(last["w_start"], utc=True).fillna(pd.to_datetime(last["start"], utc=True))
+    last["end"] = pd.to_datetime(last["w_end"], utc=True).fillna(pd.to_datetime(last["end"], utc=True))
+    return pd.concat([v[~dismissed], last.drop(columns=["w_start", "w_end"])], ignore_index=True)
 
 
 def training_pair(store: Store, folder) -> tuple:

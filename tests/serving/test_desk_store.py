@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from serving.cli import app
@@ -217,8 +218,13 @@ def test_verdicts_export_as_analyst_labels(store, days, model, tmp_path):
     alerts = watch(days[:4], store, m, info).alerts
     key = add_analyst(store, "Cy")
     cy = analyst_of_key(store, key)
-    on_voyage = alerts[alerts["voyage_id"].notna()].drop_duplicates("voyage_id")
-    a, b, c = (int(x) for x in on_voyage["alert_id"].iloc[:3])
+    with Session(store.engine) as s:
+        voy = pd.DataFrame(s.execute(select(Voyage.mmsi, Voyage.voyage_id, Voyage.start, Voyage.end)).all(),
+                           columns=["mmsi", "voyage_id", "start", "end"]).drop_duplicates("voyage_id")
+    on_voyage = alerts[alerts["voyage_id"].notna()].drop_duplicates("mmsi")  # three vessels, b's with several voyages
+    several = on_voyage["mmsi"].isin(voy["mmsi"].value_counts().loc[lambda n: n > 1].index)
+    b = int(on_voyage.loc[several, "alert_id"].iloc[0])
+    a, c = (int(x) for x in on_voyage.loc[on_voyage["alert_id"] != b, "alert_id"].iloc[:2])
     record_verdict(store, cy, a, "benign")
     record_verdict(store, cy, a, "suspicious", "second look: a dark call at Amirabad")  # the latest counts
     record_verdict(store, cy, b, "benign")
@@ -228,6 +234,16 @@ def test_verdicts_export_as_analyst_labels(store, days, model, tmp_path):
     assert sorted(got["label"]) == ["benign", "suspicious", "uncertain"]
     assert set(got["source"]) == {"analyst"} and set(got["analyst"]) == {"Cy"}
     assert got.loc[got["label"] == "suspicious", "note"].iloc[0].startswith("second look")
+    # The suspicious and uncertain verdicts name their voyage; the dismissed vessel's label spans
+    # its whole window as the run scored it (first voyage start to last voyage end).
+    stamp = lambda t: pd.to_datetime(t, utc=True).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    for aid, label in ((a, "suspicious"), (c, "uncertain")):
+        vid = on_voyage.set_index("alert_id").at[aid, "voyage_id"]
+        row = got[got["label"] == label].iloc[0]
+        assert (row["start"], row["end"]) == tuple(stamp(voy.loc[voy["voyage_id"] == vid, k].iloc[0]) for k in ("start", "end"))
+    mine = voy[voy["mmsi"] == on_voyage.set_index("alert_id").at[b, "mmsi"]]
+    row = got[got["label"] == "benign"].iloc[0]
+    assert (row["start"], row["end"]) == (stamp(mine["start"].min()), stamp(mine["end"].max())) and len(mine) > 1
     path = tmp_path / "labels.csv"
     got.to_csv(path, index=False)
     read = read_labels(path)
@@ -263,6 +279,8 @@ def test_train_learns_from_the_stores_verdicts(days, model, small_world, tmp_pat
     assert run.data.params["scenarios"] == "2"
     assert run.data.params["analyst_labels"] == "4"  # 2 suspicious + 2 benign; the uncertain ones left out
     assert int(run.data.params["analyst_vessels"]) >= 1
+    # Four verdicts cannot be cross-validated: every row alike, and the run says why.
+    assert run.data.params["variant"] == "pooled" and "too few to compare" in run.data.params["variant_reason"]
     bad = subprocess.run([str(Path(sys.executable).parent / "darkvoyage"), "train", "--positions", str(folder),
                           "--store", str(tmp_path / "empty.db"), "--promote", "never"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
@@ -285,3 +303,29 @@ def test_an_event_still_going_on_is_extended_not_stored_twice(store, days, model
     assert (count.reindex(was.index) == was).all()  # none stored again (one run may hold two of an id)
     later = [r for r in rows if r.event_id in before and pd.Timestamp(r.end) > pd.Timestamp(before[r.event_id])]
     assert later  # e.g. a stay in port or a gap open at the end of day 3
+
+
+def test_a_simulated_analyst_works_the_review_queue(days, model, small_world, tmp_path):
+    """``demo --review``'s analyst: the first N vessels of the queue (asked again as verdicts
+    empty it), each vessel's riskiest voyage judged by its true label, on its open alert or on
+    the vessel; a second round goes on with vessels not judged yet."""
+    from serving.desk.labels import verdict_labels
+    from serving.desk.simulated_analyst import review_round
+    from training.labels import assign_labels, read_labels
+    m, info = model
+    store = open_store(str(tmp_path / "desk.db"))
+    watch(days[:6], store, m, info)
+    first = review_round(store, small_world["labels"], 30)
+    assert len(first) == 30 and first["mmsi"].is_unique  # past the queue's 20: asked again
+    assert set(first["pick"]) >= {"top", "near_cut_off"}
+    with Session(store.engine) as s:
+        voy = pd.DataFrame(s.execute(select(Voyage.voyage_id, Voyage.mmsi, Voyage.start, Voyage.end)).all(),
+                           columns=["voyage_id", "mmsi", "start", "end"]).drop_duplicates("voyage_id")
+    voy = voy.assign(start=pd.to_datetime(voy["start"], utc=True), end=pd.to_datetime(voy["end"], utc=True))
+    truth = assign_labels(voy, read_labels(small_world["labels"])).set_index("voyage_id")["y"]
+    assert (first["verdict"].map({"suspicious": 1, "benign": 0}).to_numpy() ==
+            truth.loc[first["voyage_id"]].to_numpy()).all()
+    second = review_round(store, small_world["labels"], 10)
+    assert len(second) == 10 and not set(second["mmsi"]) & set(first["mmsi"])
+    labels = verdict_labels(store)
+    assert len(labels) == 40 and set(labels["label"]) <= {"suspicious", "benign"}
