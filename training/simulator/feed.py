@@ -280,3 +280,14 @@ def stale_speeds(sog: np.ndarray, h: FeedHabits) -> np.ndarray:
     last = np.maximum.accumulate(np.where(moving, np.arange(len(sog)), -1))
     rest = (sog < AT_REST_KN) & (last >= 0)
     return np.where(rest, sog[np.maximum(last, 0)], sog)
+
+
+#: Optional column groups a provider may leave out altogether (``column_drop_p`` each).
+COLUMN_GROUPS = {"identity": ("name", "imo", "callsign", "ship_type"), "voyage": ("destination", "draught"),
+                 "status": ("nav_status", "heading")}
+
+
+def dropped_columns(world) -> list[str]:
+    """The optional columns this world's provider does not deliver (deterministic per world)."""
+    rng = np.random.default_rng([int(world.world_seed), 0xC015])
+    return [c for cols in COLUMN_GROUPS.values() if rng.random() < world.column_drop_p for c in cols]

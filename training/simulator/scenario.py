@@ -28,7 +28,7 @@ import pandas as pd
 from features.geo import KM_PER_NM, haversine_km
 
 from . import behaviours as B
-from .feed import destination_texts, draughts, nav_status, stale_speeds
+from .feed import destination_texts, draughts, dropped_columns, nav_status, stale_speeds
 from .fleet import Vessel, default_mmsi_boats, make_fleet
 from .geography import Geography, load_geography
 from .interference import Interference, draw_interference
@@ -36,7 +36,7 @@ from .planner import Planner, ais_name
 from .reception import Reception, build_reception
 from .truth import label_trips, planted_events
 from .twins import TWIN_APPLIES, TWIN_FUNCS
-from .world import World, draw_world
+from .world import World, draw_world, with_overrides
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ class SimConfig:
     suspicious_share: float = 0.25
     #: Share of voyage labels flipped, as analysts' labels are not perfect.
     label_noise: float = 0.0
+    #: World parameters set by hand after the draw, also outside their ranges ((name, value)
+    #: pairs, :func:`~training.simulator.world.with_overrides`): a world training never saw.
+    world_overrides: tuple = ()
 
     @property
     def world_seed_used(self) -> int:
@@ -274,7 +277,7 @@ def _plan_rendezvous(fleet: list[Vessel], geo: Geography, world: World, rng, t_s
 
 def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     """Simulate the scenario; deterministic per ``cfg`` (seed and world seed)."""
-    world = draw_world(cfg.world_seed_used)
+    world = with_overrides(draw_world(cfg.world_seed_used), cfg.world_overrides)
     rng = np.random.default_rng(cfg.seed)
     geo = load_geography()
     t_start = pd.Timestamp(cfg.start, tz="UTC").timestamp()
@@ -320,19 +323,8 @@ def simulate(cfg: SimConfig = SimConfig(), progress=None) -> Scenario:
     info = {"seed": cfg.seed, "world_seed": cfg.world_seed_used, "vessels": cfg.vessels, "days": cfg.days,
             "start": cfg.start, "suspicious_share": cfg.suspicious_share, "label_noise": cfg.label_noise,
             "world": world.to_dict(), "reception": rec.describe(), "gps_interference": gnss.describe(),
-            "columns_dropped": dropped}
+            "columns_dropped": dropped, **({"world_overrides": dict(cfg.world_overrides)} if cfg.world_overrides else {})}
     return Scenario(pos, labels, vessels, events, info)
-
-
-#: Optional column groups a provider may leave out altogether (``column_drop_p`` each).
-COLUMN_GROUPS = {"identity": ("name", "imo", "callsign", "ship_type"), "voyage": ("destination", "draught"),
-                 "status": ("nav_status", "heading")}
-
-
-def dropped_columns(world: World) -> list[str]:
-    """The optional columns this world's provider does not deliver (deterministic per world)."""
-    rng = np.random.default_rng([int(world.world_seed), 0xC015])
-    return [c for cols in COLUMN_GROUPS.values() if rng.random() < world.column_drop_p for c in cols]
 
 
 def _assemble(parts: list[pd.DataFrame], fleet: list[Vessel], feed: Feed) -> pd.DataFrame:

@@ -13,7 +13,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, make_dataclass
+from dataclasses import asdict, make_dataclass, replace
 
 import numpy as np
 
@@ -122,6 +122,22 @@ def draw_world(world_seed: int) -> World:
     factors[rng.integers(len(REGIONS))] = values["region_outage_factor_max"]
     values["region_outage_factor"] = {r: round(float(f), 3) for r, f in zip(REGIONS, factors)}
     return World(**values)
+
+
+def with_overrides(world: World, overrides) -> World:
+    """``world`` with some parameters set by hand, also outside their ranges: a world no
+    training draw could give (a benchmark's unseen behaviour or feed habit). ``overrides``:
+    (name, value) pairs of :data:`RANGES` parameters.
+
+    >>> with_overrides(draw_world(3), {"off_at_berth_share": 0.8}).off_at_berth_share
+    0.8
+    """
+    values = dict(overrides)
+    unknown = sorted(set(values) - set(RANGES))
+    if unknown:
+        raise ValueError(f"no world parameter(s) {', '.join(unknown)} (see training.simulator.world.RANGES)")
+    kinds = {n: int if how == "int" else float for n, (_, _, how, _) in RANGES.items()}
+    return replace(world, **{n: kinds[n](v) for n, v in values.items()})
 
 
 #: Why each range is what it is (``docs/simulator.md`` prints these beside the ranges).
