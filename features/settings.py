@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from .errors import ConfigError
 
@@ -33,6 +34,10 @@ class Settings:
     #: The analysts' store (``DARKVOYAGE_STORE``): a SQLAlchemy URL (``sqlite:///x.db``,
     #: ``postgresql://...``) or a file path; empty: ``darkvoyage.db`` in the working folder.
     store: str = ""
+    #: Where darkvoyage keeps what it can rebuild but need not (``DARKVOYAGE_CACHE``): the
+    #: default reference set's scenario and voyage table, simulated once per machine instead of
+    #: once per MLflow store; empty: ``~/.cache/darkvoyage``.
+    cache_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,9 +61,15 @@ _VARIABLES = {
     "max_upload_mb": "DARKVOYAGE_MAX_UPLOAD_MB",
     "spark_driver_memory": "DARKVOYAGE_SPARK_DRIVER_MEMORY",
     "store": "DARKVOYAGE_STORE",
+    "cache_dir": "DARKVOYAGE_CACHE",
 }
 
 
 def settings() -> Settings:
     """The current environment's settings."""
     return Settings.from_env()
+
+
+def cache_dir() -> Path:
+    """The cache folder (:attr:`Settings.cache_dir`, default ``~/.cache/darkvoyage``)."""
+    return Path(settings().cache_dir or Path.home() / ".cache" / "darkvoyage")

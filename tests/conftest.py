@@ -20,6 +20,17 @@ def pytest_configure(config):
         raise pytest.UsageError(f"{REAL} is missing: the tests run against ../shared/data beside the project")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reference_cache(tmp_path_factory) -> Path:
+    """One cache for the whole run (``DARKVOYAGE_CACHE``, shared by the xdist workers and the
+    commands tests start): the default reference set is simulated once per run, not once per
+    MLflow store; never the cache of the machine's user, so every run builds it afresh."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "darkvoyage-cache"
+    os.environ["DARKVOYAGE_CACHE"] = str(root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def gaz():
     from features.gazetteer import load_gazetteer

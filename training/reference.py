@@ -177,30 +177,55 @@ def _reference_experiment() -> str:
 
 
 def _build_default(exp_id: str, key: dict, gaz: Gazetteer, cfg: Config, stage) -> ReferenceSet:
-    """Simulate the reference scenario, build its labelled voyage table and store both as a run
-    of the reference experiment."""
+    """Store the reference scenario and its labelled voyage table as a run of the reference
+    experiment (both from this machine's cache, :func:`_cached_files`)."""
     import mlflow
+    folder = _cached_files(key, gaz, cfg, stage)
+    frame = pd.read_parquet(folder / VOYAGES_FILE)
+    digest = table_digest(frame)
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"reference-{key['key']}", nested=mlflow.active_run() is not None) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in key.items()})
+        mlflow.log_params({"labelled_voyages": len(frame), "suspicious_voyages": int(frame["y"].sum()),
+                           "vessel_groups": int(frame["vessel_group"].nunique())})
+        mlflow.set_tags({"darkvoyage.reference_key": key["key"], "darkvoyage.reference_digest": digest})
+        for f in sorted((folder / "scenario").iterdir()):
+            mlflow.log_artifact(str(f), ARTIFACT_DIR)
+        mlflow.log_artifact(str(folder / VOYAGES_FILE), ARTIFACT_DIR)
+        ref = ReferenceSet(REFERENCE_EXPERIMENT, frame, digest, run.info.artifact_uri, run.info.run_id)
+        log_reference_input(ref)
+    log.info("stored reference set %s: %d voyages, digest %s", ref.run_id, len(frame), digest)
+    return ref
+
+
+def _cached_files(key: dict, gaz: Gazetteer, cfg: Config, stage) -> Path:
+    """The folder with the reference scenario (``scenario/``) and its voyage table: simulated
+    once per machine and key (the key covers the simulator's code, the feature code and the
+    config), then read from the cache (``DARKVOYAGE_CACHE``) by every store. Written under a
+    temporary name and renamed whole, so a reader never sees half of it."""
+    import os
+    import shutil
+    from features.settings import cache_dir
     from .simulator import simulate, write_scenario
-    stage("reference set (simulating, once per store)")
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    final = cache_dir() / "reference" / key["key"]
+    if (final / VOYAGES_FILE).is_file():
+        stage("reference set (cached)")
+        return final
+    stage("reference set (simulating, once per machine)")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key['key']}-", dir=final.parent))
+    try:
         paths = write_scenario(simulate(sim_config()), tmp / "scenario")
         stage("reference set (features)")
         table = scenario_table(ScenarioInput((Path(paths["positions"]),), Path(paths["labels"])), gaz, cfg)
-        frame, vpath = _round_trip(reference_frame(table.voyages), tmp)
-        digest = table_digest(frame)
-        with mlflow.start_run(experiment_id=exp_id, run_name=f"reference-{key['key']}", nested=mlflow.active_run() is not None) as run:
-            mlflow.log_params({k: str(v)[:500] for k, v in key.items()})
-            mlflow.log_params({"labelled_voyages": len(frame), "suspicious_voyages": int(frame["y"].sum()),
-                               "vessel_groups": int(frame["vessel_group"].nunique())})
-            mlflow.set_tags({"darkvoyage.reference_key": key["key"], "darkvoyage.reference_digest": digest})
-            for f in sorted((tmp / "scenario").iterdir()):
-                mlflow.log_artifact(str(f), ARTIFACT_DIR)
-            mlflow.log_artifact(str(vpath), ARTIFACT_DIR)
-            ref = ReferenceSet(REFERENCE_EXPERIMENT, frame, digest, run.info.artifact_uri, run.info.run_id)
-            log_reference_input(ref)
-    log.info("built reference set %s: %d voyages, digest %s", ref.run_id, len(frame), digest)
-    return ref
+        _round_trip(reference_frame(table.voyages), tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:  # another process cached it first: theirs is the same set
+            if not (final / VOYAGES_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
 
 # --- recording -------------------------------------------------------------------------------

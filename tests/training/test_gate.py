@@ -124,6 +124,24 @@ def test_reference_set_is_stored_once_and_on_every_run_with_one_digest(good, wor
     assert digests[0] == digests[1] == stored[0].data.tags["darkvoyage.reference_digest"] == good["reference"]["digest"]
 
 
+def test_another_store_takes_the_reference_set_from_the_machines_cache(good, reference_cache, tmp_path):
+    """A second MLflow store on the same machine stores the same set (same digest) from the
+    cache (``DARKVOYAGE_CACHE``) without simulating it again."""
+    from features.config import DEFAULT
+    from features.gazetteer import load_gazetteer
+    from training.reference import default_reference
+    import mlflow
+    said, before = [], mlflow.get_tracking_uri()  # this module's store: back to it afterwards
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'another.db'}")
+    try:
+        ref = default_reference(load_gazetteer(), DEFAULT, stage=said.append)
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert ref.digest == good["reference"]["digest"] and said == ["reference set (cached)"]
+    cached = [d for d in reference_cache.glob("reference/*") if not d.name.startswith(".")]
+    assert len(cached) == 1 and {"scenario", "voyages.parquet"} <= {f.name for f in cached[0].iterdir()}
+
+
 def test_shuffled_label_candidates_never_replace_a_good_champion(good, world_a, tmp_path):
     from training.train import train
     _set_champion(good["model_version"])
