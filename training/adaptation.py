@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .fitting import VARIANTS, analyst_mask, behaviour_weights, fit_variant
+from .fitting import VARIANTS, analyst_mask, fit_variant, sample_weights
 from .model import MODEL_FEATURES, VoyageRiskModel
 
 #: Folds of the comparison (fewer when there are fewer verdict vessels of a class).
@@ -67,7 +67,7 @@ def cross_validate(data: pd.DataFrame, params: dict, seed: int, grid=None, gaz=N
                                        "too few to compare, every row alike")
     X = data[features].astype(float)
     y = data["y"].to_numpy(int)
-    w = behaviour_weights(y, data["behaviour"])
+    w = sample_weights(data)
     scores = {}
     for name in VARIANTS:
         progress(name)
@@ -75,7 +75,8 @@ def cross_validate(data: pd.DataFrame, params: dict, seed: int, grid=None, gaz=N
         oof = np.full(len(data), np.nan)
         for k in range(fold.max() + 1):
             held = fold == k
-            model.booster = fit_variant(name, X[~held], y[~held], w[~held], analyst[~held], params, seed)
+            if name != "simulated" or model.booster is None:  # simulated: the same rows in every fold
+                model.booster = fit_variant(name, X[~held], y[~held], w[~held], analyst[~held], params, seed)
             oof[held] = model.raw(model.matrix_array(data[held]))
         scores[name] = float(average_precision_score(y[analyst], oof[analyst]))
     best = max(scores, key=lambda n: (round(scores[n], 6), -list(VARIANTS).index(n)))

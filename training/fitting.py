@@ -60,6 +60,23 @@ def behaviour_weights(y, behaviour) -> np.ndarray:
     return w
 
 
+def analyst_mask(data: pd.DataFrame) -> np.ndarray:
+    """Rows an analyst labelled (column ``analyst``; none when the table has no such column)."""
+    return data["analyst"].to_numpy(bool) if "analyst" in data else np.zeros(len(data), bool)
+
+
+def sample_weights(data: pd.DataFrame) -> np.ndarray:
+    """:func:`behaviour_weights` of the simulator's rows and of the analysts' rows, each among
+    their own: the simulated voyages weigh what they weigh in a run without verdicts (so the
+    ``simulated`` variant is that run's model), each verdict 1 on average."""
+    y, b, a = data["y"].to_numpy(int), data["behaviour"].to_numpy(object), analyst_mask(data)
+    w = np.ones(len(data))
+    for rows in (~a, a):
+        if rows.any():
+            w[rows] = behaviour_weights(y[rows], b[rows])
+    return w
+
+
 def fit_booster(X, y, params: dict, seed: int, weight=None, init_model: lgb.Booster | None = None) -> lgb.Booster:
     """A LightGBM booster on ``X`` (rows x features), positives weighted up by the square root
     of the class ratio unless ``params`` say otherwise; ``init_model``: boosting continues from
@@ -135,11 +152,6 @@ def fit_variant(variant: str, X: pd.DataFrame, y, w, analyst, params: dict, seed
     return VARIANTS[variant](X.reset_index(drop=True), np.asarray(y, int), np.asarray(w, float), analyst, params, seed)
 
 
-def analyst_mask(data: pd.DataFrame) -> np.ndarray:
-    """Rows an analyst labelled (column ``analyst``; none when the table has no such column)."""
-    return data["analyst"].to_numpy(bool) if "analyst" in data else np.zeros(len(data), bool)
-
-
 def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed: int,
               text_odds_factor: float | None = TEXT_ODDS_FACTOR,
               features: list[str] = MODEL_FEATURES, variant: str = "pooled") -> VoyageRiskModel:
@@ -152,7 +164,7 @@ def fit_model(data: pd.DataFrame, fit: np.ndarray, params: dict, grid, gaz, seed
         fit = np.asarray(fit, bool) & ~analyst
     X = data[features].astype(float)
     y = data["y"].to_numpy(int)
-    w = behaviour_weights(y, data["behaviour"])
+    w = sample_weights(data)
     groups = data["vessel_group"].to_numpy(np.int64)
     idx = np.flatnonzero(fit)
     oof = np.full(len(idx), np.nan)

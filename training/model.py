@@ -225,6 +225,13 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         return np.where(np.isnan(r), INSUFFICIENT,
                         np.where(r >= self.levels["high"], "high", np.where(r >= self.levels["medium"], "medium", "low")))
 
+    def gain(self) -> np.ndarray:
+        """LightGBM gain per model feature, in :attr:`features` order (an augmented booster's
+        three copies of a feature summed)."""
+        g = self.booster.feature_importance("gain")
+        n = len(self.features)
+        return g[:n] + g[n:2 * n] + g[2 * n:] if self.augmented else g
+
     def contributions(self, voyages: pd.DataFrame) -> pd.DataFrame:
         """Per-feature SHAP contributions (log-odds) from LightGBM, one row per voyage."""
         return pd.DataFrame(self.contributions_array(self.matrix_array(voyages)), columns=self.features,

@@ -80,7 +80,7 @@ def log_run(tmp: Path, sources, ref, params, metrics, counts, data, test, p_test
     (tmp / "features.json").write_text(json.dumps({"feature_code_version": FEATURE_CODE_VERSION,
                                                    "features": MODEL_FEATURES, "config": cfg.to_dict()}, indent=1))
     shap = np.abs(model.contributions(d_test).to_numpy()).mean(axis=0) if test.any() else np.zeros(len(MODEL_FEATURES))
-    imp = pd.DataFrame({"feature": MODEL_FEATURES, "gain": model.booster.feature_importance("gain"), "mean_abs_shap": shap})
+    imp = pd.DataFrame({"feature": MODEL_FEATURES, "gain": model.gain(), "mean_abs_shap": shap})
     imp.sort_values("gain", ascending=False).to_csv(tmp / "feature_importance.csv", index=False)
     pd.DataFrame({"scenario": d_test["scenario"], "voyage_id": d_test["voyage_id"], "y": y_test,
                   "risk": p_test}).to_csv(tmp / "test_predictions.csv", index=False)
