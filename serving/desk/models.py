@@ -14,8 +14,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Alert kinds (contract section 3, "Store and alerts").
-ALERT_KINDS = ("new_on_list", "risk_up", "new_event")
+#: The alert an analyst's verdict on a vessel no run alerted on raises (not a run).
+REVIEW_KIND = "review"
+#: Alert kinds (contract section 3, "Store and alerts"), and :data:`REVIEW_KIND`.
+ALERT_KINDS = ("new_on_list", "risk_up", "new_event", REVIEW_KIND)
 #: Alert status, in the order an analyst moves one along.
 ALERT_STATUS = ("new", "in_review", "confirmed", "dismissed")
 #: What an analyst can say of an alert (contract section 5, ``POST /verdicts``).

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .config import DEFAULT_DESK
-from .models import ALERT_STATUS, Alert, Analyst, Event, IdentityLink, Run, Vessel, Verdict, Voyage
+from .models import ALERT_STATUS, REVIEW_KIND, Alert, Analyst, Event, IdentityLink, Run, Vessel, Verdict, Voyage
 from .store import Store, StoreError, read_positions
 
 #: Verdict -> the alert's status it sets.
@@ -156,10 +156,6 @@ def record_verdict(store: Store, analyst: Analyst, alert_id: int | None, verdict
         alert.status = STATUS_OF[verdict]
         s.flush()
         return {**_row(alert), "verdict": {**_row(vd), "analyst": analyst.name}}
-
-
-#: The kind of an alert an analyst's review raised, not a watch run.
-REVIEW_KIND = "review"
 
 
 def _review_alert(s: Session, mmsi: int | None) -> Alert:
