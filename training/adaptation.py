@@ -43,11 +43,11 @@ def _folds(data: pd.DataFrame, analyst: np.ndarray, seed: int) -> np.ndarray | N
     """Fold number per row (-1: not an analyst row); None when the verdicts are too few."""
     rows = np.flatnonzero(analyst)
     vessel_y = pd.Series(data["y"].to_numpy(int)[rows]).groupby(data["vessel_group"].to_numpy()[rows]).max()
-    n = min(CV_FOLDS, int(vessel_y.sum()), int((vessel_y == 0).sum()))
-    if n < 2 or min(int(vessel_y.sum()), int((vessel_y == 0).sum())) < MIN_VESSELS:
+    pos, neg = int(vessel_y.sum()), int((vessel_y == 0).sum())
+    if min(pos, neg) < MIN_VESSELS:
         return None
     fold = np.full(len(data), -1)
-    splitter = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+    splitter = StratifiedGroupKFold(n_splits=min(CV_FOLDS, pos, neg), shuffle=True, random_state=seed)
     groups = data["vessel_group"].to_numpy()[rows]
     for k, (_, va) in enumerate(splitter.split(rows, data["y"].to_numpy(int)[rows], groups)):
         fold[rows[va]] = k
