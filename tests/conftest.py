@@ -20,15 +20,48 @@ def pytest_configure(config):
         raise pytest.UsageError(f"{REAL} is missing: the tests run against ../shared/data beside the project")
 
 
+def _run_folder(tmp_path_factory) -> Path:
+    """A folder of this test run that every xdist worker sees (its workers' common parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
 def reference_cache(tmp_path_factory) -> Path:
     """One cache for the whole run (``DARKVOYAGE_CACHE``, shared by the xdist workers and the
     commands tests start): the default reference set is simulated once per run, not once per
     MLflow store; never the cache of the machine's user, so every run builds it afresh."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "darkvoyage-cache"
+    root = _run_folder(tmp_path_factory) / "darkvoyage-cache"
     os.environ["DARKVOYAGE_CACHE"] = str(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def cli_trained(tmp_path_factory, reference_cache) -> tuple[dict, dict]:
+    """One model trained by ``darkvoyage train`` (120 vessels x 20 days, seed 21) into an MLflow
+    store, once per test run: the first worker to ask trains it under a file lock, the others
+    wait and read it. Tests only read this store. (scenario paths, environment with
+    ``MLFLOW_TRACKING_URI``)."""
+    import fcntl
+    import json
+    import subprocess
+    import sys
+    from training.simulator import SimConfig, simulate, write_scenario
+    root = _run_folder(tmp_path_factory) / "cli-trained"
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / "paths.json"
+        if not done.exists():
+            paths = write_scenario(simulate(SimConfig(vessels=120, days=20, seed=21, suspicious_share=0.2)), root / "sim")
+            res = subprocess.run([str(Path(sys.executable).parent / "darkvoyage"), "train", "--positions",
+                                  paths["positions"], "--labels", paths["labels"]],
+                                 env=env, capture_output=True, text=True, timeout=600)
+            assert res.returncode == 0, res.stderr
+            done.write_text(json.dumps({k: str(v) for k, v in paths.items()}))
+        paths = json.loads(done.read_text())
+    return paths, env
 
 
 @pytest.fixture(scope="session")

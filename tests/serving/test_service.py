@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.simulator import SimConfig, simulate, write_scenario
 
 from ..servers import EXE, darkvoyage_server, free_port
 
@@ -27,14 +26,9 @@ LIMIT_MB = 30
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("svc")
-    paths = write_scenario(simulate(SimConfig(vessels=120, days=20, seed=21, suspicious_share=0.2)), root / "sim")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-    res = subprocess.run([EXE, "train", "--positions", paths["positions"], "--labels", paths["labels"]],
-                         env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr
-    return root, paths, env
+def trained(tmp_path_factory, cli_trained):
+    """The run's shared trained store (``cli_trained``), and a folder of this module's own."""
+    return (tmp_path_factory.mktemp("svc"), *cli_trained)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ Chromium, sanctions matching, and bad usage."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,15 +19,10 @@ EXE = str(Path(sys.executable).parent / "darkvoyage")
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, cli_trained):
     root = tmp_path_factory.mktemp("wl")
-    train = write_scenario(simulate(SimConfig(vessels=120, days=20, seed=31, suspicious_share=0.2)), root / "train")
     month = write_scenario(simulate(SimConfig(vessels=60, days=10, seed=32, start="2024-11-01")), root / "month")
-    e = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-    res = subprocess.run([EXE, "train", "--positions", train["positions"], "--labels", train["labels"]],
-                         env=e, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr
-    return root, month, e
+    return root, month, cli_trained[1]  # the run's shared trained store
 
 
 def run(e, *args):
