@@ -163,6 +163,15 @@ def test_the_desk_in_a_browser(desk):
                                " || {}).textContent === 'confirmed'")
         assert "Ann Analyst" in page.locator(f"#v-alerts .alert[data-alert-id='{target['id']}'] .verdict").inner_text()
         page.screenshot(path=str(root / "desk.png"), full_page=True)
+        # A vessel no run alerted on: judged on the vessel itself, a review alert appears.
+        bare = _vessels_without_alerts(root)[-1]
+        page.fill("#search", str(bare))
+        page.click("#search-go")
+        page.wait_for_selector("#v-judge")
+        page.locator("#v-judge button.dismiss").click()
+        page.wait_for_function("(document.querySelector('#v-alerts .alert .status') || {}).textContent === 'dismissed'")
+        assert page.locator("#v-judge").count() == 0 and "review" in page.inner_text("#v-alerts")
+        page.screenshot(path=str(root / "desk_judged.png"), full_page=True)
         browser.close()
     assert not errors, errors
     assert not outside, outside
@@ -229,16 +238,11 @@ def test_a_vessel_the_queue_lists_without_an_alert_can_be_judged(desk):
     """The queue lists vessels no run alerted on (near the cut-off, say): a verdict on the
     vessel itself (``{mmsi, verdict}``) is carried by one ``review`` alert on its riskiest
     voyage; the vessel then leaves the queue, and its verdict exports as a label."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
     from serving.desk.labels import verdict_labels
-    from serving.desk.models import Vessel
     from serving.desk.store import open_store
     client, alerts, akey, _, root = desk
     store = open_store(str(root / "desk.db"))
-    with Session(store.engine) as s:
-        scored = s.execute(select(Vessel.mmsi, Vessel.risk)).all()
-    bare = sorted((m for m, r in scored if r is not None and m not in set(alerts["mmsi"].astype(int))))
+    bare = _vessels_without_alerts(root)
     queued = {i["mmsi"] for i in client.get("/review", headers={"x-api-key": akey}).json()}
     mmsi = next((m for m in bare if m in queued), bare[0])  # one the queue lists, if it lists any
     for bad, status, field in (({"mmsi": mmsi, "alert_id": 1, "verdict": "benign"}, 400, "alert_id"),
@@ -256,3 +260,14 @@ def test_a_vessel_the_queue_lists_without_an_alert_can_be_judged(desk):
     assert mmsi not in {i["mmsi"] for i in client.get("/review", headers={"x-api-key": akey}).json()}
     labels = verdict_labels(store)
     assert labels[labels["mmsi"] == mmsi]["label"].tolist() == ["benign"]
+
+
+def _vessels_without_alerts(root) -> list[int]:
+    """Scored vessels of the desk's store that no alert names yet, by MMSI."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+    from serving.desk.models import Alert, Vessel
+    from serving.desk.store import open_store
+    with Session(open_store(str(root / "desk.db")).engine) as s:
+        named = set(s.scalars(select(Alert.mmsi)).all())
+        return sorted(m for m, r in s.execute(select(Vessel.mmsi, Vessel.risk)).all() if r is not None and m not in named)
