@@ -267,7 +267,8 @@ def _choose_variant(data, params, grid, gaz, seed, stage, mlflow) -> adaptation.
     for name, score in choice.scores.items():
         with mlflow.start_run(run_name=f"variant-{name}", nested=True):
             mlflow.log_params({"variant": name, "folds": choice.folds})
-            mlflow.log_metric("cv_average_precision", score)
+            mlflow.log_metrics({"cv_average_precision": score,
+                                "cv_simulated_average_precision": choice.simulated_scores[name]})
     mlflow.log_params({"variant": choice.variant, "variant_reason": choice.reason[:500]})
     mlflow.log_metrics({f"variant_cv_average_precision_{k}": v for k, v in choice.scores.items()})
     log.info("variant %s: %s %s", choice.variant, choice.reason, choice.scores)
