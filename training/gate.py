@@ -141,13 +141,15 @@ def _verdict(g: dict, promote: str) -> str:
         return f"promoted ({why}: lower bound above the {g['min_gain']:.3f} minimum gain)"
     # What analysts' verdicts teach shows on their set, not on the simulated one: a significant
     # gain there promotes, as long as the simulated reference AP holds.
-    if judged and g.get("analyst_diff_low") is not None and g["analyst_diff_low"] > g["min_gain"]:
-        ana = (f"analyst reference AP {g['analyst_ap']:.3f} vs {g['champion_analyst_ap']:.3f}, 90 % interval "
+    ana = ""
+    if judged and g.get("analyst_diff_low") is not None:
+        ana = (f"; analyst reference AP {g['analyst_ap']:.3f} vs {g['champion_analyst_ap']:.3f}, 90 % interval "
                f"[{g['analyst_diff_low']:+.3f}, {g['analyst_diff_high']:+.3f}]")
-        if g["diff"] >= -GATE_MAX_LOSS:
-            return f"promoted ({why}; {ana}: a significant gain on the analysts' verdicts, the reference AP held)"
-        return f"kept champion v{cv} ({why}; {ana}, but the reference AP fell by more than {GATE_MAX_LOSS:.2f})"
-    return f"kept champion v{cv} ({why}: not a significant gain, lower bound <= {g['min_gain']:.3f})"
+        if g["analyst_diff_low"] > g["min_gain"] and g["diff"] >= -GATE_MAX_LOSS:
+            return f"promoted ({why}{ana}: a significant gain on the analysts' verdicts, the reference AP held)"
+        if g["analyst_diff_low"] > g["min_gain"]:
+            return f"kept champion v{cv} ({why}{ana}, but the reference AP fell by more than {GATE_MAX_LOSS:.2f})"
+    return f"kept champion v{cv} ({why}{ana}: not a significant gain, lower bound <= {g['min_gain']:.3f})"
 
 
 #: How far the simulated reference AP may fall (point estimate) when a candidate is promoted for

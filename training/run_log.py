@@ -169,6 +169,10 @@ def summary_rows(s: dict) -> dict[str, str]:
         rows["gate (reference AP)"] = (f"candidate {g['candidate_ap']:.3f}, champion v{g['champion_version']} "
                                        f"{g['champion_ap']:.3f}; difference {g['diff']:+.3f}, 90 % interval "
                                        f"[{g['diff_low']:+.3f}, {g['diff_high']:+.3f}] over {g['resamples']} vessel resamples")
+    if g.get("analyst_diff") is not None:
+        rows["gate (analyst reference AP)"] = (f"candidate {g['analyst_ap']:.3f}, champion {g['champion_analyst_ap']:.3f}; "
+                                               f"difference {g['analyst_diff']:+.3f}, 90 % interval "
+                                               f"[{g['analyst_diff_low']:+.3f}, {g['analyst_diff_high']:+.3f}]")
     rows.update({"model": f"voyage-risk v{s['model_version']} (alias challenger)", "promotion": s["promotion"],
                  "run": f"{s['run_id']} in {s['tracking_uri']}"})
     return rows
