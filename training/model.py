@@ -186,7 +186,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
         """(raw, bare) log-odds per row: ``bare`` scores the voyage with its text features
         unknown (NaN), ``raw`` is the full score held within ``log(text_odds_factor)`` of it.
         Rows without text: both the same, one prediction. Training calibrates on these raw
-        scores of each fold's booster (:func:`training.train.fit_model`), so what is
+        scores of each fold's booster (:func:`training.fitting.fit_model`), so what is
         calibrated is what is served."""
         text = [k for k, f in enumerate(self.features) if f in TEXT_FEATURES]
         return _text_bounded(lambda M: self._predict(M, raw_score=True), X, text, self.text_odds_factor)
