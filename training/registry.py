@@ -4,15 +4,19 @@ not the training code (the promotion gate is :mod:`training.gate`)."""
 
 from __future__ import annotations
 
+import logging
 
 import numpy as np
 
+from features.config import FEATURE_CODE_VERSION
 from features.errors import DarkvoyageError
 
 from .model import VoyageRiskModel
 from .tracking import MODEL_NAME, tracking_uri
 
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@champion"
+
+log = logging.getLogger(__name__)
 
 
 class ModelUnavailable(DarkvoyageError):
@@ -34,6 +38,10 @@ def load_model(uri: str | None = None) -> tuple[VoyageRiskModel, dict]:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelUnavailable(f"no model at {uri} in {store} ({first[:160]}); train one with "
                                "`darkvoyage train --positions P --labels L` (or run `make demo`)") from None
+    if model.feature_code_version != FEATURE_CODE_VERSION:  # scores, but with features it did not learn
+        log.warning("%s was trained on feature code %s, this code computes %s: its scores may be off; retrain "
+                    "(darkvoyage train) or point at a newer version", uri, model.feature_code_version,
+                    FEATURE_CODE_VERSION)
     info = {"name": MODEL_NAME, "uri": uri, "version": None, "alias": None, "run_id": None, "metrics": {},
             "features": model.features, "feature_code_version": model.feature_code_version, "levels": model.levels}
     if uri.startswith("models:/"):

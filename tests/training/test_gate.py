@@ -194,9 +194,13 @@ def _register_unscorable(good, tmp_path, how: str) -> str:
 
 @pytest.mark.parametrize("how, says", [("version", "its features are version 0.0.1"),
                                        ("columns", "lacks feature column(s): a_feature_from_the_future")])
-def test_champion_that_cannot_score_the_reference_set(good, world_a, tmp_path, how, says):
+def test_champion_that_cannot_score_the_reference_set(good, world_a, tmp_path, how, says, caplog):
+    from training.registry import load_model
     from training.train import train
     old = _register_unscorable(good, tmp_path, how)
+    with caplog.at_level("WARNING", logger="training.registry"):
+        load_model(f"models:/voyage-risk/{old}")  # what the watchlist and the service would serve
+    assert ("trained on feature code 0.0.1" in caplog.text) == (how == "version"), caplog.text
     _set_champion(old)
     kept = train([world_a["positions"]], world_a["labels"], experiment="gate")
     assert kept["promotion"].startswith(f"kept champion v{old} (champion v{old} cannot score the reference set: ")
