@@ -100,7 +100,7 @@ class Desk:
             try:
                 body = (await anyio.to_thread.run_sync(_card_page, self.store, int(raw))).encode()
             except NotFound as err:
-                return await send_json(send, 404, {"error": "not found", "field": "mmsi", "problem": str(err)})
+                return await send_json(send, 404, {"error": "not found", "field": err.field, "problem": str(err)})
         await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
         return await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
@@ -159,7 +159,7 @@ async def handle(store: Store, scope, receive, headers: dict) -> tuple[int, obje
     except Problem as p:
         return p.status, p.body, ([(b"allow", p.allow.encode())] if p.allow else [])
     except NotFound as e:
-        return 404, {"error": "not found", "field": "alert_id" if path == "/verdicts" else "mmsi", "problem": str(e)}, []
+        return 404, {"error": "not found", "field": e.field, "problem": str(e)}, []
     except StoreBusy as e:  # a watch run holds SQLite's one write lock: come back in a minute
         return 503, {"error": "busy", "field": "store", "problem": str(e)}, [(b"retry-after", b"60")]
 
@@ -216,11 +216,8 @@ async def _verdict(store: Store, receive, headers: dict) -> dict:
     except ValidationError as e:
         err = e.errors()[0]
         raise Problem(400, "bad request", ".".join(map(str, err["loc"])) or "alert_id", err["msg"]) from None
-    try:
-        return await anyio.to_thread.run_sync(lambda: record_verdict(store, analyst, v.alert_id, v.verdict, v.note,
-                                                                     mmsi=v.mmsi))
-    except NotFound as e:
-        raise Problem(404, "not found", "alert_id" if v.mmsi is None else "mmsi", str(e)) from None
+    return await anyio.to_thread.run_sync(lambda: record_verdict(store, analyst, v.alert_id, v.verdict, v.note,
+                                                                 mmsi=v.mmsi))
 
 
 async def _body(receive) -> bytes:

@@ -23,7 +23,11 @@ STATUS_OF = {"suspicious": "confirmed", "benign": "dismissed", "uncertain": "in_
 
 
 class NotFound(StoreError):
-    """No such alert or vessel in the store."""
+    """No such alert or vessel in the store; ``field`` names the request field that asked."""
+
+    def __init__(self, message: str, field: str = "mmsi"):
+        super().__init__(message)
+        self.field = field
 
 
 def _row(obj, skip=("data", "key_hash")) -> dict:
@@ -149,7 +153,7 @@ def record_verdict(store: Store, analyst: Analyst, alert_id: int | None, verdict
     with _verdict_transaction(store) as s:
         alert = s.get(Alert, alert_id) if alert_id is not None else _review_alert(s, mmsi)
         if alert is None:
-            raise NotFound(f"alert {alert_id}: not in the store")
+            raise NotFound(f"alert {alert_id}: not in the store", "alert_id")
         vd = Verdict(alert_id=alert.id, analyst_id=analyst.id, verdict=verdict, note=note,
                      created_at=datetime.now(UTC))
         s.add(vd)
