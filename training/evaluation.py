@@ -24,6 +24,11 @@ GATE_QUANTILE = 0.05
 #: other subsamples) moves reference AP too: six seeds on a 160-vessel scenario gave pairwise
 #: lower bounds up to +0.021, so a gain must clear 0.03 to count as more than a reroll.
 GATE_MIN_GAIN = 0.03
+#: How far the simulated reference AP may fall (point estimate) when a candidate is promoted for
+#: a significant gain on the analyst reference set alone, and how far below the simulated-only
+#: model a way of learning from verdicts may rank held-out simulated voyages: the same noise
+#: between retrains of the same data as :data:`GATE_MIN_GAIN`.
+GATE_MAX_LOSS = 0.03
 #: Resamples per vectorised block: 200 x 5,000 voyages of float64 is 8 MB per array.
 _BLOCK = 200
 

@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 
+from .evaluation import GATE_MAX_LOSS
 from .tracking import MODEL_NAME
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,3 @@ def _verdict(g: dict, promote: str) -> str:
         if g["analyst_diff_low"] > g["min_gain"]:
             return f"kept champion v{cv} ({why}{ana}, but the reference AP fell by more than {GATE_MAX_LOSS:.2f})"
     return f"kept champion v{cv} ({why}{ana}: not a significant gain, lower bound <= {g['min_gain']:.3f})"
-
-
-#: How far the simulated reference AP may fall (point estimate) when a candidate is promoted for
-#: a significant gain on the analyst reference set alone: the simulated set's noise between
-#: retrains of the same data (``training.evaluation.GATE_MIN_GAIN``'s reason).
-GATE_MAX_LOSS = 0.03

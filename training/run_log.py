@@ -157,10 +157,9 @@ def summary_rows(s: dict) -> dict[str, str]:
         if k.startswith("reference_recall_"):
             rows[f"recall: {k[len('reference_recall_'):]}"] = f"{v:.2f}"
     if c.get("analyst_labels"):
-        v = s.get("variant")
-        cv = ", ".join(f"{k} {x:.3f}" for k, x in v.scores.items()) if v is not None and v.scores else ""
-        rows["analyst labels"] = (f"{c['analyst_labels']:,} on {c['analyst_vessels']} vessels; learnt as "
-                                  f"{v.variant if v else '?'} ({v.reason if v else ''}{'; CV AP ' + cv if cv else ''})")
+        v = s["variant"]
+        cv = "; CV AP " + ", ".join(f"{k} {x:.3f}" for k, x in v.scores.items()) if v.scores else ""
+        rows["analyst labels"] = f"{c['analyst_labels']:,} on {c['analyst_vessels']} vessels; learnt as {v.variant} ({v.reason}{cv})"
     if "analyst_reference_vessels" in m:
         rows["analyst reference set"] = (f"{m['analyst_reference_vessels']:.0f} vessels, "
                                          f"{m['analyst_reference_voyages']:.0f} voyages; AP "
