@@ -72,7 +72,7 @@ def prepare(a, folder: Path) -> dict:
     from features.config import DEFAULT
     from features.events import detect_events
     from features.gazetteer import load_gazetteer
-    from serving.desk.review import RULE_KINDS
+    from serving.desk.config import DEFAULT_DESK
     from training.scenarios import combined_tables
     gaz = load_gazetteer()
     sc = _scenarios(a, folder)
@@ -80,7 +80,7 @@ def prepare(a, folder: Path) -> dict:
     tables, grid, voyages = combined_tables([sc[n] for n in names], gaz, DEFAULT)
     desk_i = len(names) - 1
     tr = tables[desk_i].tracks
-    ev = detect_events(tr.positions, tr.visits, gaz, DEFAULT, kinds=RULE_KINDS)[["mmsi", "kind", "port_id"]]
+    ev = detect_events(tr.positions, tr.visits, gaz, DEFAULT, kinds=DEFAULT_DESK.event_kinds)[["mmsi", "kind", "port_id"]]
     _, _, ev_voy = combined_tables([sc["eval"]], gaz, DEFAULT)
     labelled = voyages[voyages["y"].notna()].assign(y=lambda d: d["y"].astype(int), analyst=False)
     return {"sim": labelled[labelled["scenario"] < desk_i].reset_index(drop=True),
@@ -124,13 +124,16 @@ def _pick(model, w: dict, reviewed: set, n: int, order: str, rng) -> pd.DataFram
     return top[top["mmsi"].isin(chosen)]
 
 
-def arm(order: str, size: int, rounds: int, w: dict) -> list[dict]:
-    """One review order and round size over the rounds: a record per round. Starts from the
-    model without feedback, refitted here (deterministic: the same model; a model pickles
-    without its booster)."""
+def arm(order: str, size: int, rounds: int, w: dict, start: tuple) -> list[dict]:
+    """One review order and round size over the rounds: a record per round. ``start``: the
+    model without feedback as (booster text, calibration), as a model pickles without its
+    booster."""
+    import lightgbm as lgb
     from training.analyst_reference import held_out
+    from training.model import VoyageRiskModel
+    model = VoyageRiskModel(lgb.Booster(model_str=start[0]), start[1], grid=w["grid"], gaz=w["gaz"])
     rng = np.random.default_rng(size)
-    model, reviewed, verdicts, out = _fit(w["sim"], w)[0], set(), [], []
+    reviewed, verdicts, out = set(), [], []
     for r in range(1, rounds + 1):
         t0 = time.perf_counter()
         picked = _pick(model, w, reviewed, size, order, rng)
@@ -193,7 +196,8 @@ def main() -> None:
     jobs = [(order, int(n)) for n in a.sizes.split(",") for order in ("queue", "random")]
     rows = []
     with ProcessPoolExecutor(max_workers=2) as pool:  # both cores: one arm each
-        for got in pool.map(arm, *zip(*[(o, n, a.rounds, w) for o, n in jobs])):
+        start = (base_model.booster.model_to_string(), base_model.calib)
+        for got in pool.map(arm, *zip(*[(o, n, a.rounds, w, start) for o, n in jobs])):
             for r in got:
                 print(json.dumps(r), flush=True)
             rows += got

@@ -76,14 +76,18 @@ def risk_up(before: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.Data
     return pd.DataFrame({"mmsi": up["mmsi"].to_numpy(), "kind": "risk_up"})
 
 
+def alerting(events: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str]) -> pd.Series:
+    """Per event (``kind``, ``port_id``): one the rules alert on, of ``event_kinds`` and, for
+    ``sensitive_only`` kinds, at a port of ``sensitive_ports`` (the review queue reads the same)."""
+    at_sensitive = events["port_id"].isin(sensitive_ports) | ~events["kind"].isin(cfg.sensitive_only)
+    return events["kind"].isin(cfg.event_kinds) & at_sensitive
+
+
 def new_events(events: pd.DataFrame, known: set[str], touched: pd.Series, cfg: DeskConfig,
                sensitive_ports: set[str] = frozenset()) -> pd.DataFrame:
-    """Events of ``event_kinds`` on touched vessels whose ids the store did not hold (those of
-    ``sensitive_only`` kinds at a port of ``sensitive_ports`` only): mmsi, kind ``new_event``,
-    event_id, and what it says (``kind: detail``)."""
-    at_sensitive = events["port_id"].isin(sensitive_ports) | ~events["kind"].isin(cfg.sensitive_only)
-    ev = events[events["kind"].isin(cfg.event_kinds) & events["mmsi"].isin(touched)
-                & ~events["event_id"].isin(known) & at_sensitive]
+    """Events the rules alert on (:func:`alerting`) on touched vessels whose ids the store did
+    not hold: mmsi, kind ``new_event``, event_id, and what it says (``kind: detail``)."""
+    ev = events[alerting(events, cfg, sensitive_ports) & events["mmsi"].isin(touched) & ~events["event_id"].isin(known)]
     what = ev["kind"].astype(str) + ": " + ev["detail"].fillna("").astype(str)
     return pd.DataFrame({"mmsi": ev["mmsi"].to_numpy(np.int64), "kind": "new_event",
                          "event_id": ev["event_id"].to_numpy(dtype=object), "event_text": what.to_numpy(dtype=object)})

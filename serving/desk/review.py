@@ -13,13 +13,10 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .alerts import alerting
 from .config import DEFAULT_DESK, DeskConfig
 from .models import Alert, Event, Verdict, Vessel
 from .store import Store
-
-#: Event kinds that make the rules call a vessel suspicious on their own.
-RULE_KINDS = ("possible_dark_port_call", "shared_mmsi", "spoofing", "identity_change")
-
 
 def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK) -> list[dict]:
     """The queue, in order: [{mmsi, name, flag, risk, level, pick, why}]."""
@@ -27,7 +24,7 @@ def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFA
         v = pd.DataFrame(s.execute(select(Vessel.mmsi, Vessel.name, Vessel.flag, Vessel.risk, Vessel.level)).all(),
                          columns=["mmsi", "name", "flag", "risk", "level"])
         judged = set(s.scalars(select(Alert.mmsi).join(Verdict, Verdict.alert_id == Alert.id)).all())
-        ev = pd.DataFrame(s.execute(select(Event.mmsi, Event.kind, Event.port_id).where(Event.kind.in_(RULE_KINDS))).all(),
+        ev = pd.DataFrame(s.execute(select(Event.mmsi, Event.kind, Event.port_id).where(Event.kind.in_(cfg.event_kinds))).all(),
                           columns=["mmsi", "kind", "port_id"])
     out = queue(v[~v["mmsi"].isin(judged)], ev, sensitive_ports, cfg)
     out = out.astype(object).where(out.notna(), None)
@@ -42,7 +39,7 @@ def queue(v: pd.DataFrame, ev: pd.DataFrame, sensitive_ports: set[str], cfg: Des
     v = v[v["risk"].notna()]
     if v.empty:
         return v.assign(pick=pd.Series(dtype=object), why=pd.Series(dtype=object))
-    rule = ev[~ev["kind"].isin(cfg.sensitive_only) | ev["port_id"].isin(sensitive_ports)]  # the alerts' rule
+    rule = ev[alerting(ev, cfg, sensitive_ports)]
     rule_kind = rule.drop_duplicates("mmsi").set_index("mmsi")["kind"]
     picks: list[pd.DataFrame] = []
     top = v.sort_values(["risk", "mmsi"], ascending=[False, True]).head(cfg.review_top)
