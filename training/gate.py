@@ -15,32 +15,38 @@ from .tracking import MODEL_NAME
 log = logging.getLogger(__name__)
 
 
-def champion_on_reference(ref) -> tuple[str | None, np.ndarray | None, str | None]:
-    """(version, risks, problem) of the current champion on the reference set: version None
-    when there is no champion; risks None and a one-line problem when it cannot score the set
-    (features of another feature-code version, missing columns, non-finite risks)."""
+def champion_on_reference(*refs) -> tuple[str | None, list[np.ndarray | None], str | None]:
+    """(version, risks per reference set, problem) of the current champion, loaded once: version
+    None when there is no champion; a set's risks None when it cannot score it (features of
+    another feature-code version, missing columns, non-finite risks), and ``problem`` says in
+    one line why it could not score the first set."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
     try:
         mv = MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
     except MlflowException:
-        return None, None, None
+        return None, [None] * len(refs), None
     version = str(mv.version)
     try:
         champ = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}").unwrap_python_model()
     except (MlflowException, OSError, ValueError, TypeError) as err:
-        return version, None, f"it does not load ({type(err).__name__}: {str(err).splitlines()[0][:160]})"
+        return version, [None] * len(refs), f"it does not load ({type(err).__name__}: {str(err).splitlines()[0][:160]})"
+    scored = [_scores(champ, ref) for ref in refs]
+    return version, [r for r, _ in scored], scored[0][1] if scored else None
+
+
+def _scores(champ, ref) -> tuple[np.ndarray | None, str | None]:
+    """(risks, None) of the champion on one reference set, or (None, why it cannot score it)."""
     if champ.feature_code_version != ref.feature_code_version:
-        return version, None, (f"its features are version {champ.feature_code_version}, the reference set's "
-                               f"{ref.feature_code_version}")
+        return None, f"its features are version {champ.feature_code_version}, the reference set's {ref.feature_code_version}"
     try:
         risk = np.asarray(champ.risk(ref.voyages), float)
     except (ValueError, KeyError) as err:
-        return version, None, str(err).splitlines()[0][:200]
+        return None, str(err).splitlines()[0][:200]
     if not np.isfinite(risk).all():
-        return version, None, "it gives non-finite risks"
-    return version, risk, None
+        return None, "it gives non-finite risks"
+    return risk, None
 
 
 def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain: float | None = None,
@@ -60,7 +66,8 @@ def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain:
     from .evaluation import BOOTSTRAP_RESAMPLES, GATE_MIN_GAIN, GATE_QUANTILE, average_precision, paired_bootstrap_ap
     min_gain = GATE_MIN_GAIN if min_gain is None else float(min_gain)
     y = ref.voyages["y"].to_numpy(int)
-    champ_version, champ_risk, problem = champion_on_reference(ref)
+    champ_version, risks, problem = champion_on_reference(ref, *([analyst[0]] if analyst is not None else []))
+    champ_risk = risks[0]
     gate = {"candidate_version": version, "champion_version": champ_version, "candidate_ap": average_precision(y, p_ref),
             "champion_ap": None, "diff": None, "diff_low": None, "diff_high": None, "resamples": None,
             "quantile": GATE_QUANTILE, "min_gain": min_gain, "champion_problem": problem, "reference_digest": ref.digest,
@@ -73,7 +80,7 @@ def promotion_gate(version: str, ref, p_ref: np.ndarray, promote: str, min_gain:
         y_a = analyst[0].voyages["y"].to_numpy(int)
         gate["analyst_ap"] = average_precision(y_a, analyst[1])
         gate["champion_analyst_ap"] = None
-        champ_a = champion_on_reference(analyst[0])[1] if champ_version is not None else None
+        champ_a = risks[1]
         if champ_a is not None:
             b = paired_bootstrap_ap(y_a, analyst[1], champ_a, analyst[0].voyages["vessel_group"].to_numpy(),
                                     BOOTSTRAP_RESAMPLES)
