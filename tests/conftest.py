@@ -45,7 +45,7 @@ def cli_trained(tmp_path_factory, reference_cache) -> tuple[dict, dict]:
     import fcntl
     import json
     import subprocess
-    import sys
+    from tests.servers import EXE
     from training.simulator import SimConfig, simulate, write_scenario
     root = _run_folder(tmp_path_factory) / "cli-trained"
     root.mkdir(parents=True, exist_ok=True)
@@ -55,8 +55,7 @@ def cli_trained(tmp_path_factory, reference_cache) -> tuple[dict, dict]:
         done = root / "paths.json"
         if not done.exists():
             paths = write_scenario(simulate(SimConfig(vessels=120, days=20, seed=21, suspicious_share=0.2)), root / "sim")
-            res = subprocess.run([str(Path(sys.executable).parent / "darkvoyage"), "train", "--positions",
-                                  paths["positions"], "--labels", paths["labels"]],
+            res = subprocess.run([EXE, "train", "--positions", paths["positions"], "--labels", paths["labels"]],
                                  env=env, capture_output=True, text=True, timeout=600)
             assert res.returncode == 0, res.stderr
             done.write_text(json.dumps({k: str(v) for k, v in paths.items()}))

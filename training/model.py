@@ -228,9 +228,7 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
     def gain(self) -> np.ndarray:
         """LightGBM gain per model feature, in :attr:`features` order (an augmented booster's
         three copies of a feature summed)."""
-        g = self.booster.feature_importance("gain")
-        n = len(self.features)
-        return g[:n] + g[n:2 * n] + g[2 * n:] if self.augmented else g
+        return self._fold_copies(self.booster.feature_importance("gain"))
 
     def contributions(self, voyages: pd.DataFrame) -> pd.DataFrame:
         """Per-feature SHAP contributions (log-odds) from LightGBM, one row per voyage."""
@@ -239,9 +237,15 @@ class VoyageRiskModel(mlflow.pyfunc.PythonModel):
 
     def contributions_array(self, X: np.ndarray) -> np.ndarray:
         """:meth:`contributions` of a :meth:`matrix_array`, rows x features (no bias column)."""
-        c = self._predict(X, pred_contrib=True)[:, :-1]
-        n = X.shape[1]
-        return c[:, :n] + c[:, n:2 * n] + c[:, 2 * n:] if self.augmented else c  # a feature's copies as one
+        return self._fold_copies(self._predict(X, pred_contrib=True)[..., :-1])
+
+    def _fold_copies(self, per_column: np.ndarray) -> np.ndarray:
+        """Values per booster column (last axis) as values per model feature: an augmented
+        booster's three copies of a feature summed."""
+        if not self.augmented:
+            return per_column
+        n = len(self.features)
+        return per_column[..., :n] + per_column[..., n:2 * n] + per_column[..., 2 * n:]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         r = self.risk(model_input)

@@ -217,7 +217,7 @@ def _cached_files(key: dict, gaz: Gazetteer, cfg: Config, stage) -> Path:
         paths = write_scenario(simulate(sim_config()), tmp / "scenario")
         stage("reference set (features)")
         table = scenario_table(ScenarioInput((Path(paths["positions"]),), Path(paths["labels"])), gaz, cfg)
-        _round_trip(reference_frame(table.voyages), tmp)
+        reference_frame(table.voyages).to_parquet(tmp / VOYAGES_FILE, index=False)  # read back by every store
         try:
             os.rename(tmp, final)
         except OSError:  # another process cached it first: theirs is the same set
