@@ -15,7 +15,7 @@ from typing import Any
 import bentoml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from serving.requests import Position, TrackIn  # noqa: E402
+from serving.request_models import Position, TrackIn  # noqa: E402
 
 
 @bentoml.service(name="trivial", workers=1)

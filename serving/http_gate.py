@@ -20,7 +20,7 @@ import pandas as pd
 
 from features.settings import settings
 from serving.openapi import document
-from serving.requests import MAX_POSITIONS, MAX_VOYAGES
+from serving.request_models import MAX_POSITIONS, MAX_VOYAGES
 
 log = logging.getLogger("darkvoyage.service")
 

@@ -118,7 +118,7 @@ class TrackScore:
 
 def score_track(frame: pd.DataFrame, model: VoyageRiskModel, cfg: Config = DEFAULT) -> TrackScore:
     """Positions already in memory, with canonical column names and a reader's ``_file`` and
-    ``_line`` (:func:`serving.requests.track_frame` gives them): the local engine's ``score``
+    ``_line`` (:func:`serving.request_models.track_frame` gives them): the local engine's ``score``
     step by step (tracked, voyages with the model's grid, :func:`assess`), so the numbers are
     the watchlist's before its identity rule (links and hull events need every vessel's
     traffic: ``training/identity_ranking.py``). What one vessel's answer does not need is left out: the live-context

@@ -41,7 +41,7 @@ from serving.http_gate import (
     jsonable,
     limit_bytes,
 )
-from serving.requests import MAX_VOYAGES, SUFFIXES, Position, TrackIn, VoyageRow, track_frame
+from serving.request_models import MAX_VOYAGES, SUFFIXES, Position, TrackIn, VoyageRow, track_frame
 
 if TYPE_CHECKING:  # the scoring modules load with the model, in the service's __init__
     from serving.scoring import Assessment

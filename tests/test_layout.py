@@ -63,3 +63,16 @@ def test_serving_loads_the_model_without_training_code():
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_the_cli_scripts_folder_hides_no_library():
+    """``spark-submit serving/cli.py`` puts ``serving/`` first on the path: a module there named
+    like an installed package (``requests.py`` was one) hides it from every library that
+    imports it (MLflow loading a model: every scoring command failed on a cluster)."""
+    import importlib.util
+    clash = []
+    for p in (ROOT / "serving").glob("*.py"):
+        spec = None if p.stem == "__init__" else importlib.util.find_spec(p.stem)
+        if spec is not None and ROOT / "serving" not in Path(spec.origin or ROOT / "serving" / "x").resolve().parents:
+            clash.append(p.name)
+    assert not clash, f"modules in serving/ named like installed or standard modules: {clash}"

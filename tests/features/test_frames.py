@@ -11,7 +11,7 @@ import pytest
 from features.frames import frame_of, with_columns
 from features.ids import str_array
 from features.tracks import utc_times
-from serving.requests import TrackIn, track_frame
+from serving.request_models import TrackIn, track_frame
 
 
 def _typed_columns(n: int) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.requests import TrackIn, datetimes_us, track_frame
+from serving.request_models import TrackIn, datetimes_us, track_frame
 
 
 def _reference_us(times):
@@ -48,6 +48,6 @@ def test_track_frame_has_the_given_fields_the_reader_columns_and_utc_times():
 def test_docstring_examples():
     import doctest
 
-    import serving.requests
-    result = doctest.testmod(serving.requests)
+    import serving.request_models
+    result = doctest.testmod(serving.request_models)
     assert result.attempted and result.failed == 0
