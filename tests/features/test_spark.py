@@ -232,6 +232,15 @@ def _cli(*args, env=None, **kw):
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, **kw)
 
 
+def in_process(*args):
+    """The CLI in this process: a ``--engine spark`` command takes the worker's Spark session
+    (one JVM per test file, not one per command; the subprocess runs below keep the console
+    script, its stderr and spark-submit covered)."""
+    from typer.testing import CliRunner
+    from serving.cli import app
+    return CliRunner().invoke(app, list(map(str, args)))
+
+
 def test_cli_engine_spark(real_files, month, tmp_path):
     out = tmp_path / "v.parquet"
     r = _cli(sys.executable, "-m", "serving.cli", "features", str(real_files[1]), "--out", str(out),
@@ -243,23 +252,12 @@ def test_cli_engine_spark(real_files, month, tmp_path):
     # Bad usage: one line, exit 2, before Spark starts.
     for args, msg in ((["--engine", "sprk"], "expected local or spark"),
                       (["--spark-master", "local[2]"], "--spark-master needs --engine spark")):
-        r = _cli(sys.executable, "-m", "serving.cli", "tracks", str(month), "--out", str(tmp_path / "t.parquet"), *args)
-        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
-    r = _cli(sys.executable, "-m", "serving.cli", "tracks", str(tmp_path / "none.json"), "--out",
-             str(tmp_path / "t.parquet"), "--engine", "spark")
-    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
-    r = _cli(sys.executable, "-m", "serving.cli", "tracks", str(month), "--out", str(tmp_path / "t.txt"), "--engine", "spark")
-    assert r.returncode == 2 and "folder ending in /" in r.stderr
-
-
-def test_spark_submit(real_files, tmp_path):
-    """The README's cluster recipe, on a local master: spark-submit runs the CLI module."""
-    submit = Path(sys.executable).parent / "spark-submit"
-    out = tmp_path / "t.parquet"
-    r = _cli(str(submit), "--master", MASTER, str(ROOT / "serving" / "cli.py"), "tracks", str(real_files[0]),
-             "--out", str(out), "--engine", "spark")
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert read_counts(out)["read"] > 0 and pq.read_metadata(out).num_rows == read_counts(out)["positions"]
+        r = in_process("tracks", month, "--out", tmp_path / "t.parquet", *args)
+        assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.stderr
+    r = in_process("tracks", tmp_path / "none.json", "--out", tmp_path / "t.parquet", "--engine", "spark")
+    assert r.exit_code == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+    r = in_process("tracks", month, "--out", tmp_path / "t.txt", "--engine", "spark")
+    assert r.exit_code == 2 and "folder ending in /" in r.stderr
 
 
 def _wait_for(path: Path, text: str, proc, seconds: float = 60.0) -> None:
@@ -274,8 +272,9 @@ def _wait_for(path: Path, text: str, proc, seconds: float = 60.0) -> None:
 
 
 def test_standalone_cluster(real_files, tmp_path):
-    """A real Spark standalone cluster (master and worker in their own JVMs, executors apart
-    from the driver): inputs of two formats read, tracked, turned into voyages and scored on
+    """The README's cluster recipe on a real Spark standalone cluster (master and worker in
+    their own JVMs, executors apart from the driver): ``spark-submit --master spark://...``
+    runs the CLI module; inputs of two formats read, tracked, turned into voyages and scored on
     the executor, the watchlist equal to the local engine's. (Directory output and row counts
     are checked on a local master: ``test_reference_grid_and_directory_output``.)"""
     import signal
@@ -299,11 +298,12 @@ def test_standalone_cluster(real_files, tmp_path):
         files = [GFW_REGR / "regr_666000001.json", NMEA / "dma_aislib_stream_example_2010-06-11.txt"]  # two sources
         # The model broadcast to the executor; reading, tracking, voyages and scoring run there.
         model = str(ROOT / "tests" / "golden" / "model")
-        for eng in ("spark", "local"):
-            extra = ["--engine", "spark", "--spark-master", f"spark://127.0.0.1:{port}"] if eng == "spark" else []
-            r = _cli(sys.executable, "-m", "serving.cli", "watchlist", *map(str, files), "--out",
-                     str(tmp_path / f"wl_{eng}.csv"), "--model", model, *extra)
-            assert r.returncode == 0, r.stderr[-3000:]
+        submit = Path(sys.executable).parent / "spark-submit"
+        r = _cli(str(submit), "--master", f"spark://127.0.0.1:{port}", str(ROOT / "serving" / "cli.py"), "watchlist",
+                 *map(str, files), "--out", str(tmp_path / "wl_spark.csv"), "--model", model, "--engine", "spark")
+        assert r.returncode == 0, r.stderr[-3000:]
+        r = in_process("watchlist", *files, "--out", tmp_path / "wl_local.csv", "--model", model)
+        assert r.exit_code == 0, r.output[-3000:]
         read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731 - text as written
         assert "app-" in worker_log.read_text()  # the job ran on the cluster's executor
         wl = read(tmp_path / "wl_local.csv")
@@ -350,7 +350,7 @@ def test_real_files_watchlist_equal_local(spark, real_files, gaz, model):
         eng.close()
 
 
-def test_month_watchlist_cli_equal_local(month, tmp_path):
+def test_month_watchlist_cli_equal_local(spark, month, tmp_path):
     """``darkvoyage watchlist --engine spark`` on a simulated month: the GeoJSON, which carries
     every watchlist column of every vessel and the maps (the listed vessels' fixes, gaps and
     port visits), equals the local engine's."""
@@ -359,9 +359,8 @@ def test_month_watchlist_cli_equal_local(month, tmp_path):
     for eng in ("local", "spark"):
         outs[eng] = tmp_path / f"{eng}.geojson"
         extra = ["--engine", "spark", "--spark-master", MASTER] if eng == "spark" else []
-        r = _cli(sys.executable, "-m", "serving.cli", "watchlist", str(month), "--out", str(outs[eng]),
-                 "--model", model, *extra)
-        assert r.returncode == 0, r.stderr[-3000:]
+        r = in_process("watchlist", month, "--out", outs[eng], "--model", model, *extra)
+        assert r.exit_code == 0, r.output[-3000:]
     ga, gb = (json.loads(outs[e].read_text()) for e in ("local", "spark"))
     kinds = {f["properties"]["feature"] for f in ga["features"]}
     assert {"voyage", "gap", "port_visit"} <= kinds

@@ -5,7 +5,6 @@ are found from every bucket's episodes and resampled fixes)."""
 
 from __future__ import annotations
 
-import sys
 
 import pandas as pd
 import pytest
@@ -15,7 +14,7 @@ from features.engine import LocalEngine
 from features.spark import SparkEngine
 from features.spark.session import buckets
 
-from .test_spark import MASTER, _cli, month, spark  # noqa: F401 - module fixtures shared with that file
+from .test_spark import MASTER, in_process, month, spark  # noqa: F401 - module fixtures shared with that file
 
 
 def _bucket(spark, mmsi: pd.Series) -> pd.Series:  # noqa: F811 - the fixture, passed in
@@ -52,13 +51,12 @@ def test_simulated_month_events_equal_local(spark, month, local_month):  # noqa:
     assert {"gap", "loitering", "possible_dark_port_call", "shared_mmsi"} <= set(local["kind"])
 
 
-def test_cli_events_engine_spark(month, local_month, gaz, tmp_path):  # noqa: F811
+def test_cli_events_engine_spark(spark, month, local_month, gaz, tmp_path):  # noqa: F811
     """Through the CLI: the events file as the local engine's table, the rejected rows as the
     local engine's (the writer is shared with the local command, so one format shows it)."""
     out = tmp_path / "ev.parquet"
-    r = _cli(sys.executable, "-m", "serving.cli", "events", str(month), "--out", str(out), "--engine", "spark",
-             "--spark-master", MASTER)
-    assert r.returncode == 0, r.stderr
+    r = in_process("events", month, "--out", out, "--engine", "spark", "--spark-master", MASTER)
+    assert r.exit_code == 0, r.output
     assert "events: dark_rendezvous" in r.stdout and "rejected rows" in r.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(out), local_month)
     rej = pd.read_csv(str(out) + ".rejected.csv")
