@@ -176,10 +176,26 @@ class Config:
     #: Both vessels must be able to spend at least this long at one meeting point (the
     #: encounter duration): transferring cargo or crew between hulls takes hours.
     rendezvous_min_meet_h: float = 2.0
-    #: Dark periods longer than this are not paired: over two days a ship can reach any point
-    #: of the Caspian and "meet" every other ship dark at the time; such gaps stay gaps and
-    #: possible dark port calls.
+    #: Dark periods longer than this are not paired: over three days a ship can reach any
+    #: point of the Caspian and "meet" every ship dark at the time; such gaps stay gaps and
+    #: possible dark port calls. Not two days: a transfer with the sailing to and from it
+    #: keeps both ships dark up to ~66 h in the simulator (waits of up to 60 h, GFW's loitering
+    #: lasts days), and the score's out-of-step term ranks the long bystanders down.
     rendezvous_max_dark_h: float = 48.0
+    #: A side counts as dark when at least this share of its silence-or-stop is silence: a
+    #: ship that switches off is silent throughout; one seen now and then while it waits is a
+    #: stop under patchy reception, a visible side at most (the planted meetings: >= 0.84).
+    rendezvous_min_dark_share: float = 0.8
+    #: A meeting point within this far of a port's radius (km) is a roadstead, where ships wait
+    #: for a berth, a pilot or orders: two ships dark there are queueing, not meeting. GFW asks
+    #: 10 km of an encounter; 5 km keeps every planted meeting of six simulated months (10 km
+    #: lost four) and drops a fifth of the listed rendezvous.
+    rendezvous_min_port_km: float = 5.0
+    #: A rendezvous is listed when its score reaches this (h): the spare time for the meeting
+    #: less how far out of step the two went dark and came back, less the sailing each would
+    #: have had to add to its own straight course to reach the meeting point. Set so that a
+    #: simulated 600-ship month lists a few dozen a week (``benchmarks/bench_rendezvous.py``).
+    rendezvous_min_score_h: float = 8.0
 
     # --- identity (issue #23: ``darkvoyage identities``, identity events) ------------------
     #: One hull under a new MMSI: the new identity must start within this long of the old

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import Config
-from features.events import dark_mask, meeting_points
+from features.events import dark_mask, meeting_points, rendezvous_scores
 from features.flags import flag_of
 from features.gazetteer import Gazetteer
 from features.io import check_output
@@ -28,6 +28,8 @@ METRICS = ("gaps >= 12 h", "gaps >= 30 h", "possible dark port calls", "encounte
 PALETTE = ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf", "#bcbd22")
 #: Flags drawn separately in the charts; the rest are "other" (the CSV has every flag).
 TOP_FLAGS = 6
+#: Dark rendezvous listed on the page by score, best first: the ones to check first.
+CHECK_FIRST = 15
 
 
 def check_report_output(path: Path) -> Path:
@@ -63,6 +65,22 @@ def counted(events: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
                                   "flag": flag_of(frame["mmsi"].to_numpy()).fillna("unknown").to_numpy(),
                                   "area": areas(frame, gaz, cfg)}))
     return pd.concat(rows, ignore_index=True)
+
+
+def check_first(events: pd.DataFrame, gaz: Gazetteer, cfg: Config, n: int = CHECK_FIRST) -> pd.DataFrame:
+    """The ``n`` dark rendezvous with the highest score (h), best first: start, mmsi,
+    partner_mmsi, their flags, meeting place (lat, lon, area), score_h, hours together."""
+    rdv = events[events["kind"] == "dark_rendezvous"].copy()
+    rdv["score_h"] = rendezvous_scores(rdv)
+    rdv = rdv.sort_values(["score_h", "start"], ascending=[False, True], kind="stable").head(n)
+    lat, lon = meeting_points(rdv)
+    partner = rdv["partner_mmsi"].to_numpy(np.int64)
+    return pd.DataFrame({"start": pd.to_datetime(rdv["start"]).dt.strftime("%Y-%m-%d %H:%M").to_numpy(),
+                         "mmsi": rdv["mmsi"].to_numpy(), "partner_mmsi": partner,
+                         "flags": flag_of(rdv["mmsi"].to_numpy()).fillna("?").to_numpy() + " / "
+                         + flag_of(partner).fillna("?").to_numpy(),
+                         "lat": np.round(lat, 3), "lon": np.round(lon, 3), "area": areas(rdv, gaz, cfg),
+                         "score_h": rdv["score_h"].to_numpy(), "hours": rdv["hours"].round(1).to_numpy()})
 
 
 def _period(start: pd.Series, kind: str) -> pd.Series:
@@ -181,7 +199,8 @@ def _groups(table: pd.DataFrame, by: str, limit: int | None = None) -> list[str]
     return order
 
 
-def render_report(events: pd.DataFrame, table: pd.DataFrame, sources: list[str], cfg: Config) -> str:
+def render_report(events: pd.DataFrame, table: pd.DataFrame, sources: list[str], cfg: Config,
+                  first_checks: pd.DataFrame | None = None) -> str:
     """The HTML page: summary, weekly charts by area, monthly charts by flag, totals tables."""
     weeks = list(dict.fromkeys(table.loc[table["period_type"] == "week", "period"]))
     months = list(dict.fromkeys(table.loc[table["period_type"] == "month", "period"]))
@@ -204,7 +223,7 @@ def render_report(events: pd.DataFrame, table: pd.DataFrame, sources: list[str],
         first=t.min().strftime("%Y-%m-%d") if len(t) else "-", last=t.max().strftime("%Y-%m-%d") if len(t) else "-",
         area_legend=[(g, area_col[g]) for g in area_groups], flag_legend=[(g, flag_col[g]) for g in flag_groups],
         by_area=_totals(table, "area", area_groups), by_flag=_totals(table, "flag", _groups(table, "flag")),
-        cfg=cfg, n_events=len(events))
+        cfg=cfg, n_events=len(events), check_first=first_checks if first_checks is not None else pd.DataFrame())
 
 
 def _partial_labels(weeks: list[str], months: list[str], t: pd.Series) -> tuple[list[str], list[str]]:
@@ -232,5 +251,6 @@ def write_report(events: pd.DataFrame, gaz: Gazetteer, cfg: Config, out: Path, s
     csv = check_report_output(out)
     table = count_table(events, gaz, cfg)
     table.to_csv(csv, index=False)
-    out.write_text(render_report(events, table, [Path(s).name for s in sources], cfg), encoding="utf-8")
+    out.write_text(render_report(events, table, [Path(s).name for s in sources], cfg, check_first(events, gaz, cfg)),
+                   encoding="utf-8")
     return out, csv

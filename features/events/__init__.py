@@ -30,11 +30,11 @@ from .encounters import encounters_of_bins, resampled
 from .frame import EVENT_COLUMNS, EVENT_KINDS, Fixes, empty_events, fixes_of
 from .gaps import Gaps, add_reception, find_gaps, gap_events
 from .loitering import loiter_events
-from .rendezvous import episodes, meeting_points, rendezvous_of_episodes
+from .rendezvous import episodes, meeting_points, rendezvous_of_episodes, rendezvous_scores
 from .visits import visit_events
 
 __all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "detect_events", "dark_mask", "meeting_points", "pair_events",
-           "sorted_events", "vessel_events"]
+           "rendezvous_scores", "sorted_events", "vessel_events"]
 log = logging.getLogger(__name__)
 _PAIRING_MARGIN_US = 24 * 3_600_000_000
 

@@ -3,10 +3,14 @@
 **Episodes.** Per track, maximal runs of consecutive intervals that are dark (a gap of at
 most ``rendezvous_max_dark_h``, not inside one port visit, one ship at both ends) or slow away
 from ports (the loitering rule), cut at every fix that shows the vessel moving (a transit
-through poor reception is a chain of short gaps between moving fixes: each is judged alone). A run with at least ``rendezvous_min_dark_h`` of gap is a
-*dark* episode, with the vessel's usual speed; otherwise, lasting ``rendezvous_min_loiter_h``,
-a *visible loitering* episode, with ``loiter_speed_kn`` (we see it stay put). An installer's
-default MMSI (:func:`features.flags.default_mmsi`, many small craft) has no episodes.
+through poor reception is a chain of short gaps between moving fixes: each is judged alone).
+A run silent for at least ``rendezvous_min_dark_h``, and for ``rendezvous_min_dark_share`` of
+its time, is a *dark* episode, with the vessel's usual speed; otherwise, lasting
+``rendezvous_min_loiter_h``, a *visible loitering* episode, with ``loiter_speed_kn`` (we see it
+stay put: a stop seen now and then under patchy reception is one too). No episode for an
+installer's default MMSI (:func:`features.flags.default_mmsi`, many small craft), nor for a run
+during which the MMSI reported from an offshore installation (:mod:`features.installations`:
+a supply boat at its platform).
 
 **Feasibility.** An episode runs from fix p0 at t0 to fix p1 at t1 at speed v. A meeting point
 m is open to it from ``t0 + |p0 m| / v`` (sailing there from the last fix) to ``t1 - |m p1| / v``
@@ -15,14 +19,17 @@ m is open to it from ``t0 + |p0 m| / v`` (sailing there from the last fix) to ``
 meeting*. f is concave in m, and its best m lies in the hull of the four end fixes, so a 9 x 9
 grid over their bounding box, refined four times around the best node, finds it (planar
 coordinates around the pair; < 0.5 % error at Caspian distances). A rendezvous needs
-``f >= rendezvous_min_meet_h`` and at least one dark episode: two ships loitering with AIS on
-side by side are an ``encounter``. Each episode names one partner, the one it could have spent
-longest with less how far out of step the two went dark and came back (:func:`desync_h`): a
-pair is reported when it is that best partner for either side (in a month of
-patchy reception every ship dark within reach is feasible; the best-for-either rule cuts those
-tenfold and kept every planted meeting of four simulated worlds). Unlike encounters, the meeting point may lie near a port (a
-meeting off the Volga canal's sea entrance is the case in point; ``km_to_port`` says how near);
-a stay inside a port's radius is a port visit, so its gaps and slow fixes form no episode.
+``f >= rendezvous_min_meet_h`` and at least one dark episode (two ships loitering with AIS on
+side by side are an ``encounter``), and its best m neither at an installation nor within
+``rendezvous_min_port_km`` of a port's radius (a roadstead: ships there are queueing). A stay
+inside a port's radius is a port visit, so its gaps and slow fixes form no episode.
+
+**Score.** ``f - out of step - off course`` (h): :func:`desync_h` (ships that meet go dark and
+come back about together) and the sailing each side adds to its straight course p0 -> p1 to pass
+m (a ship idle in one place must leave it and come back). Each episode names one partner, the
+one with the best score: a pair is reported when it is that best partner for either side (in a
+month of patchy reception every ship dark within reach is feasible; the best-for-either rule
+cuts those tenfold), and when its score reaches ``rendezvous_min_score_h``.
 
 **Candidates.** Episode pairs are joined on (2-degree cell, UTC day) of their reach (the
 circle around the chord's middle of radius ``v * (t1 - t0) / 2``, which holds every m open to
@@ -40,6 +47,7 @@ from ..flags import default_mmsi
 from ..gazetteer import Gazetteer
 from ..geo import KM_PER_NM, haversine_km
 from ..ids import track_ids
+from ..installations import Installations, load_installations
 from ..tracks import utc_times
 from .frame import Fixes, event_frame, event_ids, fmt, track_key
 from .gaps import Gaps
@@ -56,10 +64,11 @@ EPISODE_TYPES = {"mmsi": "long", "track_no": "long", "t0": "long", "t1": "long",
                  "lat1": "double", "lon1": "double", "dark_h": "double", "speed_kmh": "double", "dark": "boolean"}
 
 
-def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
+def episodes(fx: Fixes, g: Gaps, cfg: Config, installations: Installations | None = None) -> pd.DataFrame:
     """Dark and visible-loitering episodes (:data:`EPISODE_TYPES`), in (mmsi, track, time)
     order: the track, t0/t1 (first and last fix, epoch us), lat0/lon0 and lat1/lon1 (deg)
-    there, dark_h (h), speed_kmh (the reach speed, km/h), dark (bool)."""
+    there, dark_h (h), speed_kmh (the reach speed, km/h), dark (bool). ``installations``
+    (default: the packaged list): a run with a fix at one is service there, no episode."""
     if fx.n < 2:
         return pd.DataFrame({c: pd.Series(dtype=bool if t == "boolean" else np.int64 if t == "long" else float)
                              for c, t in EPISODE_TYPES.items()})
@@ -77,16 +86,34 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
         if len(first) else np.zeros(0)
     a0, a1 = first, last + 1
     span_h = (fx.t_us[a1] - fx.t_us[a0]) / 3.6e9
-    # Merged chains of gaps longer than the cap hide as much as one long gap: not paired.
-    is_dark = (dark_h >= cfg.rendezvous_min_dark_h) & (dark_h <= cfg.rendezvous_max_dark_h)
-    keep = is_dark | ((dark_h < cfg.rendezvous_min_dark_h) & (span_h >= cfg.rendezvous_min_loiter_h))
+    # Merged chains of gaps longer than the cap hide as much as one long gap: not paired. A
+    # run silent for less than its dark share is a stop seen now and then: a visible side.
+    is_dark = (dark_h >= cfg.rendezvous_min_dark_h) & (dark_h <= cfg.rendezvous_max_dark_h) \
+        & (dark_h >= cfg.rendezvous_min_dark_share * span_h)
+    keep = is_dark | ((dark_h <= cfg.rendezvous_max_dark_h) & (span_h >= cfg.rendezvous_min_loiter_h))
     # An installer's default MMSI is many boats: its gaps and stops are no one ship's.
     keep &= ~default_mmsi(fx.mmsi[a0])
+    keep &= ~_at_installation(fx, a0, a1, installations or load_installations())
     a0, a1, is_dark, dark_h = a0[keep], a1[keep], is_dark[keep], dark_h[keep]
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
     return pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
                          "lat0": fx.lat[a0], "lon0": fx.lon[a0], "lat1": fx.lat[a1], "lon1": fx.lon[a1],
                          "dark_h": dark_h, "speed_kmh": speed, "dark": is_dark})
+
+
+def _at_installation(fx: Fixes, a0: np.ndarray, a1: np.ndarray, inst: Installations) -> np.ndarray:
+    """Per run (fixes ``a0`` to ``a1``): did its MMSI report from an installation meanwhile?
+    By MMSI and time, not by track: the tracker may file a boat's fixes at the platform (a
+    satellite's, a stale speed's) under a track of their own."""
+    near = inst.near(fx.lat, fx.lon)
+    if not near.any() or not len(a0):
+        return np.zeros(len(a0), bool)
+    codes, inv = np.unique(np.r_[fx.mmsi[near], fx.mmsi[a0]], return_inverse=True)
+    t_min = int(fx.t_us.min())
+    sec = (fx.t_us - t_min) // 1_000_000  # < 2**36 s (2,000 years): code and time fit one int64
+    key = np.sort(inv[:near.sum()].astype(np.int64) * 2**36 + sec[near])
+    ep = inv[near.sum():].astype(np.int64) * 2**36
+    return np.searchsorted(key, ep + sec[a1], "right") > np.searchsorted(key, ep + sec[a0], "left")
 
 
 def candidate_pairs(ep: pd.DataFrame, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -140,11 +167,12 @@ _MEET_BLOCK = 2048
 
 def best_meeting(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
     """Per pair: the meeting point maximising the spare time f (see the module doc), f in
-    hours, and the meeting window (us)."""
+    hours, the sailing both sides add to their straight courses to pass it (``off_course_h``,
+    hours), and the meeting window (us)."""
     col = {c: ep[c].to_numpy() for c in ("lat0", "lon0", "lat1", "lon1", "t0", "t1", "speed_kmh")}
     parts = [_best_meeting(col, i[k:k + _MEET_BLOCK], j[k:k + _MEET_BLOCK]) for k in range(0, len(i), _MEET_BLOCK)]
     return {key: np.concatenate([p[key] for p in parts]) if parts else np.zeros(0) for key in
-            ("lat", "lon", "spare_h", "meet0", "meet1")}
+            ("lat", "lon", "spare_h", "off_course_h", "meet0", "meet1")}
 
 
 def _best_meeting(col: dict[str, np.ndarray], i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
@@ -176,7 +204,12 @@ def _best_meeting(col: dict[str, np.ndarray], i: np.ndarray, j: np.ndarray) -> d
         bx, by, best, t_arr, t_lea = gx[r, k], gy[r, k], f[r, k], arr[r, k], lea[r, k]
         wx, wy = (hi_x - lo_x) / 8, (hi_y - lo_y) / 8
         lo_x, hi_x, lo_y, hi_y = bx - 2 * wx, bx + 2 * wx, by - 2 * wy, by + 2 * wy
-    return {"lat": lat0 + by / _KM_PER_DEG, "lon": lon0 + bx / kx, "spare_h": best,
+    # Off course: the sailing each side adds to its straight course p0 -> p1 to pass there (a
+    # ship idle in one place must leave it and come back; one met on its way adds none).
+    off = sum((np.hypot(bx - pts[a][0], by - pts[a][1]) + np.hypot(bx - pts[b][0], by - pts[b][1])
+               - np.hypot(pts[b][0] - pts[a][0], pts[b][1] - pts[a][1])) / v[:, 0]
+              for a, b, v in ((0, 1, vi), (2, 3, vj)))
+    return {"lat": lat0 + by / _KM_PER_DEG, "lon": lon0 + bx / kx, "spare_h": best, "off_course_h": off,
             "meet0": ref + t_arr * 3.6e9, "meet1": ref + t_lea * 3.6e9}
 
 
@@ -190,7 +223,7 @@ def desync_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 def best_for_either(i: np.ndarray, j: np.ndarray, spare: np.ndarray) -> np.ndarray:
     """Per feasible pair (episodes ``i``, ``j``): is it the best partner of ``i`` or of ``j``
-    by ``spare`` (the spare time for the meeting less :func:`desync_h`)? An episode stands for
+    by ``spare`` (the score: spare time less out of step less off course)? An episode stands for
     one meeting; naming every ship that was dark within reach at the time would bury it (in a
     month of patchy reception, ten times more)."""
     if not len(i):
@@ -227,7 +260,8 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
     return rendezvous_of_episodes(episodes(fx, g, cfg), gaz, cfg)
 
 
-def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
+def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config,
+                           installations: Installations | None = None) -> pd.DataFrame:
     """One row per meeting of the ``episodes`` of every vessel (in (mmsi, track, time) order):
     ``mmsi`` the lower MMSI, ``partner_mmsi`` the other; start/end: the time both episodes
     overlap; lat/lon and end_lat/end_lon: where each vessel's episode began; port_id/km_to_port:
@@ -237,8 +271,15 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
     meet = best_meeting(ep, i, j)
-    ok = meet["spare_h"] >= cfg.rendezvous_min_meet_h
-    ok[ok] = best_for_either(i[ok], j[ok], meet["spare_h"][ok] - desync_h(ep, i[ok], j[ok]))
+    meet["out_of_step_h"] = desync_h(ep, i, j)
+    meet["score_h"] = meet["spare_h"] - meet["out_of_step_h"] - meet["off_course_h"]
+    # Boats that could only meet at an installation were serving it (the supply run's silence);
+    # ships that could only meet in a port's roadstead were waiting there.
+    ok = (meet["spare_h"] >= cfg.rendezvous_min_meet_h) \
+        & ~(installations or load_installations()).near(meet["lat"], meet["lon"]) \
+        & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km)
+    ok[ok] = best_for_either(i[ok], j[ok], meet["score_h"][ok])
+    ok &= meet["score_h"] >= cfg.rendezvous_min_score_h
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
@@ -248,7 +289,7 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     t0 = np.maximum(ep["t0"].to_numpy()[i], ep["t0"].to_numpy()[j])
     t1 = np.minimum(ep["t1"].to_numpy()[i], ep["t1"].to_numpy()[j])
     tracks = track_key(ep["mmsi"], ep["track_no"])
-    keep, t0, t1 = _merge_rows(tracks[i], tracks[j], t0, t1, meet["spare_h"])
+    keep, t0, t1 = _merge_rows(tracks[i], tracks[j], t0, t1, meet["score_h"])
     i, j, meet = i[keep], j[keep], {k: v[keep] for k, v in meet.items()}
     port, km = gaz.nearest(meet["lat"], meet["lon"])
     return event_frame(
@@ -258,6 +299,14 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
         end_lat=ep["lat0"].to_numpy()[j], end_lon=ep["lon0"].to_numpy()[j],
         port_id=np.where(port >= 0, gaz.ids[np.maximum(port, 0)], None) if gaz.n else None, km_to_port=km,
         detail=_detail(ep, i, j, meet))
+
+
+def _in_roadstead(gaz: Gazetteer, lat: np.ndarray, lon: np.ndarray, margin_km: float) -> np.ndarray:
+    """Per point: within ``margin_km`` of some port's radius."""
+    if not gaz.n or not len(lat):
+        return np.zeros(len(lat), bool)
+    port, _ = gaz.in_reach(lat, lon, gaz.radius_km + margin_km, key=f"rdv-road{margin_km}")
+    return port >= 0
 
 
 def _track_ids(ep: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
@@ -278,7 +327,10 @@ def _detail(ep, i, j, meet) -> np.ndarray:
     when = np.asarray(utc_times(meet["meet0"].astype(np.int64)).strftime("%Y-%m-%d %H:%M"), dtype=str)
     text = np.char.add(np.char.add(both, "; both could be at "), where)
     text = np.char.add(np.char.add(text, " for up to "), np.char.add(fmt(meet["spare_h"], "%.1f"), " h from "))
-    return np.char.add(text, np.char.add(when, " UTC")).astype(object)
+    text = np.char.add(np.char.add(text, when), " UTC; score ")
+    text = np.char.add(np.char.add(text, fmt(meet["score_h"], "%.1f")), " h (less ")
+    text = np.char.add(np.char.add(text, fmt(meet["out_of_step_h"], "%.1f")), " h out of step, ")
+    return np.char.add(np.char.add(text, fmt(meet["off_course_h"], "%.1f")), " h off course)").astype(object)
 
 
 def meeting_points(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -294,3 +346,10 @@ def meeting_points(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     out_lat[has] = got[0][has].astype(float).to_numpy()
     out_lon[has] = got[1][has].astype(float).to_numpy()
     return out_lat, out_lon
+
+
+def rendezvous_scores(events: pd.DataFrame) -> np.ndarray:
+    """Per event: a rendezvous' score (h) as its detail writes it (to 0.1 h); NaN for other rows.
+    Order by it to check the likeliest meetings first."""
+    got = events["detail"].astype("str").str.extract(r"; score (-?\d+\.\d) h \(")[0]
+    return pd.to_numeric(got, errors="coerce").to_numpy(float)

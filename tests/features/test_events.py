@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +26,33 @@ M = (42.0, 50.5)          # a meeting point in the open middle Caspian, far from
 A, B = 273100001, 422200002
 
 
-def events_of(frames: list[pd.DataFrame], tmp_path: Path, gaz) -> pd.DataFrame:
+#: Every feasible meeting listed, whatever its score (the rules' geometry, not the cut).
+ALL = replace(DEFAULT, rendezvous_min_score_h=-100.0)
+
+
+def events_of(frames: list[pd.DataFrame], tmp_path: Path, gaz, cfg=DEFAULT) -> pd.DataFrame:
     path = write_csv(pd.concat(frames, ignore_index=True), tmp_path / "ais.csv")
     tr = run_tracks([path], gaz)
-    return detect_events(tr.positions, tr.visits, gaz)
+    return detect_events(tr.positions, tr.visits, gaz, cfg)
 
 
-def meeting(dark_a: bool, dark_b: bool) -> list[pd.DataFrame]:
-    """A sails north into M, B sails west into M; both wait there 6 h (h 6-12) and sail on;
-    a dark side is silent from 1 h before it arrives to 1 h after it leaves."""
-    a = chain(sail(A, T0, [(41.0, 50.5), M]), stay(A, T0 + 6 * H, *M, 6), sail(A, T0 + 12 * H, [M, (43.0, 50.5)]))
-    b0 = (42.0, 51.7)
-    b = chain(sail(B, T0 + 0.6 * H, [b0, M]), stay(B, T0 + 6 * H, *M, 6), sail(B, T0 + 12 * H, [M, b0]))
+def meeting(dark_a: bool, dark_b: bool, wait_h: float = 6.0, at: tuple[float, float] = M) -> list[pd.DataFrame]:
+    """A sails north into ``at``, B sails west into it (from 1 deg south, and 1.2 deg east);
+    both wait there ``wait_h`` (from h 6) and sail on; a dark side is silent from 1 h before
+    it arrives to 1 h after it leaves."""
+    end = 6 + wait_h
+    a0, a1, b0 = (at[0] - 1.0, at[1]), (at[0] + 1.0, at[1]), (at[0], at[1] + 1.2)
+    a = chain(sail(A, T0, [a0, at]), stay(A, T0 + 6 * H, *at, wait_h), sail(A, T0 + end * H, [at, a1]))
+    b = chain(sail(B, T0 + 0.6 * H, [b0, at]), stay(B, T0 + 6 * H, *at, wait_h), sail(B, T0 + end * H, [at, b0]))
     if dark_a:
-        a = go_dark(a, T0 + 5 * H, T0 + 13 * H)
+        a = go_dark(a, T0 + 5 * H, T0 + (end + 1) * H)
     if dark_b:
-        b = go_dark(b, T0 + 5 * H, T0 + 13 * H)
+        b = go_dark(b, T0 + 5 * H, T0 + (end + 1) * H)
     return [a, b]
+
+
+def _hours(detail: str, after: str) -> float:
+    return float(detail.split(after)[1].split(" h")[0])
 
 
 def test_contract_columns_types_and_order(tmp_path, gaz):
@@ -55,16 +66,71 @@ def test_contract_columns_types_and_order(tmp_path, gaz):
 
 @pytest.mark.parametrize("dark_a, dark_b", [(True, True), (False, True)], ids=["both dark", "one loitering visibly"])
 def test_two_vessels_meeting_while_dark(tmp_path, gaz, dark_a, dark_b):
-    ev = events_of(meeting(dark_a, dark_b), tmp_path, gaz)
+    ev = events_of(meeting(dark_a, dark_b), tmp_path, gaz, ALL)
     rdv = ev[ev["kind"] == "dark_rendezvous"]
     assert len(rdv) == 1, ev[["kind", "mmsi", "detail"]]
     r = rdv.iloc[0]
     assert (r["mmsi"], r["partner_mmsi"]) == (A, B)
-    spare = float(r["detail"].split("for up to ")[1].split(" h")[0])
+    spare = _hours(r["detail"], "for up to ")
     assert 4.0 <= spare <= 8.5  # they waited 6 h together; sailing at 10 kn adds up to ~2 h of slack
+    # The score: the spare time less how out of step the two went dark and came back (none
+    # when both were silent h 5-13; the visible side's stop began and ended 1 h inside B's
+    # silence: 2 h) and off course (A passed M on its way: none; B went out to M and back the
+    # way it came, ~20 and ~18 km from M at its silence's ends: ~2 h at 10 kn).
+    score, step, off = (_hours(r["detail"], k) for k in ("; score ", "(less ", " out of step, "))
+    assert score == pytest.approx(spare - step - off, abs=0.15)
+    assert step == pytest.approx(0.0 if dark_a else 2.0, abs=0.2) and 1.5 <= off <= 2.5
     lat, lon = meeting_points(rdv)
     assert abs(lat[0] - M[0]) < 0.1 and abs(lon[0] - M[1]) < 0.1
     assert not (ev["kind"] == "encounter").any()  # one side at least was dark: not an AIS-on encounter
+
+
+def test_the_default_list_holds_a_long_meeting_not_a_short_one(tmp_path, gaz):
+    """The list is cut at ``rendezvous_min_score_h`` (8 h): ships dark together for 6 h are a
+    gap each, not a listed rendezvous; for 16 h, the pair is listed."""
+    assert DEFAULT.rendezvous_min_score_h == 8.0
+    short = events_of(meeting(True, True, wait_h=6), tmp_path, gaz)
+    assert not (short["kind"] == "dark_rendezvous").any()
+    long = events_of(meeting(True, True, wait_h=16), tmp_path, gaz)
+    rdv = long[long["kind"] == "dark_rendezvous"]
+    assert len(rdv) == 1 and _hours(rdv["detail"].iloc[0], "; score ") >= 12.0
+
+
+def test_boats_silent_at_an_offshore_installation_are_serving_it(tmp_path, gaz):
+    """Two supply boats dark together at Neft Daslari (a packaged installation) were at work
+    there: no rendezvous, whatever the score; the same pair 30 km off it is one."""
+    from features.installations import load_installations
+    inst = load_installations()
+    rocks = (float(inst.lat[0]), float(inst.lon[0]))
+    at_rocks = events_of(meeting(True, True, wait_h=16, at=rocks), tmp_path, gaz, ALL)
+    assert not (at_rocks["kind"] == "dark_rendezvous").any()
+    assert (at_rocks["kind"] == "gap").sum() >= 2  # their silences stay gaps
+    off = events_of(meeting(True, True, wait_h=16, at=(rocks[0] - 0.3, rocks[1])), tmp_path, gaz, ALL)
+    assert (off["kind"] == "dark_rendezvous").sum() == 1
+
+
+def test_ships_dark_in_a_ports_roadstead_are_queueing(tmp_path, gaz):
+    """A meeting point within ``rendezvous_min_port_km`` (5 km) of a port's radius is a
+    roadstead: no rendezvous there (3 km beyond Aktau's 10 km); 25 km beyond, one."""
+    k = int(np.flatnonzero(gaz.ids == "KZAAU")[0])
+    lat, lon, radius = float(gaz.lat[k]), float(gaz.lon[k]), float(gaz.radius_km[k])
+    near = events_of(meeting(True, True, wait_h=16, at=(lat - (radius + 3) / 111.195, lon)), tmp_path, gaz, ALL)
+    assert not (near["kind"] == "dark_rendezvous").any()
+    far = events_of(meeting(True, True, wait_h=16, at=(lat - (radius + 25) / 111.195, lon)), tmp_path, gaz, ALL)
+    assert (far["kind"] == "dark_rendezvous").sum() == 1
+
+
+def test_a_stop_seen_now_and_then_is_no_dark_side(tmp_path, gaz):
+    """Reception that comes and goes while a ship waits (silent 2 h, seen 1 h, over and over:
+    silent two thirds of the time, under ``rendezvous_min_dark_share``) is a visible stop; two
+    such ships are not a dark rendezvous. Silent throughout, they are."""
+    def patchy(df):
+        t = (df["timestamp"] - T0) / H
+        return df[~((t > 5) & (t < 23) & ((t - 5) % 3 < 2))].reset_index(drop=True)
+    both = [patchy(f) for f in meeting(False, False, wait_h=16)]
+    ev = events_of(both, tmp_path, gaz, ALL)
+    assert not (ev["kind"] == "dark_rendezvous").any()
+    assert (events_of(meeting(True, True, wait_h=16), tmp_path, gaz, ALL)["kind"] == "dark_rendezvous").sum() == 1
 
 
 def test_meeting_with_ais_on_is_an_encounter_not_a_rendezvous(tmp_path, gaz):
@@ -203,7 +269,7 @@ def test_events_command_outputs(real_files, tmp_path):
 
 def test_geojson_links_both_vessels(tmp_path, gaz):
     from serving.event_export import events_geojson
-    ev = events_of(meeting(True, True), tmp_path, gaz)
+    ev = events_of(meeting(True, True), tmp_path, gaz, ALL)
     gj = events_geojson(ev[ev["kind"] == "dark_rendezvous"])
     line = gj["features"][0]["geometry"]
     assert line["type"] == "LineString" and len(line["coordinates"]) == 3  # A -> meeting point -> B

@@ -9,7 +9,7 @@ from tests.features.test_events import A, B, events_of, meeting
 
 
 def test_reasons_name_the_partner_for_both_vessels(tmp_path, gaz):
-    ev = events_of(meeting(True, True), tmp_path, gaz)
+    ev = events_of(meeting(True, True, wait_h=16), tmp_path, gaz)
     r = other_vessel_reasons(ev)
     assert r[A].startswith(f"met {B} at sea while both were dark, ")
     assert r[B].startswith(f"met {A} at sea while both were dark, ")
@@ -19,7 +19,7 @@ def test_reasons_name_the_partner_for_both_vessels(tmp_path, gaz):
 
 
 def test_one_side_visible_and_encounters(tmp_path, gaz):
-    ev = events_of(meeting(False, True), tmp_path, gaz)
+    ev = events_of(meeting(False, True, wait_h=16), tmp_path, gaz)
     r = other_vessel_reasons(ev)
     assert "(dark) while loitering at sea with AIS on" in r[A] and "(loitering at sea, AIS on) while dark" in r[B]
     (tmp_path / "b").mkdir()
@@ -28,7 +28,7 @@ def test_one_side_visible_and_encounters(tmp_path, gaz):
 
 
 def test_link_features_join_the_two_tracks(tmp_path, gaz):
-    ev = events_of(meeting(True, True), tmp_path, gaz)
+    ev = events_of(meeting(True, True, wait_h=16), tmp_path, gaz)
     links = link_features(ev, [B])
     assert len(links) == 1
     f = links[0]
@@ -42,7 +42,7 @@ def test_two_vessel_events_only(tmp_path, gaz):
     from features.pipeline import run_tracks
     from serving.event_links import two_vessel_events
     from tests.helpers import write_csv
-    path = write_csv(pd.concat(meeting(True, True), ignore_index=True), tmp_path / "ais.csv")
+    path = write_csv(pd.concat(meeting(True, True, wait_h=16), ignore_index=True), tmp_path / "ais.csv")
     ev = two_vessel_events(run_tracks([path], gaz), gaz, DEFAULT)
     assert set(ev["kind"]) == {"dark_rendezvous"}
     assert two_vessel_events(None, gaz, DEFAULT) is None
@@ -54,7 +54,7 @@ def test_watchlist_evidence_leaves_risk_alone(tmp_path, gaz):
     from features.pipeline import run_tracks
     from serving.event_links import add_other_vessel_evidence, map_links
     from tests.helpers import write_csv
-    path = write_csv(pd.concat(meeting(True, True), ignore_index=True), tmp_path / "ais.csv")
+    path = write_csv(pd.concat(meeting(True, True, wait_h=16), ignore_index=True), tmp_path / "ais.csv")
     scored = SimpleNamespace(tracks=run_tracks([path], gaz), gaz=gaz)
     wl = pd.DataFrame({"mmsi": [A, B], "risk": [0.9, 0.1], "reasons": ["AIS off 8 h", "AIS off 8 h"]})
     out = add_other_vessel_evidence(wl, scored, DEFAULT)
@@ -75,7 +75,7 @@ def test_watchlist_with_other_vessels(tmp_path, gaz):
     from tests.helpers import write_csv
     root = Path(__file__).resolve().parents[2]
     exe = str(Path(sys.executable).parent / "darkvoyage")
-    path = write_csv(pd.concat(meeting(True, True), ignore_index=True), tmp_path / "ais.csv")
+    path = write_csv(pd.concat(meeting(True, True, wait_h=16), ignore_index=True), tmp_path / "ais.csv")
     outs = {}
     for suffix in ("csv", "geojson", "html"):
         outs[suffix] = tmp_path / f"wl.{suffix}"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.config import DEFAULT
 from serving.report import METRICS
 
 EXE = str(Path(sys.executable).parent / "darkvoyage")
@@ -55,6 +56,28 @@ def test_report_in_a_real_browser(page, tmp_path):
     assert "<table" in dom and "open sea" in dom
     shot = screenshot(page, tmp_path / "prof2", tmp_path / "report.png", "1280,1600")
     assert shot.exists() and shot.stat().st_size > 30_000
+
+
+def test_rendezvous_to_check_first_are_ordered_by_score(page, tmp_path, gaz):
+    """The page lists the month's dark rendezvous highest score first (the list's threshold
+    is the floor); hand-made rows come back in score order, other kinds left out."""
+    from features.events import EVENT_COLUMNS
+    from serving.report import check_first
+    cells = re.findall(r'<table class="check-first">(.*?)</table>', page.read_text(), re.S)
+    assert cells, "the small world's month lists dark rendezvous"
+    scores = [float(x) for x in re.findall(r"<td>(-?\d+\.\d)</td><td>[\d.]+</td></tr>", cells[0])]
+    assert scores and scores == sorted(scores, reverse=True) and min(scores) >= DEFAULT.rendezvous_min_score_h
+    side = "273100001-0 dark 20.0 h, 422200002-0 dark 20.0 h; both could be at 42.0000,50.5000 for up to 18.0 h"
+    rows = pd.DataFrame({c: [None] * 4 for c in EVENT_COLUMNS})
+    rows["kind"] = ["dark_rendezvous", "gap", "dark_rendezvous", "dark_rendezvous"]
+    rows["mmsi"], rows["partner_mmsi"] = [273100001, 273100001, 273100002, 273100003], [422200002, None, 422200003, 422200004]
+    rows["start"] = pd.Timestamp("2024-03-01", tz="UTC")
+    rows["lat"], rows["lon"], rows["hours"] = 42.0, 50.5, 18.0
+    rows["detail"] = [f"{side} from 2024-03-01 05:00 UTC; score {s} h (less 1.0 h out of step, 0.0 h off course)"
+                      for s in ("9.5", "99.0", "17.0", "12.3")]
+    top = check_first(rows, gaz, DEFAULT, n=2)
+    assert list(top["score_h"]) == [17.0, 12.3] and list(top["mmsi"]) == [273100002, 273100003]
+    assert top["area"].iloc[0] == "open sea" and top["flags"].iloc[0] == "RU / IR"
 
 
 def test_report_refuses_a_wrong_suffix(small_world, tmp_path):

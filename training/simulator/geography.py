@@ -23,10 +23,12 @@ from scipy.spatial import cKDTree
 from features.config import PACKAGED_DATA
 from features.gazetteer import Gazetteer, load_gazetteer
 from features.geo import haversine_km
+from features.installations import load_installations
 
-#: Oil-field platforms that supply boats serve from Baku (approximate public positions of
-#: Neft Daslari, Chirag and Shah Deniz; each checked on water at start-up).
-PLATFORMS = {"NEFT_DASHLARI": (40.225, 50.84), "CHIRAG": (40.11, 51.07), "SHAH_DENIZ": (39.93, 50.33)}
+#: Oil-field platforms that supply boats serve from Baku: the packaged offshore installations
+#: (Neft Daslari, Chirag and Shah Deniz at approximate public positions; each checked on water
+#: at start-up), the list the rendezvous rule reads, so both know the same platforms.
+PLATFORMS = dict(zip(load_installations().ids, zip(load_installations().lat.tolist(), load_installations().lon.tolist())))
 #: Longest connector from a port to the lane network.
 MAX_CONNECTOR_KM = 120.0
 #: Samples per km when checking a segment on water (the data README checked lanes at 0.5 km).
