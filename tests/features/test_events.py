@@ -339,3 +339,18 @@ def test_events_since_a_time_are_those_of_the_whole_run_from_then(small_world, g
     pd.testing.assert_frame_equal(part[part["kind"].isin(one)].reset_index(drop=True), want)
     enc = full[(full["kind"] == "encounter") & (full["start"] >= since)]
     assert len(enc) and set(enc["event_id"]) <= set(part.loc[part["kind"] == "encounter", "event_id"])
+
+
+@pytest.mark.parametrize("text, says", [
+    ("installation_id,name,lat,lon\nA,a,40,50\n", "lacks column(s) radius_km"),
+    ("installation_id,name,lat,lon,radius_km\nRIG,a,40,50,0\n", "installation 'RIG' has a bad lat, lon or radius_km"),
+    ("installation_id,name,lat,lon,radius_km\nRIG,a,north,50,5\n", "installation 'RIG' has a bad lat, lon or radius_km"),
+])
+def test_a_bad_installations_list_is_refused_naming_the_problem(tmp_path, text, says):
+    from features.errors import GazetteerError
+    from features.installations import load_installations
+    path = tmp_path / "inst.csv"
+    path.write_text(text)
+    with pytest.raises(GazetteerError, match=says.replace("(", r"\(").replace(")", r"\)")) as err:
+        load_installations(path)
+    assert str(path) in str(err.value)
