@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from serving.cli import app
 from training.simulator import SimConfig, simulate, write_scenario
 
 from ..helpers import mlflow_store
@@ -36,7 +38,9 @@ from ..helpers import mlflow_store
 REFERENCE_AP_FLOOR = 0.45
 #: ... and the model must beat the best rule by at least this much AP.
 MARGIN_FLOOR = 0.15
-SHUFFLES = 5
+#: Shuffled-label candidates the gate must turn away (each a full training; three show the
+#: rule holds across draws without five runs' time).
+SHUFFLES = 3
 
 
 @pytest.fixture(scope="module")
@@ -207,9 +211,12 @@ def test_champion_that_cannot_score_the_reference_set(good, world_a, tmp_path, h
     assert says in kept["promotion"] and "only --promote force replaces it" in kept["promotion"]
     assert kept["gate"]["champion_ap"] is None  # not scored as AP 0
     assert _champion() == old
-    forced = train([world_a["positions"]], world_a["labels"], experiment="gate", promote="force")
-    assert forced["promotion"].startswith("promoted (--promote force; champion v")
-    assert _champion() == str(forced["model_version"])
+    if how == "version":  # forcing past an unscorable champion is one path, whatever the reason
+        forced = train([world_a["positions"]], world_a["labels"], experiment="gate", promote="force")
+        assert forced["promotion"].startswith("promoted (--promote force; champion v")
+        assert _champion() == str(forced["model_version"])
+    else:  # the module's later tests expect a champion that scores
+        _set_champion(good["model_version"])
 
 
 def test_model_beats_the_rules_on_another_world(good, world_a, tmp_path):
@@ -255,22 +262,20 @@ def test_cli_several_scenarios_and_folders(good, world_a, world_b, store):
     assert run.data.params["scenarios"] == "2"
     a_only = int(MlflowClient().get_run(good["run_id"]).data.params["labelled_voyages"])
     assert int(run.data.params["labelled_voyages"]) > a_only
-    # Scenario folders bring their own labels.
-    folder_a, folder_b = Path(world_a["positions"]).parent, Path(world_b["positions"]).parent
-    res = _cli(["--positions", folder_a, "--positions", folder_b, "--promote", "never", "--experiment", "gate-cli"], store)
-    assert res.returncode == 0, res.stderr
-    # Pairs that do not pair: exit 2, one line, no traceback.
-    res = _cli(["--positions", world_a["positions"], "--positions", world_b["positions"],
-                "--labels", world_a["labels"]], store)
-    assert res.returncode == 2 and "Traceback" not in res.stderr
+    # Pairs that do not pair: exit 2, one line, no traceback (before any training: in-process).
+    res = CliRunner().invoke(app, ["train", "--positions", world_a["positions"], "--positions", world_b["positions"],
+                                   "--labels", world_a["labels"]])
+    assert res.exit_code == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1] == ("darkvoyage: 2 --positions but 1 --labels: give one label file per "
                                                     "positions file (in the same order), or scenario folders holding labels.csv")
 
 
 @pytest.mark.slow
 def test_cli_analyst_reference_set(good, world_a, world_b, store):
+    """``--reference POSITIONS LABELS``; the training scenario given as a folder, which brings
+    its own labels."""
     from mlflow import MlflowClient
-    res = _cli(["--positions", world_a["positions"], "--labels", world_a["labels"], "--reference",
+    res = _cli(["--positions", Path(world_a["positions"]).parent, "--reference",
                 world_b["positions"], world_b["labels"], "--promote", "never", "--experiment", "gate-own"], store)
     assert res.returncode == 0, res.stderr
     assert "reference:positions.parquet" in res.stdout and "gate (reference AP)" in res.stdout
@@ -279,9 +284,9 @@ def test_cli_analyst_reference_set(good, world_a, world_b, store):
     ds = _reference_inputs(run.info.run_id)[0].dataset
     assert ds.digest != good["reference"]["digest"] and ds.name == "reference:positions.parquet"
     assert "reference_average_precision" in run.data.metrics
-    res = _cli(["--positions", world_a["positions"], "--labels", world_a["labels"], "--reference",
-                world_b["positions"], "nowhere.csv"], store)
-    assert res.returncode == 2 and "nowhere.csv: no such label file" in res.stderr
+    res = CliRunner().invoke(app, ["train", "--positions", world_a["positions"], "--labels", world_a["labels"],
+                                   "--reference", world_b["positions"], "nowhere.csv"])
+    assert res.exit_code == 2 and "nowhere.csv: no such label file" in res.stderr
 
 
 def test_gate_says_when_the_champion_was_judged_on_another_reference_set(good, world_a):
