@@ -108,7 +108,7 @@ def _at_installation(fx: Fixes, a0: np.ndarray, a1: np.ndarray, inst: Installati
     near = inst.near(fx.lat, fx.lon)
     if not near.any() or not len(a0):
         return np.zeros(len(a0), bool)
-    codes, inv = np.unique(np.r_[fx.mmsi[near], fx.mmsi[a0]], return_inverse=True)
+    _, inv = np.unique(np.r_[fx.mmsi[near], fx.mmsi[a0]], return_inverse=True)
     t_min = int(fx.t_us.min())
     sec = (fx.t_us - t_min) // 1_000_000  # < 2**36 s (2,000 years): code and time fit one int64
     key = np.sort(inv[:near.sum()].astype(np.int64) * 2**36 + sec[near])
@@ -221,23 +221,23 @@ def desync_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (np.abs(t0[i] - t0[j]) + np.abs(t1[i] - t1[j])) / 3.6e9
 
 
-def best_for_either(i: np.ndarray, j: np.ndarray, spare: np.ndarray) -> np.ndarray:
+def best_for_either(i: np.ndarray, j: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Per feasible pair (episodes ``i``, ``j``): is it the best partner of ``i`` or of ``j``
-    by ``spare`` (the score: spare time less out of step less off course)? An episode stands for
+    by ``score`` (spare time less out of step less off course)? An episode stands for
     one meeting; naming every ship that was dark within reach at the time would bury it (in a
     month of patchy reception, ten times more)."""
     if not len(i):
         return np.zeros(0, bool)
     e = np.r_[i, j]
     k = np.r_[np.arange(len(i)), np.arange(len(i))]
-    order = np.lexsort((k, -np.r_[spare, spare], e))
+    order = np.lexsort((k, -np.r_[score, score], e))
     first = np.r_[True, e[order][1:] != e[order][:-1]]
     keep = np.zeros(len(i), bool)
     keep[k[order][first]] = True
     return keep
 
 
-def _merge_rows(ti: np.ndarray, tj: np.ndarray, t0: np.ndarray, t1: np.ndarray, spare: np.ndarray):
+def _merge_rows(ti: np.ndarray, tj: np.ndarray, t0: np.ndarray, t1: np.ndarray, score: np.ndarray):
     """Rows of one pair of tracks whose windows overlap are one meeting: (kept row per
     meeting, its merged start, its merged end)."""
     order = np.lexsort((t0, tj, ti))
@@ -249,7 +249,7 @@ def _merge_rows(ti: np.ndarray, tj: np.ndarray, t0: np.ndarray, t1: np.ndarray, 
     run_end = pd.Series(t1s).groupby(pair_id).cummax().to_numpy()
     new = ~same | (t0s > np.r_[0, run_end[:-1]])
     mid = np.cumsum(new) - 1
-    best = pd.Series(spare[order]).groupby(mid).idxmax().to_numpy()
+    best = pd.Series(score[order]).groupby(mid).idxmax().to_numpy()
     start = pd.Series(t0s).groupby(mid).min().to_numpy()
     end = pd.Series(t1s).groupby(mid).max().to_numpy()
     return order[best], start, end
