@@ -178,22 +178,30 @@ class Gazetteer:
         return lat0, lon0, cells
 
 
+def read_places(path: str | Path, required: tuple[str, ...], what: str, row: str) -> pd.DataFrame:
+    """A CSV of places (``what``: "gazetteer"; each a ``row``: "port") with the ``required``
+    columns, the first of them the id, and numeric lat, lon (deg) and radius_km (> 0); a
+    :class:`GazetteerError` names the file and the first bad row."""
+    try:
+        t = pd.read_csv(path, dtype={required[0]: "str", "name": "str"})
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise GazetteerError(f"{path}: not a readable {what} CSV ({err})") from err
+    missing = [c for c in required if c not in t.columns]
+    if missing:
+        raise GazetteerError(f"{path}: {what} lacks column(s) {', '.join(missing)}")
+    for c in ("lat", "lon", "radius_km"):
+        t[c] = pd.to_numeric(t[c], errors="coerce")
+    bad = t[t[["lat", "lon", "radius_km"]].isna().any(axis=1) | (t["lat"].abs() > 90)
+            | (t["lon"].abs() > 180) | (t["radius_km"] <= 0)]
+    if len(bad):
+        raise GazetteerError(f"{path}: {row} {bad[required[0]].iloc[0]!r} has a bad lat, lon or radius_km")
+    return t
+
+
 def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
     """Read and check a gazetteer CSV (default: the packaged curated Caspian list)."""
     path = Path(path) if path else DEFAULT_GAZETTEER
-    try:
-        ports = pd.read_csv(path, dtype={"port_id": "str", "name": "str"})
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise GazetteerError(f"{path}: not a readable gazetteer CSV ({err})") from err
-    missing = [c for c in REQUIRED_COLUMNS if c not in ports.columns]
-    if missing:
-        raise GazetteerError(f"{path}: gazetteer lacks column(s) {', '.join(missing)}")
-    for c in ("lat", "lon", "radius_km"):
-        ports[c] = pd.to_numeric(ports[c], errors="coerce")
-    bad = ports[ports[["lat", "lon", "radius_km"]].isna().any(axis=1) | (ports["lat"].abs() > 90)
-                | (ports["lon"].abs() > 180) | (ports["radius_km"] <= 0)]
-    if len(bad):
-        raise GazetteerError(f"{path}: port {bad['port_id'].iloc[0]!r} has a bad lat, lon or radius_km")
+    ports = read_places(path, REQUIRED_COLUMNS, "gazetteer", "port")
     if ports["port_id"].duplicated().any():
         raise GazetteerError(f"{path}: duplicate port_id {ports['port_id'][ports['port_id'].duplicated()].iloc[0]!r}")
     sens = ports["sensitive"].astype("str").str.strip().str.lower()

@@ -19,10 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .config import PACKAGED_DATA
-from .errors import GazetteerError
+from .gazetteer import read_places
 from .geo import haversine_km
 
 DEFAULT_INSTALLATIONS = PACKAGED_DATA / "offshore_installations.csv"
@@ -62,15 +61,5 @@ def load_installations(path: str | Path | None = None) -> Installations:
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> Installations:
-    try:
-        t = pd.read_csv(path, dtype={"installation_id": "str", "name": "str"})
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise GazetteerError(f"{path}: not a readable installations CSV ({err})") from err
-    missing = [c for c in _COLUMNS if c not in t.columns]
-    if missing:
-        raise GazetteerError(f"{path}: installations list lacks column(s) {', '.join(missing)}")
-    num = t[["lat", "lon", "radius_km"]].apply(pd.to_numeric, errors="coerce")
-    bad = num.isna().any(axis=1) | (num["lat"].abs() > 90) | (num["lon"].abs() > 180) | (num["radius_km"] <= 0)
-    if bad.any():
-        raise GazetteerError(f"{path}: installation {t['installation_id'][bad].iloc[0]!r} has a bad lat, lon or radius_km")
-    return Installations(tuple(t["installation_id"]), *(num[c].to_numpy(float) for c in ("lat", "lon", "radius_km")))
+    t = read_places(path, _COLUMNS, "installations list", "installation")
+    return Installations(tuple(t["installation_id"]), *(t[c].to_numpy(float) for c in ("lat", "lon", "radius_km")))
