@@ -65,7 +65,7 @@ def test_rendezvous_to_check_first_are_ordered_by_score(page, tmp_path, gaz):
     from serving.report import check_first
     cells = re.findall(r'<table class="check-first">(.*?)</table>', page.read_text(), re.S)
     assert cells, "the small world's month lists dark rendezvous"
-    scores = [float(x) for x in re.findall(r"<td>(-?\d+\.\d)</td><td>[\d.]+</td></tr>", cells[0])]
+    scores = [float(x) for x in re.findall(r'<td class="num">(-?\d+\.\d)</td><td class="num">[\d.]+</td></tr>', cells[0])]
     assert scores and scores == sorted(scores, reverse=True) and min(scores) >= DEFAULT.rendezvous_min_score_h
     side = "273100001-0 dark 20.0 h, 422200002-0 dark 20.0 h; both could be at 42.0000,50.5000 for up to 18.0 h"
     rows = pd.DataFrame({c: [None] * 4 for c in EVENT_COLUMNS})
