@@ -6,7 +6,8 @@ thresholds; gaps whose ends are two ships on one MMSI left out), gaps in which a
 port call fits (one per gap, however many ports fit), encounters and dark rendezvous. An event
 counts in the week (Monday-Sunday, UTC) and month of its start. Area: within
 ``sensitive_near_km`` of a sensitive port's radius ("near <port>"), else near another port
-("near other ports"), else "open sea"; two-vessel events by their meeting place.
+("near other ports"), else "open sea"; two-vessel events by their meeting place. Below the
+charts, the dark rendezvous to check first: the ``CHECK_FIRST`` best scores.
 """
 
 from __future__ import annotations
