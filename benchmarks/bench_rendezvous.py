@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from features.config import DEFAULT  # noqa: E402
-from features.events import detect_events  # noqa: E402
+from features.events import detect_events, rendezvous_scores  # noqa: E402
 from features.gazetteer import load_gazetteer  # noqa: E402
 from features.pipeline import run_tracks  # noqa: E402
 
@@ -59,8 +60,6 @@ def match(rdv: pd.DataFrame, met: pd.DataFrame) -> np.ndarray:
 
 def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresholds: list[float]) -> list[dict]:
     """One simulated month, its rendezvous listed at every score threshold: one row each."""
-    from dataclasses import replace
-
     from training.simulator import SimConfig, simulate, write_scenario
     sc = write_scenario(simulate(SimConfig(vessels=vessels, days=days, seed=seed, suspicious_share=share)),
                         folder / f"m{seed}")
@@ -70,7 +69,7 @@ def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresh
     cfg = replace(DEFAULT, rendezvous_min_score_h=min(thresholds))
     rdv = detect_events(tr.positions, tr.visits, gaz, cfg, kinds=("dark_rendezvous",))
     met = planted_meetings(pd.read_csv(sc["events"]))
-    score = rdv["detail"].str.extract(r"; score (-?\d+\.\d) h")[0].astype(float).to_numpy()
+    score = rendezvous_scores(rdv)
     rows = []
     for th in thresholds:
         listed = rdv[score >= th]

@@ -64,11 +64,11 @@ EPISODE_TYPES = {"mmsi": "long", "track_no": "long", "t0": "long", "t1": "long",
                  "lat1": "double", "lon1": "double", "dark_h": "double", "speed_kmh": "double", "dark": "boolean"}
 
 
-def episodes(fx: Fixes, g: Gaps, cfg: Config, installations: Installations | None = None) -> pd.DataFrame:
+def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     """Dark and visible-loitering episodes (:data:`EPISODE_TYPES`), in (mmsi, track, time)
     order: the track, t0/t1 (first and last fix, epoch us), lat0/lon0 and lat1/lon1 (deg)
-    there, dark_h (h), speed_kmh (the reach speed, km/h), dark (bool). ``installations``
-    (default: the packaged list): a run with a fix at one is service there, no episode."""
+    there, dark_h (h), speed_kmh (the reach speed, km/h), dark (bool). A run during which the
+    MMSI reported from an offshore installation (the packaged list) is service there, no episode."""
     if fx.n < 2:
         return pd.DataFrame({c: pd.Series(dtype=bool if t == "boolean" else np.int64 if t == "long" else float)
                              for c, t in EPISODE_TYPES.items()})
@@ -93,7 +93,7 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config, installations: Installations | Non
     keep = is_dark | ((dark_h <= cfg.rendezvous_max_dark_h) & (span_h >= cfg.rendezvous_min_loiter_h))
     # An installer's default MMSI is many boats: its gaps and stops are no one ship's.
     keep &= ~default_mmsi(fx.mmsi[a0])
-    keep &= ~_at_installation(fx, a0, a1, installations or load_installations())
+    keep &= ~_at_installation(fx, a0, a1, load_installations())
     a0, a1, is_dark, dark_h = a0[keep], a1[keep], is_dark[keep], dark_h[keep]
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
     return pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
@@ -260,8 +260,7 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
     return rendezvous_of_episodes(episodes(fx, g, cfg), gaz, cfg)
 
 
-def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config,
-                           installations: Installations | None = None) -> pd.DataFrame:
+def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
     """One row per meeting of the ``episodes`` of every vessel (in (mmsi, track, time) order):
     ``mmsi`` the lower MMSI, ``partner_mmsi`` the other; start/end: the time both episodes
     overlap; lat/lon and end_lat/end_lon: where each vessel's episode began; port_id/km_to_port:
@@ -276,7 +275,7 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config,
     # Boats that could only meet at an installation were serving it (the supply run's silence);
     # ships that could only meet in a port's roadstead were waiting there.
     ok = (meet["spare_h"] >= cfg.rendezvous_min_meet_h) \
-        & ~(installations or load_installations()).near(meet["lat"], meet["lon"]) \
+        & ~load_installations().near(meet["lat"], meet["lon"]) \
         & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km)
     ok[ok] = best_for_either(i[ok], j[ok], meet["score_h"][ok])
     ok &= meet["score_h"] >= cfg.rendezvous_min_score_h

@@ -28,7 +28,8 @@ from features.installations import load_installations
 #: Oil-field platforms that supply boats serve from Baku: the packaged offshore installations
 #: (Neft Daslari, Chirag and Shah Deniz at approximate public positions; each checked on water
 #: at start-up), the list the rendezvous rule reads, so both know the same platforms.
-PLATFORMS = dict(zip(load_installations().ids, zip(load_installations().lat.tolist(), load_installations().lon.tolist())))
+_INSTALLATIONS = load_installations()
+PLATFORMS = dict(zip(_INSTALLATIONS.ids, zip(_INSTALLATIONS.lat.tolist(), _INSTALLATIONS.lon.tolist())))
 #: Longest connector from a port to the lane network.
 MAX_CONNECTOR_KM = 120.0
 #: Samples per km when checking a segment on water (the data README checked lanes at 0.5 km).
