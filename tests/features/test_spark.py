@@ -22,7 +22,7 @@ from features.io import read_counts, track_positions_table, write_rejected, writ
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
 
-from ..conftest import GFW_REGR, NMEA, ROOT
+from ..conftest import GFW_REGR, NMEA, ROOT, SPARK_TEST_JVM_FLAGS
 from ..servers import free_port
 
 # Spark's Python workers run this interpreter; the driver binds to loopback only.
@@ -299,7 +299,8 @@ def test_standalone_cluster(real_files, tmp_path):
         # The model broadcast to the executor; reading, tracking, voyages and scoring run there.
         model = str(ROOT / "tests" / "golden" / "model")
         submit = Path(sys.executable).parent / "spark-submit"
-        r = _cli(str(submit), "--master", f"spark://127.0.0.1:{port}", str(ROOT / "serving" / "cli.py"), "watchlist",
+        jvm = [a for side in ("driver", "executor") for a in ("--conf", f"spark.{side}.defaultJavaOptions={SPARK_TEST_JVM_FLAGS}")]
+        r = _cli(str(submit), "--master", f"spark://127.0.0.1:{port}", *jvm, str(ROOT / "serving" / "cli.py"), "watchlist",
                  *map(str, files), "--out", str(tmp_path / "wl_spark.csv"), "--model", model, "--engine", "spark")
         assert r.returncode == 0, r.stderr[-3000:]
         r = in_process("watchlist", *files, "--out", tmp_path / "wl_local.csv", "--model", model)
