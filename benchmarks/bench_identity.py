@@ -61,9 +61,22 @@ def ranking(voyages, risk) -> dict:
     return {k.replace("reference_", ""): round(m[k], 3) for k in keys if k in m}
 
 
-def main(argv=None) -> list[dict]:
+def served_ranking(model, table, links, hull) -> dict:
+    """The labelled voyages of a scenario ``table`` ranked by the model alone and as the
+    watchlist serves them (the identity rule applied with the scenario's ``links`` and ``hull``
+    events): AP, recall at k of the identity behaviours, benign twins in the top k."""
     from serving.scoring import annotate
     from training.identity_ranking import with_identities
+    v = table.voyages[table.voyages["y"].notna()].reset_index(drop=True)
+    scored = annotate(model, v)
+    ruled = with_identities(scored, links, model.levels["high"], hull)
+    return {"voyages": len(v), "suspicious": int(v["y"].sum()),
+            "model_alone": ranking(v, scored["risk"].to_numpy(float)),
+            "with_identity_rule": ranking(v, ruled["risk"].to_numpy(float)),
+            "voyages_raised": int((ruled["risk"].to_numpy(float) > scored["risk"].to_numpy(float)).sum())}
+
+
+def main(argv=None) -> list[dict]:
     from training.reference import sim_config
     from training.registry import load_model
     from training.scenarios import ScenarioInput, scenario_table
@@ -103,14 +116,8 @@ def main(argv=None) -> list[dict]:
                 "shown_in_window": len(shown), "shown_found": len(shown & set(spoof["mmsi"])),
                 "events_on_others": {k: int(n) for k, n in typology[~spoof["mmsi"].isin(spoofers)].value_counts().items()},
                 "gps_interference": sc.world.get("gps_interference", {})})
-    v = table.voyages[table.voyages["y"].notna()].reset_index(drop=True)
-    scored = annotate(model, v)
-    ruled = with_identities(scored, links, model.levels["high"], hull)
     res.append({"what": "ranking", "model": f"{info.get('name', a.model)} v{info.get('version', '')}",
-                "voyages": len(v), "suspicious": int(v["y"].sum()),
-                "model_alone": ranking(v, scored["risk"].to_numpy(float)),
-                "with_identity_rule": ranking(v, ruled["risk"].to_numpy(float)),
-                "voyages_raised": int((ruled["risk"].to_numpy(float) > scored["risk"].to_numpy(float)).sum())})
+                **served_ranking(model, table, links, hull)})
     for r in res:
         print(json.dumps(r, default=lambda x: x.item() if isinstance(x, np.generic) else str(x)), flush=True)
     return res
