@@ -2,7 +2,7 @@
 long the list is, how many planted meetings it names, and how well its order finds them.
 
 Usage: python benchmarks/bench_rendezvous.py [--vessels 600] [--days 30] [--seeds 3 8 21]
-[--share 0.25] [--thresholds 0 6 8 18]
+[--share 0.25] [--thresholds 0 6 8 18] [--config rendezvous_outage_step_h=-1 ...]
 
 One simulated month per seed (``--share`` of the fleet suspicious; sts is ~15 % of suspicious
 profiles, so a 600-ship month at 0.25 plants ~10 meetings). A planted meeting counts when both
@@ -12,6 +12,8 @@ line per month and score threshold (``default``: the Config's ``rendezvous_min_s
 rendezvous listed (and per week), planted meetings, found (recall), precision of the whole
 list, precision in the top 50 and in the top k = planted when ordered by score, and
 ``p50_ceiling``: the best any order could reach in the top 50 (planted / 50, at most 1).
+``--config KEY=VALUE`` sets a detection threshold of :class:`features.config.Config` (the
+baseline beside a change: e.g. ``rendezvous_outage_step_h=-1`` turns the outage rule off).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def match(rdv: pd.DataFrame, met: pd.DataFrame) -> np.ndarray:
     return hit
 
 
-def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresholds: list[float]) -> list[dict]:
+def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresholds: list[float],
+          base=DEFAULT) -> list[dict]:
     """One simulated month, its rendezvous listed at every score threshold: one row each."""
     from training.simulator import SimConfig, simulate, write_scenario
     sc = write_scenario(simulate(SimConfig(vessels=vessels, days=days, seed=seed, suspicious_share=share)),
@@ -66,7 +69,7 @@ def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresh
     gaz = load_gazetteer()
     tr = run_tracks([sc["positions"]], gaz, keep_all=False)
     # Every best-for-either pair, then cut at each threshold (the list a threshold gives).
-    cfg = replace(DEFAULT, rendezvous_min_score_h=min(thresholds))
+    cfg = replace(base, rendezvous_min_score_h=min(thresholds))
     rdv = detect_events(tr.positions, tr.visits, gaz, cfg, kinds=("dark_rendezvous",))
     met = planted_meetings(pd.read_csv(sc["events"]))
     score = rendezvous_scores(rdv)
@@ -79,6 +82,7 @@ def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresh
         found = len(np.unique(hit[hit >= 0]))
         rows.append({"seed": seed, "vessels": vessels, "days": days, "suspicious_share": share,
                      "min_score_h": th, "default": th == DEFAULT.rendezvous_min_score_h, "rendezvous": len(listed),
+                     "config": {k: v for k, v in vars(base).items() if v != getattr(DEFAULT, k)},
                      "per_week": round(len(listed) / days * 7, 1), "planted": len(met), "found": found,
                      "recall": round(found / k, 3),
                      "precision_all": round(float((hit >= 0).mean()) if len(listed) else 0.0, 4),
@@ -96,11 +100,13 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--share", type=float, default=0.25)
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 6.0, DEFAULT.rendezvous_min_score_h, 18.0],
                     help="score thresholds (h) to cut the list at; the default threshold is marked")
+    ap.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="Config thresholds to change")
     a = ap.parse_args(argv)
+    base = replace(DEFAULT, **{k: float(v) for k, v in (kv.split("=", 1) for kv in a.config)})
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in a.seeds:
-            for res in month(seed, a.vessels, a.days, a.share, Path(tmp), sorted(set(a.thresholds))):
+            for res in month(seed, a.vessels, a.days, a.share, Path(tmp), sorted(set(a.thresholds)), base):
                 print(json.dumps(res), flush=True)
                 out.append(res)
     return out
