@@ -193,6 +193,14 @@ class Config:
     #: 10 km of an encounter; 5 km keeps every planted meeting of six simulated months (10 km
     #: lost four) and drops a fifth of the listed rendezvous.
     rendezvous_min_port_km: float = 5.0
+    #: A shore station that goes down silences every ship in its range at once; two ships that
+    #: meet are alone in their silence. A pair is no rendezvous when a third ship went dark and
+    #: came back in step with either side (start and end differences summed, h) ...
+    rendezvous_outage_step_h: float = 2.0
+    #: ... from within this far of where that side went dark (km; a station hears ~25-40 km).
+    #: Six simulated months: 14 % fewer listed, every planted meeting kept (at 4 h, 33 %
+    #: fewer but 4 of 38 planted meetings lost: a ship passing a meeting by chance).
+    rendezvous_outage_km: float = 30.0
     #: A rendezvous is listed when its score reaches this (h): the spare time for the meeting
     #: less how far out of step the two went dark and came back, less the sailing each would
     #: have had to add to its own straight course to reach the meeting point. Set so that a

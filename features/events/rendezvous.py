@@ -21,8 +21,10 @@ grid over their bounding box, refined four times around the best node, finds it 
 coordinates around the pair; < 0.5 % error at Caspian distances). A rendezvous needs
 ``f >= rendezvous_min_meet_h`` and at least one dark episode (two ships loitering with AIS on
 side by side are an ``encounter``), and its best m neither at an installation nor within
-``rendezvous_min_port_km`` of a port's radius (a roadstead: ships there are queueing). A stay
-inside a port's radius is a port visit, so its gaps and slow fixes form no episode.
+``rendezvous_min_port_km`` of a port's radius (a roadstead: ships there are queueing), and no
+third ship dark in step with either side near where it went dark (:func:`in_outage`: a shore
+station down silences all ships in its range). A stay inside a port's radius is a port visit,
+so its gaps and slow fixes form no episode.
 
 **Score.** ``f - out of step - off course`` (h): :func:`desync_h` (ships that meet go dark and
 come back about together) and the sailing each side adds to its straight course p0 -> p1 to pass
@@ -221,6 +223,28 @@ def desync_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (np.abs(t0[i] - t0[j]) + np.abs(t1[i] - t1[j])) / 3.6e9
 
 
+def in_outage(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, out_of_step_h: np.ndarray, cfg: Config) -> np.ndarray:
+    """Per candidate pair (episodes ``i``, ``j``; ``out_of_step_h`` from :func:`desync_h`):
+    did a third ship go dark and come back in step with either side (within
+    ``rendezvous_outage_step_h``), from within ``rendezvous_outage_km`` of where that side went
+    dark? Then a station's outage explains the silences better than a meeting does.
+
+    >>> ep = pd.DataFrame({"mmsi": [1, 2, 3], "t0": [0, 0, 1_800_000_000], "t1": [9, 9, 9],
+    ...                    "lat0": [42.0, 42.1, 42.2], "lon0": [50.5] * 3, "dark": [True] * 3})
+    >>> i, j = np.array([0, 0, 1]), np.array([1, 2, 2])
+    >>> in_outage(ep, i, j, desync_h(ep, i, j), Config()).tolist()  # 3 went dark 0.5 h later
+    [True, True, True]
+    >>> in_outage(ep, i[:1], j[:1], desync_h(ep, i[:1], j[:1]), Config()).tolist()  # 1 and 2 alone
+    [False]
+    """
+    dark = ep["dark"].to_numpy(bool)
+    lat, lon = ep["lat0"].to_numpy(float), ep["lon0"].to_numpy(float)
+    step = dark[i] & dark[j] & (out_of_step_h <= cfg.rendezvous_outage_step_h) \
+        & (haversine_km(lat[i], lon[i], lat[j], lon[j]) <= cfg.rendezvous_outage_km)
+    in_step = np.bincount(np.r_[i[step], j[step]], minlength=len(ep))
+    return in_step[i] + in_step[j] - 2 * step > 0
+
+
 def best_for_either(i: np.ndarray, j: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Per feasible pair (episodes ``i``, ``j``): is it the best partner of ``i`` or of ``j``
     by ``score`` (spare time less out of step less off course)? An episode stands for
@@ -276,7 +300,8 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     # ships that could only meet in a port's roadstead were waiting there.
     ok = (meet["spare_h"] >= cfg.rendezvous_min_meet_h) \
         & ~load_installations().near(meet["lat"], meet["lon"]) \
-        & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km)
+        & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km) \
+        & ~in_outage(ep, i, j, meet["out_of_step_h"], cfg)
     ok[ok] = best_for_either(i[ok], j[ok], meet["score_h"][ok])
     ok &= meet["score_h"] >= cfg.rendezvous_min_score_h
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}

@@ -120,6 +120,24 @@ def test_ships_dark_in_a_ports_roadstead_are_queueing(tmp_path, gaz):
     assert (far["kind"] == "dark_rendezvous").sum() == 1
 
 
+def test_ships_silenced_together_with_a_third_are_an_outage(tmp_path, gaz):
+    """A third ship sailing by ~21 km from where A went dark, silent from the same hour to the
+    same hour: a station down silences everyone in range, so the pair is no rendezvous (though
+    listed without the third). A third silenced 3 h later (out of step) leaves it listed."""
+    C = 273300003
+    def passer(dark_from: float) -> pd.DataFrame:  # north and back at 10 kn, 0.25 deg west of M
+        c = sail(C, T0, [(M[0] - 1.05, M[1] - 0.25), (M[0] + 1.0, M[1] - 0.25), (M[0] - 1.0, M[1] - 0.25)])
+        return go_dark(c, T0 + dark_from * H, T0 + (dark_from + 18) * H)
+    pair = meeting(True, True, wait_h=16)  # both silent h 5 to h 23
+    assert (events_of(pair, tmp_path, gaz, ALL)["kind"] == "dark_rendezvous").sum() == 1
+    ev = events_of(pair + [passer(5.0)], tmp_path, gaz, ALL)
+    assert not (ev["kind"] == "dark_rendezvous").any(), ev.loc[ev["kind"] == "dark_rendezvous", "detail"].tolist()
+    assert (ev["kind"] == "gap").sum() >= 3  # the silences stay gaps
+    late = events_of(pair + [passer(8.0)], tmp_path, gaz, ALL)
+    rdv = late[late["kind"] == "dark_rendezvous"]
+    assert set(zip(rdv["mmsi"], rdv["partner_mmsi"])) >= {(A, B)}
+
+
 def test_a_stop_seen_now_and_then_is_no_dark_side(tmp_path, gaz):
     """Reception that comes and goes while a ship waits (silent 2 h, seen 1 h, over and over:
     silent two thirds of the time, under ``rendezvous_min_dark_share``) is a visible stop; two
