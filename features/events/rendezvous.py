@@ -10,7 +10,8 @@ its time, is a *dark* episode, with the vessel's usual speed; otherwise, lasting
 stay put: a stop seen now and then under patchy reception is one too). No episode for an
 installer's default MMSI (:func:`features.flags.default_mmsi`, many small craft), nor for a run
 during which the MMSI reported from an offshore installation (:mod:`features.installations`:
-a supply boat at its platform).
+a supply boat at its platform), nor for a run of a vessel seen idle at an installation (any
+time in the data) that could have been spent there (its stay offshore is often unheard).
 
 **Feasibility.** An episode runs from fix p0 at t0 to fix p1 at t1 at speed v. A meeting point
 m is open to it from ``t0 + |p0 m| / v`` (sailing there from the last fix) to ``t1 - |m p1| / v``
@@ -70,7 +71,8 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     """Dark and visible-loitering episodes (:data:`EPISODE_TYPES`), in (mmsi, track, time)
     order: the track, t0/t1 (first and last fix, epoch us), lat0/lon0 and lat1/lon1 (deg)
     there, dark_h (h), speed_kmh (the reach speed, km/h), dark (bool). A run during which the
-    MMSI reported from an offshore installation (the packaged list) is service there, no episode."""
+    MMSI reported from an offshore installation (the packaged list) is service there, no episode;
+    nor is a run of a vessel seen idle at one, when it could have spent the run there."""
     if fx.n < 2:
         return pd.DataFrame({c: pd.Series(dtype=bool if t == "boolean" else np.int64 if t == "long" else float)
                              for c, t in EPISODE_TYPES.items()})
@@ -95,9 +97,11 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     keep = is_dark | ((dark_h <= cfg.rendezvous_max_dark_h) & (span_h >= cfg.rendezvous_min_loiter_h))
     # An installer's default MMSI is many boats: its gaps and stops are no one ship's.
     keep &= ~default_mmsi(fx.mmsi[a0])
-    keep &= ~_at_installation(fx, a0, a1, load_installations())
-    a0, a1, is_dark, dark_h = a0[keep], a1[keep], is_dark[keep], dark_h[keep]
+    inst = load_installations()
+    keep &= ~_at_installation(fx, a0, a1, inst)
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
+    keep &= ~_service_run(fx, a0, a1, speed, inst, cfg)
+    a0, a1, is_dark, dark_h, speed = a0[keep], a1[keep], is_dark[keep], dark_h[keep], speed[keep]
     return pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
                          "lat0": fx.lat[a0], "lon0": fx.lon[a0], "lat1": fx.lat[a1], "lon1": fx.lon[a1],
                          "dark_h": dark_h, "speed_kmh": speed, "dark": is_dark})
@@ -116,6 +120,23 @@ def _at_installation(fx: Fixes, a0: np.ndarray, a1: np.ndarray, inst: Installati
     key = np.sort(inv[:near.sum()].astype(np.int64) * 2**36 + sec[near])
     ep = inv[near.sum():].astype(np.int64) * 2**36
     return np.searchsorted(key, ep + sec[a1], "right") > np.searchsorted(key, ep + sec[a0], "left")
+
+
+def _service_run(fx: Fixes, a0: np.ndarray, a1: np.ndarray, speed_kmh: np.ndarray, inst: Installations,
+                 cfg: Config) -> np.ndarray:
+    """Per run (fixes ``a0`` to ``a1``, reach speed ``speed_kmh``): was its vessel seen idle at
+    an installation (slower than ``loiter_speed_kn``) any time in the data, a supply boat, and
+    could it have spent the run there? Its stay offshore is often unheard, so the run itself
+    need not touch the installation."""
+    idle = inst.near(fx.lat, fx.lon) & (np.nan_to_num(fx.speed_kn, nan=np.inf) < cfg.loiter_speed_kn)
+    out = np.zeros(len(a0), bool)
+    if not idle.any() or not len(a0):
+        return out
+    server, hours = np.isin(fx.mmsi[a0], np.unique(fx.mmsi[idle])), (fx.t_us[a1] - fx.t_us[a0]) / 3.6e9
+    for lat, lon in zip(inst.lat, inst.lon):  # a handful of installations
+        out |= server & (haversine_km(fx.lat[a0], fx.lon[a0], lat, lon) + haversine_km(lat, lon, fx.lat[a1], fx.lon[a1])
+                         <= speed_kmh * hours)
+    return out
 
 
 def candidate_pairs(ep: pd.DataFrame, cfg: Config) -> tuple[np.ndarray, np.ndarray]:

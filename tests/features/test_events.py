@@ -109,6 +109,24 @@ def test_boats_silent_at_an_offshore_installation_are_serving_it(tmp_path, gaz):
     assert (off["kind"] == "dark_rendezvous").sum() == 1
 
 
+def test_a_boat_seen_idle_at_an_installation_serves_it_when_its_silence_could(tmp_path, gaz):
+    """The pair 30 km off Neft Daslari is listed (above); when A is a boat seen idle at the
+    installation the day before, its silence there is a service run whose stay went unheard
+    offshore: no rendezvous. Its silences out of the platform's reach still pair."""
+    from features.installations import load_installations
+    inst = load_installations()
+    rocks = (float(inst.lat[0]), float(inst.lon[0]))
+    at = (rocks[0] - 0.3, rocks[1])
+    def with_history(frames, where):  # A idles 3 h at the rocks, then sails to its start
+        a0 = (where[0] - 1.0, where[1])
+        return [chain(stay(A, T0 - 40 * H, *rocks, 3.0), sail(A, T0 - 36 * H, [rocks, a0]), frames[0]), frames[1]]
+    ev = events_of(with_history(meeting(True, True, wait_h=16, at=at), at), tmp_path, gaz, ALL)
+    assert not (ev["kind"] == "dark_rendezvous").any(), ev.loc[ev["kind"] == "dark_rendezvous", "detail"].tolist()
+    far = (rocks[0] + 2.5, rocks[1])  # 280 km north: no 18 h silence there reaches the rocks
+    ev = events_of(with_history(meeting(True, True, wait_h=16, at=far), far), tmp_path, gaz, ALL)
+    assert (ev["kind"] == "dark_rendezvous").sum() == 1
+
+
 def test_ships_dark_in_a_ports_roadstead_are_queueing(tmp_path, gaz):
     """A meeting point within ``rendezvous_min_port_km`` (5 km) of a port's radius is a
     roadstead: no rendezvous there (3 km beyond Aktau's 10 km); 25 km beyond, one."""
