@@ -2,7 +2,7 @@
 long the list is, how many planted meetings it names, and how well its order finds them.
 
 Usage: python benchmarks/bench_rendezvous.py [--vessels 600] [--days 30] [--seeds 3 8 21]
-[--share 0.25] [--thresholds 0 6 8 18] [--config rendezvous_outage_step_h=-1 ...]
+[--share 0.25] [--thresholds 0 6 8 18] [--set rendezvous_outage_step_h=-1 ...]
 
 One simulated month per seed (``--share`` of the fleet suspicious; sts is ~15 % of suspicious
 profiles, so a 600-ship month at 0.25 plants ~10 meetings). A planted meeting counts when both
@@ -12,8 +12,8 @@ line per month and score threshold (``default``: the Config's ``rendezvous_min_s
 rendezvous listed (and per week), planted meetings, found (recall), precision of the whole
 list, precision in the top 50 and in the top k = planted when ordered by score, and
 ``p50_ceiling``: the best any order could reach in the top 50 (planted / 50, at most 1).
-``--config KEY=VALUE`` sets a detection threshold of :class:`features.config.Config` (the
-baseline beside a change: e.g. ``rendezvous_outage_step_h=-1`` turns the outage rule off).
+``--set NAME=VALUE`` sets a :class:`features.config.Config` field as ``darkvoyage events --set``
+does (the baseline beside a change: ``rendezvous_outage_step_h=-1`` turns the outage rule off).
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--share", type=float, default=0.25)
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 6.0, DEFAULT.rendezvous_min_score_h, 18.0],
                     help="score thresholds (h) to cut the list at; the default threshold is marked")
-    ap.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="Config thresholds to change")
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="Config fields, as `events --set`")
     a = ap.parse_args(argv)
-    base = replace(DEFAULT, **{k: float(v) for k, v in (kv.split("=", 1) for kv in a.config)})
+    from serving.cli_base import parse_settings
+    base = parse_settings(a.set)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in a.seeds:
