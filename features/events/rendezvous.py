@@ -98,20 +98,20 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     # An installer's default MMSI is many boats: its gaps and stops are no one ship's.
     keep &= ~default_mmsi(fx.mmsi[a0])
     inst = load_installations()
-    keep &= ~_at_installation(fx, a0, a1, inst)
+    at_inst = inst.near(fx.lat, fx.lon)  # per fix; both installation rules read it
+    keep &= ~_at_installation(fx, at_inst, a0, a1)
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
-    keep &= ~_service_run(fx, a0, a1, speed, inst, cfg)
+    keep &= ~_service_run(fx, at_inst, a0, a1, speed, inst, cfg)
     a0, a1, is_dark, dark_h, speed = a0[keep], a1[keep], is_dark[keep], dark_h[keep], speed[keep]
     return pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
                          "lat0": fx.lat[a0], "lon0": fx.lon[a0], "lat1": fx.lat[a1], "lon1": fx.lon[a1],
                          "dark_h": dark_h, "speed_kmh": speed, "dark": is_dark})
 
 
-def _at_installation(fx: Fixes, a0: np.ndarray, a1: np.ndarray, inst: Installations) -> np.ndarray:
-    """Per run (fixes ``a0`` to ``a1``): did its MMSI report from an installation meanwhile?
-    By MMSI and time, not by track: the tracker may file a boat's fixes at the platform (a
-    satellite's, a stale speed's) under a track of their own."""
-    near = inst.near(fx.lat, fx.lon)
+def _at_installation(fx: Fixes, near: np.ndarray, a0: np.ndarray, a1: np.ndarray) -> np.ndarray:
+    """Per run (fixes ``a0`` to ``a1``): did its MMSI report from an installation (``near``,
+    per fix) meanwhile? By MMSI and time, not by track: the tracker may file a boat's fixes at
+    the platform (a satellite's, a stale speed's) under a track of their own."""
     if not near.any() or not len(a0):
         return np.zeros(len(a0), bool)
     _, inv = np.unique(np.r_[fx.mmsi[near], fx.mmsi[a0]], return_inverse=True)
@@ -122,13 +122,12 @@ def _at_installation(fx: Fixes, a0: np.ndarray, a1: np.ndarray, inst: Installati
     return np.searchsorted(key, ep + sec[a1], "right") > np.searchsorted(key, ep + sec[a0], "left")
 
 
-def _service_run(fx: Fixes, a0: np.ndarray, a1: np.ndarray, speed_kmh: np.ndarray, inst: Installations,
-                 cfg: Config) -> np.ndarray:
+def _service_run(fx: Fixes, near: np.ndarray, a0: np.ndarray, a1: np.ndarray, speed_kmh: np.ndarray,
+                 inst: Installations, cfg: Config) -> np.ndarray:
     """Per run (fixes ``a0`` to ``a1``, reach speed ``speed_kmh``): was its vessel seen idle at
-    an installation (slower than ``loiter_speed_kn``) any time in the data, a supply boat, and
-    could it have spent the run there? Its stay offshore is often unheard, so the run itself
-    need not touch the installation."""
-    idle = inst.near(fx.lat, fx.lon) & (np.nan_to_num(fx.speed_kn, nan=np.inf) < cfg.loiter_speed_kn)
+    an installation (``near``, per fix; slower than ``loiter_speed_kn``) any time in the data,
+    a supply boat, and could it have spent the run there? Its stay offshore is often unheard."""
+    idle = near & (np.nan_to_num(fx.speed_kn, nan=np.inf) < cfg.loiter_speed_kn)
     out = np.zeros(len(a0), bool)
     if not idle.any() or not len(a0):
         return out

@@ -387,6 +387,6 @@ def test_a_bad_installations_list_is_refused_naming_the_problem(tmp_path, text, 
     from features.installations import load_installations
     path = tmp_path / "inst.csv"
     path.write_text(text)
-    with pytest.raises(GazetteerError, match=says.replace("(", r"\(").replace(")", r"\)")) as err:
+    with pytest.raises(GazetteerError) as err:
         load_installations(path)
-    assert str(path) in str(err.value)
+    assert says in str(err.value) and str(path) in str(err.value)
