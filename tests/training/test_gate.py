@@ -67,6 +67,16 @@ def good(store, world_a):
     return train([world_a["positions"]], world_a["labels"], experiment="gate", promote="force")
 
 
+@pytest.fixture(scope="module")
+def shuffled(good, world_a, tmp_path_factory) -> list[dict]:
+    """Candidates trained on shuffled labels (models that learnt nothing), each put to the gate
+    under auto with the good model as champion; later tests read their runs and versions."""
+    from training.train import train
+    _set_champion(good["model_version"])
+    tmp = tmp_path_factory.mktemp("shuffled")
+    return [train([world_a["positions"]], _shuffled(world_a, tmp, seed), experiment="gate") for seed in range(SHUFFLES)]
+
+
 def _shuffled(world, tmp: Path, seed: int) -> Path:
     lab = pd.read_csv(world["labels"])
     lab["label"] = np.random.default_rng(seed).permutation(lab["label"].to_numpy())
@@ -107,11 +117,10 @@ def test_reference_metrics_and_gate_figures_on_the_run(good):
     assert good["reference"]["voyages"] > 1000 and good["reference"]["suspicious"] > 50
 
 
-def test_reference_set_is_stored_once_and_on_every_run_with_one_digest(good, world_a):
+def test_reference_set_is_stored_once_and_on_every_run_with_one_digest(good, shuffled):
     from mlflow import MlflowClient
     from training.reference import REFERENCE_EXPERIMENT
-    from training.train import train
-    again = train([world_a["positions"]], world_a["labels"], experiment="gate", promote="never")
+    again = shuffled[0]  # a later run in the same store
     client = MlflowClient()
     exp = client.get_experiment_by_name(REFERENCE_EXPERIMENT)
     stored = client.search_runs([exp.experiment_id])
@@ -146,14 +155,11 @@ def test_another_store_takes_the_reference_set_from_the_machines_cache(good, ref
     assert len(cached) == 1 and {"scenario", "voyages.parquet"} <= {f.name for f in cached[0].iterdir()}
 
 
-def test_shuffled_label_candidates_never_replace_a_good_champion(good, world_a, tmp_path):
-    from training.train import train
-    _set_champion(good["model_version"])
-    for seed in range(SHUFFLES):
-        s = train([world_a["positions"]], _shuffled(world_a, tmp_path, seed), experiment="gate")
+def test_shuffled_label_candidates_never_replace_a_good_champion(good, shuffled):
+    for s in shuffled:
         assert s["promotion"].startswith(f"kept champion v{good['model_version']}"), s["promotion"]
         assert s["gate"]["diff_low"] < 0 and s["gate"]["champion_ap"] > s["gate"]["candidate_ap"]
-        assert _champion() == str(good["model_version"])
+    assert _champion() == str(good["model_version"])
 
 
 def test_retrain_with_another_seed_is_not_better(good, world_a):
@@ -166,11 +172,11 @@ def test_retrain_with_another_seed_is_not_better(good, world_a):
     assert _champion() == str(good["model_version"])
 
 
-def test_clearly_better_model_replaces_a_weak_champion(good, world_a, tmp_path):
+def test_clearly_better_model_replaces_a_weak_champion(good, world_a, shuffled):
     from mlflow import MlflowClient
     from training.train import train
-    weak = train([world_a["positions"]], _shuffled(world_a, tmp_path, 99), experiment="gate", promote="force")
-    assert _champion() == str(weak["model_version"])
+    weak = shuffled[-1]  # a model that learnt nothing, made champion
+    _set_champion(weak["model_version"])
     better = train([world_a["positions"]], world_a["labels"], experiment="gate")
     assert better["promotion"].startswith("promoted (reference AP"), better["promotion"]
     assert better["gate"]["diff_low"] > better["gate"]["min_gain"] > 0
@@ -196,9 +202,24 @@ def _register_unscorable(good, tmp_path, how: str) -> str:
     return str(mlflow.register_model(info.model_uri, MODEL_NAME).version)
 
 
+def _gate_with_good_candidate(good, promote: str) -> dict:
+    """The gate's decision on the good model as candidate (its risks on today's reference set),
+    without a training run."""
+    import mlflow
+    from features.config import DEFAULT
+    from features.gazetteer import load_gazetteer
+    from training.gate import promotion_gate
+    from training.reference import default_reference
+    ref = default_reference(load_gazetteer(), DEFAULT)
+    model = mlflow.pyfunc.load_model(f"models:/voyage-risk/{good['model_version']}").unwrap_python_model()
+    return promotion_gate(str(good["model_version"]), ref, model.risk(ref.voyages), promote)
+
+
 @pytest.mark.parametrize("how, says", [("version", "its features are version 0.0.1"),
                                        ("columns", "lacks feature column(s): a_feature_from_the_future")])
 def test_champion_that_cannot_score_the_reference_set(good, world_a, tmp_path, how, says, caplog):
+    """Kept under auto and said so; forced past under force. The first case runs whole trainings,
+    the second the gate alone (the decision line a training run logs)."""
     from training.registry import load_model
     from training.train import train
     old = _register_unscorable(good, tmp_path, how)
@@ -206,10 +227,15 @@ def test_champion_that_cannot_score_the_reference_set(good, world_a, tmp_path, h
         load_model(f"models:/voyage-risk/{old}")  # what the watchlist and the service would serve
     assert ("trained on feature code 0.0.1" in caplog.text) == (how == "version"), caplog.text
     _set_champion(old)
-    kept = train([world_a["positions"]], world_a["labels"], experiment="gate")
-    assert kept["promotion"].startswith(f"kept champion v{old} (champion v{old} cannot score the reference set: ")
-    assert says in kept["promotion"] and "only --promote force replaces it" in kept["promotion"]
-    assert kept["gate"]["champion_ap"] is None  # not scored as AP 0
+    if how == "version":
+        kept = train([world_a["positions"]], world_a["labels"], experiment="gate")
+        decision, gate = kept["promotion"], kept["gate"]
+    else:
+        gate = _gate_with_good_candidate(good, "auto")
+        decision = gate["decision"]
+    assert decision.startswith(f"kept champion v{old} (champion v{old} cannot score the reference set: ")
+    assert says in decision and "only --promote force replaces it" in decision
+    assert gate["champion_ap"] is None  # not scored as AP 0
     assert _champion() == old
     if how == "version":  # forcing past an unscorable champion is one path, whatever the reason
         forced = train([world_a["positions"]], world_a["labels"], experiment="gate", promote="force")
@@ -219,16 +245,15 @@ def test_champion_that_cannot_score_the_reference_set(good, world_a, tmp_path, h
         _set_champion(good["model_version"])
 
 
-def test_model_beats_the_rules_on_another_world(good, world_a, tmp_path):
-    """Quality floor: trained on world A, measured on the reserved reference world. A model that
+def test_model_beats_the_rules_on_another_world(good, shuffled):
+    """Quality floor: trained on world A, measured on the reserved reference world. Models that
     learnt nothing (shuffled labels) must fail the same floor."""
-    from training.train import train
     m = good["metrics"]
     assert m["reference_average_precision"] > REFERENCE_AP_FLOOR, m["reference_average_precision"]
     assert m["margin_over_best_rule"] > MARGIN_FLOOR, m["margin_over_best_rule"]
-    nothing = train([world_a["positions"]], _shuffled(world_a, tmp_path, 7), experiment="gate", promote="never")
-    n = nothing["metrics"]
-    assert not (n["reference_average_precision"] > REFERENCE_AP_FLOOR and n["margin_over_best_rule"] > MARGIN_FLOOR)
+    for nothing in shuffled:
+        n = nothing["metrics"]
+        assert not (n["reference_average_precision"] > REFERENCE_AP_FLOOR and n["margin_over_best_rule"] > MARGIN_FLOOR)
 
 
 def test_refuses_a_training_scenario_from_the_reference_world(good, world_a, tmp_path):
@@ -289,29 +314,22 @@ def test_cli_analyst_reference_set(good, world_a, world_b, store):
     assert res.exit_code == 2 and "nowhere.csv: no such label file" in res.stderr
 
 
-def test_gate_says_when_the_champion_was_judged_on_another_reference_set(good, world_a):
+def test_gate_says_when_the_champion_was_judged_on_another_reference_set(good):
     """A champion promoted on an older reference set (before the simulator or the feature code
     changed) is judged on today's with the candidate, and the decision line says so."""
-    import mlflow
     from mlflow import MlflowClient
-    from features.config import DEFAULT
-    from features.gazetteer import load_gazetteer
-    from training.gate import promotion_gate
-    from training.reference import default_reference
-    ref = default_reference(load_gazetteer(), DEFAULT)
     _set_champion(good["model_version"])
     client = MlflowClient()
     run_id = client.get_model_version("voyage-risk", str(good["model_version"])).run_id
     today = client.get_run(run_id).data.tags["darkvoyage.reference_digest"]
-    assert today == ref.digest
-    model = mlflow.pyfunc.load_model(f"models:/voyage-risk/{good['model_version']}").unwrap_python_model()
-    same = promotion_gate(str(good["model_version"]), ref, model.risk(ref.voyages), "never")
-    assert "was promoted on reference set" not in same["decision"]
+    assert today == good["reference"]["digest"]
+    same = _gate_with_good_candidate(good, "never")
+    assert "was promoted on reference set" not in same["decision"] and same["reference_digest"] == today
     client.set_tag(run_id, "darkvoyage.reference_digest", "0123456789abcdef0123")
     try:
-        g = promotion_gate(str(good["model_version"]), ref, model.risk(ref.voyages), "never")
+        g = _gate_with_good_candidate(good, "never")
     finally:
         client.set_tag(run_id, "darkvoyage.reference_digest", today)
     assert g["decision"].endswith(f"; champion v{good['model_version']} was promoted on reference set "
-                                  f"0123456789abcdef0123, both are judged on {ref.digest} now")
+                                  f"0123456789abcdef0123, both are judged on {today} now")
     assert g["champion_reference_digest"] == "0123456789abcdef0123" and _champion() == str(good["model_version"])
