@@ -23,6 +23,7 @@ from features.engine import LocalEngine
 from features.pipeline import run_tracks
 
 from ..conftest import GFW_REGR, NMEA, ROOT, SPARK_TEST_JVM_FLAGS
+from ..helpers import invoke
 from ..servers import free_port
 
 # Spark's Python workers run this interpreter; the driver binds to loopback only.
@@ -218,13 +219,10 @@ def _cli(*args, env=None, **kw):
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, **kw)
 
 
-def in_process(*args):
-    """The CLI in this process: a ``--engine spark`` command takes the worker's Spark session
-    (one JVM per test file, not one per command; the subprocess runs below keep the console
-    script, its stderr and spark-submit covered)."""
-    from typer.testing import CliRunner
-    from serving.cli import app
-    return CliRunner().invoke(app, list(map(str, args)))
+#: The CLI in this process: a ``--engine spark`` command takes the worker's Spark session (one
+#: JVM per test file, not one per command; the subprocess runs below keep the console script, its
+#: stderr and spark-submit covered).
+in_process = invoke
 
 
 def test_cli_engine_spark(real_files, month, tmp_path):
@@ -239,11 +237,11 @@ def test_cli_engine_spark(real_files, month, tmp_path):
     for args, msg in ((["--engine", "sprk"], "expected local or spark"),
                       (["--spark-master", "local[2]"], "--spark-master needs --engine spark")):
         r = in_process("tracks", month, "--out", tmp_path / "t.parquet", *args)
-        assert r.exit_code == 2 and msg in r.stderr and "Traceback" not in r.stderr
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
     r = in_process("tracks", tmp_path / "none.json", "--out", tmp_path / "t.parquet", "--engine", "spark")
-    assert r.exit_code == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
     r = in_process("tracks", month, "--out", tmp_path / "t.txt", "--engine", "spark")
-    assert r.exit_code == 2 and "folder ending in /" in r.stderr
+    assert r.returncode == 2 and "folder ending in /" in r.stderr
 
 
 def _wait_for(path: Path, text: str, proc, seconds: float = 60.0) -> None:
@@ -290,7 +288,7 @@ def test_standalone_cluster(real_files, tmp_path):
                  *map(str, files), "--out", str(tmp_path / "wl_spark.csv"), "--model", model, "--engine", "spark")
         assert r.returncode == 0, r.stderr[-3000:]
         r = in_process("watchlist", *files, "--out", tmp_path / "wl_local.csv", "--model", model)
-        assert r.exit_code == 0, r.output[-3000:]
+        assert r.returncode == 0, r.stderr[-3000:]
         read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731 - text as written
         assert "app-" in worker_log.read_text()  # the job ran on the cluster's executor
         wl = read(tmp_path / "wl_local.csv")
@@ -348,7 +346,7 @@ def test_month_watchlist_cli_equal_local(spark, month, tmp_path):
         outs[eng] = tmp_path / f"{eng}.geojson"
         extra = ["--engine", "spark", "--spark-master", MASTER] if eng == "spark" else []
         r = in_process("watchlist", month, "--out", outs[eng], "--model", model, *extra)
-        assert r.exit_code == 0, r.output[-3000:]
+        assert r.returncode == 0, r.stderr[-3000:]
     ga, gb = (json.loads(outs[e].read_text()) for e in ("local", "spark"))
     kinds = {f["properties"]["feature"] for f in ga["features"]}
     assert {"voyage", "gap", "port_visit"} <= kinds

@@ -56,7 +56,7 @@ def test_cli_events_engine_spark(spark, month, local_month, gaz, tmp_path):  # n
     local engine's (the writer is shared with the local command, so one format shows it)."""
     out = tmp_path / "ev.parquet"
     r = in_process("events", month, "--out", out, "--engine", "spark", "--spark-master", MASTER)
-    assert r.exit_code == 0, r.output
+    assert r.returncode == 0, r.stderr
     assert "events: dark_rendezvous" in r.stdout and "rejected rows" in r.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(out), local_month)
     rej = pd.read_csv(str(out) + ".rejected.csv")

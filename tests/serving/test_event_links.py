@@ -77,10 +77,12 @@ def test_watchlist_with_other_vessels(tmp_path, gaz):
     exe = str(Path(sys.executable).parent / "darkvoyage")
     path = write_csv(pd.concat(meeting(True, True, wait_h=16), ignore_index=True), tmp_path / "ais.csv")
     outs = {}
-    for suffix in ("csv", "geojson", "html"):
+    from ..helpers import invoke
+    for suffix in ("csv", "geojson", "html"):  # the console script once, the other formats in this process
         outs[suffix] = tmp_path / f"wl.{suffix}"
-        r = subprocess.run([exe, "watchlist", path, "--out", str(outs[suffix]), "--model", str(root / "tests" / "golden" / "model"),
-                            "--other-vessels"], capture_output=True, text=True, timeout=600)
+        args = ["watchlist", path, "--out", str(outs[suffix]), "--model", str(root / "tests" / "golden" / "model"),
+                "--other-vessels"]
+        r = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600) if suffix == "csv" else invoke(*args)
         assert r.returncode == 0, r.stderr[-2000:]
     wl = pd.read_csv(outs["csv"], dtype={"mmsi": int})
     assert wl.set_index("mmsi").loc[A, "reasons"].count(f"met {B} at sea while both were dark") == 1
@@ -91,6 +93,5 @@ def test_watchlist_with_other_vessels(tmp_path, gaz):
     dom, errors = browse(outs["html"], tmp_path / "prof")  # drawn in a real browser, without console errors
     assert 'class="link"' in dom and "met another vessel" in dom
     assert not errors
-    r = subprocess.run([exe, "watchlist", path, "--out", str(tmp_path / "s.csv"), "--other-vessels", "--engine", "spark"],
-                       capture_output=True, text=True, timeout=600)
+    r = invoke("watchlist", path, "--out", tmp_path / "s.csv", "--other-vessels", "--engine", "spark")
     assert r.returncode == 2 and "--other-vessels" in r.stderr

@@ -8,13 +8,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from serving.scoring import WATCHLIST_COLUMNS
 from training.simulator import SimConfig, simulate, write_scenario
+
+from ..helpers import invoke as cli_in_process
 
 EXE = str(Path(sys.executable).parent / "darkvoyage")
 
@@ -31,13 +32,9 @@ def run(e, *args):
     return subprocess.run([EXE, *map(str, args)], env=e, capture_output=True, text=True, timeout=600)
 
 
-def invoke(e, *args) -> SimpleNamespace:
-    """The same command in this process (no interpreter start, the model read once per
-    process), with ``run``'s answer: returncode, stdout, stderr."""
-    from typer.testing import CliRunner
-    from serving.cli import app
-    r = CliRunner().invoke(app, list(map(str, args)), env={"MLFLOW_TRACKING_URI": e["MLFLOW_TRACKING_URI"]})
-    return SimpleNamespace(returncode=r.exit_code, stdout=r.stdout, stderr=r.stderr)
+def invoke(e, *args):
+    """The same command in this process (``run``'s answer, no interpreter start)."""
+    return cli_in_process(*args, env={"MLFLOW_TRACKING_URI": e["MLFLOW_TRACKING_URI"]})
 
 
 @pytest.fixture(scope="module")
