@@ -32,12 +32,16 @@ def scenario(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def labelled(scenario):
+def featured(scenario):
+    """The scenario's positions file through the local engine, once for the module."""
     from features.engine import LocalEngine
+    return LocalEngine().features([scenario[1]["positions"]])
+
+
+@pytest.fixture(scope="module")
+def labelled(scenario, featured):
     from training.labels import assign_labels, read_labels
-    _, paths = scenario
-    v = LocalEngine().features([paths["positions"]]).voyages
-    return assign_labels(v, read_labels(paths["labels"]))
+    return assign_labels(featured.voyages, read_labels(scenario[1]["labels"]))
 
 
 def _digest(folder: Path) -> dict:
@@ -69,8 +73,7 @@ def test_world_values_lie_in_their_documented_ranges(scenario):
     assert min(spread.values()) > 0.5, spread  # 40 worlds cover most of every range
 
 
-def test_outputs_follow_the_contract(scenario):
-    from features.pipeline import run_tracks
+def test_outputs_follow_the_contract(scenario, featured):
     sc, paths = scenario
     pos = sc.positions
     assert list(pos.columns[:4]) == ["mmsi", "timestamp", "lat", "lon"]
@@ -80,8 +83,8 @@ def test_outputs_follow_the_contract(scenario):
     assert set(lab["label"]) == {"suspicious", "benign"} and lab["behaviour"].notna().all()
     ev = pd.read_csv(paths["events"])
     assert {"mmsi", "partner_mmsi", "behaviour", "start", "end", "lat", "lon", "hidden_port"} <= set(ev.columns)
-    tr = run_tracks([paths["positions"]])
-    assert tr.counts.read == len(pos) and tr.counts.rejected.get("unparseable row", 0) == 0
+    counts = featured.tracks.counts  # the positions file as written, read back
+    assert counts.read == len(pos) and counts.rejected.get("unparseable row", 0) == 0
 
 
 def test_positions_at_sea_are_on_water(scenario):
