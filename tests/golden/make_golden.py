@@ -54,16 +54,17 @@ def column_digests(frame: pd.DataFrame) -> dict[str, str]:
             for c in frame.columns}
 
 
-def outputs(work: Path, month: Path, model: Path) -> dict[str, Path]:
-    """Runs the three commands on both inputs; returns the written files by name."""
+def outputs(work: Path, month: Path, model: Path, command=run) -> dict[str, Path]:
+    """Runs the three commands on both inputs (each through ``command``: by default the console
+    script); returns the written files by name."""
     out = {}
     for name, inputs in (("real", real_files()), ("month", [month])):
         out[f"{name}_tracks"] = work / f"{name}_tracks.parquet"
         out[f"{name}_features"] = work / f"{name}_features.parquet"
         out[f"{name}_watchlist"] = work / f"{name}_watchlist.csv"
-        run("tracks", *inputs, "--out", out[f"{name}_tracks"])
-        run("features", *inputs, "--out", out[f"{name}_features"])
-        run("watchlist", *inputs, "--out", out[f"{name}_watchlist"], "--model", model)
+        command("tracks", *inputs, "--out", out[f"{name}_tracks"])
+        command("features", *inputs, "--out", out[f"{name}_features"])
+        command("watchlist", *inputs, "--out", out[f"{name}_watchlist"], "--model", model)
     return out
 
 
