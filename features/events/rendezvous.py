@@ -23,8 +23,8 @@ coordinates around the pair; < 0.5 % error at Caspian distances). A rendezvous n
 ``f >= rendezvous_min_meet_h`` and at least one dark episode (two ships loitering with AIS on
 side by side are an ``encounter``), and its best m neither at an installation nor within
 ``rendezvous_min_port_km`` of a port's radius (a roadstead: ships there are queueing), and no
-third ship dark in step with either side near where it went dark (:func:`in_outage`: a shore
-station down silences all ships in its range). A stay inside a port's radius is a port visit,
+third ship silent in step with either side near where it went dark, at sea or in port
+(:mod:`.ordinary`: a shore station down silences all ships in its range). A stay inside a port's radius is a port visit,
 so its gaps and slow fixes form no episode.
 
 **Score.** ``f - out of step - off course`` (h): :func:`desync_h` (ships that meet go dark and
@@ -55,6 +55,7 @@ from ..tracks import utc_times
 from .frame import Fixes, event_frame, event_ids, fmt, track_key
 from .gaps import Gaps
 from .loitering import runs, slow_intervals
+from .ordinary import in_outage, shared_call_h, silences
 
 _CELL_DEG = 2.0
 _DAY_US = 86_400_000_000
@@ -64,15 +65,20 @@ _KM_PER_DEG = 111.195
 #: Columns (and Spark types) of :func:`episodes`: a table that stands alone, so the episodes of
 #: many vessels' groups can be pooled and paired in one place (the Spark engine's events).
 EPISODE_TYPES = {"mmsi": "long", "track_no": "long", "t0": "long", "t1": "long", "lat0": "double", "lon0": "double",
-                 "lat1": "double", "lon1": "double", "dark_h": "double", "speed_kmh": "double", "dark": "boolean"}
+                 "lat1": "double", "lon1": "double", "dark_h": "double", "speed_kmh": "double", "dark": "boolean",
+                 "pairable": "boolean"}
+#: The episode table's order (unique: a vessel's episodes do not share a start, nor its silences).
+EPISODE_ORDER = ["mmsi", "track_no", "t0", "pairable"]
 
 
 def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
-    """Dark and visible-loitering episodes (:data:`EPISODE_TYPES`), in (mmsi, track, time)
-    order: the track, t0/t1 (first and last fix, epoch us), lat0/lon0 and lat1/lon1 (deg)
-    there, dark_h (h), speed_kmh (the reach speed, km/h), dark (bool). A run during which the
-    MMSI reported from an offshore installation (the packaged list) is service there, no episode;
-    nor is a run of a vessel seen idle at one, when it could have spent the run there."""
+    """Dark and visible-loitering episodes (:data:`EPISODE_TYPES`, ``pairable``), and the
+    vessel's silences as witnesses of a station's outage (:func:`.ordinary.silences`, not
+    pairable), in :data:`EPISODE_ORDER`: the track, t0/t1 (first and last fix, epoch us),
+    lat0/lon0 and lat1/lon1 (deg) there, dark_h (h), speed_kmh (the reach speed, km/h), dark
+    (bool). A run during which the MMSI reported from an offshore installation (the packaged
+    list) is service there, no episode; nor is a run of a vessel seen idle at one, when it
+    could have spent the run there."""
     if fx.n < 2:
         return pd.DataFrame({c: pd.Series(dtype=bool if t == "boolean" else np.int64 if t == "long" else float)
                              for c, t in EPISODE_TYPES.items()})
@@ -103,9 +109,11 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     speed = np.where(is_dark, fx.usual_kn[fx.tid[a0]], cfg.loiter_speed_kn) * KM_PER_NM
     keep &= ~_service_run(fx, at_inst, a0, a1, speed, inst, cfg)
     a0, a1, is_dark, dark_h, speed = a0[keep], a1[keep], is_dark[keep], dark_h[keep], speed[keep]
-    return pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
-                         "lat0": fx.lat[a0], "lon0": fx.lon[a0], "lat1": fx.lat[a1], "lon1": fx.lon[a1],
-                         "dark_h": dark_h, "speed_kmh": speed, "dark": is_dark})
+    ep = pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
+                       "lat0": fx.lat[a0], "lon0": fx.lon[a0], "lat1": fx.lat[a1], "lon1": fx.lon[a1],
+                       "dark_h": dark_h, "speed_kmh": speed, "dark": is_dark, "pairable": True})
+    return pd.concat([ep, silences(fx, g, cfg)], ignore_index=True).sort_values(EPISODE_ORDER, kind="stable") \
+        .reset_index(drop=True)
 
 
 def _at_installation(fx: Fixes, near: np.ndarray, a0: np.ndarray, a1: np.ndarray) -> np.ndarray:
@@ -243,28 +251,6 @@ def desync_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (np.abs(t0[i] - t0[j]) + np.abs(t1[i] - t1[j])) / 3.6e9
 
 
-def in_outage(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, out_of_step_h: np.ndarray, cfg: Config) -> np.ndarray:
-    """Per candidate pair (episodes ``i``, ``j``; ``out_of_step_h`` from :func:`desync_h`):
-    did a third ship go dark and come back in step with either side (within
-    ``rendezvous_outage_step_h``), from within ``rendezvous_outage_km`` of where that side went
-    dark? Then a station's outage explains the silences better than a meeting does.
-
-    >>> ep = pd.DataFrame({"mmsi": [1, 2, 3], "t0": [0, 0, 1_800_000_000], "t1": [9, 9, 9],
-    ...                    "lat0": [42.0, 42.1, 42.2], "lon0": [50.5] * 3, "dark": [True] * 3})
-    >>> i, j = np.array([0, 0, 1]), np.array([1, 2, 2])
-    >>> in_outage(ep, i, j, desync_h(ep, i, j), Config()).tolist()  # 3 went dark 0.5 h later
-    [True, True, True]
-    >>> in_outage(ep, i[:1], j[:1], desync_h(ep, i[:1], j[:1]), Config()).tolist()  # 1 and 2 alone
-    [False]
-    """
-    dark = ep["dark"].to_numpy(bool)
-    lat, lon = ep["lat0"].to_numpy(float), ep["lon0"].to_numpy(float)
-    step = dark[i] & dark[j] & (out_of_step_h <= cfg.rendezvous_outage_step_h) \
-        & (haversine_km(lat[i], lon[i], lat[j], lon[j]) <= cfg.rendezvous_outage_km)
-    in_step = np.bincount(np.r_[i[step], j[step]], minlength=len(ep))
-    return in_step[i] + in_step[j] - 2 * step > 0
-
-
 def best_for_either(i: np.ndarray, j: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Per feasible pair (episodes ``i``, ``j``): is it the best partner of ``i`` or of ``j``
     by ``score`` (spare time less out of step less off course)? An episode stands for
@@ -305,11 +291,13 @@ def rendezvous_events(fx: Fixes, g: Gaps, gaz: Gazetteer, cfg: Config) -> pd.Dat
 
 
 def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.DataFrame:
-    """One row per meeting of the ``episodes`` of every vessel (in (mmsi, track, time) order):
+    """One row per meeting of the ``episodes`` of every vessel (in :data:`EPISODE_ORDER`; the
+    pairable ones paired, every dark row a witness of a station's outage):
     ``mmsi`` the lower MMSI, ``partner_mmsi`` the other; start/end: the time both episodes
     overlap; lat/lon and end_lat/end_lon: where each vessel's episode began; port_id/km_to_port:
     nearest port to the meeting point; detail: both sides, the meeting point (``at LAT,LON``)
     and the spare time for the meeting."""
+    witnesses, ep = ep, ep[ep["pairable"].to_numpy(bool)].reset_index(drop=True)
     i, j = candidate_pairs(ep, cfg)
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
@@ -321,7 +309,8 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     ok = (meet["spare_h"] >= cfg.rendezvous_min_meet_h) \
         & ~load_installations().near(meet["lat"], meet["lon"]) \
         & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km) \
-        & ~in_outage(ep, i, j, meet["out_of_step_h"], cfg)
+        & ~in_outage(ep, i, j, witnesses, cfg) \
+        & (shared_call_h(ep, i, j, gaz) - meet["spare_h"] <= cfg.rendezvous_port_stay_slack_h)
     ok[ok] = best_for_either(i[ok], j[ok], meet["score_h"][ok])
     ok &= meet["score_h"] >= cfg.rendezvous_min_score_h
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}

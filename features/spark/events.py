@@ -29,7 +29,7 @@ from ..events import pair_events, sorted_events, vessel_events
 from ..events.encounters import BIN_TYPES, resampled
 from ..events.frame import EVENT_KINDS, EVENT_TYPES, FIXES_INPUTS, fixes_of, typed_events
 from ..events.gaps import find_gaps
-from ..events.rendezvous import EPISODE_TYPES, episodes
+from ..events.rendezvous import EPISODE_ORDER, EPISODE_TYPES, episodes
 from ..gazetteer import Gazetteer
 from ..identity import change_events, links_of_ends
 from ..identity.ends import ENDS_TYPES, TrackEnds, ends_frame, track_ends
@@ -93,7 +93,7 @@ def find_events(spark, staged, fixes, gaz: Gazetteer, cfg: Config, coverage: Cov
     rows = from_spark(rows)
     part = rows["part"].to_numpy(dtype=object)
     ev = typed_events(rows[part == "event"])
-    ep = _sorted(rows[part == "episode"], EPISODE_TYPES, ["mmsi", "track_no", "t0"])
+    ep = _sorted(rows[part == "episode"], EPISODE_TYPES, EPISODE_ORDER)
     bins = _sorted(rows[part == "bin"], BIN_TYPES, ["mmsi", "track_no", "bin"])
     links = links_of_ends(TrackEnds.from_frame(rows.loc[part == "ends", list(ENDS_TYPES)].reset_index(drop=True)), cfg)
     return sorted_events([ev, pair_events(ep, bins, gaz, cfg), change_events(links, gaz)])

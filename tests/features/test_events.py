@@ -19,7 +19,8 @@ from features.config import DEFAULT
 from features.events import EVENT_COLUMNS, EVENT_KINDS, dark_mask, detect_events, meeting_points
 from features.pipeline import run_tracks
 from serving.cli import app
-from tests.helpers import T0, chain, go_dark, sail, stay, write_csv
+from features.geo import haversine_km
+from tests.helpers import T0, chain, end_of, go_dark, sail, stay, write_csv
 
 H = pd.Timedelta(hours=1)
 M = (42.0, 50.5)          # a meeting point in the open middle Caspian, far from every port
@@ -154,6 +155,41 @@ def test_ships_silenced_together_with_a_third_are_an_outage(tmp_path, gaz):
     late = events_of(pair + [passer(8.0)], tmp_path, gaz, ALL)
     rdv = late[late["kind"] == "dark_rendezvous"]
     assert set(zip(rdv["mmsi"], rdv["partner_mmsi"])) >= {(A, B)}
+
+
+AKTAU = (43.65, 51.15)
+
+
+def test_a_third_ship_silenced_alongside_in_port_is_an_outage_too(tmp_path, gaz):
+    """The station that silenced the pair 45 km off Aktau also silenced a ship moored in the
+    port, in step: a quiet stay in port forms no episode of its own, but it is the third ship
+    of an outage all the same. Moored and heard throughout, it leaves the pair listed."""
+    C = 273300003
+    pair = meeting(True, True, wait_h=16, at=(43.65, 50.59))  # B goes dark ~27 km from Aktau
+    moored = stay(C, T0, *AKTAU, hours=30)
+    assert (events_of(pair + [moored], tmp_path, gaz, ALL)["kind"] == "dark_rendezvous").sum() == 1
+    ev = events_of(pair + [go_dark(moored, T0 + 5 * H, T0 + 23 * H)], tmp_path, gaz, ALL)
+    assert not (ev["kind"] == "dark_rendezvous").any(), ev.loc[ev["kind"] == "dark_rendezvous", "detail"].tolist()
+    assert ((ev["kind"] == "port_visit") & (ev["mmsi"] == C)).any()
+
+
+def test_ships_that_could_have_shared_a_port_stay_are_no_rendezvous(tmp_path, gaz):
+    """Two ships in and out of Aktau at the same time, unheard within 40 km of it: their
+    silences fit a stay together in the port longer than a meeting off it, which is what
+    ships near a port do (``rendezvous_port_stay_slack_h``). With the rule off (100 h of slack)
+    the pair is listed; the same silences in open sea are (the tests above)."""
+    def caller(mmsi, frm, to, t0, hours):
+        s1 = sail(mmsi, t0, [frm, AKTAU])
+        moored = stay(mmsi, end_of(s1) + pd.Timedelta(minutes=3), *AKTAU, hours=hours)
+        track = chain(s1, moored, sail(mmsi, end_of(moored) + pd.Timedelta(minutes=3), [AKTAU, to]))
+        far = haversine_km(track["lat"].to_numpy(), track["lon"].to_numpy(), *AKTAU) > 40
+        return track[far].reset_index(drop=True)
+    ships = [caller(A, (43.0, 50.9), (44.2, 50.6), T0, 16), caller(B, (44.3, 50.9), (43.1, 50.6), T0 + H, 15)]
+    ev = events_of(ships, tmp_path, gaz)
+    assert not (ev["kind"] == "dark_rendezvous").any(), ev.loc[ev["kind"] == "dark_rendezvous", "detail"].tolist()
+    assert (ev["kind"] == "possible_dark_port_call").any()  # what their silences are listed as
+    off = events_of(ships, tmp_path, gaz, replace(DEFAULT, rendezvous_port_stay_slack_h=100.0))
+    assert (off["kind"] == "dark_rendezvous").sum() == 1
 
 
 def test_a_stop_seen_now_and_then_is_no_dark_side(tmp_path, gaz):

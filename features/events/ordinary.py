@@ -1,0 +1,119 @@
+"""Ordinary explanations of two ships' silences that a meeting at sea must beat.
+
+**A shore station's outage.** A station that goes down silences every ship in its range at
+once, at sea, at anchor and alongside; two ships that meet are alone in their silence. So a
+pair of rendezvous episodes is no meeting when a third ship went dark and came back in step with
+either side (start and end differences summed, within ``rendezvous_outage_step_h``), from within
+``rendezvous_outage_km`` of where that side went dark. The third ship's silence counts whatever
+it was: a dark episode of its own, a quiet stay in a port, or a silence longer than
+``rendezvous_max_dark_h`` (neither is an episode). :func:`silences` gives those as witness rows
+of the episode table, so an engine that pools the episodes of many vessels' groups pools the
+witnesses with them.
+
+**A shared port stay.** Two ships silent near a port could both have been in it, alongside or
+at its anchorage, unheard (:func:`shared_call_h`): a pair is no meeting when a stay together in
+one port fits longer, by more than ``rendezvous_port_stay_slack_h``, than the best meeting point
+at sea.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import Config
+from ..gazetteer import Gazetteer
+from ..geo import haversine_km
+from .frame import Fixes
+from .gaps import Gaps
+
+
+def silences(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
+    """Witness rows (``pairable`` False) of the episode table: every gap of one ship (``g.dark``)
+    of at least ``rendezvous_min_dark_h``, in port or at sea, of any length; the fixes before and
+    after it as its ends, dark, no reach speed."""
+    long = g.dark & (g.hours >= cfg.rendezvous_min_dark_h)
+    row = g.row[long]
+    return pd.DataFrame({"mmsi": fx.mmsi[row], "track_no": fx.track_no[row], "t0": fx.t_us[row], "t1": fx.t_us[row + 1],
+                         "lat0": fx.lat[row], "lon0": fx.lon[row], "lat1": fx.lat[row + 1], "lon1": fx.lon[row + 1],
+                         "dark_h": g.hours[long], "speed_kmh": 0.0, "dark": True, "pairable": False})
+
+
+def in_outage(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, witnesses: pd.DataFrame, cfg: Config) -> np.ndarray:
+    """Per candidate pair (rows ``i``, ``j`` of the pairable episodes ``ep``): did a third ship's
+    silence (a dark row of ``witnesses``: mmsi, t0, t1 in us, lat0/lon0 where it went dark) begin
+    and end in step with a dark side, near where that side went dark?
+
+    >>> ep = pd.DataFrame({"mmsi": [1, 2], "t0": [0, 0], "t1": [9_000_000_000] * 2,
+    ...                    "lat0": [42.0, 42.1], "lon0": [50.5] * 2, "dark": [True] * 2})
+    >>> third = pd.DataFrame({"mmsi": [3], "t0": [1_800_000_000], "t1": [9_000_000_000],
+    ...                       "lat0": [42.2], "lon0": [50.5], "dark": [True]})
+    >>> i, j = np.array([0]), np.array([1])
+    >>> in_outage(ep, i, j, pd.concat([ep, third]), Config()).tolist()  # 3 went dark 0.5 h later
+    [True]
+    >>> in_outage(ep, i, j, ep, Config()).tolist()  # 1 and 2 alone in their silence
+    [False]
+    """
+    side = np.unique(np.r_[i, j][np.r_[ep["dark"].to_numpy(bool)[i], ep["dark"].to_numpy(bool)[j]]])
+    n_other, some_other = _witnessed(ep.iloc[side], witnesses[witnesses["dark"].to_numpy(bool)], cfg)
+    n = np.zeros(len(ep), np.int64)
+    w = np.full(len(ep), -1, np.int64)
+    n[side], w[side] = n_other, some_other
+    m = ep["mmsi"].to_numpy(np.int64)
+    # A side's witness may be its partner (the pair in step with itself): it takes another.
+    return (n[i] >= 2) | ((n[i] == 1) & (w[i] != m[j])) | (n[j] >= 2) | ((n[j] == 1) & (w[j] != m[i]))
+
+
+def _witnessed(sides: pd.DataFrame, wit: pd.DataFrame, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Per side: how many other vessels' silences are in step with it and near where it went
+    dark, and one of those vessels (-1 for none). Witnesses sorted by their start, each side
+    compared with those that began within the step of its own start."""
+    step_us = cfg.rendezvous_outage_step_h * 3.6e9
+    order = np.argsort(wit["t0"].to_numpy(np.int64), kind="stable")
+    wt0, wt1, wm = (wit[c].to_numpy(np.int64)[order] for c in ("t0", "t1", "mmsi"))
+    wlat, wlon = (wit[c].to_numpy(float)[order] for c in ("lat0", "lon0"))
+    st0, st1, sm = (sides[c].to_numpy(np.int64) for c in ("t0", "t1", "mmsi"))
+    lo = np.searchsorted(wt0, st0 - step_us, "left")
+    cnt = np.maximum(np.searchsorted(wt0, st0 + step_us, "right") - lo, 0)
+    s = np.repeat(np.arange(len(sides)), cnt)
+    k = lo[s] + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    ok = (wm[k] != sm[s]) & (np.abs(wt0[k] - st0[s]) + np.abs(wt1[k] - st1[s]) <= step_us)
+    s, k = s[ok], k[ok]
+    ok = haversine_km(wlat[k], wlon[k], sides["lat0"].to_numpy(float)[s], sides["lon0"].to_numpy(float)[s]) \
+        <= cfg.rendezvous_outage_km
+    found = pd.DataFrame({"side": s[ok], "mmsi": wm[k[ok]]}).drop_duplicates().groupby("side")["mmsi"]
+    n, some = np.zeros(len(sides), np.int64), np.full(len(sides), -1, np.int64)
+    n[found.size().index] = found.size().to_numpy()
+    some[found.min().index] = found.min().to_numpy()
+    return n, some
+
+
+def shared_call_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, gaz: Gazetteer) -> np.ndarray:
+    """Per pair of episodes (rows ``i``, ``j`` of ``ep``): the longest both could have spent in
+    one gazetteer port together (h; -inf without ports): per port, each side's time to spare
+    there after sailing from where it went quiet to the port's edge and from there to where it
+    was seen again (the ellipse rule of the meeting, with the port's radius for a point), the
+    smaller of the two; the best port.
+
+    >>> from features.gazetteer import load_gazetteer
+    >>> amirabad = load_gazetteer().ports.set_index("port_id").loc["IRBAM", ["lat", "lon"]]
+    >>> ep = pd.DataFrame({"t0": [0, 0], "t1": [int(30 * 3.6e9)] * 2, "lat0": [amirabad.lat + 0.3] * 2,
+    ...                    "lon0": [amirabad.lon] * 2, "lat1": [amirabad.lat + 0.3] * 2,
+    ...                    "lon1": [amirabad.lon] * 2, "speed_kmh": [18.5, 18.5]})
+    >>> round(float(shared_call_h(ep, np.array([0]), np.array([1]), load_gazetteer())[0]), 1)  # 29 km to its edge and back at 10 kn: 3.2 of 30 h
+    26.8
+    """
+    out = np.full(len(i), -np.inf)
+    if not gaz.n or not len(i):
+        return out
+    hours = (ep["t1"].to_numpy(np.int64) - ep["t0"].to_numpy(np.int64)) / 3.6e9
+    lat0, lon0, lat1, lon1 = (ep[c].to_numpy(float) for c in ("lat0", "lon0", "lat1", "lon1"))
+    v = ep["speed_kmh"].to_numpy(float)
+    sides = np.unique(np.r_[i, j])
+    for lat, lon, r in zip(gaz.lat, gaz.lon, gaz.radius_km):  # tens of ports
+        sail_km = np.maximum(haversine_km(lat0[sides], lon0[sides], lat, lon) - r, 0) \
+            + np.maximum(haversine_km(lat, lon, lat1[sides], lon1[sides]) - r, 0)
+        spare = np.full(len(ep), -np.inf)
+        spare[sides] = hours[sides] - sail_km / v[sides]
+        out = np.maximum(out, np.minimum(spare[i], spare[j]))
+    return out
