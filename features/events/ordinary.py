@@ -18,6 +18,8 @@ at sea.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -26,6 +28,8 @@ from ..gazetteer import Gazetteer
 from ..geo import haversine_km
 from .frame import Fixes
 from .gaps import Gaps
+
+_KM_PER_DEG = 111.195
 
 
 def silences(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
@@ -66,23 +70,43 @@ def in_outage(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, witnesses: pd.Data
 
 def _witnessed(sides: pd.DataFrame, wit: pd.DataFrame, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """Per side: how many other vessels' silences are in step with it and near where it went
-    dark, and one of those vessels (-1 for none). Witnesses sorted by their start, each side
-    compared with those that began within the step of its own start."""
-    step_us = cfg.rendezvous_outage_step_h * 3.6e9
-    order = np.argsort(wit["t0"].to_numpy(np.int64), kind="stable")
-    wt0, wt1, wm = (wit[c].to_numpy(np.int64)[order] for c in ("t0", "t1", "mmsi"))
-    wlat, wlon = (wit[c].to_numpy(float)[order] for c in ("lat0", "lon0"))
-    st0, st1, sm = (sides[c].to_numpy(np.int64) for c in ("t0", "t1", "mmsi"))
-    lo = np.searchsorted(wt0, st0 - step_us, "left")
-    cnt = np.maximum(np.searchsorted(wt0, st0 + step_us, "right") - lo, 0)
-    s = np.repeat(np.arange(len(sides)), cnt)
-    k = lo[s] + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    dark, and one of those vessels (-1 for none). Silences are filed in cells of (start, end,
+    latitude, longitude), one step and ``rendezvous_outage_km`` wide: a side is compared with
+    those of its own cell and the cells around it only (a month of patchy reception has ~10^5
+    silences, and satellite passes put most of them in step with some side somewhere)."""
+    n, some = np.zeros(len(sides), np.int64), np.full(len(sides), -1, np.int64)
+    step_us = int(cfg.rendezvous_outage_step_h * 3.6e9)
+    if step_us <= 0 or not len(sides) or not len(wit):
+        return n, some
+    base = min(int(wit["t0"].min()), int(sides["t0"].min()))
+    deg = cfg.rendezvous_outage_km / _KM_PER_DEG
+    # Longitude cells as wide in km as latitude cells at the data's highest latitude.
+    lon_deg = deg / max(np.cos(np.radians(max(np.abs(wit["lat0"]).max(), np.abs(sides["lat0"]).max()))), 0.05)
+
+    def key(t0, t1, lat, lon, d=(0, 0, 0, 0)):  # (start, end, lat, lon) cells as one int64
+        return ((((t0 - base) // step_us + d[0]) * 2**20 + (t1 - base) // step_us + d[1]) * 2**10
+                + np.floor(lat / deg).astype(np.int64) + 512 + d[2]) * 2**11 + np.floor(lon / lon_deg).astype(np.int64) + 1024 + d[3]
+    cols = lambda f: (f["t0"].to_numpy(np.int64), f["t1"].to_numpy(np.int64), f["lat0"].to_numpy(float),  # noqa: E731
+                      f["lon0"].to_numpy(float))
+    wt0, wt1, wlat, wlon = cols(wit)
+    wkey = key(wt0, wt1, wlat, wlon)
+    order = np.argsort(wkey, kind="stable")
+    wkey, wt0, wt1, wlat, wlon, wm = wkey[order], wt0[order], wt1[order], wlat[order], wlon[order], wit["mmsi"].to_numpy(np.int64)[order]
+    st0, st1, slat, slon = cols(sides)
+    sm = sides["mmsi"].to_numpy(np.int64)
+    s_all, k_all = [], []
+    for d in itertools.product((-1, 0, 1), repeat=4):
+        q = key(st0, st1, slat, slon, d)
+        lo = np.searchsorted(wkey, q, "left")
+        cnt = np.searchsorted(wkey, q, "right") - lo
+        s = np.repeat(np.arange(len(sides)), cnt)
+        s_all.append(s)
+        k_all.append(lo[s] + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    s, k = np.concatenate(s_all), np.concatenate(k_all)
     ok = (wm[k] != sm[s]) & (np.abs(wt0[k] - st0[s]) + np.abs(wt1[k] - st1[s]) <= step_us)
     s, k = s[ok], k[ok]
-    ok = haversine_km(wlat[k], wlon[k], sides["lat0"].to_numpy(float)[s], sides["lon0"].to_numpy(float)[s]) \
-        <= cfg.rendezvous_outage_km
+    ok = haversine_km(wlat[k], wlon[k], slat[s], slon[s]) <= cfg.rendezvous_outage_km
     found = pd.DataFrame({"side": s[ok], "mmsi": wm[k[ok]]}).drop_duplicates().groupby("side")["mmsi"]
-    n, some = np.zeros(len(sides), np.int64), np.full(len(sides), -1, np.int64)
     n[found.size().index] = found.size().to_numpy()
     some[found.min().index] = found.min().to_numpy()
     return n, some
