@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
+from ..errors import ConfigError
 from ..gazetteer import Gazetteer
 from ..geo import haversine_km
 from .frame import Fixes
@@ -78,25 +79,32 @@ def _witnessed(sides: pd.DataFrame, wit: pd.DataFrame, cfg: Config) -> tuple[np.
     step_us = int(cfg.rendezvous_outage_step_h * 3.6e9)
     if step_us <= 0 or not len(sides) or not len(wit):
         return n, some
-    base = min(int(wit["t0"].min()), int(sides["t0"].min()))
     deg = cfg.rendezvous_outage_km / _KM_PER_DEG
     # Longitude cells as wide in km as latitude cells at the data's highest latitude.
     lon_deg = deg / max(np.cos(np.radians(max(np.abs(wit["lat0"]).max(), np.abs(sides["lat0"]).max()))), 0.05)
+    both = pd.concat([wit[["t0", "t1", "lat0", "lon0"]], sides[["t0", "t1", "lat0", "lon0"]]], ignore_index=True)
+    width = {"t0": step_us, "t1": step_us, "lat0": deg, "lon0": lon_deg}
+    cells = [np.floor(both[c].to_numpy(float) / w) for c, w in width.items()]
+    cells = [(c - c.min() + 1).astype(np.int64) for c in cells]  # >= 1: a neighbour of -1 stays >= 0
+    dims = [int(c.max()) + 2 for c in cells]
+    if np.prod(np.array(dims, float)) >= 2**62:
+        raise ConfigError(f"rendezvous_outage_km {cfg.rendezvous_outage_km:g} and rendezvous_outage_step_h "
+                          f"{cfg.rendezvous_outage_step_h:g} cut this data into too many cells ({dims})")
 
-    def key(t0, t1, lat, lon, d=(0, 0, 0, 0)):  # (start, end, lat, lon) cells as one int64
-        return ((((t0 - base) // step_us + d[0]) * 2**20 + (t1 - base) // step_us + d[1]) * 2**10
-                + np.floor(lat / deg).astype(np.int64) + 512 + d[2]) * 2**11 + np.floor(lon / lon_deg).astype(np.int64) + 1024 + d[3]
-    cols = lambda f: (f["t0"].to_numpy(np.int64), f["t1"].to_numpy(np.int64), f["lat0"].to_numpy(float),  # noqa: E731
-                      f["lon0"].to_numpy(float))
-    wt0, wt1, wlat, wlon = cols(wit)
-    wkey = key(wt0, wt1, wlat, wlon)
+    def key(at: slice, d=(0, 0, 0, 0)) -> np.ndarray:  # the four cells (plus offsets d) as one int64
+        return ((((cells[0][at] + d[0]) * dims[1] + cells[1][at] + d[1]) * dims[2] + cells[2][at] + d[2]) * dims[3]
+                + cells[3][at] + d[3])
+    nw = len(wit)
+    wkey = key(slice(0, nw))
     order = np.argsort(wkey, kind="stable")
-    wkey, wt0, wt1, wlat, wlon, wm = wkey[order], wt0[order], wt1[order], wlat[order], wlon[order], wit["mmsi"].to_numpy(np.int64)[order]
-    st0, st1, slat, slon = cols(sides)
-    sm = sides["mmsi"].to_numpy(np.int64)
+    wkey = wkey[order]
+    wt0, wt1, wm = (wit[c].to_numpy(np.int64)[order] for c in ("t0", "t1", "mmsi"))
+    wlat, wlon = (wit[c].to_numpy(float)[order] for c in ("lat0", "lon0"))
+    st0, st1, sm = (sides[c].to_numpy(np.int64) for c in ("t0", "t1", "mmsi"))
+    slat, slon = (sides[c].to_numpy(float) for c in ("lat0", "lon0"))
     s_all, k_all = [], []
     for d in itertools.product((-1, 0, 1), repeat=4):
-        q = key(st0, st1, slat, slon, d)
+        q = key(slice(nw, None), d)
         lo = np.searchsorted(wkey, q, "left")
         cnt = np.searchsorted(wkey, q, "right") - lo
         s = np.repeat(np.arange(len(sides)), cnt)
