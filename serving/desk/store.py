@@ -150,8 +150,11 @@ def _lock(store: Store, conn, lock_wait_s: float) -> None:
     busy = StoreBusy(f"--store {store.url}: another run is writing to it; waited {lock_wait_s:g} s, try again "
                      "when it ends")
     if store.dialect == "sqlite":
+        # This writer's wait, not the connect timeout the engine was opened with: set on the
+        # driver's connection, so that it comes before the BEGIN IMMEDIATE it bounds.
+        conn.connection.driver_connection.execute(f"PRAGMA busy_timeout = {int(lock_wait_s * 1000)}")
         try:
-            conn.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: waits up to the connect timeout
+            conn.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: waits up to lock_wait_s
         except OperationalError as e:
             if "locked" in str(e.orig):
                 raise busy from None
