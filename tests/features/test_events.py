@@ -13,14 +13,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from features.config import DEFAULT
 from features.events import EVENT_COLUMNS, EVENT_KINDS, dark_mask, detect_events, meeting_points
 from features.pipeline import run_tracks
-from serving.cli import app
 from features.geo import haversine_km
-from tests.helpers import T0, chain, end_of, go_dark, sail, stay, write_csv
+from tests.helpers import T0, chain, end_of, go_dark, invoke, sail, stay, write_csv
 
 H = pd.Timedelta(hours=1)
 M = (42.0, 50.5)          # a meeting point in the open middle Caspian, far from every port
@@ -307,11 +305,10 @@ def test_most_planted_rendezvous_of_a_simulated_month_are_found(small_world, gaz
 
 
 def test_events_command_on_every_real_file(real_files, tmp_path):
-    runner = CliRunner()
     for k, f in enumerate(real_files):
         out = tmp_path / f"ev{k}.csv"
-        res = runner.invoke(app, ["events", str(f), "--out", str(out)])
-        assert res.exit_code == 0, (f, res.output)
+        res = invoke("events", f, "--out", out)
+        assert res.returncode == 0, (f, res.output)
         ev = pd.read_csv(out)
         assert tuple(ev.columns) == EVENT_COLUMNS, f
         counts = json.loads(Path(str(out) + ".rows.json").read_text())["darkvoyage.rows"]
@@ -321,7 +318,6 @@ def test_events_command_on_every_real_file(real_files, tmp_path):
 def test_events_command_outputs(real_files, tmp_path):
     exe = str(Path(sys.executable).parent / "darkvoyage")
     pq_out, gj_out = tmp_path / "ev.parquet", tmp_path / "ev.geojson"
-    from ..helpers import invoke
     for out in (pq_out, gj_out):  # the console script once, the second format in this process
         args = ["events", *map(str, real_files), "--out", str(out)]
         res = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600) if out == pq_out else invoke(*args)

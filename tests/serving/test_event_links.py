@@ -77,7 +77,7 @@ def test_watchlist_with_other_vessels(tmp_path, gaz):
     exe = str(Path(sys.executable).parent / "darkvoyage")
     path = write_csv(pd.concat(meeting(True, True, wait_h=16), ignore_index=True), tmp_path / "ais.csv")
     outs = {}
-    from ..helpers import invoke
+    from tests.helpers import invoke
     for suffix in ("csv", "geojson", "html"):  # the console script once, the other formats in this process
         outs[suffix] = tmp_path / f"wl.{suffix}"
         args = ["watchlist", path, "--out", str(outs[suffix]), "--model", str(root / "tests" / "golden" / "model"),
