@@ -120,32 +120,35 @@ def _witnessed(sides: pd.DataFrame, wit: pd.DataFrame, cfg: Config) -> tuple[np.
     return n, some
 
 
-def shared_call_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, gaz: Gazetteer) -> np.ndarray:
+def shared_call_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, gaz: Gazetteer) -> tuple[np.ndarray, np.ndarray]:
     """Per pair of episodes (rows ``i``, ``j`` of ``ep``): the longest both could have spent in
-    one gazetteer port together (h; -inf without ports): per port, each side's time to spare
-    there after sailing from where it went quiet to the port's edge and from there to where it
-    was seen again (the ellipse rule of the meeting, with the port's radius for a point), the
-    smaller of the two; the best port.
+    one gazetteer port together (h; -inf without ports), and that port (its gazetteer row, -1
+    for none): per port, each side's time to spare there after sailing from where it went quiet
+    to the port's edge and from there to where it was seen again (the ellipse rule of the
+    meeting, with the port's radius for a point), the smaller of the two; the best port.
 
     >>> from features.gazetteer import load_gazetteer
     >>> amirabad = load_gazetteer().ports.set_index("port_id").loc["IRBAM", ["lat", "lon"]]
     >>> ep = pd.DataFrame({"t0": [0, 0], "t1": [int(30 * 3.6e9)] * 2, "lat0": [amirabad.lat + 0.3] * 2,
     ...                    "lon0": [amirabad.lon] * 2, "lat1": [amirabad.lat + 0.3] * 2,
     ...                    "lon1": [amirabad.lon] * 2, "speed_kmh": [18.5, 18.5]})
-    >>> round(float(shared_call_h(ep, np.array([0]), np.array([1]), load_gazetteer())[0]), 1)  # 29 km to its edge and back at 10 kn: 3.2 of 30 h
-    26.8
+    >>> hours, port = shared_call_h(ep, np.array([0]), np.array([1]), load_gazetteer())
+    >>> round(float(hours[0]), 1), str(load_gazetteer().ids[port[0]])  # 29 km to its edge and back at 10 kn: 3.2 of 30 h
+    (26.8, 'IRBAM')
     """
-    out = np.full(len(i), -np.inf)
+    out, best = np.full(len(i), -np.inf), np.full(len(i), -1, np.int64)
     if not gaz.n or not len(i):
-        return out
+        return out, best
     hours = (ep["t1"].to_numpy(np.int64) - ep["t0"].to_numpy(np.int64)) / 3.6e9
     lat0, lon0, lat1, lon1 = (ep[c].to_numpy(float) for c in ("lat0", "lon0", "lat1", "lon1"))
     v = ep["speed_kmh"].to_numpy(float)
     sides = np.unique(np.r_[i, j])
-    for lat, lon, r in zip(gaz.lat, gaz.lon, gaz.radius_km):  # tens of ports
+    for k, (lat, lon, r) in enumerate(zip(gaz.lat, gaz.lon, gaz.radius_km)):  # tens of ports
         sail_km = np.maximum(haversine_km(lat0[sides], lon0[sides], lat, lon) - r, 0) \
             + np.maximum(haversine_km(lat, lon, lat1[sides], lon1[sides]) - r, 0)
         spare = np.full(len(ep), -np.inf)
         spare[sides] = hours[sides] - sail_km / v[sides]
-        out = np.maximum(out, np.minimum(spare[i], spare[j]))
-    return out
+        both = np.minimum(spare[i], spare[j])
+        best = np.where(both > out, k, best)
+        out = np.maximum(out, both)
+    return out, best

@@ -302,6 +302,7 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
     meet = best_meeting(ep, i, j)
+    meet["port_h"], meet["port_k"] = shared_call_h(ep, i, j, gaz)
     meet["out_of_step_h"] = desync_h(ep, i, j)
     meet["score_h"] = meet["spare_h"] - meet["out_of_step_h"] - meet["off_course_h"]
     # Boats that could only meet at an installation were serving it (the supply run's silence);
@@ -310,7 +311,7 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
         & ~load_installations().near(meet["lat"], meet["lon"]) \
         & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km) \
         & ~in_outage(ep, i, j, witnesses, cfg) \
-        & (shared_call_h(ep, i, j, gaz) - meet["spare_h"] <= cfg.rendezvous_port_stay_slack_h)
+        & (meet["port_h"] - meet["spare_h"] <= cfg.rendezvous_port_stay_slack_h)
     ok[ok] = best_for_either(i[ok], j[ok], meet["score_h"][ok])
     ok &= meet["score_h"] >= cfg.rendezvous_min_score_h
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
@@ -331,7 +332,7 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
         hours=(t1 - t0) / 3.6e9, lat=ep["lat0"].to_numpy()[i], lon=ep["lon0"].to_numpy()[i],
         end_lat=ep["lat0"].to_numpy()[j], end_lon=ep["lon0"].to_numpy()[j],
         port_id=np.where(port >= 0, gaz.ids[np.maximum(port, 0)], None) if gaz.n else None, km_to_port=km,
-        detail=_detail(ep, i, j, meet))
+        detail=_detail(ep, i, j, meet, gaz))
 
 
 def _in_roadstead(gaz: Gazetteer, lat: np.ndarray, lon: np.ndarray, margin_km: float) -> np.ndarray:
@@ -354,7 +355,7 @@ def _side(ep: pd.DataFrame, idx: np.ndarray) -> np.ndarray:
     return np.char.add(np.char.add(np.char.add(_track_ids(ep, idx).astype(str), state), fmt(h, "%.1f")), " h")
 
 
-def _detail(ep, i, j, meet) -> np.ndarray:
+def _detail(ep, i, j, meet, gaz: Gazetteer) -> np.ndarray:
     both = np.char.add(np.char.add(_side(ep, i), ", "), _side(ep, j))
     where = np.char.add(np.char.add(fmt(meet["lat"], "%.4f"), ","), fmt(meet["lon"], "%.4f"))
     when = np.asarray(utc_times(meet["meet0"].astype(np.int64)).strftime("%Y-%m-%d %H:%M"), dtype=str)
@@ -363,7 +364,15 @@ def _detail(ep, i, j, meet) -> np.ndarray:
     text = np.char.add(np.char.add(text, when), " UTC; score ")
     text = np.char.add(np.char.add(text, fmt(meet["score_h"], "%.1f")), " h (less ")
     text = np.char.add(np.char.add(text, fmt(meet["out_of_step_h"], "%.1f")), " h out of step, ")
-    return np.char.add(np.char.add(text, fmt(meet["off_course_h"], "%.1f")), " h off course)").astype(object)
+    text = np.char.add(np.char.add(text, fmt(meet["off_course_h"], "%.1f")), " h off course)")
+    # The ordinary explanation the meeting beat: the longest both could have been in one port.
+    # The ordinary explanation the meeting beat, when one was within reach: the longest both
+    # could have been in one port together.
+    shown = (meet["port_k"] >= 0) & (meet["port_h"] > 0)
+    port = np.where(shown, gaz.ids[np.maximum(meet["port_k"], 0)] if gaz.n else "", "").astype(str)
+    alt = np.char.add(np.char.add("; together in port at most ", fmt(meet["port_h"], "%.1f")),
+                      np.char.add(" h (", np.char.add(port, ")")))
+    return np.where(shown, np.char.add(text, alt), text).astype(object)
 
 
 def meeting_points(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

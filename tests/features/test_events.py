@@ -187,7 +187,11 @@ def test_ships_that_could_have_shared_a_port_stay_are_no_rendezvous(tmp_path, ga
     assert not (ev["kind"] == "dark_rendezvous").any(), ev.loc[ev["kind"] == "dark_rendezvous", "detail"].tolist()
     assert (ev["kind"] == "possible_dark_port_call").any()  # what their silences are listed as
     off = events_of(ships, tmp_path, gaz, replace(DEFAULT, rendezvous_port_stay_slack_h=100.0))
-    assert (off["kind"] == "dark_rendezvous").sum() == 1
+    rdv = off[off["kind"] == "dark_rendezvous"]
+    assert len(rdv) == 1
+    # The detail says which port, and for how long, both could have been in together.
+    spare, in_port = _hours(rdv["detail"].iloc[0], "for up to "), _hours(rdv["detail"].iloc[0], "in port at most ")
+    assert rdv["detail"].iloc[0].endswith(" h (KZAAU)") and in_port > spare + 0.5
 
 
 def test_a_stop_seen_now_and_then_is_no_dark_side(tmp_path, gaz):
