@@ -33,11 +33,12 @@ from .gaps import Gaps
 _KM_PER_DEG = 111.195
 
 
-def silences(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
+def silences(fx: Fixes, g: Gaps, cfg: Config, skip: np.ndarray) -> pd.DataFrame:
     """Witness rows (``pairable`` False) of the episode table: every gap of one ship (``g.dark``)
-    of at least ``rendezvous_min_dark_h``, in port or at sea, of any length; the fixes before and
-    after it as its ends, dark, no reach speed."""
-    long = g.dark & (g.hours >= cfg.rendezvous_min_dark_h)
+    of at least ``rendezvous_min_dark_h``, in port or at sea, of any length, but those after
+    the fixes ``skip`` (gaps that are a dark episode on their own, a witness as that); the fixes
+    before and after it as its ends, dark, no reach speed."""
+    long = g.dark & (g.hours >= cfg.rendezvous_min_dark_h) & ~np.isin(g.row, skip)
     row = g.row[long]
     return pd.DataFrame({"mmsi": fx.mmsi[row], "track_no": fx.track_no[row], "t0": fx.t_us[row], "t1": fx.t_us[row + 1],
                          "lat0": fx.lat[row], "lon0": fx.lon[row], "lat1": fx.lat[row + 1], "lon1": fx.lon[row + 1],

@@ -112,8 +112,10 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     ep = pd.DataFrame({"mmsi": fx.mmsi[a0], "track_no": fx.track_no[a0], "t0": fx.t_us[a0], "t1": fx.t_us[a1],
                        "lat0": fx.lat[a0], "lon0": fx.lon[a0], "lat1": fx.lat[a1], "lon1": fx.lon[a1],
                        "dark_h": dark_h, "speed_kmh": speed, "dark": is_dark, "pairable": True})
-    return pd.concat([ep, silences(fx, g, cfg)], ignore_index=True).sort_values(EPISODE_ORDER, kind="stable") \
-        .reset_index(drop=True)
+    # A dark episode of one gap is that gap's witness already.
+    alone = a0[is_dark & (a1 == a0 + 1)]
+    out = pd.concat([ep, silences(fx, g, cfg, skip=alone)], ignore_index=True)
+    return out.sort_values(EPISODE_ORDER, kind="stable").reset_index(drop=True)
 
 
 def _at_installation(fx: Fixes, near: np.ndarray, a0: np.ndarray, a1: np.ndarray) -> np.ndarray:
@@ -310,8 +312,8 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     ok = (meet["spare_h"] >= cfg.rendezvous_min_meet_h) \
         & ~load_installations().near(meet["lat"], meet["lon"]) \
         & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km) \
-        & ~in_outage(ep, i, j, witnesses, cfg) \
         & (meet["port_h"] - meet["spare_h"] <= cfg.rendezvous_port_stay_slack_h)
+    ok[ok] = ~in_outage(ep, i[ok], j[ok], witnesses, cfg)  # per pair: only those the cheaper rules kept
     ok[ok] = best_for_either(i[ok], j[ok], meet["score_h"][ok])
     ok &= meet["score_h"] >= cfg.rendezvous_min_score_h
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
@@ -365,10 +367,9 @@ def _detail(ep, i, j, meet, gaz: Gazetteer) -> np.ndarray:
     text = np.char.add(np.char.add(text, fmt(meet["score_h"], "%.1f")), " h (less ")
     text = np.char.add(np.char.add(text, fmt(meet["out_of_step_h"], "%.1f")), " h out of step, ")
     text = np.char.add(np.char.add(text, fmt(meet["off_course_h"], "%.1f")), " h off course)")
-    # The ordinary explanation the meeting beat: the longest both could have been in one port.
     # The ordinary explanation the meeting beat, when one was within reach: the longest both
-    # could have been in one port together.
-    shown = (meet["port_k"] >= 0) & (meet["port_h"] > 0)
+    # could have been in one port together (-inf, and no port, when none was).
+    shown = meet["port_h"] > 0
     port = np.where(shown, gaz.ids[np.maximum(meet["port_k"], 0)] if gaz.n else "", "").astype(str)
     alt = np.char.add(np.char.add("; together in port at most ", fmt(meet["port_h"], "%.1f")),
                       np.char.add(" h (", np.char.add(port, ")")))
