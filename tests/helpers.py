@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -112,8 +113,14 @@ def screenshot(page, profile, shot, size: str):
     return shot
 
 
+def console(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    """A ``darkvoyage`` command run as the console script in its own process (text output)."""
+    from .servers import EXE
+    return subprocess.run([EXE, *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
+
+
 def invoke(*args, env: dict | None = None) -> SimpleNamespace:
-    """A ``darkvoyage`` command run in this process, answered as ``subprocess.run`` answers
+    """A ``darkvoyage`` command run in this process, answered as :func:`console` answers
     (returncode, stdout, stderr): no interpreter start and no second import of the stack, ~7 s
     a command saved. Tests keep one run of the console script each for what only a process
     shows (its exit, its stderr, Spark's log); ``env`` is set for the command only."""

@@ -4,8 +4,6 @@ a simulated month, and the command on every real file."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from features.config import DEFAULT
 from features.events import EVENT_COLUMNS, EVENT_KINDS, dark_mask, detect_events, meeting_points
 from features.pipeline import run_tracks
 from features.geo import haversine_km
-from tests.helpers import T0, chain, end_of, go_dark, invoke, sail, stay, write_csv
+from tests.helpers import T0, chain, console, end_of, go_dark, invoke, sail, stay, write_csv
 
 H = pd.Timedelta(hours=1)
 M = (42.0, 50.5)          # a meeting point in the open middle Caspian, far from every port
@@ -320,11 +318,9 @@ def test_events_command_on_every_real_file(real_files, tmp_path):
 
 
 def test_events_command_outputs(real_files, tmp_path):
-    exe = str(Path(sys.executable).parent / "darkvoyage")
     pq_out, gj_out = tmp_path / "ev.parquet", tmp_path / "ev.geojson"
     for out in (pq_out, gj_out):  # the console script once, the second format in this process
-        args = ["events", *map(str, real_files), "--out", str(out)]
-        res = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600) if out == pq_out else invoke(*args)
+        res = (console if out == pq_out else invoke)("events", *real_files, "--out", out)
         assert res.returncode == 0, res.stderr
         assert "events: gap" in res.stdout
     ev = pd.read_parquet(pq_out)

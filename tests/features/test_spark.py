@@ -219,12 +219,6 @@ def _cli(*args, env=None, **kw):
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, **kw)
 
 
-#: The CLI in this process: a ``--engine spark`` command takes the worker's Spark session (one
-#: JVM per test file, not one per command; the subprocess runs below keep the console script, its
-#: stderr and spark-submit covered).
-in_process = invoke
-
-
 def test_cli_engine_spark(real_files, month, tmp_path):
     out = tmp_path / "v.parquet"
     r = _cli(sys.executable, "-m", "serving.cli", "features", str(real_files[1]), "--out", str(out),
@@ -236,11 +230,11 @@ def test_cli_engine_spark(real_files, month, tmp_path):
     # Bad usage: one line, exit 2, before Spark starts.
     for args, msg in ((["--engine", "sprk"], "expected local or spark"),
                       (["--spark-master", "local[2]"], "--spark-master needs --engine spark")):
-        r = in_process("tracks", month, "--out", tmp_path / "t.parquet", *args)
+        r = invoke("tracks", month, "--out", tmp_path / "t.parquet", *args)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
-    r = in_process("tracks", tmp_path / "none.json", "--out", tmp_path / "t.parquet", "--engine", "spark")
+    r = invoke("tracks", tmp_path / "none.json", "--out", tmp_path / "t.parquet", "--engine", "spark")
     assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
-    r = in_process("tracks", month, "--out", tmp_path / "t.txt", "--engine", "spark")
+    r = invoke("tracks", month, "--out", tmp_path / "t.txt", "--engine", "spark")
     assert r.returncode == 2 and "folder ending in /" in r.stderr
 
 
@@ -287,7 +281,7 @@ def test_standalone_cluster(real_files, tmp_path):
         r = _cli(str(submit), "--master", f"spark://127.0.0.1:{port}", *jvm, str(ROOT / "serving" / "cli.py"), "watchlist",
                  *map(str, files), "--out", str(tmp_path / "wl_spark.csv"), "--model", model, "--engine", "spark")
         assert r.returncode == 0, r.stderr[-3000:]
-        r = in_process("watchlist", *files, "--out", tmp_path / "wl_local.csv", "--model", model)
+        r = invoke("watchlist", *files, "--out", tmp_path / "wl_local.csv", "--model", model)
         assert r.returncode == 0, r.stderr[-3000:]
         read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731 - text as written
         assert "app-" in worker_log.read_text()  # the job ran on the cluster's executor
@@ -345,7 +339,7 @@ def test_month_watchlist_cli_equal_local(spark, month, tmp_path):
     for eng in ("local", "spark"):
         outs[eng] = tmp_path / f"{eng}.geojson"
         extra = ["--engine", "spark", "--spark-master", MASTER] if eng == "spark" else []
-        r = in_process("watchlist", month, "--out", outs[eng], "--model", model, *extra)
+        r = invoke("watchlist", month, "--out", outs[eng], "--model", model, *extra)
         assert r.returncode == 0, r.stderr[-3000:]
     ga, gb = (json.loads(outs[e].read_text()) for e in ("local", "spark"))
     kinds = {f["properties"]["feature"] for f in ga["features"]}

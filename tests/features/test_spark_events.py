@@ -14,7 +14,8 @@ from features.engine import LocalEngine
 from features.spark import SparkEngine
 from features.spark.session import buckets
 
-from .test_spark import MASTER, in_process, month, spark  # noqa: F401 - module fixtures shared with that file
+from ..helpers import invoke
+from .test_spark import MASTER, month, spark  # noqa: F401 - module fixtures shared with that file
 
 
 def _bucket(spark, mmsi: pd.Series) -> pd.Series:  # noqa: F811 - the fixture, passed in
@@ -55,7 +56,7 @@ def test_cli_events_engine_spark(spark, month, local_month, gaz, tmp_path):  # n
     """Through the CLI: the events file as the local engine's table, the rejected rows as the
     local engine's (the writer is shared with the local command, so one format shows it)."""
     out = tmp_path / "ev.parquet"
-    r = in_process("events", month, "--out", out, "--engine", "spark", "--spark-master", MASTER)
+    r = invoke("events", month, "--out", out, "--engine", "spark", "--spark-master", MASTER)
     assert r.returncode == 0, r.stderr
     assert "events: dark_rendezvous" in r.stdout and "rejected rows" in r.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(out), local_month)

@@ -69,20 +69,15 @@ def test_watchlist_with_other_vessels(tmp_path, gaz):
     """``watchlist --other-vessels``: reasons name the partner, GeoJSON and HTML link the two
     tracks; without the option the watchlist is as before (golden files, Spark equality)."""
     import json
-    import subprocess
-    import sys
     from pathlib import Path
-    from tests.helpers import write_csv
+    from tests.helpers import console, invoke, write_csv
     root = Path(__file__).resolve().parents[2]
-    exe = str(Path(sys.executable).parent / "darkvoyage")
     path = write_csv(pd.concat(meeting(True, True, wait_h=16), ignore_index=True), tmp_path / "ais.csv")
     outs = {}
-    from tests.helpers import invoke
     for suffix in ("csv", "geojson", "html"):  # the console script once, the other formats in this process
         outs[suffix] = tmp_path / f"wl.{suffix}"
-        args = ["watchlist", path, "--out", str(outs[suffix]), "--model", str(root / "tests" / "golden" / "model"),
-                "--other-vessels"]
-        r = subprocess.run([exe, *args], capture_output=True, text=True, timeout=600) if suffix == "csv" else invoke(*args)
+        r = (console if suffix == "csv" else invoke)("watchlist", path, "--out", outs[suffix], "--model",
+                                                     root / "tests" / "golden" / "model", "--other-vessels")
         assert r.returncode == 0, r.stderr[-2000:]
     wl = pd.read_csv(outs["csv"], dtype={"mmsi": int})
     assert wl.set_index("mmsi").loc[A, "reasons"].count(f"met {B} at sea while both were dark") == 1

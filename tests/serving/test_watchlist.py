@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,9 +12,8 @@ import pytest
 from serving.scoring import WATCHLIST_COLUMNS
 from training.simulator import SimConfig, simulate, write_scenario
 
+from ..helpers import console
 from ..helpers import invoke as cli_in_process
-
-EXE = str(Path(sys.executable).parent / "darkvoyage")
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +24,8 @@ def env(tmp_path_factory, cli_trained):
 
 
 def run(e, *args):
-    """The console script in its own process."""
-    return subprocess.run([EXE, *map(str, args)], env=e, capture_output=True, text=True, timeout=600)
+    """The console script in its own process, with the run's trained store (``e``)."""
+    return console(*args, env=e)
 
 
 def invoke(e, *args):
