@@ -19,6 +19,7 @@ import hashlib
 import logging
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,17 +203,43 @@ def _cached_files(key: dict, gaz: Gazetteer, cfg: Config, stage) -> Path:
     once per machine and key (the key covers the simulator's code, the feature code and the
     config), then read from the cache (``DARKVOYAGE_CACHE``) by every store. Written under a
     temporary name and renamed whole, so a reader never sees half of it."""
-    import os
-    import shutil
     from features.settings import cache_dir
-    from .simulator import simulate, write_scenario
     final = cache_dir() / "reference" / key["key"]
     if (final / VOYAGES_FILE).is_file():
         stage("reference set (cached)")
         return final
-    stage("reference set (simulating, once per machine)")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key['key']}-", dir=final.parent))
+    with _one_builder(final.parent / f".{key['key']}.lock"):
+        if (final / VOYAGES_FILE).is_file():  # another process built it while this one waited
+            stage("reference set (cached)")
+            return final
+        stage("reference set (simulating, once per machine)")
+        _build_files(final, gaz, cfg, stage)
+    return final
+
+
+@contextmanager
+def _one_builder(lock: Path):
+    """Hold ``lock`` exclusively (POSIX ``flock``, released when the process dies): two
+    commands that need the same missing set at once (a desk's daily run and a training run,
+    pytest's workers) build it once, the second waits and reads it (two built it side by side,
+    each ~20 s of CPU). Without ``fcntl`` (Windows) each builds its own; the rename keeps one."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(lock, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _build_files(final: Path, gaz: Gazetteer, cfg: Config, stage) -> None:
+    """Simulate the reference scenario and write it with its voyage table to ``final``."""
+    import os
+    import shutil
+    from .simulator import simulate, write_scenario
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         paths = write_scenario(simulate(sim_config()), tmp / "scenario")
         stage("reference set (features)")
@@ -225,7 +252,6 @@ def _cached_files(key: dict, gaz: Gazetteer, cfg: Config, stage) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 # --- recording -------------------------------------------------------------------------------

@@ -155,6 +155,38 @@ def test_another_store_takes_the_reference_set_from_the_machines_cache(good, ref
     assert len(cached) == 1 and {"scenario", "voyages.parquet"} <= {f.name for f in cached[0].iterdir()}
 
 
+def test_a_second_process_waits_for_the_set_being_built_instead_of_building_it_too(tmp_path, monkeypatch):
+    """Two commands that need the same missing set at once build it once: the second waits on
+    the builder's lock (seen in /proc/locks, so no sleep decides the test) and then reads what
+    the first wrote."""
+    import fcntl
+    import threading
+    from features.config import DEFAULT
+    from training import reference as R
+    monkeypatch.setenv("DARKVOYAGE_CACHE", str(tmp_path))
+    key = R.reference_key(DEFAULT)
+    final = tmp_path / "reference" / key["key"]
+    final.parent.mkdir(parents=True)
+    built, said, got = [], [], []
+    monkeypatch.setattr(R, "_build_files", lambda *a: built.append(a))
+    with open(final.parent / f".{key['key']}.lock", "w") as held:  # "the first command is building"
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=lambda: got.append(R._cached_files(key, None, DEFAULT, said.append)))
+        waiter.start()
+        inode = os.fstat(held.fileno()).st_ino
+        for _ in range(600):  # until the kernel lists the second command as waiting on the lock
+            if any("->" in line and f":{inode} " in line for line in Path("/proc/locks").read_text().splitlines()):
+                break
+            waiter.join(0.1)
+            assert waiter.is_alive() and not built, "the second command built the set instead of waiting"
+        else:
+            raise AssertionError("the second command never waited on the builder's lock")
+        final.mkdir()
+        (final / R.VOYAGES_FILE).write_bytes(b"")  # the first command's set is in place
+    waiter.join(60)
+    assert got == [final] and not built and said == ["reference set (cached)"]
+
+
 def test_shuffled_label_candidates_never_replace_a_good_champion(good, shuffled):
     for s in shuffled:
         assert s["promotion"].startswith(f"kept champion v{good['model_version']}"), s["promotion"]
