@@ -147,9 +147,14 @@ def main():  # pragma: no cover - console-script entry point
     ("terminate called without an active exception", exit -6) after the command had answered.
     Python's own exit handlers (MLflow, Spark, logging) still run first."""
     import atexit
+    from features.settings import apply_numpy_memory
     code = 0
     try:
+        with user_errors():
+            apply_numpy_memory()
         app()
+    except typer.Exit as bad:  # a variable darkvoyage cannot read: said in one line
+        code = bad.exit_code
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     atexit._run_exitfuncs()

@@ -60,11 +60,12 @@ def _bad(field: str, problem: str) -> InvalidArgument:
     return InvalidArgument(json.dumps({"error": "bad request", "field": field, "problem": problem}))
 
 
-
 @bentoml.service(name="darkvoyage", workers=1, traffic={"timeout": 300})
 class VoyageRisk:
     def __init__(self) -> None:
+        from features.settings import apply_numpy_memory
         from training.registry import load_model
+        apply_numpy_memory()  # also when started by `bentoml serve`, not by `darkvoyage serve`
         self.model, info = load_model(settings().model_uri or None)
         MODEL_INFO.clear()
         MODEL_INFO.update(info)
