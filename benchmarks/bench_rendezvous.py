@@ -98,7 +98,7 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--seeds", type=int, nargs="+", default=[3, 8, 21])
     ap.add_argument("--share", type=float, default=0.25)
-    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 6.0, DEFAULT.rendezvous_min_score_h, 18.0],
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[-4.0, DEFAULT.rendezvous_min_score_h, -2.0, 0.0],
                     help="score thresholds (h) to cut the list at; the default threshold is marked")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="Config fields, as `events --set`")
     a = ap.parse_args(argv)

@@ -209,9 +209,13 @@ class Config:
     rendezvous_outage_km: float = 30.0
     #: A rendezvous is listed when its score reaches this (h): the spare time for the meeting
     #: less how far out of step the two went dark and came back, less the sailing each would
-    #: have had to add to its own straight course to reach the meeting point. Set so that a
-    #: simulated 600-ship month lists a few dozen a week (``benchmarks/bench_rendezvous.py``).
-    rendezvous_min_score_h: float = 8.0
+    #: have had to add to its own straight course to reach the meeting point (its sea time),
+    #: less the longest stay both could have shared in one port. Below zero: a port stay may
+    #: fit up to 3 h better, as both are bounds, not measurements (planted meetings: most
+    #: have a port in reach, and a quarter of them score below -0.5 h). Six simulated 600-ship months
+    #: (``benchmarks/bench_rendezvous.py``): 5-35 a week, 41 of 59 planted meetings (-2 h:
+    #: 5-23 a week, 38; -4 h: 5-48, 43; the old 8 h on sea time alone: 7-75, 37).
+    rendezvous_min_score_h: float = -3.0
 
     # --- identity (issue #23: ``darkvoyage identities``, identity events) ------------------
     #: One hull under a new MMSI: the new identity must start within this long of the old

@@ -27,12 +27,12 @@ third ship silent in step with either side near where it went dark, at sea or in
 (:mod:`.ordinary`: a shore station down silences all ships in its range). A stay inside a port's radius is a port visit,
 so its gaps and slow fixes form no episode.
 
-**Score.** ``f - out of step - off course`` (h): :func:`desync_h` (ships that meet go dark and
-come back about together) and the sailing each side adds to its straight course p0 -> p1 to pass
-m (a ship idle in one place must leave it and come back). Each episode names one partner, the
-one with the best score: a pair is reported when it is that best partner for either side (in a
-month of patchy reception every ship dark within reach is feasible; the best-for-either rule
-cuts those tenfold), and when its score reaches ``rendezvous_min_score_h``.
+**Score.** Sea time ``f - out of step - off course`` (h; :func:`desync_h`; off course: the sailing
+each side adds to its straight course p0 -> p1 to pass m) less the longest stay both could have
+shared in one port (:func:`.ordinary.shared_call_h`, when positive). Each episode names the partner
+with the most sea time; a pair is reported when it is that best partner for either side (a tenth
+of a month's feasible pairs), its sea time is not negative and its score reaches
+``rendezvous_min_score_h``.
 
 **Candidates.** Episode pairs are joined on (2-degree cell, UTC day) of their reach (the
 circle around the chord's middle of radius ``v * (t1 - t0) / 2``, which holds every m open to
@@ -306,7 +306,9 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     meet = best_meeting(ep, i, j)
     meet["port_h"], meet["port_k"] = shared_call_h(ep, i, j, gaz)
     meet["out_of_step_h"] = desync_h(ep, i, j)
-    meet["score_h"] = meet["spare_h"] - meet["out_of_step_h"] - meet["off_course_h"]
+    meet["sea_h"] = meet["spare_h"] - meet["out_of_step_h"] - meet["off_course_h"]
+    # What the sea beats the likeliest ordinary explanation by (a port stay within reach).
+    meet["score_h"] = meet["sea_h"] - np.maximum(meet["port_h"], 0.0)
     # Boats that could only meet at an installation were serving it (the supply run's silence);
     # ships that could only meet in a port's roadstead were waiting there.
     ok = (meet["spare_h"] >= cfg.rendezvous_min_meet_h) \
@@ -314,8 +316,8 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
         & ~_in_roadstead(gaz, meet["lat"], meet["lon"], cfg.rendezvous_min_port_km) \
         & (meet["port_h"] - meet["spare_h"] <= cfg.rendezvous_port_stay_slack_h)
     ok[ok] = ~in_outage(ep, i[ok], j[ok], witnesses, cfg)  # per pair: only those the cheaper rules kept
-    ok[ok] = best_for_either(i[ok], j[ok], meet["score_h"][ok])
-    ok &= meet["score_h"] >= cfg.rendezvous_min_score_h
+    ok[ok] = best_for_either(i[ok], j[ok], meet["sea_h"][ok])
+    ok &= (meet["sea_h"] >= 0) & (meet["score_h"] >= cfg.rendezvous_min_score_h)
     i, j, meet = i[ok], j[ok], {k: v[ok] for k, v in meet.items()}
     if not len(i):
         return event_frame("dark_rendezvous", 0, mmsi=np.zeros(0, np.int64))
@@ -325,7 +327,7 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     t0 = np.maximum(ep["t0"].to_numpy()[i], ep["t0"].to_numpy()[j])
     t1 = np.minimum(ep["t1"].to_numpy()[i], ep["t1"].to_numpy()[j])
     tracks = track_key(ep["mmsi"], ep["track_no"])
-    keep, t0, t1 = _merge_rows(tracks[i], tracks[j], t0, t1, meet["score_h"])
+    keep, t0, t1 = _merge_rows(tracks[i], tracks[j], t0, t1, meet["sea_h"])
     i, j, meet = i[keep], j[keep], {k: v[keep] for k, v in meet.items()}
     port, km = gaz.nearest(meet["lat"], meet["lon"])
     return event_frame(
@@ -366,9 +368,9 @@ def _detail(ep, i, j, meet, gaz: Gazetteer) -> np.ndarray:
     text = np.char.add(np.char.add(text, when), " UTC; score ")
     text = np.char.add(np.char.add(text, fmt(meet["score_h"], "%.1f")), " h (less ")
     text = np.char.add(np.char.add(text, fmt(meet["out_of_step_h"], "%.1f")), " h out of step, ")
-    text = np.char.add(np.char.add(text, fmt(meet["off_course_h"], "%.1f")), " h off course)")
-    # The ordinary explanation the meeting beat, when one was within reach: the longest both
-    # could have been in one port together (-inf, and no port, when none was).
+    text = np.char.add(np.char.add(text, fmt(meet["off_course_h"], "%.1f")), " h off course, ")
+    text = np.char.add(np.char.add(text, fmt(np.maximum(meet["port_h"], 0.0), "%.1f")), " h in port)")
+    # The ordinary explanation the meeting beat, when a port was within reach (-inf when none was).
     shown = meet["port_h"] > 0
     port = np.where(shown, gaz.ids[np.maximum(meet["port_k"], 0)] if gaz.n else "", "").astype(str)
     alt = np.char.add(np.char.add("; together in port at most ", fmt(meet["port_h"], "%.1f")),

@@ -82,15 +82,22 @@ def test_two_vessels_meeting_while_dark(tmp_path, gaz, dark_a, dark_b):
     assert not (ev["kind"] == "encounter").any()  # one side at least was dark: not an AIS-on encounter
 
 
-def test_the_default_list_holds_a_long_meeting_not_a_short_one(tmp_path, gaz):
-    """The list is cut at ``rendezvous_min_score_h`` (8 h): ships dark together for 6 h are a
-    gap each, not a listed rendezvous; for 16 h, the pair is listed."""
-    assert DEFAULT.rendezvous_min_score_h == 8.0
-    short = events_of(meeting(True, True, wait_h=6), tmp_path, gaz)
-    assert not (short["kind"] == "dark_rendezvous").any()
-    long = events_of(meeting(True, True, wait_h=16), tmp_path, gaz)
-    rdv = long[long["kind"] == "dark_rendezvous"]
-    assert len(rdv) == 1 and _hours(rdv["detail"].iloc[0], "; score ") >= 12.0
+def test_the_score_is_sea_time_less_a_shared_port_stay(tmp_path, gaz):
+    """A meeting's score is its sea time (spare time less out of step, less off course) less
+    the longest stay both could have shared in one port; the default list takes a port stay
+    that fits up to 3 h better. 6 h together 163 km off Kuryk, which no ship could reach and
+    leave in time, is listed at its sea time; after 16 h a stay of 0.9 h in Kuryk fits too,
+    and the score is that much lower."""
+    assert DEFAULT.rendezvous_min_score_h == -3.0
+    for wait_h, port_h in ((6, 0.0), (16, 0.9)):
+        ev = events_of(meeting(True, True, wait_h=wait_h), tmp_path, gaz)
+        rdv = ev[ev["kind"] == "dark_rendezvous"]
+        assert len(rdv) == 1
+        d = rdv["detail"].iloc[0]
+        sea = _hours(d, " for up to ") - _hours(d, "(less ") - _hours(d, " out of step, ")
+        assert _hours(d, " h off course, ") == port_h
+        assert _hours(d, "; score ") == pytest.approx(sea - port_h, abs=0.11)
+    assert "together in port at most 0.9 h (KZKUR)" in d
 
 
 def test_boats_silent_at_an_offshore_installation_are_serving_it(tmp_path, gaz):
