@@ -33,12 +33,11 @@ demo: setup
 # The tests include the Spark engine's: they need the optional `spark` extra (and Java 17).
 # Every sync is --inexact: no target removes what another installed (`make test` then `make
 # demo` keeps the Spark engine). pytest-xdist runs one worker per core, a test file per worker
-# at a time (module fixtures, such as a trained model or a Spark session, are built once), the
-# longest files first (tests/conftest.py: LONGEST_FIRST), so both cores finish together.
+# at a time (module fixtures, such as a trained model or a Spark session, are built once).
 test: setup system-deps
 	@$(UV) sync --locked --inexact --quiet --extra spark
 	$(RUN) ruff check .
-	$(RUN) --extra spark pytest -q -n auto --dist loadfile --no-loadscope-reorder
+	$(RUN) --extra spark pytest -q -n auto --dist loadfile
 
 bench: setup system-deps
 	@$(UV) sync --locked --inexact --quiet --extra spark

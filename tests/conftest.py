@@ -30,26 +30,10 @@ from features.settings import apply_numpy_memory  # noqa: E402 - after the varia
 
 apply_numpy_memory()
 
-#: The files that take longest (pytest --durations, summed per file: Spark 165 s, the service
-#: 100 s, the gate 85 s, the desk's store 60 s, ...), handed out first. pytest-xdist gives a
-#: worker a whole file at a time (`--dist loadfile`); by default it hands out the files with
-#: most tests first, which left the Spark file (12 tests) to the end and one core idle for its
-#: last minute. `make test` passes `--no-loadscope-reorder` so this order is the one used.
-LONGEST_FIRST = ("features/test_spark.py", "serving/test_service.py", "training/test_gate.py",
-                 "serving/test_desk_store.py", "features/test_events.py", "training/test_simulator.py",
-                 "features/test_spark_events.py", "serving/test_desk_api.py", "training/test_robustness.py")
-
 
 def pytest_configure(config):
     if not REAL.exists():
         raise pytest.UsageError(f"{REAL} is missing: the tests run against ../shared/data beside the project")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {ROOT / "tests" / name: i for i, name in enumerate(LONGEST_FIRST)}
-    if gone := [str(p) for p in rank if not p.is_file()]:
-        raise pytest.UsageError(f"LONGEST_FIRST names files that are gone: {gone}")
-    items.sort(key=lambda item: rank.get(item.path, len(rank)))  # stable: the rest as collected
 
 
 def _run_folder(tmp_path_factory) -> Path:
