@@ -41,7 +41,7 @@ class Settings:
     #: numpy's advice to the kernel to back every array of 4 MB or more with huge pages
     #: (``NUMPY_MADVISE_HUGEPAGE``, numpy's own variable; numpy's default 1, darkvoyage's 0).
     #: Measured on these (virtual, 2-core) machines, huge pages on advice: building the
-    #: reference set spent 10-14 s in the kernel with the advice (~1,700 huge-page faults on
+    #: reference set spent 10-14 s in the kernel with the advice (~1,660 huge-page faults on
     #: fresh memory), 2-6 s without; ``features`` on 10 M rows 18-19 s with, 12-14 s without.
     #: A loop re-using the same large arrays is faster with it: hence a setting.
     numpy_madvise_hugepage: int = 0
