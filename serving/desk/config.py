@@ -19,8 +19,8 @@ class DeskConfig:
     #: a ``risk_up`` alert (probability; 0.2 moves a vessel across a level band).
     risk_step: float = 0.2
     #: A new event of these kinds on a rescored vessel raises a ``new_event`` alert: the dark
-    #: activity an analyst checks. Not gaps (hundreds a day) nor dark rendezvous: on a simulated
-    #: 600-ship month 669 a week, 0.3 % of them a planted meeting (bench_rendezvous.py); both
+    #: activity an analyst checks. Not gaps (hundreds a day) nor dark rendezvous: on simulated
+    #: 600-ship months 5-35 a week, 10 % of them a planted meeting (bench_rendezvous.py); both
     #: show on the vessel's page and card.
     event_kinds: tuple[str, ...] = ("possible_dark_port_call", "identity_change", "shared_mmsi", "spoofing")
     #: Of those, the kinds that alert only at a sensitive port (the gazetteer's flag): a gap in
