@@ -7,6 +7,8 @@ import numpy as np
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 KM_PER_NM = 1.852
+#: Kilometres in a degree of latitude (the mean radius's, to the metre): grid cells, local planes.
+KM_PER_DEG = 111.195
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:

@@ -26,11 +26,9 @@ import pandas as pd
 from ..config import Config
 from ..errors import ConfigError
 from ..gazetteer import Gazetteer
-from ..geo import haversine_km
+from ..geo import KM_PER_DEG, haversine_km
 from .frame import Fixes
 from .gaps import Gaps
-
-_KM_PER_DEG = 111.195
 
 
 def silences(fx: Fixes, g: Gaps, cfg: Config, skip: np.ndarray) -> pd.DataFrame:
@@ -60,7 +58,8 @@ def in_outage(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, witnesses: pd.Data
     >>> in_outage(ep, i, j, ep, Config()).tolist()  # 1 and 2 alone in their silence
     [False]
     """
-    side = np.unique(np.r_[i, j][np.r_[ep["dark"].to_numpy(bool)[i], ep["dark"].to_numpy(bool)[j]]])
+    dark = ep["dark"].to_numpy(bool)
+    side = np.unique(np.r_[i, j][np.r_[dark[i], dark[j]]])
     n_other, some_other = _witnessed(ep.iloc[side], witnesses[witnesses["dark"].to_numpy(bool)], cfg)
     n = np.zeros(len(ep), np.int64)
     w = np.full(len(ep), -1, np.int64)
@@ -80,7 +79,7 @@ def _witnessed(sides: pd.DataFrame, wit: pd.DataFrame, cfg: Config) -> tuple[np.
     step_us = int(cfg.rendezvous_outage_step_h * 3.6e9)
     if step_us <= 0 or not len(sides) or not len(wit):
         return n, some
-    deg = cfg.rendezvous_outage_km / _KM_PER_DEG
+    deg = cfg.rendezvous_outage_km / KM_PER_DEG
     # Longitude cells as wide in km as latitude cells at the data's highest latitude.
     lon_deg = deg / max(np.cos(np.radians(max(np.abs(wit["lat0"]).max(), np.abs(sides["lat0"]).max()))), 0.05)
     both = pd.concat([wit[["t0", "t1", "lat0", "lon0"]], sides[["t0", "t1", "lat0", "lon0"]]], ignore_index=True)
@@ -116,8 +115,8 @@ def _witnessed(sides: pd.DataFrame, wit: pd.DataFrame, cfg: Config) -> tuple[np.
     s, k = s[ok], k[ok]
     ok = haversine_km(wlat[k], wlon[k], slat[s], slon[s]) <= cfg.rendezvous_outage_km
     found = pd.DataFrame({"side": s[ok], "mmsi": wm[k[ok]]}).drop_duplicates().groupby("side")["mmsi"]
-    n[found.size().index] = found.size().to_numpy()
-    some[found.min().index] = found.min().to_numpy()
+    count, one = found.size(), found.min()
+    n[count.index], some[one.index] = count.to_numpy(), one.to_numpy()
     return n, some
 
 
@@ -140,16 +139,16 @@ def shared_call_h(ep: pd.DataFrame, i: np.ndarray, j: np.ndarray, gaz: Gazetteer
     out, best = np.full(len(i), -np.inf), np.full(len(i), -1, np.int64)
     if not gaz.n or not len(i):
         return out, best
-    hours = (ep["t1"].to_numpy(np.int64) - ep["t0"].to_numpy(np.int64)) / 3.6e9
-    lat0, lon0, lat1, lon1 = (ep[c].to_numpy(float) for c in ("lat0", "lon0", "lat1", "lon1"))
-    v = ep["speed_kmh"].to_numpy(float)
-    sides = np.unique(np.r_[i, j])
+    sides, at = np.unique(np.r_[i, j], return_inverse=True)  # each side once; i, j as rows of sides
+    si, sj = at[:len(i)], at[len(i):]
+    s = ep.iloc[sides]
+    hours = (s["t1"].to_numpy(np.int64) - s["t0"].to_numpy(np.int64)) / 3.6e9
+    lat0, lon0, lat1, lon1 = (s[c].to_numpy(float) for c in ("lat0", "lon0", "lat1", "lon1"))
+    v = s["speed_kmh"].to_numpy(float)
     for k, (lat, lon, r) in enumerate(zip(gaz.lat, gaz.lon, gaz.radius_km)):  # tens of ports
-        sail_km = np.maximum(haversine_km(lat0[sides], lon0[sides], lat, lon) - r, 0) \
-            + np.maximum(haversine_km(lat, lon, lat1[sides], lon1[sides]) - r, 0)
-        spare = np.full(len(ep), -np.inf)
-        spare[sides] = hours[sides] - sail_km / v[sides]
-        both = np.minimum(spare[i], spare[j])
+        sail_km = np.maximum(haversine_km(lat0, lon0, lat, lon) - r, 0) + np.maximum(haversine_km(lat, lon, lat1, lon1) - r, 0)
+        spare = hours - sail_km / v
+        both = np.minimum(spare[si], spare[sj])
         best = np.where(both > out, k, best)
         out = np.maximum(out, both)
     return out, best

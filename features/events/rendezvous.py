@@ -48,7 +48,7 @@ import pandas as pd
 from ..config import Config
 from ..flags import default_mmsi
 from ..gazetteer import Gazetteer
-from ..geo import KM_PER_NM, haversine_km
+from ..geo import KM_PER_DEG, KM_PER_NM, haversine_km
 from ..ids import track_ids
 from ..installations import Installations, load_installations
 from ..tracks import utc_times
@@ -59,7 +59,6 @@ from .ordinary import in_outage, shared_call_h, silences
 
 _CELL_DEG = 2.0
 _DAY_US = 86_400_000_000
-_KM_PER_DEG = 111.195
 
 
 #: Columns (and Spark types) of :func:`episodes`: a table that stands alone, so the episodes of
@@ -158,8 +157,8 @@ def candidate_pairs(ep: pd.DataFrame, cfg: Config) -> tuple[np.ndarray, np.ndarr
     clat, clon = (lat0 + lat1) / 2, (lon0 + lon1) / 2
     t0, t1 = ep["t0"].to_numpy(np.int64), ep["t1"].to_numpy(np.int64)
     reach = np.maximum(ep["speed_kmh"].to_numpy() * (t1 - t0) / 3.6e9 / 2, haversine_km(lat0, lon0, lat1, lon1) / 2)
-    dlat = reach / _KM_PER_DEG
-    dlon = reach / (_KM_PER_DEG * np.maximum(np.cos(np.radians(clat)), 0.1))
+    dlat = reach / KM_PER_DEG
+    dlon = reach / (KM_PER_DEG * np.maximum(np.cos(np.radians(clat)), 0.1))
     i0, i1 = np.floor((clat - dlat + 90) / _CELL_DEG), np.floor((clat + dlat + 90) / _CELL_DEG)
     j0, j1 = np.floor((clon - dlon + 180) / _CELL_DEG), np.floor((clon + dlon + 180) / _CELL_DEG)
     d0, d1 = t0 // _DAY_US, t1 // _DAY_US
@@ -212,8 +211,8 @@ def _best_meeting(col: dict[str, np.ndarray], i: np.ndarray, j: np.ndarray) -> d
     ends = [(col[f"lat{k}"][x], col[f"lon{k}"][x], col[f"t{k}"][x]) for x in (i, j) for k in (0, 1)]
     lat0 = sum(e[0] for e in ends) / 4
     lon0 = sum(e[1] for e in ends) / 4
-    kx = _KM_PER_DEG * np.cos(np.radians(lat0))
-    pts = [((lon - lon0) * kx, (lat - lat0) * _KM_PER_DEG) for lat, lon, _ in ends]
+    kx = KM_PER_DEG * np.cos(np.radians(lat0))
+    pts = [((lon - lon0) * kx, (lat - lat0) * KM_PER_DEG) for lat, lon, _ in ends]
     ref = np.minimum(ends[0][2], ends[2][2])
     th = [(t - ref) / 3.6e9 for _, _, t in ends]
     vi, vj = col["speed_kmh"][i][:, None], col["speed_kmh"][j][:, None]
@@ -241,7 +240,7 @@ def _best_meeting(col: dict[str, np.ndarray], i: np.ndarray, j: np.ndarray) -> d
     off = sum((np.hypot(bx - pts[a][0], by - pts[a][1]) + np.hypot(bx - pts[b][0], by - pts[b][1])
                - np.hypot(pts[b][0] - pts[a][0], pts[b][1] - pts[a][1])) / v[:, 0]
               for a, b, v in ((0, 1, vi), (2, 3, vj)))
-    return {"lat": lat0 + by / _KM_PER_DEG, "lon": lon0 + bx / kx, "spare_h": best, "off_course_h": off,
+    return {"lat": lat0 + by / KM_PER_DEG, "lon": lon0 + bx / kx, "spare_h": best, "off_course_h": off,
             "meet0": ref + t_arr * 3.6e9, "meet1": ref + t_lea * 3.6e9}
 
 
@@ -308,7 +307,8 @@ def rendezvous_of_episodes(ep: pd.DataFrame, gaz: Gazetteer, cfg: Config) -> pd.
     meet["out_of_step_h"] = desync_h(ep, i, j)
     meet["sea_h"] = meet["spare_h"] - meet["out_of_step_h"] - meet["off_course_h"]
     # What the sea beats the likeliest ordinary explanation by (a port stay within reach).
-    meet["score_h"] = meet["sea_h"] - np.maximum(meet["port_h"], 0.0)
+    meet["in_port_h"] = np.maximum(meet["port_h"], 0.0)
+    meet["score_h"] = meet["sea_h"] - meet["in_port_h"]
     # Boats that could only meet at an installation were serving it (the supply run's silence);
     # ships that could only meet in a port's roadstead were waiting there.
     ok = (meet["spare_h"] >= cfg.rendezvous_min_meet_h) \
@@ -369,7 +369,7 @@ def _detail(ep, i, j, meet, gaz: Gazetteer) -> np.ndarray:
     text = np.char.add(np.char.add(text, fmt(meet["score_h"], "%.1f")), " h (less ")
     text = np.char.add(np.char.add(text, fmt(meet["out_of_step_h"], "%.1f")), " h out of step, ")
     text = np.char.add(np.char.add(text, fmt(meet["off_course_h"], "%.1f")), " h off course, ")
-    text = np.char.add(np.char.add(text, fmt(np.maximum(meet["port_h"], 0.0), "%.1f")), " h in port)")
+    text = np.char.add(np.char.add(text, fmt(meet["in_port_h"], "%.1f")), " h in port)")
     # The ordinary explanation the meeting beat, when a port was within reach (-inf when none was).
     shown = meet["port_h"] > 0
     port = np.where(shown, gaz.ids[np.maximum(meet["port_k"], 0)] if gaz.n else "", "").astype(str)
