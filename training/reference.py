@@ -205,16 +205,14 @@ def _cached_files(key: dict, gaz: Gazetteer, cfg: Config, stage) -> Path:
     temporary name and renamed whole, so a reader never sees half of it."""
     from features.settings import cache_dir
     final = cache_dir() / "reference" / key["key"]
-    if (final / VOYAGES_FILE).is_file():
-        stage("reference set (cached)")
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with _one_builder(final.parent / f".{key['key']}.lock"):
-        if (final / VOYAGES_FILE).is_file():  # another process built it while this one waited
-            stage("reference set (cached)")
-            return final
-        stage("reference set (simulating, once per machine)")
-        _build_files(final, gaz, cfg, stage)
+    if not (final / VOYAGES_FILE).is_file():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with _one_builder(final.parent / f".{key['key']}.lock"):
+            if not (final / VOYAGES_FILE).is_file():  # else another process built it while this one waited
+                stage("reference set (simulating, once per machine)")
+                _build_files(final, gaz, cfg, stage)
+                return final
+    stage("reference set (cached)")
     return final
 
 
