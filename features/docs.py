@@ -21,7 +21,9 @@ def render() -> str:
         "## Model features",
         "Computable from one vessel's track plus the gazetteer and the reference coverage grid,",
         "so `/score` computes them exactly as training did. One family per module of",
-        "`features/families/`.",
+        "`features/families/`. The model leaves out the few that are routine habits rather than",
+        "behaviour (the fix count, a gap counted in reporting intervals, the speeds);",
+        "`training/model.py` names them and says why.",
     ]
     for family in FAMILIES:
         name = family.__name__.rsplit(".", 1)[-1]

@@ -42,12 +42,23 @@ TEXT_ONLY_MARGIN = 0.01
 GRID_FEATURES = ("lg_cell_gap_rate", "lg_cell_interval_s")
 
 #: Voyage-table columns the model does not learn from: how densely the feed reported. A count
-#: of fixes moves with a provider's thinning and with reception, not with what the ship did
-#: (the gap features say what a silence means); on a feed thinned to every 2nd fix the golden
-#: model lost 0.04-0.07 AP through it. Kept in the table for reading.
-FEED_DENSITY = ("n_positions",)
+#: of fixes, or a gap measured in the track's usual reporting intervals, moves with a
+#: provider's thinning and with reception, not with what the ship did (the gap features say
+#: what a silence means in hours and against the coverage grid). On a feed thinned to every
+#: 2nd fix the golden model lost 0.04-0.07 AP through the count; once the speeds were left
+#: out, ``lg_vs_usual`` moved most under thinning (mean |SHAP| change 0.35, the next 0.02) and
+#: cost 0.030 AP; single-world reference AP without it within a retrain's noise (-0.004 mean
+#: over three worlds and two seeds). Kept in the table for reading.
+FEED_DENSITY = ("n_positions", "lg_vs_usual")
+#: Nor how fast the ship sails: a fleet's and a world's habit, not behaviour (what a ship did
+#: with its speed in a gap is the gap features' `lg_implied_speed_kn`, `dark_idle_h`). Learnt
+#: from one world, these carried that world's speeds to the next: without them single-world
+#: models gained reference AP (``benchmarks/bench_robustness.py``, two seeds: world 303
+#: +0.047 and +0.047, 101 +0.017 and +0.006, 202 -0.001 and +0.003), and 303's recall of dark
+#: loitering rose 0.71 -> 0.89 and of dark Volga arrivals 0.64 -> 0.82. Kept for reading.
+SAILING_SPEED = ("mean_speed_kn", "mean_sog_kn", "max_sog_kn")
 #: The model's inputs, in order.
-MODEL_FEATURES = [f for f in FEATURE_NAMES if f not in FEED_DENSITY]
+MODEL_FEATURES = [f for f in FEATURE_NAMES if f not in FEED_DENSITY + SAILING_SPEED]
 
 
 @functools.lru_cache(maxsize=16)

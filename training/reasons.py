@@ -106,7 +106,7 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
         return f"voyage took {_f(row, 'duration_h'):.0f} h"
     if feature == "distance_km":
         return f"sailed {_f(row, 'distance_km'):.0f} km"
-    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):
+    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):  # models trained before 0.5.0 learnt speeds
         return f"averaged {_f(row, 'mean_speed_kn'):.1f} kn"
     pretty = re.sub(r"_", " ", feature)
     return f"{pretty} = {_f(row, feature):.3g}"
