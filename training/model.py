@@ -54,8 +54,9 @@ FEED_DENSITY = ("n_positions", "lg_vs_usual")
 #: with its speed in a gap is the gap features' `lg_implied_speed_kn`, `dark_idle_h`). Learnt
 #: from one world, these carried that world's speeds to the next: without them single-world
 #: models gained reference AP (``benchmarks/bench_robustness.py``, two seeds: world 303
-#: +0.047 and +0.047, 101 +0.017 and +0.006, 202 -0.001 and +0.003), and 303's recall of dark
-#: loitering rose 0.71 -> 0.89 and of dark Volga arrivals 0.64 -> 0.82. Kept for reading.
+#: +0.047 and +0.047, 101 +0.017 and +0.006, 202 -0.001 and +0.003); with ``lg_vs_usual`` left
+#: out too, 303's recall of dark loitering rose 0.71 -> 0.86 and of dark Volga arrivals
+#: 0.64 -> 0.82 (docs/training.md). Kept for reading.
 SAILING_SPEED = ("mean_speed_kn", "mean_sog_kn", "max_sog_kn")
 #: The model's inputs, in order.
 MODEL_FEATURES = [f for f in FEATURE_NAMES if f not in FEED_DENSITY + SAILING_SPEED]

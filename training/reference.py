@@ -105,7 +105,7 @@ def table_digest(df: pd.DataFrame) -> str:
     """
     h = hashlib.sha256()
     h.update("\x1f".join(map(str, df.columns)).encode())
-    as32 = df.astype({c: "float32" for c in df.columns[[k == "f" for k in df.dtypes.map(lambda t: t.kind)]]})
+    as32 = df.astype(dict.fromkeys(df.select_dtypes("floating").columns, "float32"))
     h.update(pd.util.hash_pandas_object(as32, index=False).to_numpy().tobytes())
     return h.hexdigest()[:20]
 
