@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.gazetteer import Gazetteer
 
-from .model import VoyageRiskModel
+from .model import SAILING_SPEED, VoyageRiskModel
 
 #: Plain words for a voyage cut by the edges of the data. Shown on every such voyage, whether
 #: or not the model weighed it: the evidence of an open voyage is incomplete.
@@ -106,7 +106,7 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
         return f"voyage took {_f(row, 'duration_h'):.0f} h"
     if feature == "distance_km":
         return f"sailed {_f(row, 'distance_km'):.0f} km"
-    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):  # models trained before 0.5.0 learnt speeds
+    if feature in SAILING_SPEED:  # models trained before 0.5.0 learnt the speeds
         return f"averaged {_f(row, 'mean_speed_kn'):.1f} kn"
     pretty = re.sub(r"_", " ", feature)
     return f"{pretty} = {_f(row, feature):.3g}"
@@ -116,7 +116,7 @@ def _family(feature: str) -> str:
     """Reasons of one family read as one sentence; show each family once."""
     if feature.startswith(("lg_", "n_gaps", "max_gap", "total_dark", "dark_share")):
         return "gap"
-    if feature in ("mean_speed_kn", "mean_sog_kn", "max_sog_kn"):
+    if feature in SAILING_SPEED:
         return "speed"  # one sentence ("averaged ... kn") for all three
     for prefix in ("dc_", "oab", "dest_declared", "trip_", "concurrent", "n_tracks"):
         if feature.startswith(prefix):

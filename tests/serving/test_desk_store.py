@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from serving.cli import app
-from serving.desk.alerts import ALERT_COLUMNS
+from serving.desk.alerts import ALERT_COLUMNS, ranks
 from serving.desk.analysts import add_analyst, analyst_of_key
 from serving.desk.config import DeskConfig
 from serving.desk.models import Alert, Analyst, Event, Ingest, PositionBlock, Run, Vessel, Voyage
@@ -74,7 +74,7 @@ def test_day_by_day(store, days, model):
     assert list(a.columns) == ALERT_COLUMNS and a["alert_id"].is_unique
     with store.engine.connect() as c:  # an empty store: the whole top is new, ties at the cut included
         risks = pd.Series(c.execute(select(Vessel.risk)).scalars().all(), dtype=float)
-    in_top = int((risks.fillna(-1.0).rank(ascending=False, method="min") <= DeskConfig().top_n).sum())
+    in_top = int((ranks(risks) <= DeskConfig().top_n).sum())
     assert (a["kind"] == "new_on_list").sum() == in_top >= DeskConfig().top_n
     assert set(a["kind"]) <= {"new_on_list", "risk_up", "new_event"} and "risk_up" not in set(a["kind"])
     assert a.loc[a["kind"] == "new_event", "reasons"].str.match(r"(possible_dark_port_call|identity_change|"
