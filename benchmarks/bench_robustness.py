@@ -4,7 +4,9 @@ model on the same reference set (a reserved world none of them saw).
 Each line is one model: its training worlds, size, and the reference metrics the run logged
 (average precision, precision at k, ROC-AUC, ECE, recall per behaviour, the false-positive rate
 on benign twins at k, both continuous rules). The last line summarises: the spread of reference
-AP, the worst margin over the better rule, the worst ECE. A throw-away MLflow store holds it all.
+AP, the worst margin over the better rule, the worst ECE, and how much of it the reference set's
+own sampling explains: each model's 90 % interval of reference AP and that of the single-world
+spread, over the same resamples of reference vessels. A throw-away MLflow store holds it all.
 
 Usage: python benchmarks/bench_robustness.py [--plan "101:300x60 202:600x60 303:1000x30 101+202+303"]
 [--served] [--params '{"num_leaves": 7}']
@@ -72,6 +74,33 @@ class _ServedRanking:
                                   if k.startswith("recall_")}}
 
 
+def _reference_predictions(run_id: str):
+    """The run's reference predictions (voyage_id, vessel_group, y, behaviour, risk)."""
+    import mlflow
+    import pandas as pd
+    with tempfile.TemporaryDirectory() as tmp:
+        return pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="reference_predictions.csv",
+                                                               dst_path=tmp))
+
+
+def _intervals(preds: list, items: list[str]) -> dict:
+    """How much of the AP figures is the reference set's own sampling: per model the 90 %
+    interval of reference AP over resampled reference vessels, and of the spread between the
+    single-world models (a plan item without ``+``) on the same resamples."""
+    import numpy as np
+    from training.evaluation import bootstrap_ap
+    ref = preds[0]
+    ap = bootstrap_ap(ref["y"], [p.set_index("voyage_id")["risk"].reindex(ref["voyage_id"]) for p in preds],
+                      ref["vessel_group"])
+    out = {"reference_ap_90": [[round(float(lo), 3), round(float(hi), 3)]
+                               for lo, hi in zip(np.nanquantile(ap, 0.05, axis=1), np.nanquantile(ap, 0.95, axis=1))]}
+    single = [i for i, item in enumerate(items) if "+" not in item.partition(":")[0]]
+    if len(single) > 1:
+        spread = np.nanmax(ap[single], axis=0) - np.nanmin(ap[single], axis=0)
+        out["single_world_spread_90"] = [round(float(np.nanquantile(spread, q)), 3) for q in (0.05, 0.95)]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--plan", default=DEFAULT_PLAN)
@@ -84,7 +113,7 @@ def main() -> None:
         from training.train import TrainConfig, train
         tcfg = TrainConfig(params={**TrainConfig().params, **a.params})
         served = _ServedRanking(Path(d)) if a.served else None
-        served_aps = []
+        served_aps, preds = [], []
         sizes: dict[int, tuple[int, float]] = {}
         aps, margins, eces = [], [], []
         for item in a.plan.split():
@@ -98,6 +127,7 @@ def main() -> None:
             t_sim = time.perf_counter() - t0
             s = train([str(f) for f in folders], None, experiment="robustness", promote="never", tcfg=tcfg)
             m = s["metrics"]
+            preds.append(_reference_predictions(s["run_id"]))
             extra = served(s["model_version"]) if served else {}
             served_aps += [extra["served_average_precision"]] if extra else []
             rule = max(m["reference_rule_longest_gap_average_precision"], m["reference_rule_surplus_time_average_precision"])
@@ -115,6 +145,7 @@ def main() -> None:
                 "train_seconds": round(time.perf_counter() - t0 - t_sim, 1)}), flush=True)
         print(json.dumps({"summary": True, "models": len(aps), "reference_ap_min": round(min(aps), 4),
                           "reference_ap_max": round(max(aps), 4), "reference_ap_spread": round(max(aps) - min(aps), 4),
+                          **_intervals(preds, a.plan.split()),
                           "worst_margin_over_best_rule": round(min(margins), 4), "worst_ece": round(max(eces), 4),
                           **({"served_ap_min": min(served_aps), "served_ap_max": max(served_aps)} if served_aps else {})}))
 

@@ -205,13 +205,29 @@ def paired_bootstrap_ap(y, cand, champ, groups, n_boot: int = BOOTSTRAP_RESAMPLE
     """
     y = np.asarray(y, int)
     cand, champ = np.asarray(cand, float), np.asarray(champ, float)
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for start in range(0, n_boot, _BLOCK):
-        w = vessel_weights(groups, min(_BLOCK, n_boot - start), rng)
-        diffs.append(weighted_ap(y, cand, w) - weighted_ap(y, champ, w))
-    d = np.concatenate(diffs)
+    ap = bootstrap_ap(y, [cand, champ], groups, n_boot, seed)
+    d = ap[0] - ap[1]
     d = d[np.isfinite(d)]
     ap_cand, ap_champ = average_precision(y, cand), average_precision(y, champ)
     return {"candidate_ap": ap_cand, "champion_ap": ap_champ, "diff": ap_cand - ap_champ, "low": float(np.quantile(d, quantile)),
             "high": float(np.quantile(d, 1 - quantile)), "resamples": int(len(d))}
+
+
+def bootstrap_ap(y, scores, groups, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """AP of each score vector on the same ``n_boot`` resamples of vessels (``groups``),
+    shape (len(scores), n_boot); NaN for a resample without a suspicious voyage. Paired: a
+    column is one draw, so differences and spreads between models read column by column.
+
+    >>> y, g = np.array([1, 0, 1, 0]), np.array([1, 1, 2, 2])
+    >>> ap = bootstrap_ap(y, [np.array([.9, .1, .8, .2]), np.array([.1, .9, .2, .8])], g, n_boot=50)
+    >>> ap.shape, bool((ap[0] == 1).all()), bool((ap[1] <= 0.5).all())
+    ((2, 50), True, True)
+    """
+    y = np.asarray(y, int)
+    scores = [np.asarray(s, float) for s in scores]
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for start in range(0, n_boot, _BLOCK):
+        w = vessel_weights(groups, min(_BLOCK, n_boot - start), rng)
+        blocks.append(np.stack([weighted_ap(y, s, w) for s in scores]))
+    return np.concatenate(blocks, axis=1)
