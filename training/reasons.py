@@ -47,8 +47,16 @@ def _f(row, name, default=np.nan):
         return default
 
 
-def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
-    """One sentence, with values and port names, for a feature that raised the risk."""
+def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str | None:
+    """One sentence, with values and port names, for a feature that raised the risk; None when
+    what the feature measured is no claim (a dark call feature of a gap in which no call fits).
+
+    >>> row = pd.Series({"dc_port": None, "dc_port_spare_h": float("nan"), "dc_best_spare_h": -3.0})
+    >>> reason_text("dc_best_spare_h", row, None) is None
+    True
+    >>> reason_text("dc_best_spare_h", pd.Series({"dc_port": "IRBAM", "dc_port_spare_h": 5.2}), None)
+    'a call at a port fits in the gap (5 h to spare)'
+    """
     gap = _f(row, "max_gap_h")
     if feature in ("max_gap_h", "total_dark_h", "dark_share", "n_gaps_1h", "n_gaps_6h", "n_gaps_12h", "n_gaps_30h",
                    "lg_start_port_km", "lg_end_port_km", "lg_start_sensitive_km", "lg_end_sensitive_km",
@@ -65,8 +73,10 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str:
             return f"AIS off {gap:.0f} h where reception is normally good ({_f(row, 'lg_cell_gap_rate'):.0%} of intervals there are gaps)"
         return f"AIS off {gap:.0f} h{where}"
     if feature.startswith("dc_"):
-        return (f"a call at {_port(gaz, row.get('dc_port'))} fits in the gap "
-                f"({_f(row, 'dc_port_spare_h'):.0f} h to spare)")
+        spare = _f(row, "dc_port_spare_h")
+        if pd.isna(row.get("dc_port")) or not np.isfinite(spare):
+            return None  # no call fits: a gap short of one is no claim to make
+        return f"a call at {_port(gaz, row.get('dc_port'))} fits in the gap ({spare:.0f} h to spare)"
     if feature.startswith("oab"):
         return (f"out-and-back from {_port(gaz, row.get('origin_port')) if pd.notna(row.get('origin_port')) else 'sea'}, "
                 f"{_f(row, 'oab_dark_share'):.0%} of it dark, {_f(row, 'oab_max_excursion_km'):.0f} km out")
@@ -159,8 +169,10 @@ def explain(model: VoyageRiskModel, voyages: pd.DataFrame, top: int = 3,
             # Absence (0 or unknown) may lower a score's uncertainty, but it is no reason.
             if pd.isna(val) or val == 0 or _family(name) in seen:
                 continue
-            seen.add(_family(name))
             text = reason_text(name, row, model.gaz)
+            if text is None:
+                continue
+            seen.add(_family(name))
             reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
                             "contribution": round(float(c[k]), 4), "text": text})
         if text_only[i]:

@@ -514,7 +514,7 @@ def _reference_answers(model, voyages):
                 break
             name = model.features[k]
             val = X.iloc[i, k]
-            if pd.isna(val) or val == 0 or _family(name) in seen:
+            if pd.isna(val) or val == 0 or _family(name) in seen or reason_text(name, row, model.gaz) is None:
                 continue
             seen.add(_family(name))
             reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
