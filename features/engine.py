@@ -61,9 +61,10 @@ class Engine(Protocol):
         old -> new MMSI, with evidence, confidence, level and chain."""
 
     def score(self, inputs: Inputs, scorer: Scorer, *, gaz: Gazetteer | None = None, cfg: Config = DEFAULT,
-              coverage: CoverageGrid | None = None, stage: Stage = no_stage) -> Run:
+              coverage: CoverageGrid | None = None, stage: Stage = no_stage, rejected_out: str | None = None) -> Run:
         """Every voyage scored by ``scorer`` (``Run.voyages``), the tracks without one and the
-        identity links (``Run.identities``)."""
+        identity links (``Run.identities``); with ``rejected_out`` the rejected rows are
+        written to its ``.rejected.csv`` (``figures["rejected"]``: that path)."""
 
 
 class LocalEngine:
@@ -157,7 +158,8 @@ class LocalEngine:
             coverage = build_coverage(tr.positions, cfg)
         return tr, coverage, self.voyages(tr, gaz, cfg, coverage, stage)
 
-    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage, rejected_out=None) -> Run:
+        from .io import write_rejected
         from .no_voyage import tracks_without_voyage
         gaz = gaz or load_gazetteer()
         tr, coverage, voyages = self._voyage_table(inputs, gaz, cfg, coverage, stage)
@@ -167,7 +169,10 @@ class LocalEngine:
         stage("identity links")
         from .identity import identity_evidence
         links, hull = identity_evidence(tr.positions, cfg, jumps_of(tr))
-        return Run(tr.counts, None, {"voyages scored": len(voyages)}, voyages=voyages, no_voyage=nv, tracks=tr,
+        figures = {"voyages scored": len(voyages)}
+        if rejected_out is not None:
+            figures["rejected"] = str(write_rejected(tr.rejected, rejected_out))
+        return Run(tr.counts, None, figures, voyages=voyages, no_voyage=nv, tracks=tr,
                    coverage=coverage, identities=links, hull_events=hull)
 
 

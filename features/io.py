@@ -67,9 +67,7 @@ def write_table(frame: pd.DataFrame, out: str | Path, counts: RowCounts | None =
     """Write ``frame`` to ``out`` (.parquet or .csv) with the row counts as metadata."""
     out = Path(out)
     frame = arrow_safe(frame.copy())
-    meta = {}
-    if counts is not None:
-        meta[META_KEY] = json.dumps(counts.to_dict()).encode()
+    meta = counts_meta(counts) if counts is not None else {}
     for k, v in (extra_meta or {}).items():
         meta[f"darkvoyage.{k}".encode()] = json.dumps(v, default=str).encode()
     if out.suffix.lower() == ".parquet":
@@ -79,9 +77,21 @@ def write_table(frame: pd.DataFrame, out: str | Path, counts: RowCounts | None =
     else:
         frame.to_csv(out, index=False)
         if meta:
-            Path(str(out) + ".rows.json").write_text(
-                json.dumps({k.decode(): json.loads(v) for k, v in meta.items()}, indent=1))
+            write_meta_beside(out, meta)
     return out
+
+
+def write_meta_beside(out: str | Path, meta: dict[bytes, bytes]) -> Path:
+    """``<out>.rows.json``: the metadata of an output that has no room for it (CSV, HTML,
+    GeoJSON), as :func:`read_counts` reads it. ``meta``: :func:`counts_meta`'s."""
+    path = Path(str(out) + ".rows.json")
+    path.write_text(json.dumps({k.decode(): json.loads(v) for k, v in meta.items()}, indent=1))
+    return path
+
+
+def counts_meta(counts: RowCounts) -> dict[bytes, bytes]:
+    """The row counts as output metadata (key ``darkvoyage.rows``)."""
+    return {META_KEY: json.dumps(counts.to_dict()).encode()}
 
 
 def read_counts(path: str | Path) -> dict:

@@ -18,7 +18,7 @@ import typer
 
 from features.config import DEFAULT
 from serving.cli_base import (load_coverage, Engine, GazOpt, Inputs, Master, Out, SetOpt, UsageProblem, Verbose, app, err_console,
-                              parse_settings, print_run, print_table, print_watchlist, setup_logging, stages,
+                              parse_settings, print_counts, print_run, print_watchlist, setup_logging, stages,
                               user_errors)
 
 
@@ -88,7 +88,7 @@ def watchlist(inputs: Inputs,
         t0 = time.perf_counter()
         m, info = load_model(model)  # no model: ModelUnavailable, one line and exit 2 (user_errors)
         with stages() as stage:
-            scored = score_files(inputs, m, DEFAULT, stage, eng)
+            scored = score_files(inputs, m, DEFAULT, stage, eng, rejected_out=out)
             wl = ranked(scored.voyages, top, scored.no_voyage)
             if other_vessels:
                 from serving.event_links import add_other_vessel_evidence
@@ -103,9 +103,10 @@ def watchlist(inputs: Inputs,
             stage("writing")
             write_watchlist(wl, scored, out, m.levels)
         print_watchlist(wl.head(10), f"watchlist (model {info['name']} v{info['version']})")
-        print_table("", {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
-                    "voyages scored": f"{len(scored.voyages):,}", "rows read": f"{scored.counts.read:,}",
-                    "seconds": f"{time.perf_counter() - t0:.1f}", "written": str(out)})
+        print_counts(scored.counts, {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
+                                     "voyages scored": f"{len(scored.voyages):,}",
+                                     "seconds": f"{time.perf_counter() - t0:.1f}",
+                                     "written": f"{out}  (rejected rows: {scored.rejected})"})
 
 
 @app.command()

@@ -96,6 +96,7 @@ def report(inputs: Inputs,
     rendezvous, by flag and by area: an offline HTML page of charts and a CSV of the numbers."""
     setup_logging(verbose)
     with user_errors():
+        from features.io import counts_meta, write_meta_beside, write_rejected
         from serving.report import check_report_output, write_report
         csv = check_report_output(out)
         t0 = time.perf_counter()
@@ -103,5 +104,7 @@ def report(inputs: Inputs,
             ev, tr, gaz, cfg = _events_of(inputs, gazetteer, set_, None, stage)
             stage("writing")
             write_report(ev, gaz, cfg, out, [str(p) for p in inputs])
+            write_meta_beside(out, counts_meta(tr.counts))
+            rej = write_rejected(tr.rejected, out)
         print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
-                                  "written": f"{out}  (numbers: {csv})"})
+                                  "written": f"{out}  (numbers: {csv}; rejected rows: {rej})"})

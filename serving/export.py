@@ -87,16 +87,23 @@ def match_sanctions(wl: pd.DataFrame, voyages: pd.DataFrame, sanctions: pd.DataF
 # --- writers ---------------------------------------------------------------------------------
 
 def write_watchlist(wl: pd.DataFrame, scored: Scored, out: Path, levels: dict | None = None) -> Path:
+    """The watchlist to ``out`` by suffix, with the input's row counts (when ``scored`` has
+    them) in the Parquet metadata or in ``<out>.rows.json`` beside the other formats."""
+    from features.io import counts_meta, write_meta_beside
     suffix = check_suffix(out)
+    meta = counts_meta(scored.counts) if scored.counts is not None else {}
     if suffix == ".csv":
         wl.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
-        pq.write_table(arrow_table(wl), out)
+        table = arrow_table(wl)
+        pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), out)
     elif suffix == ".geojson":
         out.write_text(json.dumps(geojson(wl, scored), default=_json_default))
     else:
         out.write_text(html_report(wl, scored, levels or {}))
+    if meta and suffix != ".parquet":
+        write_meta_beside(out, meta)
     return out
 
 

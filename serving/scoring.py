@@ -32,6 +32,7 @@ class Scored:
     counts: RowCounts | None = None
     events: pd.DataFrame | None = None  # encounters and rendezvous (watchlist --other-vessels)
     identities: pd.DataFrame | None = None  # identity links (training.identity_ranking applied them)
+    rejected: str | None = None  # where the rejected rows were written (``rejected_out``)
 
 
 def partial_of(voyages: pd.DataFrame) -> np.ndarray:
@@ -94,17 +95,20 @@ def scorer(model: VoyageRiskModel) -> Scorer:
 
 
 def score_raw(raw, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,
-              engine: Engine | None = None) -> Scored:
+              engine: Engine | None = None, rejected_out=None) -> Scored:
     """Clean, track, cut voyages, compute features with the model's grid and gazetteer, score
-    and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files."""
-    run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage)
+    and explain every voyage. ``raw``: rows already read (a :class:`ReadResult`) or files;
+    ``rejected_out``: an output whose ``.rejected.csv`` takes the rejected rows."""
+    run = (engine or LocalEngine()).score(raw, scorer(model), gaz=model.gaz, cfg=cfg, coverage=model.grid, stage=stage,
+                                          rejected_out=rejected_out)
     voyages = with_identities(run.voyages, run.identities, model.levels["high"], run.hull_events)
-    return Scored(voyages, run.tracks, model.gaz, run.no_voyage, run.counts, identities=run.identities)
+    return Scored(voyages, run.tracks, model.gaz, run.no_voyage, run.counts, identities=run.identities,
+                  rejected=run.figures.get("rejected"))
 
 
 def score_files(paths, model: VoyageRiskModel, cfg: Config = DEFAULT, stage=lambda s: None,
-                engine: Engine | None = None) -> Scored:
-    return score_raw(list(paths), model, cfg, stage, engine)
+                engine: Engine | None = None, rejected_out=None) -> Scored:
+    return score_raw(list(paths), model, cfg, stage, engine, rejected_out)
 
 
 @dataclass(frozen=True)

@@ -180,13 +180,10 @@ class SparkEngine:
             ev = find_events(j.spark, j.staged, j.fixes, gaz, cfg, coverage)
             figures = {f"events: {k}": int(v) for k, v in ev["kind"].value_counts().items()}
             if rejected_out is not None:
-                stage("writing rejected rows")
-                rej = rejected_rows(j.spark, j.staged, tuple(TRACK_TYPES) + tuple(KEY_COLS), j.files)
-                rej.write.parquet(j.ws.path("rejected"))
-                figures["rejected"] = str(parts_to_csv(j.ws.local("rejected"), rejected_path(str(rejected_out))))
+                figures["rejected"] = self._write_rejected(j, rejected_out, stage)
         return Run(j.counts, None, figures, events=ev)
 
-    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage) -> Run:
+    def score(self, inputs, scorer, *, gaz=None, cfg=DEFAULT, coverage=None, stage=no_stage, rejected_out=None) -> Run:
         """Every voyage scored on the workers: ``scorer`` is broadcast once and applied per MMSI
         bucket; the tracks without a voyage are found per bucket too. The staged fixes are kept
         (until the next score or exit) for :meth:`listed_tracks`."""
@@ -208,9 +205,20 @@ class SparkEngine:
             nv = self._no_voyage(j, gaz)
             stage("identity links")
             links, hull = self._identity(j, cfg)
+            figures = {"voyages scored": len(table)}
+            if rejected_out is not None:
+                figures["rejected"] = self._write_rejected(j, rejected_out, stage)
         self._kept = (j.spark, j.fixes, j.ws, cfg)
-        return Run(j.counts, None, {"voyages scored": len(table)}, voyages=table, no_voyage=nv, coverage=grid,
+        return Run(j.counts, None, figures, voyages=table, no_voyage=nv, coverage=grid,
                    identities=links, hull_events=hull)
+
+    @staticmethod
+    def _write_rejected(j, rejected_out, stage) -> str:
+        """The job's rejected rows to ``rejected_out``'s ``.rejected.csv``; returns that path."""
+        stage("writing rejected rows")
+        rej = rejected_rows(j.spark, j.staged, tuple(TRACK_TYPES) + tuple(KEY_COLS), j.files)
+        rej.write.parquet(j.ws.path("rejected"))
+        return str(parts_to_csv(j.ws.local("rejected"), rejected_path(str(rejected_out))))
 
     @staticmethod
     def _identity(j: Job, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:

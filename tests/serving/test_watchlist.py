@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -79,6 +80,32 @@ def test_csv_and_parquet_rank_vessels(outputs, env):
     assert (((wl["risk"] >= 0.1) & (wl["risk"] < 0.5)) == (wl["level"] == "medium")).all()
     top = wl[wl["level"] == "high"]
     assert len(top) == 0 or top["reasons"].str.len().min() > 10
+
+
+def test_every_row_is_accounted_for_beside_each_format(outputs, env):
+    """Nothing vanishes (contract section 1): beside every watchlist format the rejected rows
+    (``.rejected.csv``) and the row counts (Parquet metadata, else ``.rows.json``), balanced and
+    equal to what ``tracks`` counts of the same input; the terminal names each reason."""
+    from features.io import read_counts
+    from features.pipeline import run_tracks
+    expect = run_tracks([env[1]["positions"]]).counts.to_dict()
+    assert sum(expect["rejected"].values()) > 0  # the month has duplicates and jumps to account for
+    for suffix, out in outputs.items():
+        got = read_counts(out)
+        assert got == expect, suffix
+        rej = pd.read_csv(str(out) + ".rejected.csv")
+        assert rej["reason"].value_counts().to_dict() == expect["rejected"], suffix
+
+
+def test_reasons_claim_nothing_unmeasured(outputs):
+    """A reason states what was measured: no "nan", no call said to fit where none does. Also
+    on the golden month's watchlist (``tests/test_golden.py`` holds today's output to it),
+    where the golden model raised 35 vessels' risk on dark-call features of gaps no call fits."""
+    golden = Path(__file__).resolve().parent.parent / "golden" / "month_watchlist.csv"
+    for wl in (pd.read_csv(outputs["csv"], keep_default_na=False), pd.read_csv(golden, keep_default_na=False)):
+        assert len(wl) > 50 and not wl["reasons"].str.contains(r"\bnan\b").any()
+        assert not wl["reasons"].str.contains("a call at a port fits").any()
+        assert wl["reasons"].str.contains("fits in the gap").any()
 
 
 def test_geojson_is_valid(outputs):
