@@ -96,6 +96,13 @@ def parse_settings(settings: list[str] | None) -> Config:
     return cfg
 
 
+def check_inputs(paths) -> None:
+    """Refuse a missing input file before any slow work (loading a model, opening a store)."""
+    for p in paths:
+        if not Path(p).exists():
+            raise UsageProblem(f"{p}: no such file")
+
+
 def load_coverage(path: Path | None):
     """The reference coverage grid of ``--coverage`` (None without one)."""
     if path is None:

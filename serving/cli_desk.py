@@ -4,14 +4,15 @@ exit 2, stages, row counts) are that module's."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from serving.cli_base import (Inputs, SetOpt, Verbose, app, parse_settings, print_counts,
-                              setup_logging, stages, user_errors)
+from serving.cli_base import (Inputs, SetOpt, UsageProblem, Verbose, app, check_inputs, parse_settings,
+                              print_counts, setup_logging, stages, user_errors)
 
 StoreOpt = Annotated[Optional[str], typer.Option(
     "--store", help="The store: a SQLite file or a postgresql:// URL (default DARKVOYAGE_STORE, else darkvoyage.db).")]
@@ -82,16 +83,41 @@ def analyst_add(name: Annotated[str, typer.Argument(help="The analyst's name, as
 @app.command()
 def card(mmsi: Annotated[int, typer.Argument(help="The vessel's MMSI.", min=1, max=999_999_999)],
          out: Annotated[Path, typer.Option("--out", "-o", help="The card: .html, .pdf (printed by Chromium) or .md.")],
-         store: StoreOpt = None, verbose: Verbose = False):
-    """An evidence card for one vessel of the store: map, timeline, gaps with imagery links,
-    possible dark calls, identities, reasons, the model, the data's provenance, and a plain
-    statement that it is a lead for investigation, not a finding."""
+         inputs: Annotated[Optional[list[Path]], typer.Argument(
+             help="AIS files to make the card from instead of a store (scored with --model).", show_default=False)] = None,
+         store: StoreOpt = None,
+         model: Annotated[Optional[str], typer.Option("--model", help="With input files: the model URI (default models:/voyage-risk@champion).")] = None,
+         set_: SetOpt = None, verbose: Verbose = False):
+    """An evidence card for one vessel, from the store or from AIS files: map, timeline, gaps
+    with imagery links, possible dark calls, identities, reasons, the model, the data's
+    provenance, and a plain statement that it is a lead for investigation, not a finding."""
     setup_logging(verbose)
     with user_errors():
-        from serving.desk.card import write_card
+        from serving.desk.card import check_card_output, write_card
         from serving.desk.store import open_store
-        path = write_card(open_store(store), mmsi, out)
-        typer.echo(f"evidence card for {mmsi}: {path}")
+        check_card_output(out)
+        if inputs and store:
+            raise UsageProblem("card reads a store (--store) or input files, not both")
+        if not inputs:
+            path = write_card(open_store(store, existing=True), mmsi, out)
+            typer.echo(f"evidence card for {mmsi}: {path}")
+            return
+        check_inputs(inputs)
+        with tempfile.TemporaryDirectory() as tmp:
+            st = open_store(str(Path(tmp) / "card.db"))
+            res = _watch_into(inputs, st, model, parse_settings(set_))
+            path = write_card(st, mmsi, out)
+            st.engine.dispose()
+        print_counts(res.counts, {"card": f"{mmsi}: {path}"})
+
+
+def _watch_into(inputs, st, model, cfg):
+    """``watch``'s work (read, score, record) of ``inputs`` into the store ``st``."""
+    from serving.desk.watch import watch as run_watch
+    from training.registry import load_model
+    m, info = load_model(model)
+    with stages() as stage:
+        return run_watch(inputs, st, m, info, cfg, stage=stage)
 
 
 labels_app = typer.Typer(help="Analyst labels from the store's verdicts.", no_args_is_help=True)
@@ -109,7 +135,7 @@ def labels_export(out: Annotated[Path, typer.Option("--out", "-o", help="The lab
         from serving.desk.labels import verdict_labels
         from serving.desk.store import open_store
         check_output(out, (".csv",), "label file")
-        labels = verdict_labels(open_store(store))
+        labels = verdict_labels(open_store(store, existing=True))
         labels.to_csv(out, index=False)
         n = labels["label"].value_counts()
         typer.echo(f"{len(labels)} label(s) to {out}: " + ", ".join(f"{k} {int(n.get(k, 0))}" for k in

@@ -82,6 +82,8 @@ def pair_inputs(positions: list, labels: list | None) -> list[ScenarioInput]:
     out = []
     for i, p in enumerate(positions):
         pos = _in_folder(p, POSITIONS_FILE)
+        if not p.exists():
+            raise ScenarioError(f"{p}: no such positions file or scenario folder")
         lab = labels[i] if labels else (p / LABELS_FILE if p.is_dir() else None)
         if lab is None:
             raise ScenarioError(f"{p}: a positions file needs its --labels (only a scenario folder brings its own)")

@@ -94,13 +94,19 @@ def _provenance(mine: pd.DataFrame, digests: dict) -> dict:
                       for f, n in per_file.items()]}
 
 
-def write_card(store: Store, mmsi: int, out: Path) -> Path:
-    """The card of ``mmsi`` to ``out`` (.html, .md, or .pdf printed by headless Chromium)."""
+def check_card_output(out: Path) -> None:
+    """Refuse an output a card cannot be written to, before any work."""
     out = Path(out)
     if out.suffix.lower() not in CARD_SUFFIXES:
         raise StoreError(f"{out}: a card is .html, .pdf or .md")
     if not out.parent.is_dir():
         raise StoreError(f"{out.parent}: output folder does not exist")
+
+
+def write_card(store: Store, mmsi: int, out: Path) -> Path:
+    """The card of ``mmsi`` to ``out`` (.html, .md, or .pdf printed by headless Chromium)."""
+    out = Path(out)
+    check_card_output(out)
     from .card_render import card_html, card_markdown
     data = card_data(store, mmsi)
     if out.suffix.lower() == ".md":

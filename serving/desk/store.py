@@ -77,8 +77,10 @@ def store_url(given: str | None = None) -> str:
     return raw
 
 
-def open_store(given: str | None = None, lock_wait_s: float = 10.0) -> Store:
-    """The store at ``given`` (see :func:`store_url`), its schema migrated to the newest."""
+def open_store(given: str | None = None, lock_wait_s: float = 10.0, existing: bool = False) -> Store:
+    """The store at ``given`` (see :func:`store_url`), its schema migrated to the newest.
+    ``existing``: for commands that only read it, a SQLite file that is not there is an error
+    (a mistyped path would otherwise be created, empty)."""
     url = store_url(given)
     try:
         parsed = make_url(url)
@@ -90,6 +92,8 @@ def open_store(given: str | None = None, lock_wait_s: float = 10.0) -> Store:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and not Path(parsed.database).parent.is_dir():
             raise StoreError(f"--store {shown}: no such folder {Path(parsed.database).parent}")
+        if existing and parsed.database and not Path(parsed.database).is_file():
+            raise StoreError(f"--store {shown}: no such store (`darkvoyage watch` makes one)")
         engine = create_engine(url, connect_args={"timeout": lock_wait_s})
         _sqlite_transactions(engine)
     else:

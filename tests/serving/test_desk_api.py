@@ -218,6 +218,30 @@ def test_evidence_cards(desk, tmp_path):
     assert bad.returncode == 2 and ".html, .pdf or .md" in bad.stderr
 
 
+def test_evidence_card_from_files(desk, tmp_path):
+    """``darkvoyage card MMSI INPUT...`` (contract section 3): the same vessel's card made from
+    the AIS files themselves, scored with ``--model``, with no store; a store and files at
+    once, a missing file and a store that is not there are one-line errors (exit 2), and
+    reading a missing store creates nothing."""
+    from ..helpers import invoke
+    _, alerts, _, _, root = desk
+    mmsi = int(alerts["mmsi"].iloc[0])
+    files = sorted(root.glob("day*.parquet"))
+    out = tmp_path / "card.md"
+    r = invoke("card", mmsi, *files, "--out", out, "--model", GOLDEN_MODEL)
+    assert r.returncode == 0, r.output
+    md = out.read_text()
+    for text in (str(mmsi), "lead for investigation, not a finding", "reference AP", "Where the data came from"):
+        assert text in md, text
+    assert not list(tmp_path.glob("*.db")) and "read" in r.stdout  # the row counts, no store left behind
+    for args, said in (((*files, "--store", root / "desk.db"), "not both"), ((tmp_path / "none.parquet",), "no such file"),
+                       (("--store", tmp_path / "nosuch.db"), "no such store")):
+        r = invoke("card", mmsi, *args, "--out", tmp_path / "x.md", "--model", GOLDEN_MODEL)
+        assert r.returncode == 2 and said in r.stderr, r.output
+    r = invoke("labels", "export", "--store", tmp_path / "nosuch.db", "--out", tmp_path / "l.csv")
+    assert r.returncode == 2 and "no such store" in r.stderr and not (tmp_path / "nosuch.db").exists()
+
+
 def test_review_next(desk):
     """The queue: vessels no analyst has judged, the riskiest first, then those near the high
     cut-off, then rules-versus-model disagreements; each says why it is there."""

@@ -104,3 +104,5 @@ def test_pair_inputs(tmp_path):
         pair_inputs([tmp_path / "a.parquet"], None)
     with pytest.raises(ScenarioError, match="no such label file"):
         pair_inputs([tmp_path / "a.parquet"], [tmp_path / "missing.csv"])
+    with pytest.raises(ScenarioError, match="nowhere.parquet: no such positions file"):
+        pair_inputs([tmp_path / "nowhere.parquet"], None)  # not "needs its --labels"
