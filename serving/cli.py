@@ -153,7 +153,16 @@ def main():  # pragma: no cover - console-script entry point
     try:
         with user_errors():
             apply_numpy_memory()
-        app()
+        rv = app(standalone_mode=False)  # bad usage comes back here, said in one line below
+        code = rv if isinstance(rv, int) else 0
+    except typer.TyperException as bad:  # an unknown option, a missing --out: one line, exit 2
+        if type(bad).__name__ == "NoArgsIsHelpError":  # a bare `darkvoyage analyst`: its help
+            bad.show()
+        else:
+            _usage_line(bad)
+        code = bad.exit_code
+    except typer.Abort:
+        code = 130
     except typer.Exit as bad:  # a variable darkvoyage cannot read: said in one line
         code = bad.exit_code
     except SystemExit as done:
@@ -162,6 +171,14 @@ def main():  # pragma: no cover - console-script entry point
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _usage_line(err) -> None:
+    """``darkvoyage: <command>: <what was wrong> (see --help)``, on stderr."""
+    ctx = getattr(err, "ctx", None)
+    where = f"{ctx.command_path.removeprefix('darkvoyage').strip() or 'darkvoyage'}: " if ctx is not None else ""
+    err_console.print(f"darkvoyage: {where}{err.format_message()} (see --help)", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

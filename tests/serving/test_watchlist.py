@@ -166,6 +166,17 @@ def test_sanctions_matching(env, tmp_path):
     assert "on a sanctions list (IMO" in hit["reasons"]
 
 
+def test_usage_errors_are_one_line(env, tmp_path):
+    """The console script answers bad usage (an unknown option, a missing --out, a value out of
+    range) in one line on stderr naming the command, exit 2, no traceback and no box."""
+    for args, said in ((["tracks", "x.csv", "--bogus"], "tracks: No such option: --bogus"),
+                       (["tracks", "x.csv"], "tracks: Missing option '--out'"),
+                       (["watchlist", "x.csv", "--out", tmp_path / "w.csv", "--top", "0"], "watchlist: Invalid value for '--top'")):
+        res = run(env[2], *args)
+        assert res.returncode == 2 and res.stderr.startswith("darkvoyage: ") and said in res.stderr, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and res.stdout == "", res.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["{tmp}/missing.csv", "--out", "{tmp}/w.csv"], "no such file"),
     (["{month}", "--out", "{tmp}/w.xlsx"], "watchlist output must end in"),
