@@ -58,8 +58,20 @@ def _print_alerts(alerts) -> None:
         return
     head = alerts.head(10)
     print_table(f"new since the last run: {len(alerts)} alert(s), first ten", {
-        f"#{r.alert_id} {r.kind}": f"{r.mmsi} {_text(r.name)} risk {r.risk:.2f} ({r.level}): {_text(r.reasons)[:90]}"
+        f"#{r.alert_id} {r.kind}": f"{r.mmsi} {_text(r.name)} risk {r.risk:.2f} ({r.level}): {_clip(_text(r.reasons), 90)}"
         for r in head.itertuples()})
+
+
+def _clip(text: str, n: int) -> str:
+    """``text`` cut to at most ``n`` characters at a word's end, with an ellipsis when cut.
+
+    >>> _clip("AIS off 31 h, starting 18 km from Amirabad", 20)
+    'AIS off 31 h,…'
+    """
+    if len(text) <= n:
+        return text
+    cut = text[:n - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
 
 
 def _text(v) -> str:

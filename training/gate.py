@@ -131,7 +131,7 @@ def _verdict(g: dict, promote: str) -> str:
         why = (f"reference AP {g['candidate_ap']:.3f} vs champion v{cv} {g['champion_ap']:.3f}, difference "
                f"{g['diff']:+.3f}, 90 % interval [{g['diff_low']:+.3f}, {g['diff_high']:+.3f}]")
     else:
-        why = f"reference AP {g['candidate_ap']:.3f}, no champion yet"
+        why = f"reference AP {g['candidate_ap']:.3f}"
     if promote == "never":
         return f"skipped (--promote never; {why})"
     if promote == "force":

@@ -131,10 +131,20 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("mlflow", "lightgbm", "pandas", "numpy", "pyarrow", "scikit-learn")]
 
 
+def _ap(x, absent: str) -> str:
+    """An AP to three decimals, or why there is none (``absent``) when it is NaN or missing.
+
+    >>> _ap(0.72345, "none"), _ap(float("nan"), "none (no suspicious voyage)"), _ap(None, "none")
+    ('0.723', 'none (no suspicious voyage)', 'none')
+    """
+    return f"{x:.3f}" if x is not None and np.isfinite(x) else absent
+
+
 def summary_rows(s: dict) -> dict[str, str]:
     """The lines ``darkvoyage train`` prints for a run summary (label: text)."""
     m, c, g, r = s["metrics"], s["counts"], s["gate"], s["reference"]
     nan = float("nan")
+    none_late = "none (too few suspicious voyages early, or none of unseen vessels late, in the time span)"
     rows = {
         "scenarios": f"{c['scenarios']}",
         "labelled voyages": f"{c['labelled']:,} ({c['suspicious']} suspicious); labels matching no voyage: {c['labels_unmatched']}",
@@ -142,7 +152,7 @@ def summary_rows(s: dict) -> dict[str, str]:
         "test average precision": f"{m['test_average_precision']:.3f}  (GFW rule 12 h {m['rule_gap12h_average_precision']:.3f}, "
                                   f"30 h {m['rule_gap30h_average_precision']:.3f}, logreg {m['logreg_average_precision']:.3f}, "
                                   f"iforest {m['iforest_average_precision']:.3f})",
-        "later-in-time holdout AP": f"{m.get('time_holdout_average_precision', nan):.3f}",
+        "later-in-time holdout AP": _ap(m.get("time_holdout_average_precision"), none_late),
         "reference set": f"{r['name']} ({r['voyages']:,} voyages, {r['suspicious']} suspicious; digest {r['digest']})",
         "reference average precision": f"{m['reference_average_precision']:.3f}  (rules: longest gap "
                                        f"{m['reference_rule_longest_gap_average_precision']:.3f}, surplus time "
@@ -163,7 +173,7 @@ def summary_rows(s: dict) -> dict[str, str]:
     if "analyst_reference_vessels" in m:
         rows["analyst reference set"] = (f"{m['analyst_reference_vessels']:.0f} vessels, "
                                          f"{m['analyst_reference_voyages']:.0f} voyages; AP "
-                                         f"{m.get('analyst_reference_average_precision', nan):.3f}")
+                                         + _ap(m.get("analyst_reference_average_precision"), "none (no suspicious verdict in it yet)"))
     if g.get("champion_ap") is not None:
         rows["gate (reference AP)"] = (f"candidate {g['candidate_ap']:.3f}, champion v{g['champion_version']} "
                                        f"{g['champion_ap']:.3f}; difference {g['diff']:+.3f}, 90 % interval "

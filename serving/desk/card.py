@@ -42,7 +42,7 @@ def copernicus_link(dataset: str, lat: float, lon: float, t0: pd.Timestamp, t1: 
     its time window ``t0``..``t1`` (UTC).
 
     >>> copernicus_link("S2_L2A_CDAS", 37.47, 49.46, pd.Timestamp("2024-10-01T02:00Z"), pd.Timestamp("2024-10-01T09:00Z"), 40)[:60]
-    'https://browser.dataspace.copernicus.eu/?zoom=9&lat=37.47000&'
+    'https://browser.dataspace.copernicus.eu/?zoom=8&lat=37.47000'
     """
     zoom = int(min(max(round(math.log2(40_000 / max(radius_km * 4, 1.0))), 5), 14))
     stamp = lambda t: quote(pd.Timestamp(t).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.000Z"))  # noqa: E731

@@ -96,13 +96,23 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     return _store_alerts(s, run, alerts)
 
 
+#: What feeds send for "no IMO" (ITU-R M.1371: 0 is "not available") or an empty call sign.
+NOT_AVAILABLE = ("", "0")
+
+
 def _identity(voyages: pd.DataFrame) -> pd.DataFrame:
     """Per MMSI, the IMO and call sign of its latest voyage that has them (what the desk's
-    search finds a vessel by)."""
+    search finds a vessel by); an IMO of 0 is none.
+
+    >>> v = pd.DataFrame({"mmsi": [1, 1, 2], "end": [1, 2, 1], "imo": ["9596985", "0", "0"], "callsign": ["UBX", None, "4JQ"]})
+    >>> _identity(v).sort_values("mmsi").to_dict("list")
+    {'mmsi': [1, 2], 'imo': ['9596985', nan], 'callsign': ['UBX', '4JQ']}
+    """
     out = pd.DataFrame({"mmsi": pd.Series(dtype="int64")})
     for c in ("imo", "callsign"):
         if c in voyages:
-            last = voyages.dropna(subset=[c]).sort_values("end", kind="stable").drop_duplicates("mmsi", keep="last")
+            known = voyages[c].notna() & ~voyages[c].astype(str).isin(NOT_AVAILABLE)
+            last = voyages[known].sort_values("end", kind="stable").drop_duplicates("mmsi", keep="last")
             text = last[c].astype(str).str[:20]  # free text from the feed, kept to the column's 20 characters
             out = out.merge(pd.DataFrame({"mmsi": last["mmsi"].to_numpy(), c: text.to_numpy()}), on="mmsi", how="outer")
         else:

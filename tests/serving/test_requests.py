@@ -45,9 +45,10 @@ def test_track_frame_has_the_given_fields_the_reader_columns_and_utc_times():
     assert f["_line"].tolist() == [1, 2] and f["_file"].astype(str).tolist() == ["request", "request"]
 
 
-def test_docstring_examples():
+@pytest.mark.parametrize("name", ["serving.request_models", "serving.cli_desk", "serving.desk.alerts", "serving.desk.card",
+                                  "serving.desk.store", "serving.desk.watch"])
+def test_docstring_examples(name):
     import doctest
-
-    import serving.request_models
-    result = doctest.testmod(serving.request_models)
+    import importlib
+    result = doctest.testmod(importlib.import_module(name))
     assert result.attempted and result.failed == 0
