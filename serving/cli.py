@@ -176,7 +176,8 @@ def main():  # pragma: no cover - console-script entry point
 def _usage_line(err) -> None:
     """``darkvoyage: <command>: <what was wrong> (see --help)``, on stderr."""
     ctx = getattr(err, "ctx", None)
-    where = f"{ctx.command_path.removeprefix('darkvoyage').strip() or 'darkvoyage'}: " if ctx is not None else ""
+    command = ctx.command_path.removeprefix("darkvoyage").strip() if ctx is not None else ""
+    where = f"{command}: " if command else ""
     err_console.print(f"darkvoyage: {where}{err.format_message()} (see --help)", markup=False, highlight=False,
                       soft_wrap=True)
 
