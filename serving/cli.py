@@ -19,7 +19,7 @@ import typer
 from features.config import DEFAULT
 from serving.cli_base import (load_coverage, Engine, GazOpt, Inputs, Master, Out, SetOpt, UsageProblem, Verbose, app, err_console,
                               parse_settings, print_counts, print_run, print_watchlist, setup_logging, stages,
-                              user_errors)
+                              user_errors, warn_outside_region)
 
 
 @app.command()
@@ -102,6 +102,7 @@ def watchlist(inputs: Inputs,
                 wl.loc[hit, "reasons"] = wl.loc[hit, "reasons"] + "; on a sanctions list (" + wl.loc[hit, "sanctions_match"] + ")"
             stage("writing")
             write_watchlist(wl, scored, out, m.levels)
+        warn_outside_region(scored.tracks.positions if scored.tracks is not None else None, m.gaz, DEFAULT)
         print_watchlist(wl.head(10), f"watchlist (model {info['name']} v{info['version']})")
         print_counts(scored.counts, {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
                                      "voyages scored": f"{len(scored.voyages):,}",

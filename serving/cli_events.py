@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from serving.cli_base import (load_coverage, Engine, GazOpt, Inputs, Master, SetOpt, Verbose, app, parse_settings,
-                              print_counts, setup_logging, stages, user_errors)
+                              print_counts, setup_logging, stages, user_errors, warn_outside_region)
 
 CoverageOpt = Annotated[Optional[Path], typer.Option(
     "--coverage", help="Reference coverage grid (.parquet, as logged with a model): its gap rate goes into each gap's detail.")]
@@ -84,6 +84,7 @@ def events(inputs: Inputs,
             run = eng.events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage, rejected_out=out)
             stage("writing")
             write_events(run.events, out, run.counts, {"config": cfg.to_dict(), "engine": eng.name})
+        warn_outside_region(run.tracks.positions if run.tracks is not None else None, gaz, cfg)
         print_counts(run.counts, {**_kind_counts(run.events), "seconds": f"{time.perf_counter() - t0:.1f}",
                                   "written": f"{out}  (rejected rows: {run.figures['rejected']})"})
 
@@ -106,5 +107,6 @@ def report(inputs: Inputs,
             write_report(ev, gaz, cfg, out, [str(p) for p in inputs])
             write_meta_beside(out, counts_meta(tr.counts))
             rej = write_rejected(tr.rejected, out)
+        warn_outside_region(tr.positions, gaz, cfg)
         print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
                                   "written": f"{out}  (numbers: {csv}; rejected rows: {rej})"})

@@ -330,6 +330,8 @@ def test_events_command_outputs(real_files, tmp_path):
         res = (console if out == pq_out else invoke)("events", *real_files, "--out", out)
         assert res.returncode == 0, res.stderr
         assert "events: gap" in res.stdout
+        # Danish and worldwide traffic read with the Caspian port list: said once, on stderr.
+        assert res.stderr.count("of the positions lie over 500 km from every port of the gazetteer") == 1
     ev = pd.read_parquet(pq_out)
     assert tuple(ev.columns) == EVENT_COLUMNS and (ev["kind"] == "gap").sum() > 100
     meta = json.loads(pq.read_schema(pq_out).metadata[b"darkvoyage.rows"])

@@ -3,6 +3,7 @@ headless browser (no console errors, every chart drawn)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -24,6 +25,9 @@ def page(small_world, tmp_path_factory) -> Path:
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert "events: dark_rendezvous" in res.stdout
+    assert "warning" not in res.stderr  # Caspian traffic: inside the gazetteer's region
+    counts = json.loads(Path(str(out) + ".rows.json").read_text())["darkvoyage.rows"]
+    assert sum(counts["rejected"].values()) == len(pd.read_csv(str(out) + ".rejected.csv")) > 0
     return out
 
 
