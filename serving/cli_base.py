@@ -103,6 +103,11 @@ def check_inputs(paths) -> None:
             raise UsageProblem(f"{p}: no such file")
 
 
+#: Warn when at least this share of the fixes lies outside the gazetteer's region: a few ships
+#: passing through are no matter, a feed mostly elsewhere is.
+OUTSIDE_WARN_SHARE = 0.5
+
+
 def warn_outside_region(positions, gaz, cfg) -> None:
     """One line on stderr when most fixes lie outside the gazetteer's region (farther than
     ``dark_call_region_km`` from every port): its ports, the reasons and the risk are made for
@@ -114,11 +119,6 @@ def warn_outside_region(positions, gaz, cfg) -> None:
         err_console.print(f"darkvoyage: warning: {share:.0%} of the positions lie over {cfg.dark_call_region_km:.0f} km from "
                           "every port of the gazetteer: its ports, and the reasons and risk built on them, are made "
                           "for its sea", markup=False, highlight=False, soft_wrap=True)
-
-
-#: Warn when at least this share of the fixes lies outside the gazetteer's region: a few ships
-#: passing through are no matter, a feed mostly elsewhere is.
-OUTSIDE_WARN_SHARE = 0.5
 
 
 def load_coverage(path: Path | None):
