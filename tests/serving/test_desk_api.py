@@ -242,6 +242,18 @@ def test_evidence_card_from_files(desk, tmp_path):
     assert r.returncode == 2 and "no such store" in r.stderr and not (tmp_path / "nosuch.db").exists()
 
 
+def test_a_run_leaves_no_write_ahead_log(desk, tmp_path):
+    """A watch run folds SQLite's write-ahead log back into the store: what it wrote is in the
+    one file and the log is empty (it was as large as the run's writes: 80 MB after the demo)."""
+    _, _, _, _, root = desk
+    db = tmp_path / "desk.db"
+    m, info = load_model(str(GOLDEN_MODEL))
+    res = watch(sorted(root.glob("day*.parquet"))[:2], open_store(str(db)), m, info)
+    wal = tmp_path / "desk.db-wal"
+    assert len(res.alerts) > 0 and db.stat().st_size > 100_000
+    assert not wal.exists() or wal.stat().st_size == 0, wal.stat().st_size
+
+
 def test_review_next(desk):
     """The queue: vessels no analyst has judged, the riskiest first, then those near the high
     cut-off, then rules-versus-model disagreements; each says why it is there."""
