@@ -82,14 +82,13 @@ def pair_inputs(positions: list, labels: list | None) -> list[ScenarioInput]:
     out = []
     for i, p in enumerate(positions):
         pos = _in_folder(p, POSITIONS_FILE)
-        if not p.exists():
-            raise ScenarioError(f"{p}: no such positions file or scenario folder")
+        if not pos.exists():  # first: a mistyped path is the problem, not its missing --labels
+            raise ScenarioError(f"{pos}: no such positions file" + ("" if p.is_dir() else " or scenario folder"))
         lab = labels[i] if labels else (p / LABELS_FILE if p.is_dir() else None)
         if lab is None:
             raise ScenarioError(f"{p}: a positions file needs its --labels (only a scenario folder brings its own)")
-        for f, what in ((pos, "positions"), (lab, "label file")):
-            if not f.exists():
-                raise ScenarioError(f"{f}: no such {what}")
+        if not lab.exists():
+            raise ScenarioError(f"{lab}: no such label file")
         out.append(ScenarioInput((pos,), lab))
     return out
 
