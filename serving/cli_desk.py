@@ -31,17 +31,14 @@ def watch(inputs: Inputs, store: StoreOpt = None,
     with user_errors():
         from serving.desk.export import check_alerts_output, write_alerts
         from serving.desk.store import open_store
-        from serving.desk.watch import watch as run_watch
-        from training.registry import load_model
         if out is not None:
             check_alerts_output(out)
         cfg = parse_settings(set_)
         st = open_store(store)
         t0 = time.perf_counter()
-        m, info = load_model(model)
-        with stages() as stage:
-            res = run_watch(inputs, st, m, info, cfg, stage=stage)
-            if out is not None:
+        res, info = _watch_into(inputs, st, model, cfg)
+        if out is not None:
+            with stages() as stage:
                 stage("writing")
                 rej = write_alerts(res.alerts, res.rejected, out, res.counts,
                                    {"run": res.figures["run"], "store": st.url, "model": info.get("uri")})
@@ -117,19 +114,21 @@ def card(mmsi: Annotated[int, typer.Argument(help="The vessel's MMSI.", min=1, m
         check_inputs(inputs)
         with tempfile.TemporaryDirectory() as tmp:
             st = open_store(str(Path(tmp) / "card.db"))
-            res = _watch_into(inputs, st, model, parse_settings(set_))
+            res, _ = _watch_into(inputs, st, model, parse_settings(set_))
             path = write_card(st, mmsi, out)
             st.engine.dispose()
         print_counts(res.counts, {"card": f"{mmsi}: {path}"})
 
 
 def _watch_into(inputs, st, model, cfg):
-    """``watch``'s work (read, score, record) of ``inputs`` into the store ``st``."""
+    """``watch``'s work (read, score, record) of ``inputs`` into the store ``st`` with the
+    model at URI ``model``: (:class:`serving.desk.watch.WatchResult`, what the registry says of
+    the model)."""
     from serving.desk.watch import watch as run_watch
     from training.registry import load_model
     m, info = load_model(model)
     with stages() as stage:
-        return run_watch(inputs, st, m, info, cfg, stage=stage)
+        return run_watch(inputs, st, m, info, cfg, stage=stage), info
 
 
 labels_app = typer.Typer(help="Analyst labels from the store's verdicts.", no_args_is_help=True)
