@@ -119,9 +119,10 @@ class Gazetteer:
         idx = np.where(np.isfinite(best), cols[k], -1)
         return idx, np.where(np.isfinite(best), best, np.nan)
 
-    def share_outside(self, lat, lon, km: float, most: int = 100_000) -> float:
+    def share_outside(self, lat, lon, km: float, most: int = 10_000) -> float:
         """Share of the points farther than ``km`` from every port: how much of a feed lies
-        outside the list's region (read on at most ``most`` points at even steps; 0 for none).
+        outside the list's region (read on at most ``most`` points at even steps, to about a
+        percent; 0 for none).
 
         >>> g = load_gazetteer()
         >>> g.share_outside([37.47, 55.7], [49.46, 12.6], km=500)  # Anzali, Copenhagen
