@@ -154,7 +154,9 @@ def writing(store: Store, lock_wait_s: float = 10.0):
 def _fold_wal(store: Store, conn) -> None:
     """SQLite: fold the write-ahead log into the database and empty it once a run has written,
     so a run leaves the store's one file and no log as large as what it wrote (80 MB beside
-    the demo's store). Readers still in a transaction keep their pages; the fold waits for none."""
+    the demo's store). Only ``watch`` and ``analyst add`` write through :func:`writing`, not the
+    desk's requests. A reader still in a transaction (the desk open beside a run) holds the
+    fold for up to the writer's busy timeout; then the log stays as it is, nothing fails."""
     if store.dialect == "sqlite":
         conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
