@@ -514,11 +514,14 @@ def _reference_answers(model, voyages):
                 break
             name = model.features[k]
             val = X.iloc[i, k]
-            if pd.isna(val) or val == 0 or _family(name) in seen or reason_text(name, row, model.gaz) is None:
+            if pd.isna(val) or val == 0 or _family(name) in seen:
+                continue
+            text = reason_text(name, row, model.gaz)
+            if text is None:
                 continue
             seen.add(_family(name))
             reasons.append({"feature": name, "value": None if pd.isna(val) else float(val),
-                            "contribution": round(float(c.iloc[k]), 4), "text": reason_text(name, row, model.gaz)})
+                            "contribution": round(float(c.iloc[k]), 4), "text": text})
         if only[i]:
             reasons.append({"feature": "text_only", "value": 1.0, "contribution": 0.0, "text": TEXT_ONLY_TEXT})
         for name, text in OPEN_TEXT.items():
