@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from features.identity import earlier_mmsis
+from features.identity.shared import shared_tracks
 from features.flags import default_mmsi
 
 
@@ -60,9 +61,10 @@ def _reason(links: pd.DataFrame, t: pd.DataFrame) -> np.ndarray:
 
 
 def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFrame:
-    """Per (voyage row, hull event) that the rule raises: ``row``, ``text``. A shared-MMSI
-    event touches the MMSI's voyages overlapping it, a spoofing one its track's; an
-    installer's default MMSI touches nothing."""
+    """Per voyage the rule raises, its hull evidence: ``row``, ``text``, ``kind``. A shared-MMSI
+    event touches the MMSI's voyages overlapping it (one clause a voyage: see
+    :func:`_one_shared_clause`), a spoofing one its track's; an installer's default MMSI
+    touches nothing."""
     none = pd.DataFrame({"row": np.zeros(0, np.int64), "text": np.zeros(0, object), "kind": np.zeros(0, object)})
     if hull is None or not len(hull) or not len(voyages):
         return none
@@ -75,9 +77,28 @@ def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFra
                       "e0": pd.to_datetime(ev["start"], utc=True).to_numpy(), "e1": pd.to_datetime(ev["end"], utc=True).to_numpy()})
     m = v.merge(e, on="mmsi")
     m = m[(m["v0"] <= m["e1"]) & (m["v1"] >= m["e0"]) & ((m["kind"] == "shared_mmsi") | (m["track_id"] == m["e_track"]))]
-    text = np.where(m["kind"] == "spoofing", "spoofing (" + m["detail"] + ")", m["detail"])
-    return pd.DataFrame({"row": m["row"].to_numpy(np.int64), "text": text.astype(object),
-                         "kind": m["kind"].to_numpy(object)}).drop_duplicates(["row", "text"])
+    m = m.assign(text=np.where(m["kind"] == "spoofing", "spoofing (" + m["detail"] + ")", m["detail"]))
+    m = m.drop_duplicates(["row", "text"])
+    return pd.concat([m[m["kind"] == "spoofing"], _one_shared_clause(m[m["kind"] == "shared_mmsi"])]
+                     )[["row", "text", "kind"]].astype({"row": np.int64, "text": object, "kind": object})
+
+
+def _one_shared_clause(m: pd.DataFrame) -> pd.DataFrame:
+    """One clause per voyage for the shared-MMSI events it overlaps: the pair of tracks that
+    includes the voyage's own track (else the longest together), and how many other pairs.
+    Several hulls, or one hull the tracker split, give a pair per two tracks; each pair's
+    detail again would say the same thing several times over."""
+    pair = shared_tracks(m["detail"])
+    own = (pair["a"].to_numpy(object) == m["track_id"].to_numpy(object)) | \
+          (pair["b"].to_numpy(object) == m["track_id"].to_numpy(object))
+    m = m.assign(own=own, span=m["e1"] - m["e0"]).sort_values(["row", "own", "span"], ascending=[True, False, False],
+                                                              kind="stable")
+    more = m.groupby("row")["text"].transform("size").to_numpy() - 1
+    first = ~m["row"].duplicated().to_numpy()
+    tail = np.where(more == 1, " (and 1 other pair of tracks on this MMSI)",
+                    " (and " + more.astype(str).astype(object) + " other pairs of tracks on this MMSI)")
+    text = m["text"].to_numpy(object) + np.where(more > 0, tail, "")
+    return m.assign(text=text)[first]
 
 
 def with_identities(voyages: pd.DataFrame, links: pd.DataFrame, high: float,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
-from ..events.frame import Fixes, event_frame, event_ids, fmt
+from ..events.frame import Fixes, event_frame, event_ids, fmt, norm_text
 from ..flags import default_mmsi
 from ..geo import haversine_km
 from ..tracks import group_starts
@@ -54,7 +54,9 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
     if "name" in fx.identity:
         a = pd.Series(fx.static_at("name", at), dtype="str").fillna("?").to_numpy(dtype=object)
         b = pd.Series(fx.static_at("name", row), dtype="str").fillna("?").to_numpy(dtype=object)
-        who = np.where(a != b, "; names " + a + " / " + b, "")
+        # Spellings of one name (SEPEHR 230 / SEPEHR-230: a crew's habit) are no second hull's.
+        na, nb = norm_text(a), norm_text(b)
+        who = np.where((na != "") & (nb != "") & (na != nb), "; names " + a + " / " + b, "")
     detail = ("two hulls on one MMSI: tracks " + fx.track_ids(at) + " and " + fx.track_ids(row)
               + " report in the same hours " + together.astype(str).astype(object) + " times over "
               + fmt(hours, "%.1f").astype(object) + " h, "
@@ -65,6 +67,15 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
                        mmsi=mm, track_id=fx.track_ids(row), partner_mmsi=mm, start=t0, end=t1, hours=hours,
                        lat=fx.lat[row], lon=fx.lon[row], end_lat=fx.lat[at], end_lon=fx.lon[at],
                        identity_changed=np.ones(len(row), bool), detail=np.asarray(detail, object))
+
+
+def shared_tracks(detail: pd.Series) -> pd.DataFrame:
+    """The two track ids (``a``, ``b``) a ``shared_mmsi`` event's detail names.
+
+    >>> shared_tracks(pd.Series(["two hulls on one MMSI: tracks 5-0 and 5-2 report in ..."])).values.tolist()
+    [['5-0', '5-2']]
+    """
+    return detail.astype("str").str.extract(r"tracks (?P<a>\S+) and (?P<b>\S+) report")
 
 
 def _jammed(fx: Fixes, first, last, i, j, cells: np.ndarray, cfg: Config) -> np.ndarray:

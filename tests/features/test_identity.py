@@ -150,6 +150,14 @@ def test_two_hulls_on_one_mmsi_at_once(tmp_path, gaz):
     assert "two hulls on one MMSI" in sh["detail"].iloc[0] and sh["hours"].iloc[0] > 10
 
 
+@pytest.mark.parametrize("names, named", [(("SEPEHR 230", "Sepehr-230"), False), (("SEPEHR 230", "KAPITAN 6"), True)])
+def test_two_hulls_are_named_only_when_their_names_differ_beyond_spelling(tmp_path, gaz, names, named):
+    a = static(sail(OLD, T0 + 20 * H, [(43.0, 49.5), (41.0, 51.0)]), name=names[0])
+    b = static(sail(OLD, T0 + 21 * H, [(38.0, 51.0), (40.0, 52.5)]), name=names[1])
+    sh = identity_events(tracked([window(), a, b], tmp_path, gaz).positions, gaz).query("kind == 'shared_mmsi'")
+    assert len(sh) == 1 and ("; names " in sh["detail"].iloc[0]) == named
+
+
 def test_one_ship_with_a_gap_or_a_single_jump_is_not_two_hulls(tmp_path, gaz):
     a = sail(OLD, T0 + 20 * H, [(43.0, 49.5), (41.0, 51.0)])
     gap = go_dark(a, T0 + 24 * H, T0 + 30 * H)

@@ -98,6 +98,21 @@ def test_two_hulls_on_one_mmsi_raise_the_voyages_they_overlap_and_a_default_mmsi
     assert list(with_identities(v, links("possible", False).iloc[:0], high=0.5, hull=boats)["level"]) == ["low"] * 4
 
 
+def test_three_tracks_on_one_mmsi_give_each_voyage_one_clause_its_own_pair_first():
+    """Three tracks, three pairs: each voyage reads the pair with its own track (the longest
+    such), and how many other pairs there are; not every pair's detail again."""
+    v = pd.DataFrame({"mmsi": [5, 5, 5], "track_id": ["5-0", "5-1", "5-2"], "voyage_id": ["a", "b", "c"],
+                      "start": [T, T, T], "end": [T + 50 * H] * 3, "risk": [0.1] * 3, "level": ["low"] * 3,
+                      "reasons_text": ["x"] * 3, "reasons": [[], [], []]})
+    ev = pd.concat([hull("shared_mmsi", 5, b, T + s * H, T + 40 * H, f"two hulls on one MMSI: tracks {a} and {b} report in {n}")
+                    for a, b, s, n in (("5-0", "5-1", 1, "p01"), ("5-0", "5-2", 5, "p02"), ("5-1", "5-2", 9, "p12"))])
+    out = with_identities(v, links("possible", False).iloc[:0], high=0.5, hull=ev)
+    texts = out["reasons_text"].tolist()
+    assert [t.count("two hulls") for t in texts] == [1, 1, 1] and (out["level"] == "high").all()
+    assert [t.split(" (and")[0][-3:] for t in texts] == ["p01", "p01", "p02"]
+    assert all(t.endswith("(and 2 other pairs of tracks on this MMSI); x") for t in texts)
+
+
 def test_made_up_positions_raise_only_their_own_tracks_voyage():
     ev = hull("spoofing", 1, "1-0", T + 2 * H, T + 6 * H, "circles: 9.0 turns in 5.9 h, radius ~1.5 km")
     out = with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5, hull=ev)
