@@ -176,14 +176,16 @@ class Config:
     #: Both vessels must be able to spend at least this long at one meeting point (the
     #: encounter duration): transferring cargo or crew between hulls takes hours.
     rendezvous_min_meet_h: float = 2.0
-    #: Dark periods longer than this are not paired: over two days a ship can reach any point
-    #: of the Caspian and "meet" every other ship dark at the time; such gaps stay gaps and
-    #: possible dark port calls. A transfer with the sailing to and from it can keep both ships
-    #: dark longer (up to ~66 h in the simulator), but at 72 h ships dark for three days in step
-    #: near ports take the top of the list: six simulated months, 43 of 59 planted meetings
-    #: listed (38 at 48 h) for a quarter more rows, and the planted share of the first k places
-    #: 0.00-0.43 (0.18-0.57 at 48 h).
-    rendezvous_max_dark_h: float = 48.0
+    #: Dark periods longer than this are not paired: over three days a ship can reach any
+    #: point of the Caspian and "meet" every other ship dark at the time; such gaps stay gaps
+    #: and possible dark port calls. 66 h is the longest silence a transfer makes: up to 60 h
+    #: alongside plus switching off and on again up to 3 h either side. Six simulated 600-ship
+    #: months at -3 h (``benchmarks/bench_rendezvous.py``): 421 listed, 44 of 59 planted
+    #: meetings named, first k places as at 48 h or better; at 48 h 405 listed, 40 named (the
+    #: three meetings inside a 50-52 h silence were lost); 60 h and 72 h as 66 h. (Before the
+    #: outage, supply-boat and port-stay rules, 72 h let ships dark for three days in step near
+    #: ports take the top of the list.)
+    rendezvous_max_dark_h: float = 66.0
     #: A side counts as dark when at least this share of its silence-or-stop is silence: a
     #: ship that switches off is silent throughout; one seen now and then while it waits is a
     #: stop under patchy reception, a visible side at most (the planted meetings: >= 0.84).

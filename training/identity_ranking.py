@@ -109,7 +109,7 @@ def with_identities(voyages: pd.DataFrame, links: pd.DataFrame, high: float,
     touches, the evidence first in the reasons of every touched voyage, and ``identities``
     (earlier MMSIs of the vessel's chain, comma-separated; empty if none) on every voyage."""
     chain = {m: ", ".join(map(str, ms)) for m, ms in (earlier_mmsis(links) if len(links) else {}).items()}
-    out = voyages.assign(identities=voyages["mmsi"].map(chain).fillna("").astype(object) if "mmsi" in voyages else "")
+    out = voyages.assign(identities=voyages["mmsi"].map(chain).astype(object).fillna("") if "mmsi" in voyages else "")
     t, h = touched(out, links), hull_touched(out, hull)
     if not len(t) and not len(h):
         return out
