@@ -59,3 +59,14 @@ def load_model(uri: str | None = None) -> tuple[VoyageRiskModel, dict]:
         except MlflowException:
             pass
     return model, info
+
+
+def model_label(info: dict) -> str:
+    """The model as pages and cards name it (``info`` as :func:`load_model` returns it): the
+    registered name and version, or a model folder's, which has no version.
+
+    >>> model_label({"name": "voyage-risk", "version": "3"}), model_label({"name": "voyage-risk", "version": None})
+    ('voyage-risk v3', 'voyage-risk (from a model folder, unregistered)')
+    """
+    name = info.get("name") or "?"
+    return f"{name} v{info['version']}" if info.get("version") else f"{name} (from a model folder, unregistered)"

@@ -69,8 +69,8 @@ class Desk:
             from serving.http_gate import MODEL_INFO
             from serving.pages import page
             data = json.dumps(map_base(packaged_gazetteer())).replace("</", "<\\/")
-            model = f"{MODEL_INFO.get('name', '?')} v{MODEL_INFO.get('version') or '?'}"
-            self._page = page("desk.html").render(data=data, model=model, store=self.store.url).encode()
+            from training.registry import model_label
+            self._page = page("desk.html").render(data=data, model=model_label(MODEL_INFO), store=self.store.url).encode()
         return self._page
 
     @classmethod

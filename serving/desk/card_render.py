@@ -8,6 +8,8 @@ import math
 
 import pandas as pd
 
+from training.registry import model_label
+
 from .card import escape as e
 
 
@@ -92,7 +94,7 @@ table{{border-collapse:collapse;width:100%}} td,th{{border:1px solid #d5dbe2;pad
 </style></head><body>
 <h1>Evidence card: {e(v['name'] or 'unnamed')} &mdash; MMSI {v['mmsi']}</h1>
 <p>IMO {e(v['imo'] or 'n/a')}, call sign {e(v['callsign'] or 'n/a')}, flag {e(v['flag'] or 'n/a')}. Risk
-<b>{_fmt(v['risk'])}</b> ({e(v['level'])}) by model {e(_model(m))} (reference AP
+<b>{_fmt(v['risk'])}</b> ({e(v['level'])}) by model {e(model_label(m))} (reference AP
 {_fmt(m['reference_ap'], '%.3f')}; {e(m['uri'])}), watch run {m['run']}.</p>
 <p class="disclaimer" id="disclaimer">{e(d['disclaimer'])}</p>
 <h2>Why it was flagged</h2><p>{e(v['reasons'])}</p>
@@ -108,20 +110,11 @@ receivers: {e(', '.join(f'{k} {n:,}' for k, n in p['receivers'].items()) or 'not
 </body></html>"""
 
 
-def _model(m: dict) -> str:
-    """The model as the card names it: registered name and version, or a model folder's name.
-
-    >>> _model({"name": "voyage-risk", "version": "3"}), _model({"name": "voyage-risk", "version": None})
-    ('voyage-risk v3', 'voyage-risk (from a model folder, unregistered)')
-    """
-    return f"{m['name']} v{m['version']}" if m["version"] else f"{m['name']} (from a model folder, unregistered)"
-
-
 def card_markdown(d: dict) -> str:
     v, m, p = d["vessel"], d["model"], d["provenance"]
     lines = [f"# Evidence card: {v['name'] or 'unnamed'} (MMSI {v['mmsi']})", "",
              f"IMO {v['imo'] or 'n/a'}, call sign {v['callsign'] or 'n/a'}, flag {v['flag'] or 'n/a'}. "
-             f"Risk **{_fmt(v['risk'])}** ({v['level']}) by model {_model(m)} "
+             f"Risk **{_fmt(v['risk'])}** ({v['level']}) by model {model_label(m)} "
              f"(reference AP {_fmt(m['reference_ap'], '%.3f')}), watch run {m['run']}.", "", f"> {d['disclaimer']}", "",
              "## Why it was flagged", "", v["reasons"] or "", "", "## Gaps, longest first", ""]
     lines += [f"- {g['start'][:16]} UTC, {_fmt(g['hours'], '%.1f')} h: {g['detail']} — "

@@ -73,6 +73,9 @@ def test_alerts_and_a_vessel(desk):
     assert client.post("/alerts", headers={"x-api-key": KEY}).status_code == 405
     # An analyst's key opens the scoring routes too.
     assert client.get("/model", headers={"x-api-key": akey}).status_code == 200
+    # The page names the model the server loaded: a folder's has no version (it read "v?").
+    page = client.get("/", headers={"x-api-key": KEY}).text
+    assert "(model voyage-risk (from a model folder, unregistered);" in page and " v?" not in page
 
 
 def test_a_verdict_moves_the_alert(desk):
