@@ -199,6 +199,16 @@ def test_ships_that_could_have_shared_a_port_stay_are_no_rendezvous(tmp_path, ga
     assert rdv["detail"].iloc[0].endswith(" h (KZAAU)") and in_port > spare + 0.5
 
 
+def test_a_transfer_of_two_days_is_still_paired(tmp_path, gaz):
+    """Two ships alongside for 50 h, each silent 52 h (as three of a simulated month's planted
+    meetings): listed under ``rendezvous_max_dark_h`` (66 h); a 48 h limit lost them."""
+    long = meeting(True, True, wait_h=50)
+    rdv = events_of(long, tmp_path, gaz).query("kind == 'dark_rendezvous'")
+    assert len(rdv) == 1 and _hours(rdv["detail"].iloc[0], "for up to ") > 48
+    short = events_of(long, tmp_path, gaz, replace(DEFAULT, rendezvous_max_dark_h=48.0))
+    assert not (short["kind"] == "dark_rendezvous").any() and (short["kind"] == "gap").sum() >= 2
+
+
 def test_a_stop_seen_now_and_then_is_no_dark_side(tmp_path, gaz):
     """Reception that comes and goes while a ship waits (silent 2 h, seen 1 h, over and over:
     silent two thirds of the time, under ``rendezvous_min_dark_share``) is a visible stop; two
