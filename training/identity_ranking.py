@@ -84,8 +84,9 @@ def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFra
 
 
 def _one_shared_clause(m: pd.DataFrame) -> pd.DataFrame:
-    """One clause per voyage for the shared-MMSI events it overlaps: the pair of tracks that
-    includes the voyage's own track (else the longest together), and how many other pairs.
+    """One clause per voyage for the shared-MMSI events it overlaps: a pair of tracks that
+    includes the voyage's own track (of those, the longest event; else the longest of all),
+    and how many other pairs.
     Several hulls, or one hull the tracker split, give a pair per two tracks; each pair's
     detail again would say the same thing several times over."""
     pair = shared_tracks(m["detail"])

@@ -67,6 +67,9 @@ def model_label(info: dict) -> str:
 
     >>> model_label({"name": "voyage-risk", "version": "3"}), model_label({"name": "voyage-risk", "version": None})
     ('voyage-risk v3', 'voyage-risk (from a model folder, unregistered)')
+    >>> model_label({})
+    'no model loaded'
     """
-    name = info.get("name") or "?"
-    return f"{name} v{info['version']}" if info.get("version") else f"{name} (from a model folder, unregistered)"
+    if not info.get("name"):
+        return "no model loaded"
+    return f"{info['name']} v{info['version']}" if info.get("version") else f"{info['name']} (from a model folder, unregistered)"
