@@ -181,8 +181,8 @@ class Config:
     #: and possible dark port calls. 66 h is the longest silence a transfer makes: up to 60 h
     #: alongside plus switching off and on again up to 3 h either side. Six simulated 600-ship
     #: months at -3 h (``benchmarks/bench_rendezvous.py``): 421 listed, 44 of 59 planted
-    #: meetings named, first k places as at 48 h or better; at 48 h 405 listed, 40 named (the
-    #: three meetings inside a 50-52 h silence were lost); 60 h and 72 h as 66 h. (Before the
+    #: meetings named, first k places as at 48 h or better; at 48 h 405 listed, 40 named
+    #: (meetings inside 50-52 h silences were lost); 60 h and 72 h as 66 h. (Before the
     #: outage, supply-boat and port-stay rules, 72 h let ships dark for three days in step near
     #: ports take the top of the list.)
     rendezvous_max_dark_h: float = 66.0
