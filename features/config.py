@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGED_DATA = Path(__file__).resolve().parent / "data"
 
 #: Bumped whenever a feature's definition changes, so models record which code made their inputs.
-FEATURE_CODE_VERSION = "1.7.0"
+FEATURE_CODE_VERSION = "1.8.0"
 
 
 @dataclass(frozen=True)

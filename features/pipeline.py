@@ -25,7 +25,7 @@ from .frames import frame_of
 from .gazetteer import Gazetteer, load_gazetteer
 from .readers import ReadResult, read_inputs
 from .tracks import (Seconds, duplicate_mask, epoch_us, fill_identity, group_starts, implied_speed_kn,
-                     order_by_track, segment, sort_order, sort_rows, step_km, utc_times)
+                     order_by_track, segment, sort_rows, step_km, utc_times)
 from .voyage_table import voyage_features
 from .voyages import port_visits
 from .geo import haversine_km
@@ -191,8 +191,9 @@ def _static_rows(rows: pd.DataFrame, static_mask: np.ndarray) -> pd.DataFrame:
     if not static_mask.any():  # the usual case (and every REST track): no gathers to pay for
         return _no_rows(rows)
     static = rows.take(np.flatnonzero(static_mask))
-    return static.take(sort_order(static["mmsi"].to_numpy(np.int64), epoch_us(static["timestamp"]),
-                                  np.zeros(len(static)), np.zeros(len(static)))).reset_index(drop=True)
+    order = sort_rows(static["mmsi"].to_numpy(np.int64), epoch_us(static["timestamp"]),
+                      np.zeros(len(static)), np.zeros(len(static)))[0]
+    return static.take(order).reset_index(drop=True)
 
 
 def _has_reason(rows: pd.DataFrame) -> np.ndarray:

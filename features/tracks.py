@@ -59,11 +59,6 @@ def group_starts(*keys: np.ndarray) -> np.ndarray:
     return first
 
 
-def sort_order(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Permutation sorting rows by (mmsi, time, lat, lon, row), independent of input order."""
-    return sort_rows(mmsi, t_us, lat, lon)[0]
-
-
 def sort_rows(mmsi: np.ndarray, t_us: np.ndarray, lat: np.ndarray, lon: np.ndarray):
     """Sort rows by (mmsi, time, lat, lon, row): ``(order, mmsi, t_us, lat, lon)`` in that order.
 
@@ -161,7 +156,8 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
     open track's last fix than to the previous fix of the chain, and each piece is one ship's.
     A piece continues the open track it can reach from that track's last fix or, when that
     last fix was itself off (a stale or coarse position from a repeater or a long-range
-    message), from the fix before it (a fallback); among those it joins the nearest, leaving
+    message), from the fix before it (a fallback, unless a track of ``min_track_fixes`` reaches
+    it from its own last fix: hulls crossing on a lane); among those it joins the nearest, leaving
     out a track of fewer than ``min_track_fixes`` fixes that was passed over for as many
     fixes since its last one (unless no other track reaches the piece from its last fix): a
     lone fix thrown
@@ -239,6 +235,9 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
                     # be withdrawn): a second hull reporting less often keeps its own track.
                     left = (size < cfg.min_track_fixes) & (placed - mark >= cfg.min_track_fixes)
                     pool = ok & ~left if (ok1 & ok & ~left).any() else ok
+                    # No fallback past a settled track that reaches it (the other hull's, crossing).
+                    if (pool & ok1 & (size >= cfg.min_track_fixes)).any():
+                        pool &= ok1
                     s = int(np.flatnonzero(pool)[np.argmin(dist[pool])])
                     via_prev = not ok1[s]
             if s < 0:

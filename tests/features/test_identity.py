@@ -150,6 +150,20 @@ def test_two_hulls_on_one_mmsi_at_once(tmp_path, gaz):
     assert "two hulls on one MMSI" in sh["detail"].iloc[0] and sh["hours"].iloc[0] > 10
 
 
+def test_two_hulls_crossing_on_one_lane_are_two_tracks(tmp_path, gaz):
+    """Two hulls on one MMSI pass each other on a lane (one north-bound, one south-bound, 200 m
+    apart, reporting in turn at their own rates). At the crossing the tracker used to take a
+    fix for the other hull's track by its fix before last (claiming that track's last fix was
+    off) where its own track reached it, and opened a third track: one hull, two rows."""
+    north = sail(OLD, T0, [(45.0, 47.600), (46.0, 47.600)], speed_kn=6.0, every_min=2.5)
+    south = sail(OLD, T0 + pd.Timedelta(minutes=1), [(46.0, 47.602), (45.0, 47.602)], speed_kn=6.0,
+                 every_min=2.5 * 1.37)
+    tr = tracked([window(), north, south], tmp_path, gaz)
+    pos = tr.positions[tr.positions["mmsi"] == OLD]
+    assert pos["track_no"].nunique() == 2 and len(pos) == len(north) + len(south)
+    assert (identity_events(tr.positions, gaz)["kind"] == "shared_mmsi").sum() == 1
+
+
 @pytest.mark.parametrize("names, named", [(("SEPEHR 230", "Sepehr-230"), False), (("SEPEHR 230", "KAPITAN 6"), True)])
 def test_two_hulls_are_named_only_when_their_names_differ_beyond_spelling(tmp_path, gaz, names, named):
     a = static(sail(OLD, T0 + 20 * H, [(43.0, 49.5), (41.0, 51.0)]), name=names[0])
