@@ -18,15 +18,15 @@ CoverageOpt = Annotated[Optional[Path], typer.Option(
     "--coverage", help="Reference coverage grid (.parquet, as logged with a model): its gap rate goes into each gap's detail.")]
 
 
-def _events_of(inputs, gazetteer, set_, coverage, stage):
-    """Tracks then events of the inputs: (events, TrackResult, gazetteer, config)."""
+def _events_of(inputs, gazetteer, set_, coverage, stage, rejected_out=None):
+    """Tracks then events of the inputs (the engine's run: its rejected rows to
+    ``rejected_out``'s ``.rejected.csv``), the gazetteer and the config."""
     from features.engine import LocalEngine
     from features.gazetteer import load_gazetteer
     cfg = parse_settings(set_)
     gaz = load_gazetteer(gazetteer)
     grid = load_coverage(coverage)
-    run = LocalEngine().events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
-    return run.events, run.tracks, gaz, cfg
+    return LocalEngine().events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage, rejected_out=rejected_out), gaz, cfg
 
 
 def _kind_counts(events) -> dict:
@@ -97,16 +97,15 @@ def report(inputs: Inputs,
     rendezvous, by flag and by area: an offline HTML page of charts and a CSV of the numbers."""
     setup_logging(verbose)
     with user_errors():
-        from features.io import counts_meta, write_meta_beside, write_rejected
+        from features.io import counts_meta, write_meta_beside
         from serving.report import check_report_output, write_report
         csv = check_report_output(out)
         t0 = time.perf_counter()
         with stages() as stage:
-            ev, tr, gaz, cfg = _events_of(inputs, gazetteer, set_, None, stage)
+            run, gaz, cfg = _events_of(inputs, gazetteer, set_, None, stage, rejected_out=out)
             stage("writing")
-            write_report(ev, gaz, cfg, out, [str(p) for p in inputs])
-            write_meta_beside(out, counts_meta(tr.counts))
-            rej = write_rejected(tr.rejected, out)
-        warn_outside_region(tr.positions, gaz, cfg)
-        print_counts(tr.counts, {**_kind_counts(ev), "seconds": f"{time.perf_counter() - t0:.1f}",
-                                  "written": f"{out}  (numbers: {csv}; rejected rows: {rej})"})
+            write_report(run.events, gaz, cfg, out, [str(p) for p in inputs])
+            write_meta_beside(out, counts_meta(run.counts))
+        warn_outside_region(run.tracks.positions, gaz, cfg)
+        print_counts(run.counts, {**_kind_counts(run.events), "seconds": f"{time.perf_counter() - t0:.1f}",
+                                  "written": f"{out}  (numbers: {csv}; rejected rows: {run.figures['rejected']})"})
