@@ -32,12 +32,13 @@ demo: setup
 
 # The tests include the Spark engine's: they need the optional `spark` extra (and Java 17).
 # Every sync is --inexact: no target removes what another installed (`make test` then `make
-# demo` keeps the Spark engine). pytest-xdist runs one worker per core, a test file per worker
-# at a time (module fixtures, such as a trained model or a Spark session, are built once).
+# demo` keeps the Spark engine). pytest-xdist runs one worker per core, a unit of tests per
+# worker at a time: a test file, or the Spark files together (tests/conftest.py groups them and
+# hands the long units out first), so module fixtures and a Spark session are built once.
 test: setup system-deps
 	@$(UV) sync --locked --inexact --quiet --extra spark
 	$(RUN) ruff check .
-	$(RUN) --extra spark pytest -q -n auto --dist loadfile
+	$(RUN) --extra spark pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: setup system-deps
 	@$(UV) sync --locked --inexact --quiet --extra spark
