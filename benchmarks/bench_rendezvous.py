@@ -14,6 +14,10 @@ list, precision in the top 50 and in the top k = planted when ordered by score, 
 ``p50_ceiling``: the best any order could reach in the top 50 (planted / 50, at most 1).
 ``--set NAME=VALUE`` sets a :class:`features.config.Config` field as ``darkvoyage events --set``
 does (the baseline beside a change: ``rendezvous_outage_step_h=-1`` turns the outage rule off).
+``--why``: one more line per planted meeting the default list misses, naming the rules that
+drop it (:data:`RELAXED`: each rule switched off in turn, cumulatively, until the pair is
+listed) and its score then; ``no pair`` when it is not listed with all of them off (a side never
+silent then, out of reach, not either side's best partner, or no sea time).
 """
 
 from __future__ import annotations
@@ -60,9 +64,34 @@ def match(rdv: pd.DataFrame, met: pd.DataFrame) -> np.ndarray:
     return hit
 
 
+#: Rules switched off in turn (cumulatively) to say why a planted meeting is not listed: the
+#: rule's name and the Config fields that switch it off.
+RELAXED = (("score below the threshold", {"rendezvous_min_score_h": -1e9}),
+           ("a third ship silent in step (outage)", {"rendezvous_outage_step_h": -1.0}),
+           ("a port stay fits better (port slack)", {"rendezvous_port_stay_slack_h": 1e9}),
+           ("meeting point in a roadstead", {"rendezvous_min_port_km": 0.0}))
+
+
+def why_missed(tr, gaz, met: pd.DataFrame, missed: np.ndarray, base) -> list[dict]:
+    """Per missed planted meeting (indexes ``missed`` into ``met``): the rules that drop it."""
+    out = {int(k): {"meeting": int(k), "mmsi": int(met["mmsi"].iloc[k]), "mmsi_p": int(met["mmsi_p"].iloc[k]),
+                    "start": str(met["t0"].iloc[k]), "why": "no pair", "score_h": None} for k in missed}
+    off, cfg = [], base
+    for name, fields in RELAXED:
+        off.append(name)
+        cfg = replace(cfg, **fields)
+        listed = detect_events(tr.positions, tr.visits, gaz, cfg, kinds=("dark_rendezvous",))
+        hit, score = match(listed, met), rendezvous_scores(listed)
+        for k, row in out.items():
+            if row["why"] == "no pair" and (hit == k).any():
+                row["why"], row["score_h"] = " + ".join(off), float(np.nanmax(score[hit == k]))
+    return list(out.values())
+
+
 def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresholds: list[float],
-          base=DEFAULT) -> list[dict]:
-    """One simulated month, its rendezvous listed at every score threshold: one row each."""
+          base=DEFAULT, why: bool = False) -> list[dict]:
+    """One simulated month, its rendezvous listed at every score threshold: one row each (and
+    with ``why``, one per planted meeting missed at the config's threshold: :func:`why_missed`)."""
     from training.simulator import SimConfig, simulate, write_scenario
     sc = write_scenario(simulate(SimConfig(vessels=vessels, days=days, seed=seed, suspicious_share=share)),
                         folder / f"m{seed}")
@@ -90,6 +119,9 @@ def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresh
                      "p_at_50": round(float((hit[order[:50]] >= 0).sum() / 50), 3),
                      "p_at_k": round(float((hit[order[:k]] >= 0).mean()) if len(listed) else 0.0, 3),
                      "p50_ceiling": round(min(len(met) / 50, 1.0), 2)})
+        if why and th == base.rendezvous_min_score_h:
+            missed = np.setdiff1d(np.arange(len(met)), hit[hit >= 0])
+            rows += [{"seed": seed, "missed": r} for r in why_missed(tr, gaz, met, missed, base)]
     return rows
 
 
@@ -102,13 +134,16 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--thresholds", type=float, nargs="+", default=[-4.0, DEFAULT.rendezvous_min_score_h, -2.0, 0.0],
                     help="score thresholds (h) to cut the list at; the default threshold is marked")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="Config fields, as `events --set`")
+    ap.add_argument("--why", action="store_true", help="name the rules that drop each missed planted meeting")
     a = ap.parse_args(argv)
     from serving.cli_base import parse_settings
     base = parse_settings(a.set)
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in a.seeds:
-            for res in month(seed, a.vessels, a.days, a.share, Path(tmp), sorted(set(a.thresholds)), base):
+            # --why reads the list at the config's own threshold: cut there too.
+            thresholds = sorted(set(a.thresholds) | ({base.rendezvous_min_score_h} if a.why else set()))
+            for res in month(seed, a.vessels, a.days, a.share, Path(tmp), thresholds, base, a.why):
                 print(json.dumps(res), flush=True)
                 out.append(res)
     return out
