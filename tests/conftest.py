@@ -65,6 +65,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(rank)))  # stable: file order within and after
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest without xdist runs on
 def pytest_xdist_make_scheduler(config, log):
     """Under ``--dist loadfile``: whole units (:data:`_TOGETHER`) in the order collected (``make
     test`` passes ``--no-loadscope-reorder``). xdist's own grouping by mark (``--dist
