@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from features.config import DEFAULT  # noqa: E402
-from features.events import detect_events, rendezvous_scores  # noqa: E402
+from features.events import pair_events, rendezvous_scores, sorted_events  # noqa: E402
+from features.events.frame import fixes_of  # noqa: E402
+from features.events.gaps import find_gaps  # noqa: E402
+from features.events.rendezvous import episodes  # noqa: E402
 from features.gazetteer import load_gazetteer  # noqa: E402
 from features.pipeline import run_tracks  # noqa: E402
 
@@ -72,7 +75,19 @@ RELAXED = (("score below the threshold", {"rendezvous_min_score_h": -1e9}),
            ("meeting point in a roadstead", {"rendezvous_min_port_km": 0.0}))
 
 
-def why_missed(tr, gaz, met: pd.DataFrame, missed: np.ndarray, base) -> list[dict]:
+def month_episodes(tr, cfg) -> pd.DataFrame:
+    """The month's dark and loitering episodes and witnesses, as ``detect_events`` finds them
+    (the fields every list below changes only pair them: found once a month, not once a list)."""
+    fx = fixes_of(tr.positions, cfg)
+    return episodes(fx, find_gaps(fx, cfg), cfg)
+
+
+def listed(ep: pd.DataFrame, gaz, cfg) -> pd.DataFrame:
+    """The dark rendezvous ``darkvoyage events`` lists under ``cfg``, from the month's episodes."""
+    return sorted_events([pair_events(ep, None, gaz, cfg)])
+
+
+def why_missed(ep: pd.DataFrame, gaz, met: pd.DataFrame, missed: np.ndarray, base) -> list[dict]:
     """Per missed planted meeting (indexes ``missed`` into ``met``): the rules that drop it."""
     out = {int(k): {"meeting": int(k), "mmsi": int(met["mmsi"].iloc[k]), "mmsi_p": int(met["mmsi_p"].iloc[k]),
                     "start": str(met["t0"].iloc[k]), "why": "no pair", "score_h": None} for k in missed}
@@ -80,8 +95,8 @@ def why_missed(tr, gaz, met: pd.DataFrame, missed: np.ndarray, base) -> list[dic
     for name, fields in RELAXED:
         off.append(name)
         cfg = replace(cfg, **fields)
-        listed = detect_events(tr.positions, tr.visits, gaz, cfg, kinds=("dark_rendezvous",))
-        hit, score = match(listed, met), rendezvous_scores(listed)
+        rdv = listed(ep, gaz, cfg)
+        hit, score = match(rdv, met), rendezvous_scores(rdv)
         for k, row in out.items():
             if row["why"] == "no pair" and (hit == k).any():
                 row["why"], row["score_h"] = " + ".join(off), float(np.nanmax(score[hit == k]))
@@ -98,30 +113,30 @@ def month(seed: int, vessels: int, days: int, share: float, folder: Path, thresh
     gaz = load_gazetteer()
     tr = run_tracks([sc["positions"]], gaz, keep_all=False)
     met = planted_meetings(pd.read_csv(sc["events"]))
+    ep = month_episodes(tr, base)
     rows = []
     for th in thresholds:
-        # Detected at each threshold, as `events` lists it: a list cut from a lower threshold's
+        # Paired at each threshold, as `events` lists it: a list cut from a lower threshold's
         # by the detail's score, rounded to 0.1 h, keeps pairs just below the cut (month 34 at
         # -3 h: 145 listed, 151 cut from a -1000 h list, six of them at -3.0x h).
-        listed = detect_events(tr.positions, tr.visits, gaz, replace(base, rendezvous_min_score_h=th),
-                               kinds=("dark_rendezvous",))
-        score = rendezvous_scores(listed)
-        hit = match(listed, met)
+        rdv = listed(ep, gaz, replace(base, rendezvous_min_score_h=th))
+        score = rendezvous_scores(rdv)
+        hit = match(rdv, met)
         order = np.argsort(-score, kind="stable")
         k = max(len(met), 1)
         found = len(np.unique(hit[hit >= 0]))
         rows.append({"seed": seed, "vessels": vessels, "days": days, "suspicious_share": share,
-                     "min_score_h": th, "default": th == DEFAULT.rendezvous_min_score_h, "rendezvous": len(listed),
+                     "min_score_h": th, "default": th == DEFAULT.rendezvous_min_score_h, "rendezvous": len(rdv),
                      "config": {k: v for k, v in vars(base).items() if v != getattr(DEFAULT, k)},
-                     "per_week": round(len(listed) / days * 7, 1), "planted": len(met), "found": found,
+                     "per_week": round(len(rdv) / days * 7, 1), "planted": len(met), "found": found,
                      "recall": round(found / k, 3),
-                     "precision_all": round(float((hit >= 0).mean()) if len(listed) else 0.0, 4),
+                     "precision_all": round(float((hit >= 0).mean()) if len(rdv) else 0.0, 4),
                      "p_at_50": round(float((hit[order[:50]] >= 0).sum() / 50), 3),
-                     "p_at_k": round(float((hit[order[:k]] >= 0).mean()) if len(listed) else 0.0, 3),
+                     "p_at_k": round(float((hit[order[:k]] >= 0).mean()) if len(rdv) else 0.0, 3),
                      "p50_ceiling": round(min(len(met) / 50, 1.0), 2)})
         if why and th == base.rendezvous_min_score_h:
             missed = np.setdiff1d(np.arange(len(met)), hit[hit >= 0])
-            rows += [{"seed": seed, "missed": r} for r in why_missed(tr, gaz, met, missed, base)]
+            rows += [{"seed": seed, "missed": r} for r in why_missed(ep, gaz, met, missed, base)]
     return rows
 
 
