@@ -18,11 +18,15 @@ from ..geo import haversine_km
 from ..tracks import group_starts
 from .interference import interference_cells, interfered
 
+_HOUR_US = 3_600_000_000  # microseconds in a clock hour
+
 
 def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None,
                        cells: np.ndarray | None = None) -> pd.DataFrame:
     """One event per pair of tracks of one MMSI that overlap in time: on the later track,
-    from its first fix to the end of the overlap; ``lat/lon`` the later track's first fix,
+    from its first fix to the end of the last clock hour both reported in (not the end of the
+    overlap: once a second hull has gone, the tracker may share the one left between the two
+    tracks, which then take turns); ``lat/lon`` the later track's first fix,
     ``end_lat/end_lon`` where the other track was then. Not when half the fixes of the smaller
     track lie inside GPS interference (:mod:`features.identity.interference`, from every
     vessel's ``jumps`` or their ``cells``): fixes thrown off that chained into a second
@@ -39,12 +43,13 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
     t0 = pairs["t0_j"].to_numpy()
     ok = (over_end - t0) >= cfg.shared_mmsi_min_overlap_h * 3.6e9
     i, j, t0, t1 = pairs["k_i"].to_numpy()[ok], pairs["k_j"].to_numpy()[ok], t0[ok], over_end[ok]
-    together = _hours_together(fx, first[i], last[i], first[j], last[j])
+    together, last_h = _hours_together(fx, first[i], last[i], first[j], last[j])
     ok = together >= cfg.shared_mmsi_min_overlap_h
     cells = interference_cells(jumps, cfg) if cells is None else cells
     if len(cells) and ok.any():
         ok[ok] = ~_jammed(fx, first, last, i[ok], j[ok], cells, cfg)
-    i, j, t0, t1, together = i[ok], j[ok], t0[ok], t1[ok], together[ok]
+    i, j, t0, together = i[ok], j[ok], t0[ok], together[ok]
+    t1 = np.maximum(np.minimum(t1[ok], (last_h[ok] + 1) * _HOUR_US), t0)
     # Where the other track was when the later one began: its last fix at or before then.
     at = _fix_at(fx, first[i], last[i], t0)
     row = first[j]
@@ -89,14 +94,30 @@ def _jammed(fx: Fixes, first, last, i, j, cells: np.ndarray, cfg: Config) -> np.
     return out
 
 
-def _hours_together(fx: Fixes, fi, li, fj, lj) -> np.ndarray:
-    """Per pair of tracks (rows ``fi..li`` and ``fj..lj``): the clock hours in which both
-    report. One ship's track split in two takes turns (one silent while the other sails);
-    two hulls report side by side. One count per pair (few), each over two tracks' rows."""
-    out = np.zeros(len(fi), np.int64)
+def shared_evidence(detail: pd.Series) -> pd.DataFrame:
+    """What a ``shared_mmsi`` event's detail says of the two tracks: ``hours`` (the clock hours
+    both reported in) and ``km`` (how far apart they were when the later began); NaN where it
+    says nothing.
+
+    >>> shared_evidence(pd.Series(["two hulls on one MMSI: tracks 5-0 and 5-2 report in the same hours 112 times "
+    ...                            "over 70.0 h, 497 km apart"])).values.tolist()
+    [[112.0, 497.0]]
+    """
+    got = detail.astype("str").str.extract(r"report in the same hours (?P<hours>\d+) times over [\d.]+ h, "
+                                           r"(?P<km>\d+) km apart")
+    return got.apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def _hours_together(fx: Fixes, fi, li, fj, lj) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair of tracks (rows ``fi..li`` and ``fj..lj``): how many clock hours both report
+    in, and the last of them (hours since the epoch; -1 if none). One ship's track split in
+    two takes turns (one silent while the other sails); two hulls report side by side. One
+    count per pair (few), each over two tracks' rows."""
+    n, last = np.zeros(len(fi), np.int64), np.full(len(fi), -1, np.int64)
     for k, (a0, a1, b0, b1) in enumerate(zip(fi, li, fj, lj)):
-        out[k] = len(np.intersect1d(fx.t_us[a0:a1 + 1] // 3_600_000_000, fx.t_us[b0:b1 + 1] // 3_600_000_000))
-    return out
+        both = np.intersect1d(fx.t_us[a0:a1 + 1] // _HOUR_US, fx.t_us[b0:b1 + 1] // _HOUR_US)
+        n[k], last[k] = len(both), (both[-1] if len(both) else -1)
+    return n, last
 
 
 def _fix_at(fx: Fixes, first: np.ndarray, last: np.ndarray, t_us: np.ndarray) -> np.ndarray:

@@ -150,6 +150,18 @@ def test_two_hulls_on_one_mmsi_at_once(tmp_path, gaz):
     assert "two hulls on one MMSI" in sh["detail"].iloc[0] and sh["hours"].iloc[0] > 10
 
 
+def test_two_hulls_event_ends_with_the_last_hour_both_reported(tmp_path, gaz):
+    """The second hull reports 5 h beside the first, then is silent; a last fix of its track
+    comes after the first hull's. The event ends with the last hour both reported in, not
+    where the tracks' spans stop overlapping (the voyages after it are not the two hulls')."""
+    a = sail(OLD, T0 + 20 * H, [(43.0, 49.5), (41.0, 51.0)])  # ~13.5 h
+    b = go_dark(sail(OLD, T0 + 21 * H, [(38.0, 51.0), (40.0, 52.5)]), T0 + 25.99 * H, T0 + 34 * H)
+    ev = identity_events(tracked([window(), a, b], tmp_path, gaz).positions, gaz)
+    sh = ev[ev["kind"] == "shared_mmsi"]
+    assert len(sh) == 1 and "report in the same hours 5 times" in sh["detail"].iloc[0]
+    assert pd.Timestamp(sh["end"].iloc[0]) == T0 + 26 * H and sh["hours"].iloc[0] == pytest.approx(5.0, abs=0.1)
+
+
 def test_two_hulls_crossing_on_one_lane_are_two_tracks(tmp_path, gaz):
     """Two hulls on one MMSI pass each other on a lane (one north-bound, one south-bound, 200 m
     apart, reporting in turn at their own rates). At the crossing the tracker used to take a
