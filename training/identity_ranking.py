@@ -7,17 +7,19 @@ from the watchlist. So the model's risk stays a one-track probability, and ident
 ranking by one documented rule:
 
 - a ``likely`` link whose switch happened at sea raises the risk of the two voyages it
-  touches (the old identity's last, the new one's first) to at least the model's ``high``
-  threshold: a hull that changes its number at sea while dark is what analysts look for, and
+  touches (the old identity's last, the new one's first) to at least :data:`RULE_RISK` (and
+  the level to ``high``): a hull that changes its number at sea while dark is what analysts look for, and
   a registered sale happens at a port with AIS on;
 - every link (``likely`` or ``possible``, at sea or in port) adds its evidence to those two
   voyages' reasons, and the vessel's earlier MMSIs of its chain go into ``identities``;
 - a hull event (:func:`features.identity.hull_events`: two hulls reporting at once on one
   MMSI, or positions made up: one point to the metre, or circles, at a sailing speed) raises
-  every voyage of that MMSI (for spoofing: of that track) overlapping it in time to ``high``,
+  every voyage of that MMSI (for spoofing: of that track) overlapping it in time the same way,
   its detail first in the reasons. Not when the MMSI is an installer's default
   (:func:`features.flags.default_mmsi`: small craft share those), and no shared MMSI
-  inside GPS interference (dropped there already).
+  inside GPS interference (dropped there already); two hulls raise only when they reported in
+  at least :data:`SHARED_MMSI_RAISE_H` of the same hours or :data:`SHARED_MMSI_FAR_KM` apart
+  (else they still stand in the reasons).
 
 The reference set's AP with and without the rule is measured by ``benchmarks/bench_identity.py``
 (README, "Identity").
@@ -29,8 +31,29 @@ import numpy as np
 import pandas as pd
 
 from features.identity import earlier_mmsis
-from features.identity.shared import shared_tracks
+from features.identity.shared import shared_evidence, shared_tracks
 from features.flags import default_mmsi
+
+#: A shared MMSI raises its voyages only when the two tracks reported in at least this many of
+#: the same clock hours, or were :data:`SHARED_MMSI_FAR_KM` apart. One hull whose track GPS
+#: interference or a seam split in two gives a few hours (the reference world and worlds 11
+#: and 303: at most 4, and 10 at one seam); the planted second hulls there 31-161. Below it the
+#: event stays in the reasons: at 3 h, 16 of the 32 voyages the rule raised on the reference
+#: world were benign (``bench_identity.py``).
+SHARED_MMSI_RAISE_H = 12
+#: ... or when the two tracks were at least this far apart (km) as the later one began: no
+#: interference area or seam throws one hull's fixes that far (those worlds: 3-52 km; an
+#: interference area's radius is 15-40 km), two transmitters on one number are (GFW's real
+#: fixtures: 4,637-18,236 km).
+SHARED_MMSI_FAR_KM = 500.0
+#: The risk a raised voyage takes (at least; a model's higher risk stays), measured as the
+#: model's risk is calibrated: the share of raised voyages that were suspicious. On the
+#: reference world and worlds 11 and 303 (``bench_identity.py``) 83 of the 86 voyages the rule
+#: raised (identity changes 22 of 22, two hulls 50 of 52, spoofing 11 of 12) against 30-79 %
+#: of the model's own ``high`` voyages; 0.92 is the 5 % Jeffreys bound of 83 of 86. It was the
+#: model's ``high`` cut-off (0.5), which put the rule's voyages below every riskier model
+#: voyage.
+RULE_RISK = 0.92
 
 
 def touched(voyages: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
@@ -61,11 +84,13 @@ def _reason(links: pd.DataFrame, t: pd.DataFrame) -> np.ndarray:
 
 
 def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFrame:
-    """Per voyage the rule raises, its hull evidence: ``row``, ``text``, ``kind``. A shared-MMSI
-    event touches the MMSI's voyages overlapping it (one clause a voyage: see
+    """Per voyage a hull event touches, its evidence: ``row``, ``text``, ``kind`` and whether
+    the rule raises it (``raise``: spoofing, or two hulls by :func:`_strong_pair`).
+    A shared-MMSI event touches the MMSI's voyages overlapping it (one clause a voyage: see
     :func:`_one_shared_clause`), a spoofing one its track's; an installer's default MMSI
     touches nothing."""
-    none = pd.DataFrame({"row": np.zeros(0, np.int64), "text": np.zeros(0, object), "kind": np.zeros(0, object)})
+    none = pd.DataFrame({"row": np.zeros(0, np.int64), "text": np.zeros(0, object), "kind": np.zeros(0, object),
+                         "raise": np.zeros(0, bool)})
     if hull is None or not len(hull) or not len(voyages):
         return none
     ev = hull[~default_mmsi(hull["mmsi"].to_numpy(np.int64))]
@@ -77,10 +102,19 @@ def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFra
                       "e0": pd.to_datetime(ev["start"], utc=True).to_numpy(), "e1": pd.to_datetime(ev["end"], utc=True).to_numpy()})
     m = v.merge(e, on="mmsi")
     m = m[(m["v0"] <= m["e1"]) & (m["v1"] >= m["e0"]) & ((m["kind"] == "shared_mmsi") | (m["track_id"] == m["e_track"]))]
-    m = m.assign(text=np.where(m["kind"] == "spoofing", "spoofing (" + m["detail"] + ")", m["detail"]))
+    m = m.assign(text=np.where(m["kind"] == "spoofing", "spoofing (" + m["detail"] + ")", m["detail"]),
+                 strong=(m["kind"] == "spoofing") | _strong_pair(m["detail"]))
     m = m.drop_duplicates(["row", "text"])
     return pd.concat([m[m["kind"] == "spoofing"], _one_shared_clause(m[m["kind"] == "shared_mmsi"])]
-                     )[["row", "text", "kind"]].astype({"row": np.int64, "text": object, "kind": object})
+                     ).rename(columns={"strong": "raise"})[["row", "text", "kind", "raise"]].astype(
+                         {"row": np.int64, "text": object, "kind": object, "raise": bool})
+
+
+def _strong_pair(detail: pd.Series) -> np.ndarray:
+    """Per ``shared_mmsi`` detail: two hulls beyond what one hull's split track shows
+    (:data:`SHARED_MMSI_RAISE_H`, :data:`SHARED_MMSI_FAR_KM`); False for other details."""
+    ev = shared_evidence(detail)
+    return ((ev["hours"] >= SHARED_MMSI_RAISE_H) | (ev["km"] >= SHARED_MMSI_FAR_KM)).to_numpy(bool)
 
 
 def _one_shared_clause(m: pd.DataFrame) -> pd.DataFrame:
@@ -95,6 +129,7 @@ def _one_shared_clause(m: pd.DataFrame) -> pd.DataFrame:
     m = m.assign(own=own, span=m["e1"] - m["e0"]).sort_values(["row", "own", "span"], ascending=[True, False, False],
                                                               kind="stable")
     more = m.groupby("row")["text"].transform("size").to_numpy() - 1
+    m = m.assign(strong=m.groupby("row")["strong"].transform("max"))  # any pair strong enough raises
     first = ~m["row"].duplicated().to_numpy()
     tail = np.where(more == 1, " (and 1 other pair of tracks on this MMSI)",
                     " (and " + more.astype(str).astype(object) + " other pairs of tracks on this MMSI)")
@@ -105,23 +140,25 @@ def _one_shared_clause(m: pd.DataFrame) -> pd.DataFrame:
 def with_identities(voyages: pd.DataFrame, links: pd.DataFrame, high: float,
                     hull: pd.DataFrame | None = None) -> pd.DataFrame:
     """Scored voyages (``risk``, ``level``, ``reasons``, ``reasons_text``) with the rule of this
-    module applied (a new frame): risk raised to ``high`` and level ``high`` on the voyages a
-    likely link at sea or a hull event (``hull``: :func:`features.identity.hull_events`)
-    touches, the evidence first in the reasons of every touched voyage, and ``identities``
-    (earlier MMSIs of the vessel's chain, comma-separated; empty if none) on every voyage."""
+    module applied (a new frame): risk raised to :data:`RULE_RISK` (at least the model's
+    ``high`` cut-off) and level ``high`` on the voyages a
+    likely link at sea or a hull event (``hull``: :func:`features.identity.hull_events`;
+    two hulls by :func:`_strong_pair`) touches, the evidence first in the
+    reasons of every touched voyage, and ``identities`` (earlier MMSIs of the vessel's chain,
+    comma-separated; empty if none) on every voyage."""
     chain = {m: ", ".join(map(str, ms)) for m, ms in (earlier_mmsis(links) if len(links) else {}).items()}
     out = voyages.assign(identities=voyages["mmsi"].map(chain).astype(object).fillna("") if "mmsi" in voyages else "")
     t, h = touched(out, links), hull_touched(out, hull)
     if not len(t) and not len(h):
         return out
     lk = links.iloc[t["link"].to_numpy()]
-    raise_ = np.r_[(lk["level"].to_numpy() == "likely") & lk["at_sea"].to_numpy(bool), np.ones(len(h), bool)]
+    raise_ = np.r_[(lk["level"].to_numpy() == "likely") & lk["at_sea"].to_numpy(bool), h["raise"].to_numpy(bool)]
     text = np.r_[_reason(links, t) if len(t) else np.zeros(0, object), h["text"].to_numpy(object)]
     risk = out["risk"].to_numpy(float).copy()
     level = out["level"].to_numpy(dtype=object).copy()
     rows = np.r_[t["row"].to_numpy(np.int64), h["row"].to_numpy(np.int64)]
     up = rows[raise_]
-    risk[up] = np.maximum(risk[up], high)
+    risk[up] = np.maximum(risk[up], max(high, RULE_RISK))
     level[up] = "high"
     out["risk"], out["level"] = risk, level
     # Reasons: the identity evidence first (one per link end or event; a voyage two touch has both).

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from serving.cli import app
-from training.identity_ranking import touched, with_identities
+from training.identity_ranking import RULE_RISK, SHARED_MMSI_FAR_KM, SHARED_MMSI_RAISE_H, touched, with_identities
 
 GOLDEN_MODEL = Path(__file__).resolve().parent.parent / "golden" / "model"
 T = pd.Timestamp("2024-03-01T00:00:00Z")
@@ -40,11 +40,18 @@ def test_the_old_identitys_last_voyage_and_the_new_ones_first_are_touched():
 
 def test_a_likely_switch_at_sea_raises_both_voyages_to_high_and_says_why():
     out = with_identities(voyages(), links("likely", True), high=0.5)
-    assert list(out["risk"]) == [0.1, 0.5, 0.5, 0.3] and list(out["level"]) == ["low", "high", "high", "low"]
+    assert list(out["risk"]) == [0.1, RULE_RISK, RULE_RISK, 0.3] and list(out["level"]) == ["low", "high", "high", "low"]
     assert out["reasons_text"].iloc[1].startswith("identity change (likely): went dark and came back as 2: appeared 12 km")
     assert out["reasons_text"].iloc[2].startswith("identity change (likely): came back from 1:")
     assert out["reasons_text"].iloc[2].endswith("; y") and out["reasons"].iloc[2][0]["feature"] == "identity_change"
     assert list(out["identities"]) == ["", "", "1", ""]
+
+
+def test_the_rule_never_lowers_a_risk_and_keeps_a_raised_voyage_high_under_any_cut_off():
+    v = voyages().assign(risk=[0.1, 0.97, 0.02, 0.3])
+    assert list(with_identities(v, links("likely", True), high=0.5)["risk"]) == [0.1, 0.97, RULE_RISK, 0.3]
+    out = with_identities(v, links("likely", True), high=0.95)
+    assert list(out["risk"]) == [0.1, 0.97, 0.95, 0.3] and list(out["level"]) == ["low", "high", "high", "low"]
 
 
 @pytest.mark.parametrize("level, at_sea", [("likely", False), ("possible", True)], ids=["sale in port", "possible"])
@@ -88,12 +95,16 @@ def voyages_with_ends() -> pd.DataFrame:
     return voyages().assign(end=[T + 9 * H, T + 20 * H, T + 40 * H, T + 50 * H])
 
 
+def two_hulls(a: str, b: str, hours: int, km: int = 300) -> str:
+    return f"two hulls on one MMSI: tracks {a} and {b} report in the same hours {hours} times over 40.0 h, {km} km apart"
+
+
 def test_two_hulls_on_one_mmsi_raise_the_voyages_they_overlap_and_a_default_mmsi_raises_nothing():
-    ev = hull("shared_mmsi", 1, "1-1", T + 12 * H, T + 18 * H, "two hulls on one MMSI: tracks 1-0 and 1-1 ...")
+    ev = hull("shared_mmsi", 1, "1-1", T + 12 * H, T + 18 * H, two_hulls("1-0", "1-1", 40))
     out = with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5, hull=ev)
-    assert list(out["level"]) == ["low", "high", "low", "low"] and out["risk"].iloc[1] == 0.5
+    assert list(out["level"]) == ["low", "high", "low", "low"] and out["risk"].iloc[1] == RULE_RISK
     assert out["reasons_text"].iloc[1].startswith("two hulls on one MMSI") and out["reasons"].iloc[1][0]["feature"] == "shared_mmsi"
-    boats = hull("shared_mmsi", 423000000, "423000000-1", T, T + 50 * H, "two hulls on one MMSI: ...")
+    boats = hull("shared_mmsi", 423000000, "423000000-1", T, T + 50 * H, two_hulls("423000000-0", "423000000-1", 300))
     v = voyages_with_ends().assign(mmsi=423000000)
     assert list(with_identities(v, links("possible", False).iloc[:0], high=0.5, hull=boats)["level"]) == ["low"] * 4
 
@@ -104,13 +115,31 @@ def test_three_tracks_on_one_mmsi_give_each_voyage_one_clause_its_own_pair_first
     v = pd.DataFrame({"mmsi": [5, 5, 5], "track_id": ["5-0", "5-1", "5-2"], "voyage_id": ["a", "b", "c"],
                       "start": [T, T, T], "end": [T + 50 * H] * 3, "risk": [0.1] * 3, "level": ["low"] * 3,
                       "reasons_text": ["x"] * 3, "reasons": [[], [], []]})
-    ev = pd.concat([hull("shared_mmsi", 5, b, T + s * H, T + 40 * H, f"two hulls on one MMSI: tracks {a} and {b} report in {n}")
+    ev = pd.concat([hull("shared_mmsi", 5, b, T + s * H, T + 40 * H,
+                         f"{two_hulls(a, b, 30)} {n}")
                     for a, b, s, n in (("5-0", "5-1", 1, "p01"), ("5-0", "5-2", 5, "p02"), ("5-1", "5-2", 9, "p12"))])
     out = with_identities(v, links("possible", False).iloc[:0], high=0.5, hull=ev)
     texts = out["reasons_text"].tolist()
     assert [t.count("two hulls") for t in texts] == [1, 1, 1] and (out["level"] == "high").all()
     assert [t.split(" (and")[0][-3:] for t in texts] == ["p01", "p01", "p02"]
     assert all(t.endswith("(and 2 other pairs of tracks on this MMSI); x") for t in texts)
+
+
+def test_two_tracks_sharing_a_few_hours_are_a_reason_not_a_raise():
+    """One hull whose track GPS interference split shares a few clock hours between its two
+    tracks, close by: the event stands in the reasons, the risk stays the model's. A voyage
+    whose own pair is weak is still raised by a strong pair on its MMSI, and a few hours
+    thousands of km apart are two transmitters."""
+    weak = hull("shared_mmsi", 1, "1-1", T + 12 * H, T + 18 * H, two_hulls("1-0", "1-1", SHARED_MMSI_RAISE_H - 1))
+    out = with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5, hull=weak)
+    assert list(out["level"]) == ["low"] * 4 and out["risk"].iloc[1] == 0.05
+    assert out["reasons_text"].iloc[1].startswith("two hulls on one MMSI") and out["reasons"].iloc[1][0]["feature"] == "shared_mmsi"
+    strong = hull("shared_mmsi", 1, "1-2", T + 14 * H, T + 16 * H, two_hulls("1-0", "1-2", SHARED_MMSI_RAISE_H))
+    out = with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5, hull=pd.concat([weak, strong]))
+    assert list(out["level"]) == ["low", "high", "low", "low"]
+    far = hull("shared_mmsi", 1, "1-1", T + 12 * H, T + 18 * H, two_hulls("1-0", "1-1", 4, km=int(SHARED_MMSI_FAR_KM)))
+    assert list(with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5, hull=far)["level"]) == \
+        ["low", "high", "low", "low"]
 
 
 def test_made_up_positions_raise_only_their_own_tracks_voyage():
