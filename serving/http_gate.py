@@ -195,9 +195,10 @@ class _ShapeErrors:
     reshaped by :func:`shape_error`."""
 
     def __init__(self, send):
-        self.send, self.start, self.parts = send, None, []
+        self.send, self.start, self.parts, self.started = send, None, [], False
 
     async def __call__(self, msg):
+        self.started = self.started or msg["type"] == "http.response.start"
         if msg["type"] == "http.response.start" and 400 <= msg["status"] < 500:
             self.start = msg
             return
@@ -236,7 +237,14 @@ class Gate:
         send = _ShapeErrors(send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.desk is not None and self.desk.serves(path):
-            return await self.desk(scope, receive, send, headers, self.api_key)
+            try:
+                return await self.desk(scope, receive, send, headers, self.api_key)
+            except Exception:  # noqa: BLE001 - a fault of ours: say so and log it, never leave the caller waiting
+                log.exception("internal error on %s %s", method, path)
+                if not send.started:
+                    await send_json(send, 500, {"error": "internal error", "field": "",
+                                                "problem": "the server failed on this request; its log says why"})
+                return None
         if path not in PROTECTED:  # health, metrics, unknown paths: BentoML's, 4xx reshaped
             return await self.app(scope, receive, send)
         try:
