@@ -104,16 +104,23 @@ def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFra
     m = v.merge(e, on="mmsi")
     m = m[(m["v0"] <= m["e1"]) & (m["v1"] >= m["e0"]) & ((m["kind"] == "shared_mmsi") | (m["track_id"] == m["e_track"]))]
     m = m.assign(text=np.where(m["kind"] == "spoofing", "spoofing (" + m["detail"] + ")", m["detail"]),
-                 strong=(m["kind"] == "spoofing") | _strong_pair(m["detail"]))
+                 strong=(m["kind"] == "spoofing") | strong_pair(m["detail"]))
     m = m.drop_duplicates(["row", "text"])
     return pd.concat([m[m["kind"] == "spoofing"], _one_shared_clause(m[m["kind"] == "shared_mmsi"])]
                      ).rename(columns={"strong": "raise"})[["row", "text", "kind", "raise"]].astype(
                          {"row": np.int64, "text": object, "kind": object, "raise": bool})
 
 
-def _strong_pair(detail: pd.Series) -> np.ndarray:
+def strong_pair(detail: pd.Series) -> np.ndarray:
     """Per ``shared_mmsi`` detail: two hulls beyond what one hull's split track shows
-    (:data:`SHARED_MMSI_RAISE_H`, :data:`SHARED_MMSI_FAR_KM`); False for other details."""
+    (:data:`SHARED_MMSI_RAISE_H`, :data:`SHARED_MMSI_FAR_KM`); False for other details. The
+    desk alerts on the same (``serving.desk.alerts.alerting``).
+
+    >>> head = "two hulls on one MMSI: tracks 5-0 and 5-1 report in the same hours "
+    >>> strong_pair(pd.Series([head + "3 times over 511.6 h, 43 km apart", head + "4 times over 46.0 h, 6660 km apart",
+    ...                        head + "112 times over 161.3 h, 497 km apart", "circles: 9.0 turns in 5.9 h"])).tolist()
+    [False, True, True, False]
+    """
     ev = shared_evidence(detail)
     return ((ev["hours"] >= SHARED_MMSI_RAISE_H) | (ev["km"] >= SHARED_MMSI_FAR_KM)).to_numpy(bool)
 

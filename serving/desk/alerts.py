@@ -14,6 +14,8 @@ import functools
 import numpy as np
 import pandas as pd
 
+from training.identity_ranking import strong_pair
+
 from .config import DeskConfig
 
 #: One row per vessel: what the list shows of it.
@@ -77,10 +79,14 @@ def risk_up(before: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.Data
 
 
 def alerting(events: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str]) -> pd.Series:
-    """Per event (``kind``, ``port_id``): one the rules alert on, of ``event_kinds`` and, for
-    ``sensitive_only`` kinds, at a port of ``sensitive_ports`` (the review queue reads the same)."""
+    """Per event (``kind``, ``port_id``, ``detail``): one the rules alert on, of ``event_kinds``
+    and, for ``sensitive_only`` kinds, at a port of ``sensitive_ports``; two hulls on one MMSI
+    only when the watchlist's identity rule would raise them
+    (:func:`training.identity_ranking.strong_pair`: one hull whose track GPS interference split
+    shares a few hours, close by). The review queue reads the same."""
     at_sensitive = events["port_id"].isin(sensitive_ports) | ~events["kind"].isin(cfg.sensitive_only)
-    return events["kind"].isin(cfg.event_kinds) & at_sensitive
+    weak_pair = (events["kind"] == "shared_mmsi").to_numpy() & ~strong_pair(events["detail"])
+    return events["kind"].isin(cfg.event_kinds) & at_sensitive & ~weak_pair
 
 
 def new_events(events: pd.DataFrame, known: set[str], touched: pd.Series, cfg: DeskConfig,

@@ -24,8 +24,9 @@ def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFA
         v = pd.DataFrame(s.execute(select(Vessel.mmsi, Vessel.name, Vessel.flag, Vessel.risk, Vessel.level)).all(),
                          columns=["mmsi", "name", "flag", "risk", "level"])
         judged = set(s.scalars(select(Alert.mmsi).join(Verdict, Verdict.alert_id == Alert.id)).all())
-        ev = pd.DataFrame(s.execute(select(Event.mmsi, Event.kind, Event.port_id).where(Event.kind.in_(cfg.event_kinds))).all(),
-                          columns=["mmsi", "kind", "port_id"])
+        ev = pd.DataFrame(s.execute(select(Event.mmsi, Event.kind, Event.port_id, Event.detail)
+                                    .where(Event.kind.in_(cfg.event_kinds))).all(),
+                          columns=["mmsi", "kind", "port_id", "detail"])
     out = queue(v[~v["mmsi"].isin(judged)], ev, sensitive_ports, cfg)
     out = out.astype(object).where(out.notna(), None)
     return [{**r, "mmsi": int(r["mmsi"]), "risk": float(r["risk"])} for r in out.to_dict("records")]
@@ -33,9 +34,9 @@ def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFA
 
 def queue(v: pd.DataFrame, ev: pd.DataFrame, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK) -> pd.DataFrame:
     """The queue over vessels not judged yet: ``v`` (``mmsi``, ``risk`` and any other columns,
-    one row per vessel), ``ev`` their rule events (``mmsi``, ``kind``, ``port_id``); the rows
-    of ``v`` in review order with ``pick`` (``top``, ``near_cut_off`` or ``disagreement``)
-    and ``why``. Pure: the desk and the review-loop benchmark share it."""
+    one row per vessel), ``ev`` their rule events (``mmsi``, ``kind``, ``port_id``,
+    ``detail``); the rows of ``v`` in review order with ``pick`` (``top``, ``near_cut_off`` or
+    ``disagreement``) and ``why``. Pure: the desk and the review-loop benchmark share it."""
     v = v[v["risk"].notna()]
     if v.empty:
         return v.assign(pick=pd.Series(dtype=object), why=pd.Series(dtype=object))

@@ -150,3 +150,15 @@ def test_made_up_positions_raise_only_their_own_tracks_voyage():
     other_track = hull("spoofing", 1, "1-7", T + 2 * H, T + 6 * H, "fixed position: ...")
     assert list(with_identities(voyages_with_ends(), links("possible", False).iloc[:0], high=0.5,
                                 hull=other_track)["level"]) == ["low"] * 4
+
+
+def test_the_desk_alerts_on_two_hulls_only_when_the_rule_raises_them():
+    """A new ``shared_mmsi`` event alerts on the desk only when the watchlist would raise its
+    voyages: one hull's track split by GPS interference (a few hours, close by) is no alert."""
+    from serving.desk.alerts import alerting
+    from serving.desk.config import DeskConfig
+    ev = pd.DataFrame({"kind": ["shared_mmsi", "shared_mmsi", "shared_mmsi", "spoofing", "possible_dark_port_call"],
+                       "port_id": ["", "", "", "", "IRAMD"],
+                       "detail": [two_hulls("1-0", "1-1", 3, km=43), two_hulls("2-0", "2-1", 3, km=6660),
+                                  two_hulls("3-0", "3-1", SHARED_MMSI_RAISE_H), "circles: 9.0 turns", "Amirabad fits"]})
+    assert alerting(ev, DeskConfig(), {"IRAMD"}).tolist() == [False, True, True, True, True]
