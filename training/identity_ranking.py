@@ -7,9 +7,9 @@ from the watchlist. So the model's risk stays a one-track probability, and ident
 ranking by one documented rule:
 
 - a ``likely`` link whose switch happened at sea raises the risk of the two voyages it
-  touches (the old identity's last, the new one's first) to at least :data:`RULE_RISK` (and
-  the level to ``high``): a hull that changes its number at sea while dark is what analysts look for, and
-  a registered sale happens at a port with AIS on;
+  touches (the old identity's last, the new one's first) to at least :data:`RULE_RISK` and
+  the level to ``high``: a hull that changes its number at sea while dark is what analysts
+  look for, and a registered sale happens at a port with AIS on;
 - every link (``likely`` or ``possible``, at sea or in port) adds its evidence to those two
   voyages' reasons, and the vessel's earlier MMSIs of its chain go into ``identities``;
 - a hull event (:func:`features.identity.hull_events`: two hulls reporting at once on one
@@ -86,7 +86,7 @@ def _reason(links: pd.DataFrame, t: pd.DataFrame) -> np.ndarray:
 
 def hull_touched(voyages: pd.DataFrame, hull: pd.DataFrame | None) -> pd.DataFrame:
     """Per voyage a hull event touches, its evidence: ``row``, ``text``, ``kind`` and whether
-    the rule raises it (``raise``: spoofing, or two hulls by :func:`_strong_pair`).
+    the rule raises it (``raise``: spoofing, or two hulls by :func:`strong_pair`).
     A shared-MMSI event touches the MMSI's voyages overlapping it (one clause a voyage: see
     :func:`_one_shared_clause`), a spoofing one its track's; an installer's default MMSI
     touches nothing."""
@@ -149,11 +149,10 @@ def with_identities(voyages: pd.DataFrame, links: pd.DataFrame, high: float,
                     hull: pd.DataFrame | None = None) -> pd.DataFrame:
     """Scored voyages (``risk``, ``level``, ``reasons``, ``reasons_text``) with the rule of this
     module applied (a new frame): risk raised to :data:`RULE_RISK` (at least the model's
-    ``high`` cut-off) and level ``high`` on the voyages a
-    likely link at sea or a hull event (``hull``: :func:`features.identity.hull_events`;
-    two hulls by :func:`_strong_pair`) touches, the evidence first in the
-    reasons of every touched voyage, and ``identities`` (earlier MMSIs of the vessel's chain,
-    comma-separated; empty if none) on every voyage."""
+    ``high`` cut-off) and level ``high`` on the voyages a likely link at sea or a hull event
+    (``hull``: :func:`features.identity.hull_events`; two hulls by :func:`strong_pair`)
+    touches, the evidence first in the reasons of every touched voyage, and ``identities``
+    (earlier MMSIs of the vessel's chain, comma-separated; empty if none) on every voyage."""
     chain = {m: ", ".join(map(str, ms)) for m, ms in (earlier_mmsis(links) if len(links) else {}).items()}
     out = voyages.assign(identities=voyages["mmsi"].map(chain).astype(object).fillna("") if "mmsi" in voyages else "")
     t, h = touched(out, links), hull_touched(out, hull)
