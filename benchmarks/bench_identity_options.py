@@ -75,7 +75,7 @@ def main(argv=None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         train, _, _ = table_of(SimConfig(vessels=a.train_vessels, days=a.train_days, seed=a.seed), gaz, Path(tmp) / "t")
         ref, links, hull = table_of(sim_config(), gaz, Path(tmp) / "r")
-    # Both as train fits them (calibrated); (A) raised by the rule to the model's high threshold.
+    # Both as train fits them (calibrated); (A) raised by the rule (training.identity_ranking.RULE_RISK).
     fit = np.ones(len(train), bool)
     model = fit_model(train, fit, TrainConfig().params, None, gaz, seed=0)
     single = model.risk(ref)

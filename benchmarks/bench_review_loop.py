@@ -80,7 +80,7 @@ def prepare(a, folder: Path) -> dict:
     tables, grid, voyages = combined_tables([sc[n] for n in names], gaz, DEFAULT)
     desk_i = len(names) - 1
     tr = tables[desk_i].tracks
-    ev = detect_events(tr.positions, tr.visits, gaz, DEFAULT, kinds=DEFAULT_DESK.event_kinds)[["mmsi", "kind", "port_id"]]
+    ev = detect_events(tr.positions, tr.visits, gaz, DEFAULT, kinds=DEFAULT_DESK.event_kinds)[["mmsi", "kind", "port_id", "detail"]]
     _, _, ev_voy = combined_tables([sc["eval"]], gaz, DEFAULT)
     labelled = voyages[voyages["y"].notna()].assign(y=lambda d: d["y"].astype(int), analyst=False)
     return {"sim": labelled[labelled["scenario"] < desk_i].reset_index(drop=True),

@@ -198,7 +198,6 @@ class _ShapeErrors:
         self.send, self.start, self.parts, self.started = send, None, [], False
 
     async def __call__(self, msg):
-        self.started = self.started or msg["type"] == "http.response.start"
         if msg["type"] == "http.response.start" and 400 <= msg["status"] < 500:
             self.start = msg
             return
@@ -209,8 +208,9 @@ class _ShapeErrors:
             status, body = shape_error(self.start["status"], b"".join(self.parts))
             keep = [(k, v) for k, v in self.start.get("headers", [])
                     if k.lower() not in (b"content-length", b"content-type")]
-            self.start = None
+            self.start, self.started = None, True
             return await send_json(self.send, status, body, keep)
+        self.started = self.started or msg["type"] == "http.response.start"
         return await self.send(msg)
 
 
@@ -241,9 +241,9 @@ class Gate:
                 return await self.desk(scope, receive, send, headers, self.api_key)
             except Exception:  # noqa: BLE001 - a fault of ours: say so and log it, never leave the caller waiting
                 log.exception("internal error on %s %s", method, path)
-                if not send.started:
-                    await send_json(send, 500, {"error": "internal error", "field": "",
-                                                "problem": "the server failed on this request; its log says why"})
+                if not send.started:  # a 4xx start held back for reshaping never went out: 500 instead
+                    await send_json(send.send, 500, {"error": "internal error", "field": "",
+                                                     "problem": "the server failed on this request; its log says why"})
                 return None
         if path not in PROTECTED:  # health, metrics, unknown paths: BentoML's, 4xx reshaped
             return await self.app(scope, receive, send)

@@ -42,7 +42,7 @@ from features.flags import default_mmsi
 #: world were benign (``bench_identity.py``).
 SHARED_MMSI_RAISE_H = 12
 #: ... or when the two tracks were at least this far apart (km) as the later one began: no
-#: interference area or seam throws one hull's fixes that far (those worlds: 3-52 km; an
+#: interference area or seam throws one hull's fixes that far (those worlds: 7-52 km; an
 #: interference area's radius is 15-40 km), two transmitters on one number are (GFW's real
 #: fixtures: 4,637-18,236 km).
 SHARED_MMSI_FAR_KM = 500.0

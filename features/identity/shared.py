@@ -99,12 +99,15 @@ def shared_evidence(detail: pd.Series) -> pd.DataFrame:
     both reported in) and ``km`` (how far apart they were when the later began); NaN where it
     says nothing.
 
-    >>> shared_evidence(pd.Series(["two hulls on one MMSI: tracks 5-0 and 5-2 report in the same hours 112 times "
-    ...                            "over 70.0 h, 497 km apart"])).values.tolist()
-    [[112.0, 497.0]]
+    >>> head = "two hulls on one MMSI: tracks 5-0 and 5-2 report in the same hours "
+    >>> shared_evidence(pd.Series([head + "112 times over 70.0 h, 497 km apart",
+    ...                            head + "40 times over 9.0 h,  km apart"]))  # a distance not known
+       hours     km
+    0  112.0  497.0
+    1   40.0    NaN
     """
     got = detail.astype("str").str.extract(r"report in the same hours (?P<hours>\d+) times over [\d.]+ h, "
-                                           r"(?P<km>\d+) km apart")
+                                           r"(?P<km>\d*) km apart")
     return got.apply(pd.to_numeric, errors="coerce").astype(float)
 
 

@@ -89,10 +89,18 @@ def alerting(events: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str]) -
     return events["kind"].isin(cfg.event_kinds) & at_sensitive & ~weak_pair
 
 
+def alerted_ids(stored: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str] = frozenset()) -> set[str]:
+    """The ids of ``stored`` events (``event_id``, ``kind``, ``port_id``, ``detail`` as the
+    store holds them) the rules alert on: a run alerts on an event not among them, so a shared
+    MMSI stored while weak alerts on the day it has become strong."""
+    return set(stored.loc[alerting(stored, cfg, sensitive_ports), "event_id"])
+
+
 def new_events(events: pd.DataFrame, known: set[str], touched: pd.Series, cfg: DeskConfig,
                sensitive_ports: set[str] = frozenset()) -> pd.DataFrame:
-    """Events the rules alert on (:func:`alerting`) on touched vessels whose ids the store did
-    not hold: mmsi, kind ``new_event``, event_id, and what it says (``kind: detail``)."""
+    """Events the rules alert on (:func:`alerting`) on touched vessels, but not those with ids
+    in ``known`` (:func:`alerted_ids`): mmsi, kind ``new_event``, event_id, and what it says
+    (``kind: detail``)."""
     ev = events[alerting(events, cfg, sensitive_ports) & events["mmsi"].isin(touched) & ~events["event_id"].isin(known)]
     what = ev["kind"].astype(str) + ": " + ev["detail"].fillna("").astype(str)
     return pd.DataFrame({"mmsi": ev["mmsi"].to_numpy(np.int64), "kind": "new_event",

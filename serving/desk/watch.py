@@ -25,7 +25,8 @@ from features.pipeline import RowCounts, jumps_of
 from features.readers import ReadResult, unparseable_frame
 from serving.scoring import score_raw, watchlist
 
-from .alerts import ALERT_COLUMNS, STANDING, alert_rows, new_events, new_on_list, risk_up, sensitive_ids, standings
+from .alerts import (ALERT_COLUMNS, STANDING, alert_rows, alerted_ids, new_events, new_on_list, risk_up,
+                     sensitive_ids, standings)
 from .config import DEFAULT_DESK, DeskConfig
 from .ingest import Added, ingest
 from .models import Alert, Event, IdentityLink, PositionBlock, Run, Vessel, Voyage
@@ -87,10 +88,14 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     events = events[events["mmsi"].isin(touched)]
     before = _stored_standing(s)
     after = pd.concat([before[~before["mmsi"].isin(now["mmsi"])], now[["mmsi", "risk"]]], ignore_index=True)
-    known = set(s.scalars(select(Event.event_id).where(Event.mmsi.in_(touched.tolist()))).all())
+    stored = pd.DataFrame(s.execute(select(Event.event_id, Event.kind, Event.port_id, Event.detail)
+                                    .where(Event.mmsi.in_(touched.tolist()))).all(),
+                          columns=["event_id", "kind", "port_id", "detail"])
+    known = set(stored["event_id"])
     # Only vessels the run scored: one with new rows outside the window keeps its standing, no alert.
     rules = [new_on_list(before, after, now["mmsi"], desk), risk_up(before, now, desk),
-             new_events(events, known, touched, desk, sensitive_ids(model.gaz))]
+             new_events(events, alerted_ids(stored, desk, sensitive_ids(model.gaz)), touched, desk,
+                        sensitive_ids(model.gaz))]
     alerts = alert_rows(rules, now, before)
     _write(s, run, scored, now, events, known, added, touched)
     return _store_alerts(s, run, alerts)

@@ -162,3 +162,18 @@ def test_the_desk_alerts_on_two_hulls_only_when_the_rule_raises_them():
                        "detail": [two_hulls("1-0", "1-1", 3, km=43), two_hulls("2-0", "2-1", 3, km=6660),
                                   two_hulls("3-0", "3-1", SHARED_MMSI_RAISE_H), "circles: 9.0 turns", "Amirabad fits"]})
     assert alerting(ev, DeskConfig(), {"IRAMD"}).tolist() == [False, True, True, True, True]
+
+
+def test_a_shared_mmsi_stored_while_weak_alerts_once_it_is_strong():
+    """The watch runs day by day: a second hull seen for a few hours on the first day is stored
+    without an alert; the day its shared hours pass the rule's bar, it alerts once."""
+    from serving.desk.alerts import alerted_ids, new_events
+    from serving.desk.config import DeskConfig
+    cfg, touched = DeskConfig(), pd.Series([1, 2])
+    stored = pd.DataFrame({"event_id": ["e1", "e2"], "kind": ["shared_mmsi", "shared_mmsi"], "port_id": ["", ""],
+                           "detail": [two_hulls("1-0", "1-1", 4, km=40), two_hulls("2-0", "2-1", 40)]})
+    assert alerted_ids(stored, cfg) == {"e2"}
+    today = stored.assign(mmsi=[1, 2], detail=[two_hulls("1-0", "1-1", SHARED_MMSI_RAISE_H, km=40),
+                                               two_hulls("2-0", "2-1", 60)])
+    assert new_events(today, alerted_ids(stored, cfg), touched, cfg)["event_id"].tolist() == ["e1"]
+    assert new_events(today, alerted_ids(today, cfg), touched, cfg).empty

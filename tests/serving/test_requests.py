@@ -54,10 +54,12 @@ def test_docstring_examples(name):
     assert result.attempted and result.failed == 0
 
 
-def test_a_fault_in_a_desk_route_is_answered_500_and_logged(caplog):
+@pytest.mark.parametrize("started", [False, True], ids=["before answering", "after a 4xx start"])
+def test_a_fault_in_a_desk_route_is_answered_500_and_logged(caplog, started):
     """A fault of ours behind a desk route (a column the code forgot to read, say) is one 500
     answer with the error logged, never a request left waiting with nothing in the log (it was:
-    BentoML's middleware chain swallowed the exception)."""
+    BentoML's middleware chain swallowed the exception); also when the route had begun a 4xx
+    answer, which the gate holds back to reshape and so never sent."""
     import logging
 
     import anyio
@@ -67,7 +69,9 @@ def test_a_fault_in_a_desk_route_is_answered_500_and_logged(caplog):
     class BrokenDesk:
         serves = staticmethod(lambda path: True)
 
-        async def __call__(self, *args):
+        async def __call__(self, scope, receive, send, *args):
+            if started:
+                await send({"type": "http.response.start", "status": 404, "headers": []})
             raise KeyError("detail")
 
     async def app(scope, receive, send):  # the service behind the gate: never reached
