@@ -36,7 +36,7 @@ FIXES_INPUTS = ("mmsi", "track_no", "timestamp", "lat", "lon", "sog", "step_km",
                 "callsign", "imo", "ship_type")
 _FLOATS = ("hours", "lat", "lon", "end_lat", "end_lon", "km_to_port", "implied_speed_kn", "coverage_share",
            "neighbours_reporting")
-_US_PER_H = 3_600_000_000
+US_PER_H = 3_600_000_000  # microseconds in an hour
 
 
 @dataclass
@@ -101,7 +101,7 @@ def fixes_of(pos: pd.DataFrame, cfg: Config) -> Fixes:
     speed = sog.copy()
     miss = np.flatnonzero(~np.isfinite(speed[1:])) + 1
     if len(miss):
-        dt_h = np.maximum((t_us[miss] - t_us[miss - 1]) / _US_PER_H, cfg.min_step_s / 3600.0)
+        dt_h = np.maximum((t_us[miss] - t_us[miss - 1]) / US_PER_H, cfg.min_step_s / 3600.0)
         speed[miss] = np.where(tid[miss] == tid[miss - 1], step[miss - 1] / dt_h / KM_PER_NM, np.nan)
     n_tracks = int(tid[-1]) + 1 if n else 0
     usual = _usual_speed_kn(tid, t_us, sog, step, n_tracks, cfg) if n else np.zeros(0)
@@ -193,7 +193,7 @@ def empty_events() -> pd.DataFrame:
 
 
 def hours_between(t0_us, t1_us) -> np.ndarray:
-    return (np.asarray(t1_us, np.int64) - np.asarray(t0_us, np.int64)) / _US_PER_H
+    return (np.asarray(t1_us, np.int64) - np.asarray(t0_us, np.int64)) / US_PER_H
 
 
 def fmt(x: np.ndarray, spec: str) -> np.ndarray:

@@ -12,13 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
-from ..events.frame import Fixes, event_frame, event_ids, fmt, norm_text
+from ..events.frame import US_PER_H, Fixes, event_frame, event_ids, fmt, hours_between, norm_text
 from ..flags import default_mmsi
 from ..geo import haversine_km
 from ..tracks import group_starts
 from .interference import interference_cells, interfered
-
-_HOUR_US = 3_600_000_000  # microseconds in a clock hour
 
 
 def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None,
@@ -41,7 +39,7 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
     pairs = pairs[(pairs["t0_i"] < pairs["t0_j"]) | ((pairs["t0_i"] == pairs["t0_j"]) & (pairs["k_i"] < pairs["k_j"]))]
     over_end = np.minimum(pairs["t1_i"].to_numpy(), pairs["t1_j"].to_numpy())
     t0 = pairs["t0_j"].to_numpy()
-    ok = (over_end - t0) >= cfg.shared_mmsi_min_overlap_h * 3.6e9
+    ok = hours_between(t0, over_end) >= cfg.shared_mmsi_min_overlap_h
     i, j, t0, t1 = pairs["k_i"].to_numpy()[ok], pairs["k_j"].to_numpy()[ok], t0[ok], over_end[ok]
     together, last_h = _hours_together(fx, first[i], last[i], first[j], last[j])
     ok = together >= cfg.shared_mmsi_min_overlap_h
@@ -49,12 +47,12 @@ def shared_mmsi_events(fx: Fixes, cfg: Config, jumps: pd.DataFrame | None = None
     if len(cells) and ok.any():
         ok[ok] = ~_jammed(fx, first, last, i[ok], j[ok], cells, cfg)
     i, j, t0, together = i[ok], j[ok], t0[ok], together[ok]
-    t1 = np.maximum(np.minimum(t1[ok], (last_h[ok] + 1) * _HOUR_US), t0)
+    t1 = np.maximum(np.minimum(t1[ok], (last_h[ok] + 1) * US_PER_H), t0)
     # Where the other track was when the later one began: its last fix at or before then.
     at = _fix_at(fx, first[i], last[i], t0)
     row = first[j]
     km = haversine_km(fx.lat[row], fx.lon[row], fx.lat[at], fx.lon[at])
-    hours = (t1 - t0) / 3.6e9
+    hours = hours_between(t0, t1)
     who = ""
     if "name" in fx.identity:
         a = pd.Series(fx.static_at("name", at), dtype="str").fillna("?").to_numpy(dtype=object)
@@ -118,7 +116,7 @@ def _hours_together(fx: Fixes, fi, li, fj, lj) -> tuple[np.ndarray, np.ndarray]:
     count per pair (few), each over two tracks' rows."""
     n, last = np.zeros(len(fi), np.int64), np.full(len(fi), -1, np.int64)
     for k, (a0, a1, b0, b1) in enumerate(zip(fi, li, fj, lj)):
-        both = np.intersect1d(fx.t_us[a0:a1 + 1] // _HOUR_US, fx.t_us[b0:b1 + 1] // _HOUR_US)
+        both = np.intersect1d(fx.t_us[a0:a1 + 1] // US_PER_H, fx.t_us[b0:b1 + 1] // US_PER_H)
         n[k], last[k] = len(both), (both[-1] if len(both) else -1)
     return n, last
 

@@ -91,11 +91,10 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     stored = pd.DataFrame(s.execute(select(Event.event_id, Event.kind, Event.port_id, Event.detail)
                                     .where(Event.mmsi.in_(touched.tolist()))).all(),
                           columns=["event_id", "kind", "port_id", "detail"])
-    known = set(stored["event_id"])
+    known, sensitive = set(stored["event_id"]), sensitive_ids(model.gaz)
     # Only vessels the run scored: one with new rows outside the window keeps its standing, no alert.
     rules = [new_on_list(before, after, now["mmsi"], desk), risk_up(before, now, desk),
-             new_events(events, alerted_ids(stored, desk, sensitive_ids(model.gaz)), touched, desk,
-                        sensitive_ids(model.gaz))]
+             new_events(events, alerted_ids(stored, desk, sensitive), touched, desk, sensitive)]
     alerts = alert_rows(rules, now, before)
     _write(s, run, scored, now, events, known, added, touched)
     return _store_alerts(s, run, alerts)
