@@ -54,6 +54,11 @@ log = logging.getLogger("darkvoyage.service")
 #: Handing a short track to a thread costs more than scoring it: ~1.3 ms of a ~12 ms request
 #: went to the two threads passing the GIL back and forth.
 INLINE_POSITIONS = 5_000
+# How long a /score_voyages request may wait in BentoML's batch queue before it is answered 503
+# (ms). BentoML's default-like 1 s dropped requests under eight steady clients on a slow shared
+# CI machine while /score calls held the worker; 10 s keeps bounded load answered. The batching
+# window itself is learnt from traffic, not this limit.
+BATCH_QUEUE_LIMIT_MS = 10_000
 
 
 def _bad(field: str, problem: str) -> InvalidArgument:
@@ -128,7 +133,8 @@ class VoyageRisk:
                 "level": str(self.model.level([np.nan if risk is None else risk])[0]), "reason": reason,
                 "rows": sc.counts.to_dict(), "voyages": self._voyages_json(sc.voyages, a)}
 
-    @bentoml.api(route="/score_voyages", batchable=True, max_batch_size=MAX_VOYAGES, max_latency_ms=1000)
+    @bentoml.api(route="/score_voyages", batchable=True, max_batch_size=MAX_VOYAGES,
+                 max_latency_ms=BATCH_QUEUE_LIMIT_MS)
     def score_voyages(self, voyages: Annotated[list[VoyageRow], Field(max_length=MAX_VOYAGES)]) -> list[dict[str, Any]]:
         """Feature rows (as ``darkvoyage features`` writes them) -> risk and level per row.
         Each request was validated on its own (strict types), so a batch holds only good rows."""
