@@ -24,25 +24,20 @@ from serving.request_models import MAX_POSITIONS, MAX_VOYAGES
 
 log = logging.getLogger("darkvoyage.service")
 
-
 #: Largest request body, counted on the bytes read (chunked too) and again after gzip
 #: inflation (``DARKVOYAGE_MAX_UPLOAD_MB``, default 100): an uploaded positions file for
 #: /watchlist is the largest legitimate body.
 MAX_BODY_MB = settings().max_upload_mb
 
-
 #: Parquet holds 3-10x its size in decoded values on AIS data: an upload decoding to more than
 #: this many times the byte limit (1 GB at the default) is refused as a decompression bomb.
 PARQUET_EXPANSION = 10
 
-
 PROTECTED = ("/score", "/score_voyages", "/watchlist", "/model")
-
 
 #: The routes whose body the gate reads, and the one media type each takes.
 MEDIA_TYPES = {"/score": "application/json", "/score_voyages": "application/json",
                "/watchlist": "multipart/form-data"}
-
 
 MODEL_INFO: dict = {}
 
@@ -152,9 +147,16 @@ def _field(loc) -> str:
     return out or "body"
 
 
+#: BentoML answers 503 when a request waited ``max_latency_ms`` in a batch queue (or the
+#: service is not ready): "an unexpected error, see the log" there, which it is not.
+BUSY = {"error": "busy", "field": "", "problem": "more requests queued than the server starts in time; retry soon"}
+
+
 def shape_error(status: int, raw: bytes) -> tuple[int, dict]:
     """Any 4xx body (BentoML's, pydantic's, ours) as ``{error, field, problem}``; a list
-    too long for its limit becomes a 422 naming the limit."""
+    too long for its limit becomes a 422 naming the limit; a 503 says the server is busy."""
+    if status == 503:
+        return status, BUSY
     try:
         body = json.loads(raw)
     except ValueError:
@@ -191,14 +193,14 @@ def shape_error(status: int, raw: bytes) -> tuple[int, dict]:
 
 
 class _ShapeErrors:
-    """``send`` wrapper: passes 2xx-3xx and 5xx through untouched, buffers a 4xx and sends it
-    reshaped by :func:`shape_error`."""
+    """``send`` wrapper: passes 2xx-3xx and 5xx but 503 through untouched, buffers a 4xx or a
+    503 and sends it reshaped by :func:`shape_error` (a 503 with ``Retry-After: 1``)."""
 
     def __init__(self, send):
         self.send, self.start, self.parts, self.started = send, None, [], False
 
     async def __call__(self, msg):
-        if msg["type"] == "http.response.start" and 400 <= msg["status"] < 500:
+        if msg["type"] == "http.response.start" and (400 <= msg["status"] < 500 or msg["status"] == 503):
             self.start = msg
             return
         if msg["type"] == "http.response.body" and self.start is not None:
@@ -207,7 +209,7 @@ class _ShapeErrors:
                 return
             status, body = shape_error(self.start["status"], b"".join(self.parts))
             keep = [(k, v) for k, v in self.start.get("headers", [])
-                    if k.lower() not in (b"content-length", b"content-type")]
+                    if k.lower() not in (b"content-length", b"content-type")] + [(b"retry-after", b"1")] * (status == 503)
             self.start, self.started = None, True
             return await send_json(self.send, status, body, keep)
         self.started = self.started or msg["type"] == "http.response.start"

@@ -30,6 +30,8 @@ def document(doc: dict) -> dict:
         responses.pop("500", None)
         for code, text in answers.items():
             responses[code] = {"description": text, **ref}
+        if path == "/score_voyages":  # its batch queue's limit (serving.service.BATCH_QUEUE_LIMIT_MS)
+            responses["503"] = {"description": "Busy: waited 10 s in the batch queue; retry (Retry-After)", **ref}
     if settings().api_key:  # say so, and which routes: a fuzzer then checks they refuse requests without it
         doc["components"].setdefault("securitySchemes", {})["apiKey"] = {"type": "apiKey", "in": "header",
                                                                          "name": "x-api-key"}

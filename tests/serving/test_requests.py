@@ -88,3 +88,31 @@ def test_a_fault_in_a_desk_route_is_answered_500_and_logged(caplog, started):
         r = anyio.run(get)
     assert r.status_code == 500 and r.json()["error"] == "internal error"
     assert "internal error on GET /review" in caplog.text and "KeyError: 'detail'" in caplog.text
+
+
+def test_a_full_batch_queue_is_answered_busy_with_retry_after():
+    """BentoML answers 503 "An unexpected error has occurred, please check the server log." when
+    a /score_voyages request waited its batch queue's limit: the gate says busy and when to come
+    back instead (a 500 of BentoML's still passes as it is)."""
+    import anyio
+    import httpx
+    from serving.http_gate import Gate
+
+    async def bentoml(scope, receive, send):  # what BentoML sends once the dispatcher gave up
+        status = 503 if scope["path"] == "/score_voyages" else 500
+        body = json.dumps({"error": "An unexpected error has occurred, please check the server log."}).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    gate = Gate(bentoml)
+    gate.api_key = ""
+
+    async def post(path):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gate), base_url="http://svc") as client:
+            return await client.post(path, json={"voyages": []})
+
+    r = anyio.run(post, "/score_voyages")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["error"] == "busy" and "retry" in r.json()["problem"]
+    r = anyio.run(post, "/score")
+    assert r.status_code == 500 and "unexpected error" in r.json()["error"] and "retry-after" not in r.headers
