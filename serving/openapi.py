@@ -5,6 +5,7 @@ problem}``, ``GET /model``, the API-key scheme, required request bodies, and no 
 from __future__ import annotations
 
 from features.settings import settings
+from serving.request_models import BATCH_QUEUE_LIMIT_MS
 
 PROBLEM_SCHEMA = {"type": "object", "required": ["error", "field", "problem"], "properties": {
     "error": {"type": "string"}, "field": {"type": "string", "description": "the field, header or limit at fault"},
@@ -30,8 +31,9 @@ def document(doc: dict) -> dict:
         responses.pop("500", None)
         for code, text in answers.items():
             responses[code] = {"description": text, **ref}
-        if path == "/score_voyages":  # its batch queue's limit (serving.service.BATCH_QUEUE_LIMIT_MS)
-            responses["503"] = {"description": "Busy: waited 10 s in the batch queue; retry (Retry-After)", **ref}
+        if path == "/score_voyages":  # its batch queue's limit
+            responses["503"] = {"description": f"Busy: waited {BATCH_QUEUE_LIMIT_MS / 1000:g} s in the batch queue; "
+                                "retry (Retry-After)", **ref}
     if settings().api_key:  # say so, and which routes: a fuzzer then checks they refuse requests without it
         doc["components"].setdefault("securitySchemes", {})["apiKey"] = {"type": "apiKey", "in": "header",
                                                                          "name": "x-api-key"}

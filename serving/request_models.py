@@ -31,6 +31,12 @@ MAX_POSITIONS = 50_000
 #: request never has to be split across batches.
 MAX_VOYAGES = 10_000
 
+#: How long (ms) a /score_voyages request may wait in BentoML's batch queue before it is answered
+#: 503 busy (BentoML's default is 60 s). 1 s, our first choice, drew three 503s from eight
+#: steady clients on a slow shared CI machine while /score calls held the event loop; 10 s bounds
+#: a caller's wait and keeps such load answered. The batching window is learnt from traffic.
+BATCH_QUEUE_LIMIT_MS = 10_000
+
 
 REQUIRED_FIELDS = tuple(c for c in S.REQUIRED if c != "mmsi")  # the track has one MMSI
 

@@ -41,7 +41,7 @@ from serving.http_gate import (
     jsonable,
     limit_bytes,
 )
-from serving.request_models import MAX_VOYAGES, SUFFIXES, Position, TrackIn, VoyageRow, track_frame
+from serving.request_models import BATCH_QUEUE_LIMIT_MS, MAX_VOYAGES, SUFFIXES, Position, TrackIn, VoyageRow, track_frame
 
 if TYPE_CHECKING:  # the scoring modules load with the model, in the service's __init__
     from serving.scoring import Assessment
@@ -54,11 +54,6 @@ log = logging.getLogger("darkvoyage.service")
 #: Handing a short track to a thread costs more than scoring it: ~1.3 ms of a ~12 ms request
 #: went to the two threads passing the GIL back and forth.
 INLINE_POSITIONS = 5_000
-# How long a /score_voyages request may wait in BentoML's batch queue before it is answered 503
-# (ms). BentoML's default-like 1 s dropped requests under eight steady clients on a slow shared
-# CI machine while /score calls held the worker; 10 s keeps bounded load answered. The batching
-# window itself is learnt from traffic, not this limit.
-BATCH_QUEUE_LIMIT_MS = 10_000
 
 
 def _bad(field: str, problem: str) -> InvalidArgument:
