@@ -3,6 +3,8 @@ distances between AIS fixes and ports)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
@@ -36,6 +38,19 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     np.arcsin(a, out=a)
     a *= 2.0 * EARTH_RADIUS_KM
     return a
+
+
+def pair_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """:func:`haversine_km` of one pair of Python floats: the same operations in the same order
+    (``math``'s sin, cos and asin give numpy's bits on x86-64 without AVX-512, measured on 2 M
+    values), at a Python call's cost where numpy's per-call cost on a few values dominates.
+
+    >>> round(pair_km(46.35, 48.05, 37.47, 53.93), 1) == round(float(haversine_km(46.35, 48.05, 37.47, 53.93)), 1)
+    True
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) * 0.5) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) * 0.5) ** 2
+    return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
 def planar_km(lat1, lon1, lat2, lon2) -> np.ndarray:

@@ -9,12 +9,14 @@ take a vectorised fast path and never enter the per-fix loop.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from . import schema as S
 from .config import Config
-from .geo import KM_PER_NM, haversine_km
+from .geo import KM_PER_NM, haversine_km, pair_km
 from .geo import step_km as geo_step_km
 
 _US = 1_000_000
@@ -144,8 +146,10 @@ def _nearer_elsewhere(t_s, lat, lon, step, a: int, b: int, others: np.ndarray, c
     return b + 1
 
 
+# Per open track the state is Python lists and tuples, not arrays: there are a handful.
 # long on purpose: one sequential pass over the fixes of an MMSI that forms no single path
-# (rare: a few per million rows); the rule reads top to bottom as the docstring states it.
+# (rare in real feeds; a simulated default MMSI several boats share sends most of its fixes
+# through it); the rule reads top to bottom as the docstring states it.
 def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config,
                   bad: np.ndarray, step: np.ndarray) -> np.ndarray:
     """Track number per fix for one MMSI whose fixes do not form one plausible path.
@@ -174,72 +178,69 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
     starts = np.flatnonzero(np.r_[True, bad[1:]])
     ends = np.append(starts[1:], n) - 1
     seg = np.empty(n, np.int64)
-    nan3 = (np.nan, np.nan, np.nan)
-    # Per open track: last and second-to-last fix (time, lat, lon); NaN time = none.
-    last = np.empty((0, 3))
-    prev = np.empty((0, 3))
-    # Per open track whose last piece came by a fallback: the fixes it skipped (last, prev)
-    # and that piece's rows; ``pend`` marks such tracks.
-    skip_last = np.empty((0, 3))
-    skip_prev = np.empty((0, 3))
-    piece = np.empty((0, 2), np.int64)
-    pend = np.empty(0, bool)
-    # Per track: fixes; fixes placed (in any track) when it last took one, and when its last
+    ts, la, lo = t_s.tolist(), lat.tolist(), lon.tolist()
+    nan3 = (math.nan, math.nan, math.nan)
+    noise, vmax, min_step, few = cfg.position_noise_km, cfg.max_speed_kn, cfg.min_step_s, cfg.min_track_fixes
+    # Per open track: last and second-to-last fix (time, lat, lon); NaN time = none. Per track
+    # whose last piece came by a fallback (``pend``): the fixes it skipped and that piece's rows.
+    # Fixes per track; fixes placed (in any track) when it last took one, and when its last
     # piece was placed (what a withdrawn piece keeps).
-    size, mark, piece_mark, placed = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), 0
-    idle = cfg.track_max_idle_h * 3600.0 if cfg.track_max_idle_h is not None else np.inf
+    last, prev, skip_last, skip_prev, piece, pend, size, mark, piece_mark = ([] for _ in range(9))
+    placed = 0
+    idle = cfg.track_max_idle_h * 3600.0 if cfg.track_max_idle_h is not None else math.inf
 
-    def reach(fix: np.ndarray, k: int):
-        """Distance (km) from each of ``fix`` to fix k, and whether <= max_speed_kn covers it."""
-        d = haversine_km(fix[:, 1], fix[:, 2], lat[k], lon[k])
-        return d, implied_speed_kn(d, t_s[k] - fix[:, 0], cfg) <= cfg.max_speed_kn
+    def reach(fix: tuple, k: int) -> tuple[float, bool]:
+        """Distance (km) from ``fix`` to fix k, and whether <= max_speed_kn covers it (as
+        :func:`implied_speed_kn`: NaN compares false; ``max`` keeps a NaN first argument)."""
+        d = pair_km(fix[1], fix[2], la[k], lo[k])
+        return d, max(d - noise, 0.0) / (max(ts[k] - fix[0], min_step) / 3600.0) / KM_PER_NM <= vmax
 
     def new_track() -> int:
-        nonlocal last, prev, skip_last, skip_prev, piece, pend, size, mark, piece_mark
-        size = np.append(size, 0)
-        mark = np.append(mark, placed)
-        piece_mark = np.append(piece_mark, placed)
-        last = np.vstack([last, nan3])
-        prev = np.vstack([prev, nan3])
-        skip_last = np.vstack([skip_last, nan3])
-        skip_prev = np.vstack([skip_prev, nan3])
-        piece = np.vstack([piece, (0, 0)])
-        pend = np.append(pend, False)
+        for col, v in ((size, 0), (mark, placed), (piece_mark, placed), (last, nan3), (prev, nan3),
+                       (skip_last, nan3), (skip_prev, nan3), (piece, (0, 0)), (pend, False)):
+            col.append(v)
         return len(last) - 1
 
-    for a0, b in zip(starts, ends):
+    def fix(k: int) -> tuple:
+        return ts[k], la[k], lo[k]
+
+    for a0, b in zip(starts.tolist(), ends.tolist()):
         a = a0
         while a <= b:
-            if pend.any():
+            if any(pend):
                 # Withdraw fallbacks whose skipped fix this one continues better.
-                dg, okg = reach(skip_last, a)
-                okg &= (t_s[a] - skip_last[:, 0]) <= idle
-                dl = haversine_km(last[:, 1], last[:, 2], lat[a], lon[a])
-                for s in np.flatnonzero(pend & okg & (dg + cfg.position_noise_km < dl)):
+                hits = []
+                for s in range(len(last)):
+                    if pend[s]:
+                        dg, okg = reach(skip_last[s], a)
+                        if okg and (ts[a] - skip_last[s][0]) <= idle and dg + noise < pair_km(last[s][1], last[s][2], la[a], lo[a]):
+                            hits.append(s)
+                for s in hits:
                     pa, pe = piece[s]
                     t = new_track()
                     seg[pa:pe + 1] = t
                     size[t], size[s] = pe - pa + 1, size[s] - (pe - pa + 1)
                     mark[t] = piece_mark[s]
-                    last[t] = (t_s[pe], lat[pe], lon[pe])
-                    prev[t] = (t_s[pe - 1], lat[pe - 1], lon[pe - 1]) if pe > pa else nan3
+                    last[t], prev[t] = fix(pe), (fix(pe - 1) if pe > pa else nan3)
                     last[s], prev[s], pend[s] = skip_last[s], skip_prev[s], False
             s, via_prev = -1, False
-            if len(last):
-                d1, ok1 = reach(last, a)
-                d2, ok2 = reach(prev, a)
-                ok = (ok1 | ok2) & ((t_s[a] - last[:, 0]) <= idle)
-                if ok.any():
-                    dist = np.where(ok1, d1, d2)
-                    # Left out only for a track reaching it from its last fix (a fallback may
-                    # be withdrawn): a second hull reporting less often keeps its own track.
-                    left = (size < cfg.min_track_fixes) & (placed - mark >= cfg.min_track_fixes)
-                    pool = ok & ~left if (ok1 & ok & ~left).any() else ok
-                    # No fallback past a settled track that reaches it (the other hull's, crossing).
-                    if (pool & ok1 & (size >= cfg.min_track_fixes)).any():
-                        pool &= ok1
-                    s = int(np.flatnonzero(pool)[np.argmin(dist[pool])])
-                    via_prev = not ok1[s]
+            ok, ok1, dist = [], [], []
+            for i in range(len(last)):
+                d1, o1 = reach(last[i], a)
+                d2, o2 = reach(prev[i], a)
+                ok.append((o1 or o2) and (ts[a] - last[i][0]) <= idle)
+                ok1.append(o1)
+                dist.append(d1 if o1 else d2)
+            if any(ok):
+                # Left out only for a track reaching it from its last fix (a fallback may
+                # be withdrawn): a second hull reporting less often keeps its own track.
+                kept = [ok[i] and not (size[i] < few and placed - mark[i] >= few) for i in range(len(ok))]
+                pool = kept if any(k and o for k, o in zip(kept, ok1)) else ok
+                # No fallback past a settled track that reaches it (the other hull's, crossing).
+                if any(p and o and size[i] >= few for i, (p, o) in enumerate(zip(pool, ok1))):
+                    pool = [p and o for p, o in zip(pool, ok1)]
+                s = min((i for i, p in enumerate(pool) if p), key=dist.__getitem__)  # the first nearest
+                via_prev = not ok1[s]
             if s < 0:
                 s = new_track()
             if via_prev:
@@ -247,16 +248,15 @@ def _segment_loop(t_s: np.ndarray, lat: np.ndarray, lon: np.ndarray, cfg: Config
             pend[s] = via_prev
             e = b
             if b > a:
-                others = np.flatnonzero(np.arange(len(last)) != s)
-                e = _nearer_elsewhere(t_s, lat, lon, step, a, b,
-                                      np.vstack([last[others], skip_last[pend]]), cfg, idle) - 1
+                others = [last[i] for i in range(len(last)) if i != s] + [skip_last[i] for i in range(len(last)) if pend[i]]
+                e = _nearer_elsewhere(t_s, lat, lon, step, a, b, np.array(others, dtype=float).reshape(-1, 3), cfg, idle) - 1
             piece[s] = (a, e)
             seg[a:e + 1] = s
             size[s] += e - a + 1
             placed += e - a + 1
             mark[s] = piece_mark[s] = placed
-            prev[s] = (t_s[e - 1], lat[e - 1], lon[e - 1]) if e > a else last[s]
-            last[s] = (t_s[e], lat[e], lon[e])
+            prev[s] = fix(e - 1) if e > a else last[s]
+            last[s] = fix(e)
             a = e + 1
     # Tracks numbered in order of their first fix (a withdrawn piece's track is made late).
     _, first = np.unique(seg, return_index=True)
