@@ -147,8 +147,7 @@ def _field(loc) -> str:
     return out or "body"
 
 
-#: BentoML answers 503 when a request waited ``max_latency_ms`` in a batch queue (or the
-#: service is not ready): "an unexpected error, see the log" there, which it is not.
+#: BentoML's 503 (a request waited ``max_latency_ms`` in a batch queue, or not ready): busy, no fault.
 BUSY = {"error": "busy", "field": "", "problem": "more requests queued than the server starts in time; retry soon"}
 
 
@@ -208,8 +207,9 @@ class _ShapeErrors:
             if msg.get("more_body", False):
                 return
             status, body = shape_error(self.start["status"], b"".join(self.parts))
-            keep = [(k, v) for k, v in self.start.get("headers", [])
-                    if k.lower() not in (b"content-length", b"content-type")] + [(b"retry-after", b"1")] * (status == 503)
+            keep = [(k, v) for k, v in self.start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
+            if status == 503:
+                keep.append((b"retry-after", b"1"))
             self.start, self.started = None, True
             return await send_json(self.send, status, body, keep)
         self.started = self.started or msg["type"] == "http.response.start"
