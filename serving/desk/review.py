@@ -5,7 +5,8 @@ the riskiest vessels (the list's top: the verdicts a desk needs anyway, and aski
 is itself an efficient way to learn, Das et al. 2016), those nearest the ``high`` cut-off
 (uncertain: a verdict there moves a retrained model most), and those where the rules and the
 model disagree (a dark call at a sensitive port or an identity event on a low-risk vessel; a
-high risk with no dark event behind it)."""
+high risk with no dark event, identity event or identity link behind it: the watchlist's
+identity rule raises a vessel through a link at sea, which the store keeps apart from events)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from .alerts import alerting
 from .config import DEFAULT_DESK, DeskConfig
-from .models import Alert, Event, Verdict, Vessel
+from .models import Alert, Event, IdentityLink, Verdict, Vessel
 from .store import Store
 
 def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK) -> list[dict]:
@@ -27,16 +28,26 @@ def review_queue(store: Store, sensitive_ports: set[str], cfg: DeskConfig = DEFA
         ev = pd.DataFrame(s.execute(select(Event.mmsi, Event.kind, Event.port_id, Event.detail)
                                     .where(Event.kind.in_(cfg.event_kinds))).all(),
                           columns=["mmsi", "kind", "port_id", "detail"])
-    out = queue(v[~v["mmsi"].isin(judged)], ev, sensitive_ports, cfg)
+        linked = {m for pair in s.execute(select(IdentityLink.from_mmsi, IdentityLink.to_mmsi)).all() for m in pair}
+    out = queue(v[~v["mmsi"].isin(judged)], ev, sensitive_ports, cfg, linked)
     out = out.astype(object).where(out.notna(), None)
     return [{**r, "mmsi": int(r["mmsi"]), "risk": float(r["risk"])} for r in out.to_dict("records")]
 
 
-def queue(v: pd.DataFrame, ev: pd.DataFrame, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK) -> pd.DataFrame:
+def queue(v: pd.DataFrame, ev: pd.DataFrame, sensitive_ports: set[str], cfg: DeskConfig = DEFAULT_DESK,
+          linked: set[int] = frozenset()) -> pd.DataFrame:
     """The queue over vessels not judged yet: ``v`` (``mmsi``, ``risk`` and any other columns,
     one row per vessel), ``ev`` their rule events (``mmsi``, ``kind``, ``port_id``,
-    ``detail``); the rows of ``v`` in review order with ``pick`` (``top``, ``near_cut_off`` or
-    ``disagreement``) and ``why``. Pure: the desk and the review-loop benchmark share it."""
+    ``detail``), ``linked`` the MMSIs at either end of an identity link; the rows of ``v`` in
+    review order with ``pick`` (``top``, ``near_cut_off`` or ``disagreement``) and ``why``.
+    Pure: the desk and the review-loop benchmark share it.
+
+    >>> v = pd.DataFrame({"mmsi": [1, 2, 3], "risk": [0.9, 0.88, 0.88]})
+    >>> ev = pd.DataFrame({"mmsi": [], "kind": [], "port_id": [], "detail": []})
+    >>> q = queue(v, ev, set(), DeskConfig(review_top=1, review_boundary=0), linked={2})
+    >>> q[["mmsi", "pick"]].to_dict("records")
+    [{'mmsi': 1, 'pick': 'top'}, {'mmsi': 3, 'pick': 'disagreement'}]
+    """
     v = v[v["risk"].notna()]
     if v.empty:
         return v.assign(pick=pd.Series(dtype=object), why=pd.Series(dtype=object))
@@ -52,7 +63,8 @@ def queue(v: pd.DataFrame, ev: pd.DataFrame, sensitive_ports: set[str], cfg: Des
              for r in near["risk"]]))
     rest = rest[~rest["mmsi"].isin(near["mmsi"])]
     low_flagged = rest[rest["mmsi"].isin(rule_kind.index) & (rest["risk"] < cfg.review_cut)]
-    high_bare = rest[~rest["mmsi"].isin(ev["mmsi"]) & (rest["risk"] >= cfg.review_cut)]
+    behind = set(ev["mmsi"]) | set(linked)  # a link at sea raises a vessel with no event of its own
+    high_bare = rest[~rest["mmsi"].isin(behind) & (rest["risk"] >= cfg.review_cut)]
     dis = pd.concat([low_flagged.assign(why=[f"the rules see {rule_kind[m].replace('_', ' ')} but the model says "
                                              f"{r:.2f}" for m, r in zip(low_flagged["mmsi"], low_flagged["risk"])]),
                      high_bare.assign(why=[f"risk {r:.2f} with no dark event or identity event behind it"
