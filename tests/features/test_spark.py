@@ -17,35 +17,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.spark import DIR_META, SparkEngine, session
+from features.spark import DIR_META, SparkEngine
 from features.io import read_counts, track_positions_table, write_rejected, write_table
 from features.engine import LocalEngine
 from features.pipeline import run_tracks
 
 from ..conftest import GFW_REGR, NMEA, ROOT, SPARK_TEST_JVM_FLAGS
+from .conftest import MASTER  # the fixtures spark and month live there too
 from ..helpers import invoke
 from ..servers import free_port
 
-# Spark's Python workers run this interpreter; the driver binds to loopback only.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-MASTER = "local[2]"
 TOL = 1e-9
-
-
-@pytest.fixture(scope="module")
-def spark():
-    s = session(MASTER)
-    yield s
-    s.conf.unset("spark.sql.files.maxPartitionBytes")
-
-
-@pytest.fixture(scope="module")
-def month(tmp_path_factory) -> Path:
-    from training.simulator import SimConfig, simulate, write_scenario
-    out = tmp_path_factory.mktemp("month")
-    write_scenario(simulate(SimConfig(vessels=120, days=14, seed=11)), out)  # every event kind, lean
-    return out / "positions.parquet"
 
 
 def _cell(v):

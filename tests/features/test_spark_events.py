@@ -15,10 +15,10 @@ from features.spark import SparkEngine
 from features.spark.session import buckets
 
 from ..helpers import invoke
-from .test_spark import MASTER, month, spark  # noqa: F401 - module fixtures shared with that file
+from .conftest import MASTER  # the fixtures spark and month live there, shared with test_spark.py
 
 
-def _bucket(spark, mmsi: pd.Series) -> pd.Series:  # noqa: F811 - the fixture, passed in
+def _bucket(spark, mmsi: pd.Series) -> pd.Series:
     """Each MMSI's bucket, as the engine computes it."""
     from features.spark.session import mmsi_bucket
     df = spark.createDataFrame(pd.DataFrame({"mmsi": mmsi.astype("int64").unique()}))
@@ -27,11 +27,11 @@ def _bucket(spark, mmsi: pd.Series) -> pd.Series:  # noqa: F811 - the fixture, p
 
 
 @pytest.fixture(scope="module")
-def local_month(month, gaz):  # noqa: F811
+def local_month(month, gaz):
     return LocalEngine().events([month], gaz=gaz).events
 
 
-def test_real_files_events_equal_local(spark, real_files, gaz):  # noqa: F811
+def test_real_files_events_equal_local(spark, real_files, gaz):
     local = LocalEngine().events(real_files, gaz=gaz)
     run = SparkEngine(MASTER).events(real_files, gaz=gaz)
     assert (local.events["kind"] == "gap").sum() > 100
@@ -39,7 +39,7 @@ def test_real_files_events_equal_local(spark, real_files, gaz):  # noqa: F811
     assert run.counts.to_dict() == local.counts.to_dict()
 
 
-def test_simulated_month_events_equal_local(spark, month, local_month):  # noqa: F811
+def test_simulated_month_events_equal_local(spark, month, local_month):
     local = local_month
     spk = SparkEngine(MASTER).events([month]).events
     pd.testing.assert_frame_equal(spk, local)
@@ -52,7 +52,7 @@ def test_simulated_month_events_equal_local(spark, month, local_month):  # noqa:
     assert {"gap", "loitering", "possible_dark_port_call", "shared_mmsi"} <= set(local["kind"])
 
 
-def test_cli_events_engine_spark(spark, month, local_month, gaz, tmp_path):  # noqa: F811
+def test_cli_events_engine_spark(spark, month, local_month, gaz, tmp_path):
     """Through the CLI: the events file as the local engine's table, the rejected rows as the
     local engine's (the writer is shared with the local command, so one format shows it)."""
     out = tmp_path / "ev.parquet"
