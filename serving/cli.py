@@ -37,6 +37,7 @@ def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = No
         t0 = time.perf_counter()
         with stages() as stage:
             run = eng.tracks(inputs, out, gaz=gaz, cfg=cfg, stage=stage)
+        warn_outside_region(run.tracks.positions if run.tracks is not None else None, gaz, cfg)
         print_run(run, t0)
 
 
@@ -58,6 +59,7 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
         t0 = time.perf_counter()
         with stages() as stage:
             run = eng.features(inputs, out, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
+        warn_outside_region(run.tracks.positions if run.tracks is not None else None, gaz, cfg)
         print_run(run, t0)
 
 

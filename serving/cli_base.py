@@ -111,10 +111,17 @@ OUTSIDE_WARN_SHARE = 0.5
 def warn_outside_region(positions, gaz, cfg) -> None:
     """One line on stderr when most fixes lie outside the gazetteer's region (farther than
     ``dark_call_region_km`` from every port): its ports, the reasons and the risk are made for
-    that sea, and read elsewhere they mislead (a track "14,911 km out at sea")."""
+    that sea, and read elsewhere they mislead (a track "14,911 km out at sea"). Every command
+    that reads AIS says it (on Spark the fixes stay distributed: ``positions`` None, no line)."""
     if positions is None or not len(positions):
         return
-    share = gaz.share_outside(positions["lat"].to_numpy(), positions["lon"].to_numpy(), cfg.dark_call_region_km)
+    warn_share_outside(gaz.share_outside(positions["lat"].to_numpy(), positions["lon"].to_numpy(),
+                                         cfg.dark_call_region_km), cfg)
+
+
+def warn_share_outside(share: float, cfg) -> None:
+    """:func:`warn_outside_region`'s line for a share measured elsewhere (``watch`` measures
+    the rows it adds, not the stored month it rescores)."""
     if share >= OUTSIDE_WARN_SHARE:
         err_console.print(f"darkvoyage: warning: {share:.0%} of the positions lie over {cfg.dark_call_region_km:.0f} km from "
                           "every port of the gazetteer: its ports, and the reasons and risk built on them, are made "

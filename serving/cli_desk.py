@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from serving.cli_base import (Inputs, SetOpt, UsageProblem, Verbose, app, check_inputs, parse_settings,
-                              print_counts, setup_logging, stages, user_errors)
+                              print_counts, setup_logging, stages, user_errors, warn_share_outside)
 
 StoreOpt = Annotated[Optional[str], typer.Option(
     "--store", help="The store: a SQLite file or a postgresql:// URL (default DARKVOYAGE_STORE, else darkvoyage.db).")]
@@ -128,7 +128,9 @@ def _watch_into(inputs, st, model, cfg):
     from training.registry import load_model
     m, info = load_model(model)
     with stages() as stage:
-        return run_watch(inputs, st, m, info, cfg, stage=stage), info
+        res = run_watch(inputs, st, m, info, cfg, stage=stage)
+    warn_share_outside(res.outside_share, cfg)
+    return res, info
 
 
 labels_app = typer.Typer(help="Analyst labels from the store's verdicts.", no_args_is_help=True)

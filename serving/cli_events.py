@@ -54,11 +54,13 @@ def identities(inputs: Inputs,
         check_output(out, EVENT_SUFFIXES, "identities output")
         cfg = parse_settings(set_)
         t0 = time.perf_counter()
+        gaz = load_gazetteer(gazetteer)
         with stages() as stage:
-            run = LocalEngine().identities(inputs, gaz=load_gazetteer(gazetteer), cfg=cfg, stage=stage)
+            run = LocalEngine().identities(inputs, gaz=gaz, cfg=cfg, stage=stage)
             stage("writing")
             write_identities(run.identities, out, run.counts, {"config": cfg.to_dict()})
             rej = write_rejected(run.tracks.rejected, out)
+        warn_outside_region(run.tracks.positions, gaz, cfg)
         print_counts(run.counts, {**{k: f"{v:,}" for k, v in run.figures.items()},
                                   "seconds": f"{time.perf_counter() - t0:.1f}", "written": f"{out}  (rejected rows: {rej})"})
 

@@ -39,6 +39,13 @@ class Added:
     skipped: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     first_time: pd.Timestamp | None = None
+    #: The new fixes' (lat, lon), at most :data:`SAMPLE_FIXES` a file at even steps: enough to
+    #: tell a feed mostly outside the gazetteer's sea, without holding a month of rows.
+    sample: list[np.ndarray] = field(default_factory=list)
+
+
+#: Fixes per added file kept in :attr:`Added.sample` (the gazetteer reads at most 10,000 too).
+SAMPLE_FIXES = 10_000
 
 
 def file_digest(path: Path) -> str:
@@ -85,6 +92,8 @@ def _add_file(session: Session, run: Run, path: Path, digest: str, cfg: Config, 
     blocks = position_blocks(kept)
     session.add_all([PositionBlock(ingest_id=rec.id, day=day, n_rows=len(b), data=encode(b)) for day, b in blocks])
     out.touched |= set(kept["mmsi"].to_numpy(np.int64)[~static].tolist())
+    fixes = kept.loc[~static, ["lat", "lon"]].to_numpy(float)
+    out.sample.append(fixes[::max(len(fixes) // SAMPLE_FIXES, 1)])
     out.last_day = max([out.last_day] + [d for d, _ in blocks])
     if len(times) and (out.first_time is None or times.min() < out.first_time):
         out.first_time = times.min()

@@ -42,6 +42,7 @@ class WatchResult:
     counts: RowCounts                     # the new rows' accounting
     rejected: pd.DataFrame                # the new rows that could not be kept, with why
     figures: dict = field(default_factory=dict)
+    outside_share: float = 0.0            # of the new fixes, farther than dark_call_region_km from every port
 
 
 def watch(paths, store: Store, model, info: dict, cfg: Config = DEFAULT, desk: DeskConfig = DEFAULT_DESK,
@@ -68,7 +69,9 @@ def watch(paths, store: Store, model, info: dict, cfg: Config = DEFAULT, desk: D
     figures = {"files added": len(added.added), "files already in the store": len(added.skipped),
                "vessels rescored": len(added.touched), "run": run.id,
                **{f"alerts: {k}": int((alerts["kind"] == k).sum()) for k in ("new_on_list", "risk_up", "new_event")}}
-    return WatchResult(alerts, added.counts, rejected, figures)
+    fixes = np.concatenate(added.sample) if added.sample else np.zeros((0, 2))
+    outside = model.gaz.share_outside(fixes[:, 0], fixes[:, 1], cfg.dark_call_region_km)
+    return WatchResult(alerts, added.counts, rejected, figures, outside)
 
 
 def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskConfig, stage) -> pd.DataFrame:

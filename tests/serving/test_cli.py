@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ..conftest import GFW_REGR
+from ..conftest import GFW_REGR, NMEA, ROOT
+from ..helpers import invoke
 
 EXE = str(Path(sys.executable).parent / "darkvoyage")
 
@@ -57,6 +58,31 @@ def test_features_command_end_to_end(tmp_path):
     import json
     meta = pq.read_schema(out).metadata
     assert json.loads(meta[b"darkvoyage.config"])["gap_hours"] == 2.0
+
+
+#: What every command that reads AIS says, once, when most fixes lie far from the gazetteer's ports.
+OUTSIDE = "of the positions lie over 500 km from every port of the gazetteer"
+
+
+def test_every_command_that_reads_ais_says_when_it_lies_outside_the_gazetteers_sea(tmp_path):
+    """``watchlist``, ``events`` and ``report`` said it; ``watch`` (the desk's daily path) fed a
+    Danish file stored and alerted without a word. Now every command that reads AIS says it once,
+    and Caspian traffic draws nothing."""
+    danish = NMEA / "dma_aisabnormal_538004030_multisource_2014-09-28.txt"
+    caspian = tmp_path / "caspian.csv"
+    caspian.write_text("mmsi,timestamp,lat,lon\n" + "".join(f"273000001,2024-01-01T00:{m:02d}:00Z,45.{m:02d},49.0\n"
+                                                              for m in range(30)))
+    model = ROOT / "tests" / "golden" / "model"
+    for name, src in (("danish", danish), ("caspian", caspian)):
+        for args in (["tracks", src, "--out", tmp_path / f"{name}_t.parquet"],
+                     ["features", src, "--out", tmp_path / f"{name}_v.parquet"],
+                     ["identities", src, "--out", tmp_path / f"{name}_i.csv"],
+                     ["watch", src, "--store", tmp_path / f"{name}.db", "--model", model],
+                     ["card", "538004030" if name == "danish" else "273000001", src, "--out",
+                      tmp_path / f"{name}.html", "--model", model]):
+            r = invoke(*args)
+            assert r.returncode == 0, (args, r.output)
+            assert r.stderr.count(OUTSIDE) == (name == "danish"), (args, r.stderr)
 
 
 @pytest.mark.parametrize("command", ["tracks", "features", "watchlist"])
