@@ -2,8 +2,9 @@
 
 **Episodes.** Per track, maximal runs of consecutive intervals that are dark (a gap of at
 most ``rendezvous_max_dark_h``, not inside one port visit, one ship at both ends) or slow away
-from ports (the loitering rule), cut at every fix that shows the vessel moving (a transit
-through poor reception is a chain of short gaps between moving fixes: each is judged alone).
+from ports (the loitering rule), cut at every fix that shows the vessel moving by its speed and
+its steps (a transit through poor reception is a chain of gaps between moving fixes: each is
+judged alone; a stale speed field at one spot is a wait).
 A run silent for at least ``rendezvous_min_dark_h``, and for ``rendezvous_min_dark_share`` of
 its time, is a *dark* episode, with the vessel's usual speed; otherwise, lasting
 ``rendezvous_min_loiter_h``, a *visible loitering* episode, with ``loiter_speed_kn`` (we see it
@@ -54,7 +55,7 @@ from ..installations import Installations, load_installations
 from ..tracks import utc_times
 from .frame import Fixes, event_frame, event_ids, fmt, track_key
 from .gaps import Gaps
-from .loitering import runs, slow_intervals
+from .loitering import runs, slow_intervals, step_kn
 from .ordinary import in_outage, shared_call_h, silences
 
 _CELL_DEG = 2.0
@@ -84,9 +85,8 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     dark = np.zeros(fx.n - 1, bool)
     ok = g.dark & ~g.in_port & (g.hours <= cfg.rendezvous_max_dark_h)
     dark[g.row[ok]] = True
-    # A run is cut at every fix seen moving: the vessel was there, then, so the ellipse
-    # of the intervals on either side must not be merged into one that ignores it.
-    moving = np.nan_to_num(fx.speed_kn, nan=0.0) >= cfg.loiter_speed_kn
+    # Cut at every fix seen moving: the vessel was there, then; the ellipses either side must not merge.
+    moving = np.minimum(np.nan_to_num(fx.speed_kn, nan=0.0), step_kn(fx, cfg)) >= cfg.loiter_speed_kn
     first, last = runs(dark | slow_intervals(fx, cfg), cut=moving[1:-1])
     dt = np.diff(fx.t_us).astype(float) / 3.6e9
     # Summed per run (not as differences of one running sum, whose rounding would depend on

@@ -222,6 +222,24 @@ def test_a_stop_seen_now_and_then_is_no_dark_side(tmp_path, gaz):
     assert (events_of(meeting(True, True, wait_h=16), tmp_path, gaz, ALL)["kind"] == "dark_rendezvous").sum() == 1
 
 
+def test_a_wait_heard_now_and_then_with_a_stale_speed_is_one_side(tmp_path, gaz):
+    """What most planted meetings a simulated month missed look like (half the fleet suspicious,
+    seed 3: 6 of the 9 missed): one ship waits with AIS on, heard by satellite every few hours,
+    its speed field stuck at 9.8 kn. Read as moving at every fix, its wait fell into dark pieces
+    of 3 h, each far out of step with the partner's silence; by its steps it stays put, one side."""
+    a, b = meeting(True, False, wait_h=16)
+    t = (b["timestamp"] - T0) / H
+    wait = (t > 6) & (t < 22)
+    heard = b[wait].iloc[::60].copy()  # every 3 h (the stay reports every 3 min)
+    heard["sog"] = 9.8  # stale: the speed it had before it stopped
+    heard["lat"] += np.where(np.arange(len(heard)) % 2, 4e-5, -4e-5)  # GPS noise: metres, not a fixed point
+    ev = events_of([a, chain(b[~wait], heard)], tmp_path, gaz)
+    rdv = ev[ev["kind"] == "dark_rendezvous"]
+    assert len(rdv) == 1 and {rdv["mmsi"].iloc[0], rdv["partner_mmsi"].iloc[0]} == {A, B}, ev["kind"].value_counts()
+    assert f"{B}-0 dark 1" in rdv["detail"].iloc[0]  # its wait is one silence of 15-16 h, not 3 h pieces
+    assert not (ev["kind"] == "spoofing").any()
+
+
 def test_meeting_with_ais_on_is_an_encounter_not_a_rendezvous(tmp_path, gaz):
     ev = events_of(meeting(False, False), tmp_path, gaz)
     enc = ev[ev["kind"] == "encounter"]
