@@ -15,7 +15,7 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from features.config import DEFAULT
 from serving.cli_base import (GazOpt, UsageProblem, Verbose, setup_logging, print_table, app, err_console, print_watchlist,
-                         stages, user_errors)
+                         stages, user_errors, warn_share_outside)
 
 
 @app.command()
@@ -55,6 +55,7 @@ def train(positions: Annotated[list[Path], typer.Option("--positions", help="AIS
             with stages() as stage:
                 s = run_train(sources, None, experiment, search, promote, TrainConfig(seed=seed),
                               gaz=load_gazetteer(gazetteer), stage=stage, reference=reference)
+        warn_share_outside(s["outside_share"], DEFAULT)
         print_table("training", {**summary_rows(s), "seconds": f"{time.perf_counter() - t0:.1f}"})
 
 

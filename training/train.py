@@ -214,6 +214,9 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
         tables, grid, voyages = combined_tables(sources, gaz, cfg, stage)
     except ScenarioError as err:
         raise TrainingError(str(err)) from None
+    # Of the scenario most outside the gazetteer's sea: the command says so, as every reader of AIS does.
+    outside = max(gaz.share_outside(t.tracks.positions["lat"].to_numpy(), t.tracks.positions["lon"].to_numpy(),
+                                    cfg.dark_call_region_km) for t in tables)
     data, analyst_ref = analyst_reference.split(_labelled(voyages, tables), tables)
     groups = data["vessel_group"].to_numpy(np.int64)
     test = grouped_split(groups, data["y"].to_numpy(int), tcfg.test_share, tcfg.seed)
@@ -256,7 +259,7 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
                 "promotion": gate["decision"], "gate": gate, "metrics": metrics, "counts": counts,
                 "reference": {"name": ref.name, "digest": ref.digest, "run_id": ref.run_id, "voyages": len(ref.voyages),
                               "suspicious": int(ref.voyages["y"].sum())},
-                "tracking_uri": mlflow.get_tracking_uri(), "model_uri": info.model_uri}
+                "tracking_uri": mlflow.get_tracking_uri(), "model_uri": info.model_uri, "outside_share": outside}
 
 
 def _choose_variant(data, params, grid, gaz, seed, stage, mlflow) -> adaptation.Choice:

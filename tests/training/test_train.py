@@ -136,6 +136,21 @@ def test_bad_label_file_on_the_command_line(tmp_path, scenario):
     assert res.stderr.strip().splitlines()[-1].startswith("darkvoyage:") and "perhaps" in res.stderr
 
 
+def test_training_on_traffic_outside_the_gazetteers_sea_says_so(first_run, scenario, tmp_path):
+    """``train`` reads AIS as every other command does and says the same line when most of it
+    lies far from the gazetteer's ports (its features, ports and dark calls are the Caspian's);
+    the Caspian world draws nothing."""
+    assert first_run["outside_share"] < 0.01
+    pos = pd.read_parquet(scenario["positions"])
+    pos["lon"] = pos["lon"] - 40.0  # the same ships 40 degrees west: over 500 km from every port
+    shifted = tmp_path / "shifted.parquet"
+    pos.to_parquet(shifted, index=False)
+    res = invoke("train", "--positions", shifted, "--labels", scenario["labels"], "--promote", "never",
+                 "--experiment", "t-outside")
+    assert res.returncode == 0, res.output
+    assert res.stderr.count("of the positions lie over 500 km from every port of the gazetteer") == 1, res.stderr
+
+
 def test_voyage_takes_the_label_it_overlaps_most():
     t = pd.Timestamp("2024-01-01", tz="UTC")
     v = pd.DataFrame({"voyage_id": ["a", "b", "c"], "mmsi": [1, 1, 2],
