@@ -37,7 +37,7 @@ def tracks(inputs: Inputs, out: Out, gazetteer: GazOpt = None, set_: SetOpt = No
         t0 = time.perf_counter()
         with stages() as stage:
             run = eng.tracks(inputs, out, gaz=gaz, cfg=cfg, stage=stage)
-        warn_outside_region(run.tracks.positions if run.tracks is not None else None, gaz, cfg)
+        warn_outside_region(run.tracks, gaz, cfg)
         print_run(run, t0)
 
 
@@ -59,7 +59,7 @@ def features(inputs: Inputs, out: Out, gazetteer: GazOpt = None,
         t0 = time.perf_counter()
         with stages() as stage:
             run = eng.features(inputs, out, gaz=gaz, cfg=cfg, coverage=grid, stage=stage)
-        warn_outside_region(run.tracks.positions if run.tracks is not None else None, gaz, cfg)
+        warn_outside_region(run.tracks, gaz, cfg)
         print_run(run, t0)
 
 
@@ -104,7 +104,7 @@ def watchlist(inputs: Inputs,
                 wl.loc[hit, "reasons"] = wl.loc[hit, "reasons"] + "; on a sanctions list (" + wl.loc[hit, "sanctions_match"] + ")"
             stage("writing")
             write_watchlist(wl, scored, out, m.levels)
-        warn_outside_region(scored.tracks.positions if scored.tracks is not None else None, m.gaz, DEFAULT)
+        warn_outside_region(scored.tracks, m.gaz, DEFAULT)
         print_watchlist(wl.head(10), f"watchlist (model {info['name']} v{info['version']})")
         print_counts(scored.counts, {"vessels listed": f"{len(wl):,} ({int((wl['level'] == 'high').sum())} high)",
                                      "voyages scored": f"{len(scored.voyages):,}",

@@ -108,15 +108,16 @@ def check_inputs(paths) -> None:
 OUTSIDE_WARN_SHARE = 0.5
 
 
-def warn_outside_region(positions, gaz, cfg) -> None:
-    """One line on stderr when most fixes lie outside the gazetteer's region (farther than
-    ``dark_call_region_km`` from every port): its ports, the reasons and the risk are made for
-    that sea, and read elsewhere they mislead (a track "14,911 km out at sea"). Every command
-    that reads AIS says it (on Spark the fixes stay distributed: ``positions`` None, no line)."""
-    if positions is None or not len(positions):
+def warn_outside_region(tracks, gaz, cfg) -> None:
+    """One line on stderr when most of ``tracks``' fixes (a run's ``TrackResult``) lie outside
+    the gazetteer's region (farther than ``dark_call_region_km`` from every port): its ports,
+    the reasons and the risk are made for that sea, and read elsewhere they mislead (a track
+    "14,911 km out at sea"). Every command that reads AIS says it (on Spark the fixes stay
+    distributed: ``tracks`` None, no line)."""
+    pos = None if tracks is None else tracks.positions
+    if pos is None or not len(pos):
         return
-    warn_share_outside(gaz.share_outside(positions["lat"].to_numpy(), positions["lon"].to_numpy(),
-                                         cfg.dark_call_region_km), cfg)
+    warn_share_outside(gaz.share_outside(pos["lat"].to_numpy(), pos["lon"].to_numpy(), cfg.dark_call_region_km), cfg)
 
 
 def warn_share_outside(share: float, cfg) -> None:

@@ -60,7 +60,7 @@ def identities(inputs: Inputs,
             stage("writing")
             write_identities(run.identities, out, run.counts, {"config": cfg.to_dict()})
             rej = write_rejected(run.tracks.rejected, out)
-        warn_outside_region(run.tracks.positions, gaz, cfg)
+        warn_outside_region(run.tracks, gaz, cfg)
         print_counts(run.counts, {**{k: f"{v:,}" for k, v in run.figures.items()},
                                   "seconds": f"{time.perf_counter() - t0:.1f}", "written": f"{out}  (rejected rows: {rej})"})
 
@@ -86,7 +86,7 @@ def events(inputs: Inputs,
             run = eng.events(inputs, gaz=gaz, cfg=cfg, coverage=grid, stage=stage, rejected_out=out)
             stage("writing")
             write_events(run.events, out, run.counts, {"config": cfg.to_dict(), "engine": eng.name})
-        warn_outside_region(run.tracks.positions if run.tracks is not None else None, gaz, cfg)
+        warn_outside_region(run.tracks, gaz, cfg)
         print_counts(run.counts, {**_kind_counts(run.events), "seconds": f"{time.perf_counter() - t0:.1f}",
                                   "written": f"{out}  (rejected rows: {run.figures['rejected']})"})
 
@@ -108,6 +108,6 @@ def report(inputs: Inputs,
             stage("writing")
             write_report(run.events, gaz, cfg, out, [str(p) for p in inputs])
             write_meta_beside(out, counts_meta(run.counts))
-        warn_outside_region(run.tracks.positions, gaz, cfg)
+        warn_outside_region(run.tracks, gaz, cfg)
         print_counts(run.counts, {**_kind_counts(run.events), "seconds": f"{time.perf_counter() - t0:.1f}",
                                   "written": f"{out}  (numbers: {csv}; rejected rows: {run.figures['rejected']})"})
