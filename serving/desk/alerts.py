@@ -1,7 +1,8 @@
 """When a vessel earns an analyst's look (contract section 3, "Store and alerts"): pure functions
 over frames, one per rule.
 
-* ``new_on_list``: it is in the top ``top_n`` of all stored vessels now, and was not before;
+* ``new_on_list``: it is in the top ``top_n`` of all stored vessels now, and was not before,
+  at a level of ``list_levels`` (in a store of a few dozen vessels every one is in the top);
 * ``risk_up``: its risk rose by ``risk_step`` or more since the run that last scored it;
 * ``new_event``: an event of ``event_kinds`` on it that the store did not hold (a possible
   dark port call only at a sensitive port).
@@ -57,18 +58,23 @@ def ranks(risk: pd.Series) -> pd.Series:
     return risk.fillna(-1.0).rank(ascending=False, method="min").astype(np.int64)
 
 
-def new_on_list(before: pd.DataFrame, after: pd.DataFrame, touched: pd.Series, cfg: DeskConfig) -> pd.DataFrame:
-    """Touched vessels in the top ``top_n`` of ``after`` and not of ``before`` (both: every
-    stored vessel's ``mmsi``, ``risk``)."""
-    now = after.assign(rank=ranks(after["risk"]).to_numpy()).set_index("mmsi")["rank"]
-    was = before.assign(rank=ranks(before["risk"]).to_numpy()).set_index("mmsi")["rank"] if len(before) \
-        else pd.Series(dtype="int64")
-    m = touched[touched.isin(now.index)]
-    rank_now = now.reindex(m).to_numpy()
-    rank_was = was.reindex(m).to_numpy(float)
-    risk = after.set_index("mmsi")["risk"].reindex(m).to_numpy(float)
-    hit = (rank_now <= cfg.top_n) & np.isfinite(risk) & ~(rank_was <= cfg.top_n)
-    return pd.DataFrame({"mmsi": m.to_numpy()[hit], "kind": "new_on_list"})
+def new_on_list(before: pd.DataFrame, after: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.DataFrame:
+    """Vessels of ``now`` (the run's standings: ``mmsi``, ``level``) in the top ``top_n`` of
+    ``after`` and not of ``before`` (both: every stored vessel's ``mmsi``, ``risk``), at a
+    level of ``cfg.list_levels``.
+
+    >>> before = pd.DataFrame({"mmsi": [1], "risk": [0.9]})
+    >>> after = pd.DataFrame({"mmsi": [1, 2, 3], "risk": [0.9, 0.6, 0.05]})
+    >>> now = pd.DataFrame({"mmsi": [2, 3], "level": ["high", "low"]})
+    >>> new_on_list(before, after, now, DeskConfig(top_n=50))["mmsi"].tolist()
+    [2]
+    """
+    rank_now = ranks(after["risk"]).set_axis(after["mmsi"]).reindex(now["mmsi"]).to_numpy(float)
+    rank_was = ranks(before["risk"]).set_axis(before["mmsi"]).reindex(now["mmsi"]).to_numpy(float) if len(before) \
+        else np.full(len(now), np.nan)
+    risk = after.set_index("mmsi")["risk"].reindex(now["mmsi"]).to_numpy(float)
+    hit = (rank_now <= cfg.top_n) & np.isfinite(risk) & ~(rank_was <= cfg.top_n) & now["level"].isin(cfg.list_levels).to_numpy()
+    return pd.DataFrame({"mmsi": now["mmsi"].to_numpy()[hit], "kind": "new_on_list"})
 
 
 def risk_up(before: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.DataFrame:

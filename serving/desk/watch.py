@@ -96,7 +96,7 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
                           columns=["event_id", "kind", "port_id", "detail"])
     known, sensitive = set(stored["event_id"]), sensitive_ids(model.gaz)
     # Only vessels the run scored: one with new rows outside the window keeps its standing, no alert.
-    rules = [new_on_list(before, after, now["mmsi"], desk), risk_up(before, now, desk),
+    rules = [new_on_list(before, after, now, desk), risk_up(before, now, desk),
              new_events(events, alerted_ids(stored, desk, sensitive), touched, desk, sensitive)]
     alerts = alert_rows(rules, now, before)
     _write(s, run, scored, now, events, known, added, touched)
