@@ -103,30 +103,20 @@ def check_inputs(paths) -> None:
             raise UsageProblem(f"{p}: no such file")
 
 
-#: Warn when at least this share of the fixes lies outside the gazetteer's region: a few ships
-#: passing through are no matter, a feed mostly elsewhere is.
-OUTSIDE_WARN_SHARE = 0.5
-
-
 def warn_outside_region(tracks, gaz, cfg) -> None:
-    """One line on stderr when most of ``tracks``' fixes (a run's ``TrackResult``) lie outside
-    the gazetteer's region (farther than ``dark_call_region_km`` from every port): its ports,
-    the reasons and the risk are made for that sea, and read elsewhere they mislead (a track
-    "14,911 km out at sea"). Every command that reads AIS says it (on Spark the fixes stay
-    distributed: ``tracks`` None, no line)."""
-    pos = None if tracks is None else tracks.positions
-    if pos is None or not len(pos):
-        return
-    warn_share_outside(gaz.share_outside(pos["lat"].to_numpy(), pos["lon"].to_numpy(), cfg.dark_call_region_km), cfg)
+    """One line on stderr when most of ``tracks``' fixes (a run's ``TrackResult``, None on
+    Spark) lie outside the gazetteer's region: every command that reads AIS says it
+    (:func:`serving.scoring.outside_region_warning`)."""
+    from serving.scoring import tracks_share_outside
+    warn_share_outside(tracks_share_outside(tracks, gaz, cfg), cfg)
 
 
 def warn_share_outside(share: float, cfg) -> None:
     """:func:`warn_outside_region`'s line for a share measured elsewhere (``watch`` measures
     the rows it adds, not the stored month it rescores)."""
-    if share >= OUTSIDE_WARN_SHARE:
-        err_console.print(f"darkvoyage: warning: {share:.0%} of the positions lie over {cfg.dark_call_region_km:.0f} km from "
-                          "every port of the gazetteer: its ports, and the reasons and risk built on them, are made "
-                          "for its sea", markup=False, highlight=False, soft_wrap=True)
+    from serving.scoring import outside_region_warning
+    if (text := outside_region_warning(share, cfg)) is not None:
+        err_console.print(f"darkvoyage: warning: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 def load_coverage(path: Path | None):

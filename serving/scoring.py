@@ -35,6 +35,35 @@ class Scored:
     rejected: str | None = None  # where the rejected rows were written (``rejected_out``)
 
 
+#: Warn when at least this share of the fixes lies outside the gazetteer's region: a few ships
+#: passing through are no matter, a feed mostly elsewhere is.
+OUTSIDE_WARN_SHARE = 0.5
+
+
+def outside_region_warning(share: float, cfg: Config = DEFAULT) -> str | None:
+    """What a user is told when ``share`` of the fixes lie farther than ``dark_call_region_km``
+    from every port of the gazetteer (None below ``OUTSIDE_WARN_SHARE``): its ports, the reasons
+    and the risk are made for that sea, and read elsewhere they mislead (a track "14,911 km out
+    at sea"). The commands print it on stderr, ``POST /watchlist`` answers it in ``warnings``.
+
+    >>> outside_region_warning(0.1) is None, outside_region_warning(0.87)[:33]
+    (True, '87% of the positions lie over 500')
+    """
+    if share < OUTSIDE_WARN_SHARE:
+        return None
+    return (f"{share:.0%} of the positions lie over {cfg.dark_call_region_km:.0f} km from every port of the gazetteer: "
+            "its ports, and the reasons and risk built on them, are made for its sea")
+
+
+def tracks_share_outside(tracks: TrackResult | None, gaz, cfg: Config = DEFAULT) -> float:
+    """The share of a run's tracked fixes outside the gazetteer's region (0 with none, or on
+    Spark, where the fixes stay distributed: ``tracks`` None)."""
+    pos = None if tracks is None else tracks.positions
+    if pos is None or not len(pos):
+        return 0.0
+    return gaz.share_outside(pos["lat"].to_numpy(), pos["lon"].to_numpy(), cfg.dark_call_region_km)
+
+
 def partial_of(voyages: pd.DataFrame) -> np.ndarray:
     """Per voyage: ``start``, ``end``, ``both`` or empty for a voyage cut by the edges of the
     data (the ``open_start``/``open_end`` features); empty when the table has no such columns."""

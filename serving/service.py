@@ -148,7 +148,7 @@ class VoyageRisk:
                   suffix: Literal[SUFFIXES] = "") -> dict[str, Any]:  # type: ignore[valid-type]
         """An uploaded positions file (CSV, Parquet, NDJSON, NMEA) -> the ranked watchlist."""
         from features.errors import DarkvoyageError
-        from serving.scoring import score_files
+        from serving.scoring import outside_region_warning, score_files, tracks_share_outside
         from serving.scoring import watchlist as ranked
         src = Path(file)
         if not suffix:  # the uploaded name's suffix tells the reader the format, if it is one we know
@@ -177,7 +177,10 @@ class VoyageRisk:
                 raise _bad("file", f"not a readable positions file ({type(err).__name__})") from None
         wl = ranked(sc.voyages, top, sc.no_voyage)
         rows = [{k: jsonable(x) for k, x in r.items()} for r in wl.to_dict("records")]
-        return {"model_version": MODEL_INFO.get("version"), "rows": sc.tracks.counts.to_dict(), "watchlist": rows}
+        # What the commands say on stderr, said in the answer: a feed from another sea.
+        warnings = [w for w in [outside_region_warning(tracks_share_outside(sc.tracks, self.model.gaz))] if w]
+        return {"model_version": MODEL_INFO.get("version"), "rows": sc.tracks.counts.to_dict(), "warnings": warnings,
+                "watchlist": rows}
 
 
 VoyageRisk.add_asgi_middleware(Gate)

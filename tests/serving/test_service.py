@@ -107,6 +107,18 @@ def test_watchlist_upload(server, tmp_path):
     assert wl == sorted(wl, key=lambda w: -w["risk"])
     from serving.scoring import WATCHLIST_COLUMNS
     assert list(wl[0]) == WATCHLIST_COLUMNS
+    assert r.json()["warnings"] == []
+
+
+def test_watchlist_upload_says_when_the_file_lies_outside_the_gazetteers_sea(server):
+    """The commands say it on stderr; an upload of Danish traffic said nothing (contract 5)."""
+    client, _, _ = server
+    from ..conftest import NMEA
+    with (NMEA / "dma_aisabnormal_538004030_multisource_2014-09-28.txt").open("rb") as fh:
+        r = client.post("/watchlist", files={"file": ("danish.txt", fh, "text/plain")}, data={"suffix": ".nmea"})
+    assert r.status_code == 200, r.text
+    (w,) = r.json()["warnings"]
+    assert w.startswith("100% of the positions lie over 500 km from every port of the gazetteer"), w
 
 
 def _positions(frame: pd.DataFrame) -> list[dict]:
