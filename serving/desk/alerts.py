@@ -2,10 +2,11 @@
 over frames, one per rule.
 
 * ``new_on_list``: it is in the top ``top_n`` of all stored vessels now, and was not before,
-  at a level of ``list_levels`` (in a store of a few dozen vessels every one is in the top);
+  at a level of ``alert_levels`` (in a store of a few dozen vessels every one is in the top);
 * ``risk_up``: its risk rose by ``risk_step`` or more since the run that last scored it;
 * ``new_event``: an event of ``event_kinds`` on it that the store did not hold (a possible
-  dark port call only at a sensitive port).
+  dark port call only at a sensitive port, and on a vessel at a level of ``alert_levels``; no
+  hull event on an installer's default MMSI).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import functools
 import numpy as np
 import pandas as pd
 
+from features.flags import default_mmsi
 from training.identity_ranking import strong_pair
 
 from .config import DeskConfig
@@ -61,7 +63,7 @@ def ranks(risk: pd.Series) -> pd.Series:
 def new_on_list(before: pd.DataFrame, after: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.DataFrame:
     """Vessels of ``now`` (the run's standings: ``mmsi``, ``level``) in the top ``top_n`` of
     ``after`` and not of ``before`` (both: every stored vessel's ``mmsi``, ``risk``), at a
-    level of ``cfg.list_levels``.
+    level of ``cfg.alert_levels``.
 
     >>> before = pd.DataFrame({"mmsi": [1], "risk": [0.9]})
     >>> after = pd.DataFrame({"mmsi": [1, 2, 3], "risk": [0.9, 0.6, 0.05]})
@@ -73,7 +75,7 @@ def new_on_list(before: pd.DataFrame, after: pd.DataFrame, now: pd.DataFrame, cf
     rank_was = ranks(before["risk"]).set_axis(before["mmsi"]).reindex(now["mmsi"]).to_numpy(float) if len(before) \
         else np.full(len(now), np.nan)
     risk = after.set_index("mmsi")["risk"].reindex(now["mmsi"]).to_numpy(float)
-    hit = (rank_now <= cfg.top_n) & np.isfinite(risk) & ~(rank_was <= cfg.top_n) & now["level"].isin(cfg.list_levels).to_numpy()
+    hit = (rank_now <= cfg.top_n) & np.isfinite(risk) & ~(rank_was <= cfg.top_n) & now["level"].isin(cfg.alert_levels).to_numpy()
     return pd.DataFrame({"mmsi": now["mmsi"].to_numpy()[hit], "kind": "new_on_list"})
 
 
@@ -85,29 +87,42 @@ def risk_up(before: pd.DataFrame, now: pd.DataFrame, cfg: DeskConfig) -> pd.Data
 
 
 def alerting(events: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str]) -> pd.Series:
-    """Per event (``kind``, ``port_id``, ``detail``): one the rules alert on, of ``event_kinds``
-    and, for ``sensitive_only`` kinds, at a port of ``sensitive_ports``; two hulls on one MMSI
-    only when the watchlist's identity rule would raise them
+    """Per event (``mmsi``, ``kind``, ``port_id``, ``detail``): one the rules alert on, of
+    ``event_kinds`` and, for ``sensitive_only`` kinds, at a port of ``sensitive_ports``; two
+    hulls on one MMSI only when the watchlist's identity rule would raise them
     (:func:`training.identity_ranking.strong_pair`: one hull whose track GPS interference split
-    shares a few hours, close by). The review queue reads the same."""
+    shares a few hours, close by), and no hull event on an installer's default MMSI (small craft
+    share those: the identity rule ignores them too). The review queue reads the same.
+
+    >>> ev = pd.DataFrame({"mmsi": [273000001, 423000000], "kind": "shared_mmsi", "port_id": None,
+    ...     "detail": "two hulls on one MMSI: tracks 5-0 and 5-1 report in the same hours 90 times over 196.1 h, 150 km apart"})
+    >>> alerting(ev, DeskConfig(), set()).tolist()
+    [True, False]
+    """
     at_sensitive = events["port_id"].isin(sensitive_ports) | ~events["kind"].isin(cfg.sensitive_only)
+    hull = events["kind"].isin(("shared_mmsi", "spoofing")).to_numpy()
     weak_pair = (events["kind"] == "shared_mmsi").to_numpy() & ~strong_pair(events["detail"])
-    return events["kind"].isin(cfg.event_kinds) & at_sensitive & ~weak_pair
+    shared_default = hull & default_mmsi(events["mmsi"].to_numpy(np.int64))
+    return events["kind"].isin(cfg.event_kinds) & at_sensitive & ~weak_pair & ~shared_default
 
 
 def alerted_ids(stored: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str] = frozenset()) -> set[str]:
-    """The ids of ``stored`` events (``event_id``, ``kind``, ``port_id``, ``detail`` as the
-    store holds them) the rules alert on: a run alerts on an event not among them, so a shared
-    MMSI stored while weak alerts on the day it has become strong."""
+    """The ids of ``stored`` events (``event_id``, ``mmsi``, ``kind``, ``port_id``, ``detail``
+    as the store holds them) the rules alert on: a run alerts on an event not among them, so a
+    shared MMSI stored while weak alerts on the day it has become strong."""
     return set(stored.loc[alerting(stored, cfg, sensitive_ports), "event_id"])
 
 
-def new_events(events: pd.DataFrame, known: set[str], touched: pd.Series, cfg: DeskConfig,
+def new_events(events: pd.DataFrame, known: set[str], now: pd.DataFrame, cfg: DeskConfig,
                sensitive_ports: set[str] = frozenset()) -> pd.DataFrame:
-    """Events the rules alert on (:func:`alerting`) on touched vessels, but not those with ids
-    in ``known`` (:func:`alerted_ids`): mmsi, kind ``new_event``, event_id, and what it says
-    (``kind: detail``)."""
-    ev = events[alerting(events, cfg, sensitive_ports) & events["mmsi"].isin(touched) & ~events["event_id"].isin(known)]
+    """Events the rules alert on (:func:`alerting`) on the run's vessels (``now``: ``mmsi``,
+    ``level``), those of ``level_only`` kinds only on a vessel at a level of ``alert_levels``,
+    but not those with ids in ``known`` (:func:`alerted_ids`): mmsi, kind ``new_event``,
+    event_id, and what it says (``kind: detail``)."""
+    level = now.set_index("mmsi")["level"].reindex(events["mmsi"].to_numpy()).to_numpy(object)
+    quiet = events["kind"].isin(cfg.level_only).to_numpy() & ~pd.Series(level).isin(cfg.alert_levels).to_numpy()
+    ev = events[alerting(events, cfg, sensitive_ports) & events["mmsi"].isin(now["mmsi"]) & ~quiet
+                & ~events["event_id"].isin(known)]
     what = ev["kind"].astype(str) + ": " + ev["detail"].fillna("").astype(str)
     return pd.DataFrame({"mmsi": ev["mmsi"].to_numpy(np.int64), "kind": "new_event",
                          "event_id": ev["event_id"].to_numpy(dtype=object), "event_text": what.to_numpy(dtype=object)})

@@ -91,13 +91,13 @@ def _rescore(s: Session, run: Run, added: Added, model, cfg: Config, desk: DeskC
     events = events[events["mmsi"].isin(touched)]
     before = _stored_standing(s)
     after = pd.concat([before[~before["mmsi"].isin(now["mmsi"])], now[["mmsi", "risk"]]], ignore_index=True)
-    stored = pd.DataFrame(s.execute(select(Event.event_id, Event.kind, Event.port_id, Event.detail)
+    stored = pd.DataFrame(s.execute(select(Event.event_id, Event.mmsi, Event.kind, Event.port_id, Event.detail)
                                     .where(Event.mmsi.in_(touched.tolist()))).all(),
-                          columns=["event_id", "kind", "port_id", "detail"])
+                          columns=["event_id", "mmsi", "kind", "port_id", "detail"])
     known, sensitive = set(stored["event_id"]), sensitive_ids(model.gaz)
     # Only vessels the run scored: one with new rows outside the window keeps its standing, no alert.
     rules = [new_on_list(before, after, now, desk), risk_up(before, now, desk),
-             new_events(events, alerted_ids(stored, desk, sensitive), touched, desk, sensitive)]
+             new_events(events, alerted_ids(stored, desk, sensitive), now, desk, sensitive)]
     alerts = alert_rows(rules, now, before)
     _write(s, run, scored, now, events, known, added, touched)
     return _store_alerts(s, run, alerts)

@@ -76,7 +76,7 @@ def test_day_by_day(store, days, model):
         v = pd.DataFrame(c.execute(select(Vessel.mmsi, Vessel.risk, Vessel.level)).all(), columns=["mmsi", "risk", "level"])
     top = v[(ranks(v["risk"].astype(float)) <= DeskConfig().top_n).to_numpy()]
     # ... but not a vessel of the top that reads low (this store: 163 vessels, its top 50 reach risk 0.03).
-    listed = set(top.loc[top["level"].isin(DeskConfig().list_levels), "mmsi"])
+    listed = set(top.loc[top["level"].isin(DeskConfig().alert_levels), "mmsi"])
     assert set(a.loc[a["kind"] == "new_on_list", "mmsi"]) == listed and 0 < len(listed) < len(top) >= DeskConfig().top_n
     assert set(a["kind"]) <= {"new_on_list", "risk_up", "new_event"} and "risk_up" not in set(a["kind"])
     assert a.loc[a["kind"] == "new_event", "reasons"].str.match(r"(possible_dark_port_call|identity_change|"
