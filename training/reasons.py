@@ -114,42 +114,36 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str | No
         port = row.get("destination_port") if feature == "dest_sensitive" else row.get("origin_port")
         return f"{'calls at' if feature == 'dest_sensitive' else 'sails from'} {_port(gaz, port)}, a sensitive port"
     if feature in ("duration_h", "distance_km"):
-        return _length_text(feature, row, gaz)
+        return _length_text(row, gaz)
     if feature in SAILING_SPEED:  # models trained before 0.5.0 learnt the speeds
         return f"averaged {_f(row, 'mean_speed_kn'):.1f} kn"
     pretty = re.sub(r"_", " ", feature)
     return f"{pretty} = {_f(row, feature):.3g}"
 
 
-def _length_text(feature: str, row, gaz: Gazetteer | None) -> str:
-    """How long a voyage was, read against its ports: a length alone ("sailed 1605 km") says
-    nothing an analyst can check; out from a port and back, or the detour over the straight line
-    between two, does.
+def _length_text(row, gaz: Gazetteer | None) -> str:
+    """How long a voyage was (``duration_h`` and ``distance_km``: one sentence), read against
+    its ports: a length alone ("sailed 1605 km") says nothing an analyst can check; out from a
+    port and back, or the detour over the straight line between two, does.
 
     >>> from features.gazetteer import load_gazetteer
     >>> g = load_gazetteer()
     >>> row = pd.Series({"distance_km": 1605.0, "duration_h": 148.0, "origin_port": "IRBAZ", "destination_port": "IRBAZ"})
-    >>> _length_text("distance_km", row, g), _length_text("duration_h", row, g)
-    ('sailed 1605 km out from Bandar-e Anzali and back', 'voyage took 148 h (1605 km, 5.9 kn on average), out from Bandar-e Anzali and back')
-    >>> _length_text("distance_km", pd.Series({**row, "origin_port": "RUASF"}), g)
-    'sailed 1605 km from Astrakhan to Bandar-e Anzali, 1.6x the straight line (995 km)'
+    >>> _length_text(row, g)
+    'sailed 1605 km in 148 h (5.9 kn on average), out from Bandar-e Anzali and back'
+    >>> _length_text(pd.Series({**row, "origin_port": "RUASF"}), g)
+    'sailed 1605 km in 148 h (5.9 kn on average) from Astrakhan to Bandar-e Anzali, 1.6x the straight line (995 km)'
     """
     km, h = _f(row, "distance_km"), _f(row, "duration_h")
+    text = f"sailed {km:.0f} km in {h:.0f} h ({km / h / 1.852:.1f} kn on average)" if h > 0 else f"sailed {km:.0f} km"
     o, d = row.get("origin_port"), row.get("destination_port")
-    known = gaz is not None and all(isinstance(p, str) and p in gaz.ids for p in (o, d))
-    if feature == "duration_h":
-        speed = f" ({km:.0f} km, {km / h / 1.852:.1f} kn on average)" if np.isfinite(km) and h > 0 else ""
-        trip = "" if not known else f", out from {_port(gaz, o)} and back" if o == d else \
-            f", {_port(gaz, o)} to {_port(gaz, d)}"
-        return f"voyage took {h:.0f} h{speed}{trip}"
-    if not known:
-        return f"sailed {km:.0f} km"
+    if gaz is None or not all(isinstance(p, str) and p in gaz.ids for p in (o, d)):
+        return text
     if o == d:
-        return f"sailed {km:.0f} km out from {_port(gaz, o)} and back"
+        return f"{text}, out from {_port(gaz, o)} and back"
     i, j = (int(np.flatnonzero(gaz.ids == p)[0]) for p in (o, d))
     straight = float(haversine_km(gaz.lat[i], gaz.lon[i], gaz.lat[j], gaz.lon[j]))
-    return f"sailed {km:.0f} km from {_port(gaz, o)} to {_port(gaz, d)}, {km / straight:.1f}x the straight line " \
-           f"({straight:.0f} km)"
+    return f"{text} from {_port(gaz, o)} to {_port(gaz, d)}, {km / straight:.1f}x the straight line ({straight:.0f} km)"
 
 
 def _family(feature: str) -> str:
@@ -158,6 +152,8 @@ def _family(feature: str) -> str:
         return "gap"
     if feature in SAILING_SPEED:
         return "speed"  # one sentence ("averaged ... kn") for all three
+    if feature in ("duration_h", "distance_km"):
+        return "length"  # one sentence for both
     for prefix in ("dc_", "oab", "dest_declared", "trip_", "concurrent", "n_tracks"):
         if feature.startswith(prefix):
             return prefix

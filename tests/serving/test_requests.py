@@ -45,7 +45,7 @@ def test_track_frame_has_the_given_fields_the_reader_columns_and_utc_times():
     assert f["_line"].tolist() == [1, 2] and f["_file"].astype(str).tolist() == ["request", "request"]
 
 
-@pytest.mark.parametrize("name", ["serving.request_models", "serving.cli_desk", "serving.desk.alerts", "serving.desk.card",
+@pytest.mark.parametrize("name", ["serving.request_models", "serving.scoring", "serving.cli_desk", "serving.desk.alerts", "serving.desk.card",
                                   "serving.desk.store", "serving.desk.watch"])
 def test_docstring_examples(name):
     import doctest
