@@ -60,7 +60,7 @@ def desk_paths(doc: dict, ref: dict, answers: dict) -> None:
            "404": {"description": "No such alert or vessel in the store", **ref}}
     listing = {"200": {"description": "JSON", "content": {"application/json": {"schema": {"type": "array"}}}}}
     card = {"200": {"description": "JSON", "content": {"application/json": {"schema": {"type": "object"}}}}}
-    doc["paths"]["/alerts"] = {"get": {"summary": "Alerts, newest first", "parameters": [
+    doc["paths"]["/alerts"] = {"get": {"summary": "Alerts, the latest run first, riskiest vessel first", "parameters": [
         {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": list(ALERT_STATUS)}},
         {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}],
         "responses": {**listing, "400": err["400"], "401": err["401"]}, **key}}

@@ -129,8 +129,8 @@ def new_events(events: pd.DataFrame, known: set[str], now: pd.DataFrame, cfg: De
 
 
 def alert_rows(rules: list[pd.DataFrame], now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
-    """The rules' hits with each vessel's standing (``now``) and its previous risk; a
-    ``new_event`` alert's reasons say the event."""
+    """The rules' hits with each vessel's standing (``now``) and its previous risk, the riskiest
+    vessel first and its alerts together; a ``new_event`` alert's reasons say the event."""
     hits = pd.concat([r for r in rules if len(r)] or [pd.DataFrame({"mmsi": [], "kind": []})], ignore_index=True)
     out = hits.merge(now, on="mmsi", how="inner").merge(  # an alert stands on what this run scored
         before[["mmsi", "risk"]].rename(columns={"risk": "previous_risk"}), on="mmsi", how="left")
@@ -141,5 +141,6 @@ def alert_rows(rules: list[pd.DataFrame], now: pd.DataFrame, before: pd.DataFram
         out["event_id"] = None
     order = {k: i for i, k in enumerate(("new_on_list", "risk_up", "new_event"))}
     out["_k"] = out["kind"].map(order)
-    return out.sort_values(["_k", "risk", "mmsi"], ascending=[True, False, True], kind="stable") \
+    # The riskiest vessel first, its alerts together (the desk lists a run's alerts so).
+    return out.sort_values(["risk", "mmsi", "_k"], ascending=[False, True, True], kind="stable", na_position="last") \
         .drop(columns=["_k", "event_text"], errors="ignore").reset_index(drop=True)

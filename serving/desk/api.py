@@ -4,7 +4,7 @@ hands these paths to when it has a store (``darkvoyage serve --store URL`` or
 
 * ``GET /``: the desk's page (offline: its scripts and map data inline; it calls the routes
   below with the key the analyst types in);
-* ``GET /alerts?status=...&since=...``: the alerts, newest first (JSON list);
+* ``GET /alerts?status=...&since=...``: the alerts, the latest run first, riskiest vessel first (JSON list);
 * ``GET /vessels?q=...``: vessels whose MMSI or IMO is ``q`` or whose name contains it;
 * ``GET /review``: the vessels to judge next, each with why (:mod:`serving.desk.review`);
 * ``GET /vessels/{mmsi}``: a vessel's standing, voyages, events, alerts with their verdicts,

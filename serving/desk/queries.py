@@ -46,8 +46,10 @@ def _row(obj, skip=("data", "key_hash")) -> dict:
 
 def list_alerts(store: Store, status: str | None = None, since: datetime | None = None,
                 limit: int = 1000) -> list[dict]:
-    """Alerts, newest first: all, or those of one ``status`` and/or created at or after ``since``."""
-    q = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    """Alerts, the latest run's first and in each run the riskiest vessel first (its alerts
+    together, in the order the run made them): all, or those of one ``status`` and/or created
+    at or after ``since``. (Newest first put a run's last, lowest-risk alerts at the top.)"""
+    q = select(Alert).order_by(Alert.run_id.desc(), Alert.risk.desc().nulls_last(), Alert.mmsi, Alert.id).limit(limit)
     if status is not None:
         if status not in ALERT_STATUS:
             raise StoreError(f"status {status!r}: expected one of {', '.join(ALERT_STATUS)}")
