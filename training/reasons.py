@@ -133,8 +133,12 @@ def _length_text(row, gaz: Gazetteer | None) -> str:
     'sailed 1605 km in 148 h (5.9 kn on average), out from Bandar-e Anzali and back'
     >>> _length_text(pd.Series({**row, "origin_port": "RUASF"}), g)
     'sailed 1605 km in 148 h (5.9 kn on average) from Astrakhan to Bandar-e Anzali, 1.6x the straight line (995 km)'
+    >>> _length_text(pd.Series({"duration_h": 148.0}), None)
+    'voyage took 148 h'
     """
     km, h = _f(row, "distance_km"), _f(row, "duration_h")
+    if not np.isfinite(km):  # a feature row sent to /score_voyages without its distance
+        return f"voyage took {h:.0f} h"
     text = f"sailed {km:.0f} km in {h:.0f} h ({km / h / 1.852:.1f} kn on average)" if h > 0 else f"sailed {km:.0f} km"
     o, d = row.get("origin_port"), row.get("destination_port")
     if gaz is None or not all(isinstance(p, str) and p in gaz.ids for p in (o, d)):

@@ -102,8 +102,8 @@ def alerting(events: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str]) -
     at_sensitive = events["port_id"].isin(sensitive_ports) | ~events["kind"].isin(cfg.sensitive_only)
     hull = events["kind"].isin(("shared_mmsi", "spoofing")).to_numpy()
     weak_pair = (events["kind"] == "shared_mmsi").to_numpy() & ~strong_pair(events["detail"])
-    shared_default = hull & default_mmsi(events["mmsi"].to_numpy(np.int64))
-    return events["kind"].isin(cfg.event_kinds) & at_sensitive & ~weak_pair & ~shared_default
+    on_default = hull & default_mmsi(events["mmsi"].to_numpy(np.int64))
+    return events["kind"].isin(cfg.event_kinds) & at_sensitive & ~weak_pair & ~on_default
 
 
 def alerted_ids(stored: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str] = frozenset()) -> set[str]:

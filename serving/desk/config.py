@@ -15,9 +15,10 @@ class DeskConfig:
     #: The top of the list: a vessel entering the first this many (by risk, all stored vessels)
     #: raises a ``new_on_list`` alert (vessels; the watchlist page shows 50).
     top_n: int = 50
-    #: ... and only at these levels (the model's ``level``): in a store of a few dozen vessels
-    #: every one is in the top 50, and a vessel at risk 0.07 (``low``) is not a lead (seen on a
-    #: 20-vessel store fed the Danish NMEA file). The demo's top 50 are all ``high``.
+    #: The levels (the model's ``level``) a vessel needs for a ``new_on_list`` alert and for an
+    #: alert of a ``level_only`` kind: in a store of a few dozen vessels every one is in the top
+    #: 50, and a vessel at risk 0.07 (``low``) is not a lead (seen on a 20-vessel store fed the
+    #: Danish NMEA file). The demo's top 50 are all ``high``.
     alert_levels: tuple[str, ...] = ("high", "medium")
     #: A vessel whose risk rose by at least this much since the run that last scored it raises
     #: a ``risk_up`` alert (probability; 0.2 moves a vessel across a level band).
