@@ -57,6 +57,8 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str | No
     True
     >>> reason_text("dc_best_spare_h", pd.Series({"dc_port": "IRBAM", "dc_port_spare_h": 5.2}), None)
     'a call at a port fits in the gap (5 h to spare)'
+    >>> reason_text("n_tracks_mmsi", pd.Series({"n_tracks_mmsi": 1.0, "concurrent_tracks": 0.0}), None) is None
+    True
     """
     gap = _f(row, "max_gap_h")
     if feature in ("max_gap_h", "total_dark_h", "dark_share", "n_gaps_1h", "n_gaps_6h", "n_gaps_12h", "n_gaps_30h",
@@ -90,6 +92,8 @@ def reason_text(feature: str, row: pd.Series, gaz: Gazetteer | None) -> str | No
     if feature == "near_sensitive_h":
         return f"{_f(row, 'near_sensitive_h'):.0f} h near a sensitive port without calling there"
     if feature in ("concurrent_tracks", "n_tracks_mmsi"):
+        if not _f(row, "n_tracks_mmsi") > 1:
+            return None  # one ship on its MMSI is every ordinary ship ("1 ships transmit this MMSI, 0 at the same time")
         return f"{_f(row, 'n_tracks_mmsi'):.0f} ships transmit this MMSI, {_f(row, 'concurrent_tracks'):.0f} at the same time"
     if feature == "dest_declared_is_origin":
         return (f"declared destination {_declared(row, gaz)} names the port it left, not "
