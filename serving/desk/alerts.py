@@ -5,8 +5,8 @@ over frames, one per rule.
   at a level of ``alert_levels`` (in a store of a few dozen vessels every one is in the top);
 * ``risk_up``: its risk rose by ``risk_step`` or more since the run that last scored it;
 * ``new_event``: an event of ``event_kinds`` on it that the store did not hold (a possible
-  dark port call only at a sensitive port, and on a vessel at a level of ``alert_levels``; no
-  hull event on an installer's default MMSI).
+  dark port call only at a sensitive port, one alert per gap; no hull event on an installer's
+  default MMSI).
 """
 
 from __future__ import annotations
@@ -115,13 +115,11 @@ def alerted_ids(stored: pd.DataFrame, cfg: DeskConfig, sensitive_ports: set[str]
 
 def new_events(events: pd.DataFrame, known: set[str], now: pd.DataFrame, cfg: DeskConfig,
                sensitive_ports: set[str] = frozenset()) -> pd.DataFrame:
-    """Events the rules alert on (:func:`alerting`) on the run's vessels (``now``: ``mmsi``,
-    ``level``), those of ``level_only`` kinds only on a vessel at a level of ``alert_levels``,
-    but not those with ids in ``known`` (:func:`alerted_ids`): mmsi, kind ``new_event``,
-    event_id, and what it says (``kind: detail``)."""
-    level = now.set_index("mmsi")["level"].reindex(events["mmsi"].to_numpy()).to_numpy(object)
-    quiet = events["kind"].isin(cfg.level_only).to_numpy() & ~pd.Series(level).isin(cfg.alert_levels).to_numpy()
-    ev = events[alerting(events, cfg, sensitive_ports) & events["mmsi"].isin(now["mmsi"]) & ~quiet
+    """Events the rules alert on (:func:`alerting`) on the run's vessels (``now``: ``mmsi``),
+    whatever the model says of them, but not those with ids in ``known``
+    (:func:`alerted_ids`); a gap's dark calls as one (:func:`_one_per_gap`): mmsi, kind
+    ``new_event``, event_id, and what it says (``kind: detail``)."""
+    ev = events[alerting(events, cfg, sensitive_ports) & events["mmsi"].isin(now["mmsi"])
                 & ~events["event_id"].isin(known)]
     ev, detail = _one_per_gap(ev)
     what = ev["kind"].astype(str) + ": " + detail

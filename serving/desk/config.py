@@ -15,10 +15,10 @@ class DeskConfig:
     #: The top of the list: a vessel entering the first this many (by risk, all stored vessels)
     #: raises a ``new_on_list`` alert (vessels; the watchlist page shows 50).
     top_n: int = 50
-    #: The levels (the model's ``level``) a vessel needs for a ``new_on_list`` alert and for an
-    #: alert of a ``level_only`` kind: in a store of a few dozen vessels every one is in the top
-    #: 50, and a vessel at risk 0.07 (``low``) is not a lead (seen on a 20-vessel store fed the
-    #: Danish NMEA file). The demo's top 50 are all ``high``.
+    #: The levels (the model's ``level``) a vessel needs for a ``new_on_list`` alert: in a store
+    #: of a few dozen vessels every one is in the top 50, and a vessel at risk 0.07 (``low``) is
+    #: not a lead (seen on a 20-vessel store fed the Danish NMEA file). The demo's top 50 are
+    #: all ``high``. (Events alert whatever the level: the rules are evidence of their own.)
     alert_levels: tuple[str, ...] = ("high", "medium")
     #: A vessel whose risk rose by at least this much since the run that last scored it raises
     #: a ``risk_up`` alert (probability; 0.2 moves a vessel across a level band).
@@ -32,12 +32,6 @@ class DeskConfig:
     #: which some port call fits is common (a 160-ship week: ~150 of them, most at Baku or
     #: Aktau); one that could hide a call at Amirabad or Astrakhan is what the desk is for.
     sensitive_only: tuple[str, ...] = ("possible_dark_port_call",)
-    #: Of those, the kinds that alert only on a vessel at a level of ``alert_levels``: on the
-    #: demo's month (613 vessels, 45 suspicious) 241 of 969 such dark-call alerts fell on 135
-    #: vessels the model reads ``low``, none suspicious (a gap in which a call at Amirabad fits
-    #: is many Iranian traders' routine). The review queue still asks about the riskiest of
-    #: them (a disagreement between the rules and the model).
-    level_only: tuple[str, ...] = ("possible_dark_port_call",)
     #: An evidence card lists this many gaps, the longest first (gaps).
     card_gaps: int = 10
     #: The speed a card assumes a dark ship could keep, to draw the area it could reach during a

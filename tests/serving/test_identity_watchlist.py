@@ -169,18 +169,20 @@ def test_the_desk_alerts_on_two_hulls_only_when_the_rule_raises_them():
     assert alerting(ev, DeskConfig(), {"IRAMD"}).tolist() == [False, True, True, True, True, False, False]
 
 
-def test_a_dark_call_alerts_only_on_a_vessel_the_model_does_not_read_low():
-    """On the demo's month 241 of 969 dark-call alerts fell on vessels the model reads low, none
-    of them suspicious: those stay on the vessel's page and in the review queue, not the alerts.
-    An identity event alerts whatever the level."""
+def test_a_dark_call_at_a_sensitive_port_alerts_whatever_the_model_says():
+    """The rules are evidence of their own. A floor by level was tried: on the demo's month it
+    removed 241 alerts on 135 vessels the model reads low, none suspicious; with a weaker model
+    (the golden one, a 600-vessel month, 21 daily runs) 52 alerts, and 3 of the 73 suspicious
+    vessels alerted lost every alert (a dark out-and-back, a dark approach, a false
+    destination): an alert missed costs more than a few a day."""
     from serving.desk.alerts import new_events
     from serving.desk.config import DeskConfig
     ev = pd.DataFrame({"event_id": ["a", "b", "c", "d"], "mmsi": [1, 2, 3, 3],
                        "kind": ["possible_dark_port_call"] * 3 + ["identity_change"],
-                       "port_id": ["IRAMD", "IRAMD", "IRAMD", ""], "detail": "..."})
+                       "port_id": ["IRAMD", "IRAMD", "IRAMD", ""], "detail": "...",
+                       "start": [0, 1, 2, 3], "end": [4, 5, 6, 7]})
     now = pd.DataFrame({"mmsi": [1, 2, 3], "level": ["high", "medium", "low"]})
-    ev = ev.assign(start=[0, 1, 2, 3], end=[4, 5, 6, 7])
-    assert new_events(ev, set(), now, DeskConfig(), {"IRAMD"})["event_id"].tolist() == ["a", "b", "d"]
+    assert new_events(ev, set(), now, DeskConfig(), {"IRAMD"})["event_id"].tolist() == ["a", "b", "c", "d"]
 
 
 def test_the_ports_where_a_call_fits_in_one_gap_are_one_alert():
