@@ -187,7 +187,7 @@ def test_a_dark_call_at_a_sensitive_port_alerts_whatever_the_model_says():
 
 def test_the_ports_where_a_call_fits_in_one_gap_are_one_alert():
     """A gap in which calls at three sensitive ports fit raised three alerts (the demo's month:
-    728 dark-call alerts on 489 gaps): now one, naming the three; another gap of the vessel
+    969 dark-call alerts on 694 gaps): now one, naming the three; another gap of the vessel
     is another alert, and a port of a known gap stays known."""
     from serving.desk.alerts import new_events
     from serving.desk.config import DeskConfig
