@@ -74,6 +74,12 @@ class TrackResult:
     static: pd.DataFrame      # accepted identity rows without a position
     counts: RowCounts
 
+    def share_outside(self, gaz: Gazetteer, km: float) -> float:
+        """The share of the accepted fixes farther than ``km`` from every port of ``gaz``
+        (:meth:`~features.gazetteer.Gazetteer.share_outside`; 0 with none): how much of the
+        feed lies outside the gazetteer's sea, which every command that reads AIS says."""
+        return gaz.share_outside(self.positions["lat"].to_numpy(), self.positions["lon"].to_numpy(), km)
+
 
 @dataclass
 class Run:

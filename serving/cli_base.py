@@ -107,8 +107,8 @@ def warn_outside_region(tracks, gaz, cfg) -> None:
     """One line on stderr when most of ``tracks``' fixes (a run's ``TrackResult``, None on
     Spark) lie outside the gazetteer's region: every command that reads AIS says it
     (:func:`serving.scoring.outside_region_warning`)."""
-    from serving.scoring import tracks_share_outside
-    warn_share_outside(tracks_share_outside(tracks, gaz, cfg), cfg)
+    if tracks is not None:
+        warn_share_outside(tracks.share_outside(gaz, cfg.dark_call_region_km), cfg)
 
 
 def warn_share_outside(share: float, cfg) -> None:

@@ -55,15 +55,6 @@ def outside_region_warning(share: float, cfg: Config = DEFAULT) -> str | None:
             "its ports, and the reasons and risk built on them, are made for its sea")
 
 
-def tracks_share_outside(tracks: TrackResult | None, gaz, cfg: Config = DEFAULT) -> float:
-    """The share of a run's tracked fixes outside the gazetteer's region (0 with none, or on
-    Spark, where the fixes stay distributed: ``tracks`` None)."""
-    pos = None if tracks is None else tracks.positions
-    if pos is None or not len(pos):
-        return 0.0
-    return gaz.share_outside(pos["lat"].to_numpy(), pos["lon"].to_numpy(), cfg.dark_call_region_km)
-
-
 def partial_of(voyages: pd.DataFrame) -> np.ndarray:
     """Per voyage: ``start``, ``end``, ``both`` or empty for a voyage cut by the edges of the
     data (the ``open_start``/``open_end`` features); empty when the table has no such columns."""

@@ -147,8 +147,9 @@ class VoyageRisk:
     def watchlist(self, file: Path, top: Annotated[int, Field(ge=1, le=10_000)] = 50,
                   suffix: Literal[SUFFIXES] = "") -> dict[str, Any]:  # type: ignore[valid-type]
         """An uploaded positions file (CSV, Parquet, NDJSON, NMEA) -> the ranked watchlist."""
+        from features.config import DEFAULT
         from features.errors import DarkvoyageError
-        from serving.scoring import outside_region_warning, score_files, tracks_share_outside
+        from serving.scoring import outside_region_warning, score_files
         from serving.scoring import watchlist as ranked
         src = Path(file)
         if not suffix:  # the uploaded name's suffix tells the reader the format, if it is one we know
@@ -178,8 +179,10 @@ class VoyageRisk:
         wl = ranked(sc.voyages, top, sc.no_voyage)
         rows = [{k: jsonable(x) for k, x in r.items()} for r in wl.to_dict("records")]
         # What the commands say on stderr, said in the answer: a feed from another sea.
-        warnings = [w for w in [outside_region_warning(tracks_share_outside(sc.tracks, self.model.gaz))] if w]
-        return {"model_version": MODEL_INFO.get("version"), "rows": sc.tracks.counts.to_dict(), "warnings": warnings,
+        share = sc.tracks.share_outside(self.model.gaz, DEFAULT.dark_call_region_km)
+        warning = outside_region_warning(share)
+        return {"model_version": MODEL_INFO.get("version"), "rows": sc.tracks.counts.to_dict(),
+                "warnings": [warning] if warning else [],
                 "watchlist": rows}
 
 

@@ -215,8 +215,7 @@ def train(positions, labels_path=None, experiment: str = DEFAULT_EXPERIMENT, sea
     except ScenarioError as err:
         raise TrainingError(str(err)) from None
     # Of the scenario most outside the gazetteer's sea: the command says so, as every reader of AIS does.
-    outside = max(gaz.share_outside(t.tracks.positions["lat"].to_numpy(), t.tracks.positions["lon"].to_numpy(),
-                                    cfg.dark_call_region_km) for t in tables)
+    outside = max(t.tracks.share_outside(gaz, cfg.dark_call_region_km) for t in tables)
     data, analyst_ref = analyst_reference.split(_labelled(voyages, tables), tables)
     groups = data["vessel_group"].to_numpy(np.int64)
     test = grouped_split(groups, data["y"].to_numpy(int), tcfg.test_share, tcfg.seed)
