@@ -47,8 +47,10 @@ class Fixes:
     step from the previous fix of the track (NaN at a track's first fix when SOG is missing);
     ``near_port``/``visit``: from :func:`features.voyages.port_visits`; ``usual_kn``: per track,
     the speed used for reach and sailing times (the voyage features' rule);
-    ``step_km``: length n - 1, the step from fix i to i + 1; ``identity``: the static columns
-    (name, callsign, imo, ship_type) as given, read for a few rows by :meth:`static_at`.
+    ``step_km``: length n - 1, the step from fix i to i + 1; ``interval_kn``: length n - 1, the
+    speed that step implies (kn; a step of under ``min_step_s`` counts as that long, two fixes at
+    one time stamp as infinitely fast); ``identity``: the static columns (name, callsign, imo,
+    ship_type) as given, read for a few rows by :meth:`static_at`.
     """
 
     mmsi: np.ndarray
@@ -63,6 +65,7 @@ class Fixes:
     usual_kn: np.ndarray
     identity: dict[str, pd.Series]
     step_km: np.ndarray  # length n - 1: great-circle step from fix i to i + 1 (0 across tracks)
+    interval_kn: np.ndarray  # length n - 1: the speed step_km implies (kn)
 
     @property
     def n(self) -> int:
@@ -106,8 +109,11 @@ def fixes_of(pos: pd.DataFrame, cfg: Config) -> Fixes:
     n_tracks = int(tid[-1]) + 1 if n else 0
     usual = _usual_speed_kn(tid, t_us, sog, step, n_tracks, cfg) if n else np.zeros(0)
     ident = {c: pos[c] for c in ("name", "callsign", "imo", "ship_type") if c in pos}
+    dt_h = np.diff(t_us) / 3.6e9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iv_kn = np.where(dt_h > 0, step / np.maximum(dt_h, cfg.min_step_s / 3600.0) / KM_PER_NM, np.inf)
     return Fixes(mmsi, track_no, tid, t_us, lat, lon, speed, pos["near_port"].to_numpy(np.int64),
-                 pos["visit"].to_numpy(np.int64), usual, ident, step)
+                 pos["visit"].to_numpy(np.int64), usual, ident, step, iv_kn)
 
 
 def _usual_speed_kn(tid, t_us, sog, step_km, n_tracks: int, cfg: Config) -> np.ndarray:

@@ -24,23 +24,15 @@ def slow_intervals(fx: Fixes, cfg: Config, max_kn: float | None = None) -> np.nd
         return np.zeros(0, bool)
     max_kn = cfg.loiter_speed_kn if max_kn is None else max_kn
     dt_h = np.diff(fx.t_us) / 3.6e9
-    iv_kn = interval_kn(fx, cfg)
+    iv_kn = fx.interval_kn
     spd = np.where(np.isfinite(fx.speed_kn), fx.speed_kn, np.inf)  # unknown speed is not "slow"
     return (fx.same_track_next() & (dt_h <= cfg.gap_hours)
             & (np.minimum(spd[:-1], iv_kn) < max_kn) & (np.minimum(spd[1:], iv_kn) < max_kn)
             & (fx.near_port[:-1] < 0) & (fx.near_port[1:] < 0))
 
 
-def interval_kn(fx: Fixes, cfg: Config) -> np.ndarray:
-    """Length n - 1: the speed the step from fix i to i + 1 implies (kn; a step of under
-    ``min_step_s`` counts as that long, two fixes at one time stamp as infinitely fast)."""
-    dt_h = np.diff(fx.t_us) / 3.6e9
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(dt_h > 0, fx.step_km / np.maximum(dt_h, cfg.min_step_s / 3600.0) / KM_PER_NM, np.inf)
-
-
-def step_kn(fx: Fixes, cfg: Config) -> np.ndarray:
-    """Per fix: the faster of the speeds its two steps imply (kn; :func:`interval_kn`, within
+def step_kn(fx: Fixes) -> np.ndarray:
+    """Per fix: the faster of the speeds its two steps imply (kn; ``fx.interval_kn``, within
     its track; 0 for a track's lone fix).
 
     >>> from features.config import DEFAULT
@@ -48,10 +40,10 @@ def step_kn(fx: Fixes, cfg: Config) -> np.ndarray:
     >>> t = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 03:00", "2024-01-01 06:00"], utc=True)
     >>> pos = pd.DataFrame({"mmsi": 1, "track_no": 0, "timestamp": t, "lat": [40.0, 40.001, 40.5],
     ...                     "lon": 50.0, "sog": 9.8, "near_port": -1, "visit": -1})
-    >>> step_kn(fixes_of(pos, DEFAULT), DEFAULT).round(2).tolist()  # waits 3 h, then sails on
+    >>> step_kn(fixes_of(pos, DEFAULT)).round(2).tolist()  # waits 3 h, then sails on
     [0.02, 9.99, 9.99]
     """
-    kn = np.where(fx.same_track_next(), interval_kn(fx, cfg), 0.0)
+    kn = np.where(fx.same_track_next(), fx.interval_kn, 0.0)
     return np.maximum(np.r_[0.0, kn], np.r_[kn, 0.0])
 
 

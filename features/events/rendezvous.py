@@ -86,7 +86,7 @@ def episodes(fx: Fixes, g: Gaps, cfg: Config) -> pd.DataFrame:
     ok = g.dark & ~g.in_port & (g.hours <= cfg.rendezvous_max_dark_h)
     dark[g.row[ok]] = True
     # Cut at every fix seen moving: the vessel was there, then; the ellipses either side must not merge.
-    moving = np.minimum(np.nan_to_num(fx.speed_kn, nan=0.0), step_kn(fx, cfg)) >= cfg.loiter_speed_kn
+    moving = np.minimum(np.nan_to_num(fx.speed_kn, nan=0.0), step_kn(fx)) >= cfg.loiter_speed_kn
     first, last = runs(dark | slow_intervals(fx, cfg), cut=moving[1:-1])
     dt = np.diff(fx.t_us).astype(float) / 3.6e9
     # Summed per run (not as differences of one running sum, whose rounding would depend on
